@@ -1,0 +1,87 @@
+import hashlib
+import secrets
+import zoneinfo
+
+from django.contrib.auth.models import AbstractUser
+from django.db import models
+from django.utils import timezone
+
+TIMEZONE_CHOICES = [(name, name) for name in sorted(zoneinfo.available_timezones())]
+
+
+class User(AbstractUser):
+    """A console user. Log rows keep snapshots of name and email, never a foreign key."""
+
+    email = models.EmailField(unique=True)
+    display_name = models.CharField(max_length=150, blank=True)
+    timezone = models.CharField(max_length=64, choices=TIMEZONE_CHOICES, default="UTC")
+
+    REQUIRED_FIELDS = ["email"]
+
+    def __str__(self):
+        return self.display_name or self.username
+
+
+class ApiKeyQuerySet(models.QuerySet):
+    def active(self):
+        return self.filter(status=ApiKey.Status.ACTIVE)
+
+
+class ApiKey(models.Model):
+    """A platform API key. Only a prefix and a SHA-256 of the secret are stored."""
+
+    PREFIX_LENGTH = 12  # "lc_" + 9 characters: enough to tell keys apart in logs
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        REVOKED = "revoked", "Revoked"
+
+    class Scope(models.TextChoices):
+        READ = "read", "Read logs"
+        INGEST = "ingest", "Ingest logs"
+
+    owner = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_keys")
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(max_length=PREFIX_LENGTH, unique=True)
+    secret_hash = models.CharField(max_length=64, unique=True)
+    group = models.CharField(max_length=64, blank=True, default="default")
+    scopes = models.JSONField(default=list)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ApiKeyQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return f"{self.name} ({self.prefix}…)"
+
+    @staticmethod
+    def hash_secret(secret: str) -> str:
+        return hashlib.sha256(secret.encode()).hexdigest()
+
+    @classmethod
+    def generate(cls, *, owner, name, scopes, group="default"):
+        """Create a key; returns (key, secret). The secret exists only in this return value."""
+        secret = "lc_" + secrets.token_urlsafe(32)
+        key = cls.objects.create(
+            owner=owner,
+            name=name,
+            prefix=secret[: cls.PREFIX_LENGTH],
+            secret_hash=cls.hash_secret(secret),
+            scopes=sorted(set(scopes)),
+            group=group,
+        )
+        return key, secret
+
+    @classmethod
+    def from_secret(cls, secret: str):
+        return cls.objects.active().select_related("owner").filter(
+            secret_hash=cls.hash_secret(secret)
+        ).first()
+
+    def has_scope(self, scope: str) -> bool:
+        return scope in self.scopes

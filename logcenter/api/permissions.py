@@ -1,0 +1,18 @@
+from rest_framework.permissions import BasePermission
+
+
+class IsConsoleUser(BasePermission):
+    """Signed-in staff (session) or an API key with the `read` scope whose owner is staff."""
+
+    message = "You have no access to the log API."
+
+    def has_permission(self, request, view):
+        user = request.user
+        if not (user and user.is_authenticated and user.is_active and user.is_staff):
+            return False
+        key = request.auth
+        required_scope = getattr(view, "required_scope", "read")
+        if key is not None and hasattr(key, "has_scope") and not key.has_scope(required_scope):
+            self.message = f"This API key lacks the '{required_scope}' scope."
+            return False
+        return True

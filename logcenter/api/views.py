@@ -1,0 +1,66 @@
+"""One read-only viewset serves every kind; each kind's class is made from the registry."""
+
+import uuid
+
+from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.utils import extend_schema
+from rest_framework import viewsets
+from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.response import Response
+
+from .. import selectors
+from ..registry import registry
+from .pagination import KeysetPagination
+
+
+class LogViewSet(viewsets.ReadOnlyModelViewSet):
+    kind = None  # set per kind by viewset_for()
+    lookup_field = "event_id"
+    lookup_value_regex = "[^/]+"
+    pagination_class = KeysetPagination
+    # Used for the OpenAPI description of the query parameters; filtering itself goes
+    # through the selector so the page, the API and the export share one code path.
+    filter_backends = [DjangoFilterBackend]
+
+    def get_queryset(self):
+        return selectors.log_visible(self.kind, self.request.user)
+
+    def list(self, request, *args, **kwargs):
+        try:
+            listing = selectors.log_list(self.kind, request.user, request.query_params)
+        except selectors.InvalidLogQuery as exc:
+            raise ValidationError(
+                {field: [e["message"] for e in errors] for field, errors in exc.errors.items()}
+            ) from None
+        results = self.get_serializer(listing.page.rows, many=True).data
+        return Response(self.paginator.get_paginated_payload(request, listing, results))
+
+    def get_object(self):
+        raw = self.kwargs[self.lookup_field]
+        try:
+            event_id = uuid.UUID(raw)
+        except ValueError:
+            raise ValidationError({"event_id": [f"'{raw}' is not a valid UUID."]}) from None
+        try:
+            return selectors.log_get(self.kind, self.request.user, event_id)
+        except self.kind.model.DoesNotExist:
+            raise NotFound("No such event.") from None
+
+
+def viewset_for(kind):
+    return extend_schema(tags=[kind.label])(type(
+        f"{kind.model.__name__}ViewSet",
+        (LogViewSet,),
+        {
+            "kind": kind,
+            "serializer_class": kind.serializer,
+            "filterset_class": kind.filterset,
+            "queryset": kind.model.objects.none(),
+            "__doc__": kind.description,
+        },
+    ))
+
+
+def register_routes(router):
+    for kind in registry:
+        router.register(kind.api_name, viewset_for(kind), basename=kind.api_name)

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class LogcenterConfig(AppConfig):
+    name = "logcenter"
+    verbose_name = "Logs"

@@ -1,0 +1,216 @@
+"""The four log kinds.
+
+Every kind shares one envelope (LogEnvelope). Rows hold snapshots (names, emails, key
+prefixes) and never a cascading foreign key: deleting a user deletes no log.
+
+Indexes: each list is always bounded by a time range, so each offered filter gets a
+(field, occurred_at) index and each offered sort a (sort key, id) index, matching the
+keyset pagination in logcenter.pagination.
+"""
+
+import uuid
+
+from django.db import models
+from django.urls import reverse
+from django.utils import timezone
+
+
+class ActorType(models.TextChoices):
+    USER = "user", "User"
+    API_KEY = "api_key", "API key"
+    SERVICE = "service", "Service"
+    SYSTEM = "system", "System"
+
+
+class Result(models.TextChoices):
+    SUCCESS = "success", "Success"
+    FAILURE = "failure", "Failure"
+
+
+class LogEnvelope(models.Model):
+    event_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    occurred_at = models.DateTimeField(default=timezone.now)
+    ingested_at = models.DateTimeField(default=timezone.now, editable=False)
+    actor_type = models.CharField(max_length=16, choices=ActorType.choices, default=ActorType.USER)
+    actor_id = models.CharField(max_length=64, blank=True, default="")
+    actor_name = models.CharField(max_length=254, blank=True, default="")
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=512, blank=True, default="")
+    request_id = models.CharField(max_length=64, blank=True, default="")
+    metadata = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        abstract = True
+        ordering = ["-occurred_at", "-id"]
+        get_latest_by = "occurred_at"
+
+    @property
+    def kind(self):
+        from .registry import registry
+
+        return registry.for_model(type(self))
+
+    def get_absolute_url(self):
+        return reverse("logcenter:detail", args=[self.kind.slug, self.event_id])
+
+
+def envelope_indexes(prefix, *filter_fields, sorts=()):
+    """Indexes every kind needs, plus (field, occurred_at) per filter and (key, id) per sort."""
+    indexes = [
+        models.Index(fields=["occurred_at", "id"], name=f"{prefix}_time_idx"),
+        models.Index(fields=["request_id"], name=f"{prefix}_request_idx"),
+        models.Index(fields=["actor_name", "occurred_at"], name=f"{prefix}_actor_idx"),
+        models.Index(fields=["actor_id", "occurred_at"], name=f"{prefix}_actorid_idx"),
+    ]
+    for field in filter_fields:
+        indexes.append(models.Index(fields=[field, "occurred_at"], name=f"{prefix}_{field[:16]}_idx"))
+    for key in sorts:
+        indexes.append(models.Index(fields=[key, "id"], name=f"{prefix}_{key[:12]}_sort_idx"))
+    return indexes
+
+
+class AuditEvent(LogEnvelope):
+    action = models.CharField(max_length=100)
+    category = models.CharField(max_length=64, blank=True, default="")
+    resource_type = models.CharField(max_length=64, blank=True, default="")
+    resource_id = models.CharField(max_length=128, blank=True, default="")
+    resource_name = models.CharField(max_length=254, blank=True, default="")
+    result = models.CharField(max_length=16, choices=Result.choices, default=Result.SUCCESS)
+    reason = models.CharField(max_length=1000, blank=True, default="")
+    # {"field": {"before": ..., "after": ...}}
+    changes = models.JSONField(default=dict, blank=True)
+    details = models.JSONField(default=dict, blank=True)
+
+    class Meta(LogEnvelope.Meta):
+        indexes = envelope_indexes(
+            "audit", "action", "category", "resource_type", "resource_id", "result"
+        )
+
+    def __str__(self):
+        return f"{self.action} by {self.actor_name or self.actor_id}"
+
+
+class UsageRecord(LogEnvelope):
+    class Endpoint(models.TextChoices):
+        CHAT = "chat", "Chat"
+        COMPLETION = "completion", "Completion"
+        EMBEDDING = "embedding", "Embedding"
+        RERANK = "rerank", "Rerank"
+        RAG_QUERY = "rag.query", "RAG query"
+        IMAGE = "image", "Image"
+        AUDIO = "audio", "Audio"
+
+    class BillingMode(models.TextChoices):
+        PER_TOKEN = "per_token", "Per token"
+        PER_CALL = "per_call", "Per call"
+
+    class Status(models.TextChoices):
+        SUCCESS = "success", "Success"
+        ERROR = "error", "Error"
+
+    user_id = models.CharField(max_length=64, blank=True, default="")
+    username = models.CharField(max_length=150, blank=True, default="")
+    api_key_id = models.CharField(max_length=64, blank=True, default="")
+    api_key_name = models.CharField(max_length=100, blank=True, default="")
+    group = models.CharField(max_length=64, blank=True, default="")
+    endpoint = models.CharField(max_length=32, choices=Endpoint.choices, default=Endpoint.CHAT)
+    platform_model = models.CharField(max_length=100)
+    upstream_model = models.CharField(max_length=100, blank=True, default="")
+    upstream_name = models.CharField(max_length=100, blank=True, default="")
+    channel_id = models.CharField(max_length=64, blank=True, default="")
+    binding_code = models.CharField(max_length=64, blank=True, default="")
+    protocol = models.CharField(max_length=32, blank=True, default="")
+    billing_mode = models.CharField(
+        max_length=16, choices=BillingMode.choices, default=BillingMode.PER_TOKEN
+    )
+    prompt_tokens = models.PositiveIntegerField(default=0)
+    completion_tokens = models.PositiveIntegerField(default=0)
+    cached_tokens = models.PositiveIntegerField(default=0)
+    total_tokens = models.PositiveIntegerField(default=0)
+    cost = models.DecimalField(max_digits=18, decimal_places=8, default=0)
+    quota = models.BigIntegerField(default=0)
+    credits = models.DecimalField(max_digits=18, decimal_places=4, default=0)
+    # [{"name": "input", "quantity": 1200, "unit_price": "0.0000025", "amount": "0.003"}]
+    billing_items = models.JSONField(default=list, blank=True)
+    latency_ms = models.PositiveIntegerField(default=0)
+    first_token_ms = models.PositiveIntegerField(null=True, blank=True)
+    is_stream = models.BooleanField(default=False)
+    call_count = models.PositiveIntegerField(default=1)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.SUCCESS)
+    error_code = models.CharField(max_length=64, blank=True, default="")
+    error_message = models.TextField(blank=True, default="")
+
+    class Meta(LogEnvelope.Meta):
+        indexes = envelope_indexes(
+            "usage",
+            "user_id",
+            "username",
+            "api_key_id",
+            "api_key_name",
+            "group",
+            "endpoint",
+            "platform_model",
+            "upstream_model",
+            "upstream_name",
+            "channel_id",
+            "binding_code",
+            "protocol",
+            "billing_mode",
+            "status",
+            "is_stream",
+            sorts=("cost", "total_tokens", "latency_ms"),
+        )
+
+    def __str__(self):
+        return f"{self.platform_model} call by {self.username or self.api_key_name}"
+
+
+class AuthEvent(LogEnvelope):
+    event = models.CharField(max_length=64)
+    user_id = models.CharField(max_length=64, blank=True, default="")
+    username_attempted = models.CharField(max_length=254, blank=True, default="")
+    identity_provider = models.CharField(max_length=64, blank=True, default="password")
+    result = models.CharField(max_length=16, choices=Result.choices, default=Result.SUCCESS)
+    failure_reason = models.CharField(max_length=64, blank=True, default="")
+    # A SHA-256 of the session key: correlates a session's events without storing it.
+    session_key_hash = models.CharField(max_length=64, blank=True, default="")
+
+    class Meta(LogEnvelope.Meta):
+        indexes = envelope_indexes(
+            "auth",
+            "event",
+            "user_id",
+            "username_attempted",
+            "identity_provider",
+            "result",
+            "failure_reason",
+            "ip",
+        )
+
+    def __str__(self):
+        return f"{self.event} for {self.username_attempted or self.user_id}"
+
+
+class SystemEvent(LogEnvelope):
+    class Level(models.TextChoices):
+        DEBUG = "debug", "Debug"
+        INFO = "info", "Info"
+        WARNING = "warning", "Warning"
+        ERROR = "error", "Error"
+        CRITICAL = "critical", "Critical"
+
+    source = models.CharField(max_length=64)
+    event = models.CharField(max_length=100)
+    level = models.CharField(max_length=16, choices=Level.choices, default=Level.INFO)
+    resource_type = models.CharField(max_length=64, blank=True, default="")
+    resource_id = models.CharField(max_length=128, blank=True, default="")
+    message = models.TextField(blank=True, default="")
+    details = models.JSONField(default=dict, blank=True)
+
+    class Meta(LogEnvelope.Meta):
+        indexes = envelope_indexes(
+            "system", "source", "event", "level", "resource_type", "resource_id"
+        )
+
+    def __str__(self):
+        return f"[{self.level}] {self.source}: {self.event}"

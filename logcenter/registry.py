@@ -1,0 +1,162 @@
+"""The registry of log kinds: each kind is configuration for the shared machinery.
+
+The generic list and detail views, the API viewsets, the URL patterns and (later) the
+export all look a kind up here; none of them knows a kind by name.
+"""
+
+from dataclasses import dataclass, field
+
+from . import filters, models, tables
+from .api import serializers
+
+
+@dataclass(frozen=True)
+class DetailSection:
+    title: str
+    fields: tuple
+
+
+@dataclass(frozen=True)
+class LogKind:
+    slug: str  # URL segment: /logs/<slug>/
+    label: str  # tab title
+    api_name: str  # /api/v1/<api_name>/
+    model: type
+    filterset: type
+    table: type
+    serializer: type
+    sections: tuple
+    # Filter names shown on the page's filter bar, in order (the API accepts all).
+    page_filters: tuple
+    description: str = ""
+    summary: bool = False  # usage shows requests / tokens / cost of the filter
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def sorts(self):
+        return self.filterset.sorts
+
+    @property
+    def verbose_name(self):
+        return self.model._meta.verbose_name
+
+
+ENVELOPE_ACTOR = DetailSection("Actor", ("actor_type", "actor_id", "actor_name"))
+ENVELOPE_REQUEST = DetailSection("Request", ("request_id", "ip", "user_agent"))
+COMMON_FILTERS = ("request_id", "q", "metadata")
+
+
+class Registry:
+    def __init__(self):
+        self._kinds: dict[str, LogKind] = {}
+
+    def register(self, kind: LogKind):
+        self._kinds[kind.slug] = kind
+        return kind
+
+    def __iter__(self):
+        return iter(self._kinds.values())
+
+    def __getitem__(self, slug) -> LogKind:
+        return self._kinds[slug]
+
+    def get(self, slug):
+        return self._kinds.get(slug)
+
+    def for_model(self, model) -> LogKind:
+        for kind in self._kinds.values():
+            if kind.model is model:
+                return kind
+        raise KeyError(model)
+
+
+registry = Registry()
+
+registry.register(LogKind(
+    slug="audit",
+    label="Audit",
+    api_name="audit-events",
+    model=models.AuditEvent,
+    filterset=filters.AuditEventFilterSet,
+    table=tables.AuditEventTable,
+    serializer=serializers.AuditEventSerializer,
+    description="Who changed what, and when: admin and important user operations.",
+    sections=(
+        DetailSection("Event", ("event_id", "occurred_at", "ingested_at", "action", "category",
+                                "result", "reason")),
+        ENVELOPE_ACTOR,
+        ENVELOPE_REQUEST,
+        DetailSection("Resource", ("resource_type", "resource_id", "resource_name")),
+        DetailSection("Changes", ("changes",)),
+        DetailSection("Details", ("details",)),
+    ),
+    page_filters=("actor", "action", "resource_type", "resource_id", "result") + COMMON_FILTERS,
+))
+
+registry.register(LogKind(
+    slug="usage",
+    label="Usage",
+    api_name="usage-records",
+    model=models.UsageRecord,
+    filterset=filters.UsageRecordFilterSet,
+    table=tables.UsageRecordTable,
+    serializer=serializers.UsageRecordSerializer,
+    description="Every model call with its bill.",
+    summary=True,
+    sections=(
+        DetailSection("Event", ("event_id", "occurred_at", "ingested_at", "status",
+                                "error_code", "error_message")),
+        DetailSection("Caller", ("actor_type", "actor_id", "actor_name", "user_id", "username",
+                                 "api_key_id", "api_key_name", "group")),
+        ENVELOPE_REQUEST,
+        DetailSection("Call", ("endpoint", "protocol", "is_stream", "latency_ms",
+                               "first_token_ms", "call_count")),
+        DetailSection("Model route", ("platform_model", "upstream_model", "upstream_name",
+                                      "channel_id", "binding_code")),
+        DetailSection("Usage & billing", ("billing_mode", "prompt_tokens", "completion_tokens",
+                                          "cached_tokens", "total_tokens", "cost", "quota",
+                                          "credits", "billing_items")),
+    ),
+    page_filters=("user", "api_key", "group", "endpoint", "platform_model", "upstream_model",
+                  "upstream_name", "channel_id", "binding_code", "protocol", "billing_mode",
+                  "status", "is_stream", "cost_min", "cost_max") + COMMON_FILTERS,
+))
+
+registry.register(LogKind(
+    slug="auth",
+    label="Authentication",
+    api_name="auth-events",
+    model=models.AuthEvent,
+    filterset=filters.AuthEventFilterSet,
+    table=tables.AuthEventTable,
+    serializer=serializers.AuthEventSerializer,
+    description="Sign-ins, failures, lockouts and other identity events.",
+    sections=(
+        DetailSection("Event", ("event_id", "occurred_at", "ingested_at", "event", "result",
+                                "failure_reason", "identity_provider")),
+        DetailSection("User", ("user_id", "username_attempted", "actor_type", "actor_id",
+                               "actor_name", "session_key_hash")),
+        ENVELOPE_REQUEST,
+    ),
+    page_filters=("user", "event", "result", "ip", "identity_provider") + COMMON_FILTERS,
+))
+
+registry.register(LogKind(
+    slug="system",
+    label="System events",
+    api_name="system-events",
+    model=models.SystemEvent,
+    filterset=filters.SystemEventFilterSet,
+    table=tables.SystemEventTable,
+    serializer=serializers.SystemEventSerializer,
+    description="Platform events, warnings and errors by source and level.",
+    sections=(
+        DetailSection("Event", ("event_id", "occurred_at", "ingested_at", "source", "event",
+                                "level", "message")),
+        ENVELOPE_ACTOR,
+        ENVELOPE_REQUEST,
+        DetailSection("Resource", ("resource_type", "resource_id")),
+        DetailSection("Details", ("details",)),
+    ),
+    page_filters=("source", "event", "level", "resource_type", "resource_id") + COMMON_FILTERS,
+))

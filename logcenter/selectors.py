@@ -1,0 +1,95 @@
+"""Reads of the log kinds: the one place that decides which rows a request gets.
+
+The list page, the REST API and the export call these, so visibility, filters, sort
+and paging are decided once. A selector wraps the kind's FilterSet.
+"""
+
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db.models import Count, Sum
+
+from .pagination import KeysetPage, capped_count, keyset_page
+from .registry import LogKind, registry
+
+
+class InvalidLogQuery(Exception):
+    """The query string did not validate; `errors` maps parameter -> reasons."""
+
+    def __init__(self, errors, filterset=None):
+        super().__init__("Invalid log query")
+        self.errors = errors
+        self.filterset = filterset
+
+
+@dataclass
+class LogListing:
+    kind: LogKind
+    filterset: object
+    queryset: object  # filtered, not yet ordered or sliced
+    page: KeysetPage
+
+    def estimated_total(self):
+        """(count, capped): counted up to LOGCENTER['COUNT_CAP'], never a full COUNT(*)."""
+        return capped_count(self.queryset, settings.LOGCENTER["COUNT_CAP"])
+
+
+def log_visible(kind: LogKind, user):
+    """Rows of `kind` the user may see at all. Console users (staff) see every row."""
+    if user is None or not user.is_authenticated or not user.is_active:
+        return kind.model.objects.none()
+    return kind.model.objects.all()
+
+
+def log_filterset(kind: LogKind, user, params):
+    """The kind's FilterSet bound to `params` over what `user` may see (not yet validated)."""
+    return kind.filterset(params, queryset=log_visible(kind, user))
+
+
+def log_filter(kind: LogKind, user, params):
+    """The validated FilterSet; raises InvalidLogQuery with per-parameter reasons."""
+    filterset = log_filterset(kind, user, params)
+    if not filterset.is_valid():
+        raise InvalidLogQuery(filterset.errors.get_json_data(), filterset)
+    return filterset
+
+
+def log_list(kind: LogKind, user, params) -> LogListing:
+    filterset = log_filter(kind, user, params)
+    queryset = filterset.qs
+    page = keyset_page(
+        queryset, filterset.ordering_value, filterset.cursor_value, filterset.page_size_value
+    )
+    return LogListing(kind, filterset, queryset, page)
+
+
+def log_get(kind: LogKind, user, event_id):
+    """One row by event_id, or kind.model.DoesNotExist if absent or not visible."""
+    return log_visible(kind, user).get(event_id=event_id)
+
+
+def log_related(row, user, limit=20):
+    """Rows of every kind sharing `row`'s request_id (itself excluded): [(kind, rows)]."""
+    if not row.request_id:
+        return []
+    related = []
+    for kind in registry:
+        queryset = log_visible(kind, user).filter(request_id=row.request_id)
+        if isinstance(row, kind.model):
+            queryset = queryset.exclude(pk=row.pk)
+        rows = list(queryset.order_by("occurred_at", "id")[:limit])
+        if rows:
+            related.append((kind, rows))
+    return related
+
+
+def usage_summary(queryset):
+    """Requests, tokens and cost of a filtered usage queryset."""
+    totals = queryset.order_by().aggregate(
+        requests=Count("id"),
+        prompt_tokens=Sum("prompt_tokens"),
+        completion_tokens=Sum("completion_tokens"),
+        total_tokens=Sum("total_tokens"),
+        cost=Sum("cost"),
+    )
+    return {key: value or 0 for key, value in totals.items()}

@@ -1,0 +1,114 @@
+"""The generic list and detail pages; every kind is served by these two views."""
+
+import json
+
+from django.contrib.auth.mixins import LoginRequiredMixin
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+from django.shortcuts import redirect
+from django.views.generic import TemplateView
+
+from . import selectors
+from .registry import registry
+
+
+class LogKindMixin(LoginRequiredMixin):
+    """Resolves the kind from the URL and refuses users without console access."""
+
+    def dispatch(self, request, *args, **kwargs):
+        self.kind = registry.get(kwargs["kind"])
+        if self.kind is None:
+            raise Http404("No such log kind.")
+        if request.user.is_authenticated and not request.user.is_staff:
+            raise PermissionDenied("You have no access to the log console.")
+        return super().dispatch(request, *args, **kwargs)
+
+
+def console_home(request):
+    return redirect("logcenter:list", kind=next(iter(registry)).slug)
+
+
+class LogListView(LogKindMixin, TemplateView):
+    template_name = "logcenter/list.html"
+    results_template_name = "logcenter/_results.html"
+
+    def get_template_names(self):
+        # htmx swaps only the results when the filter bar changes.
+        if self.request.htmx and not self.request.htmx.boosted:
+            return [self.results_template_name]
+        return [self.template_name]
+
+    def get(self, request, *args, **kwargs):
+        kind = self.kind
+        try:
+            listing = selectors.log_list(kind, request.user, request.GET)
+        except selectors.InvalidLogQuery as exc:
+            context = self.get_context_data(filterset=exc.filterset, listing=None,
+                                            errors=exc.errors)
+            return self.render_to_response(context, status=400)
+        return self.render_to_response(self.get_context_data(
+            filterset=listing.filterset, listing=listing, errors=None))
+
+    def get_context_data(self, *, filterset, listing, errors, **kwargs):
+        context = super().get_context_data(**kwargs)
+        kind = self.kind
+        rows = listing.page.rows if listing else []
+        table = kind.table(rows, sorts=kind.sorts)
+        table.current_ordering = (
+            filterset.ordering_value if listing else self.request.GET.get("ordering", "")
+        )
+        total = listing.estimated_total() if listing else None
+        context.update(
+            kind=kind,
+            filterset=filterset,
+            filter_form=filterset.form,
+            page_filters=[filterset.form[name] for name in kind.page_filters],
+            other_filters=[
+                filterset.form[name] for name in filterset.form.fields
+                if name not in kind.page_filters
+                and name not in ("start_time", "end_time", "range", "ordering", "cursor",
+                                 "page_size")
+                and self.request.GET.get(name)
+            ],
+            listing=listing,
+            page=listing.page if listing else None,
+            table=table,
+            total=total,
+            window=filterset.time_window if listing else None,
+            summary=(selectors.usage_summary(listing.queryset)
+                     if listing and kind.summary else None),
+            errors=errors,
+            page_sizes=(25, 50, 100, 200),
+            range_presets=[("1h", "1 h"), ("24h", "24 h"), ("7d", "7 d"), ("30d", "30 d")],
+            api_url=f"/api/v1/{kind.api_name}/",
+        )
+        return context
+
+
+class LogDetailView(LogKindMixin, TemplateView):
+    template_name = "logcenter/detail.html"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        kind = self.kind
+        try:
+            row = selectors.log_get(kind, self.request.user, kwargs["event_id"])
+        except kind.model.DoesNotExist:
+            raise Http404("No such event.") from None
+        sections = []
+        for section in kind.sections:
+            items = []
+            for name in section.fields:
+                field = kind.model._meta.get_field(name)
+                items.append((field.verbose_name, name, getattr(row, name)))
+            sections.append((section.title, items))
+        raw = kind.serializer(row).data
+        context.update(
+            kind=kind,
+            row=row,
+            sections=sections,
+            metadata=sorted(row.metadata.items()) if row.metadata else [],
+            raw_json=json.dumps(raw, indent=2, ensure_ascii=False, default=str),
+            related=selectors.log_related(row, self.request.user),
+        )
+        return context
