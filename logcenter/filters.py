@@ -6,6 +6,7 @@ Parameter names follow the model fields; ranges are `<field>_min` / `<field>_max
 time range is `start_time` (inclusive) / `end_time` (exclusive) or a `range` preset.
 """
 
+import json
 import re
 from datetime import datetime, timedelta
 from datetime import timezone as dt_timezone
@@ -14,7 +15,7 @@ import django_filters as filters
 from django import forms
 from django.core.exceptions import ValidationError
 from django.db.models import Q
-from django.db.models.fields.json import KeyTextTransform
+from django.db.models.fields.json import KeyTransform
 from django.utils import timezone
 
 from . import pagination
@@ -71,10 +72,19 @@ class MetadataFilter(filters.Filter):
         if not value:
             return qs
         key, expected = value
-        # KeyTextTransform takes the key literally (no `__` lookup parsing).
-        return qs.alias(metadata_match=KeyTextTransform(key, "metadata")).filter(
-            metadata_match=expected
-        )
+        # KeyTransform takes the key literally (no `__` lookup parsing); its exact lookup
+        # compares JSON values, so "5" also finds the number 5 and "true" the boolean.
+        candidates = [expected]
+        try:
+            parsed = json.loads(expected)
+        except ValueError:
+            parsed = None
+        if isinstance(parsed, (int, float, bool)):
+            candidates.append(parsed)
+        condition = Q()
+        for candidate in candidates:
+            condition |= Q(metadata_match=candidate)
+        return qs.alias(metadata_match=KeyTransform(key, "metadata")).filter(condition)
 
 
 class IPFilter(filters.CharFilter):

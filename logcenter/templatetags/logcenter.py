@@ -3,6 +3,7 @@ from datetime import datetime
 
 from django import template
 from django.utils.html import format_html
+from django.utils.safestring import mark_safe
 
 register = template.Library()
 
@@ -29,7 +30,7 @@ def sort_link(context, table, column):
 def render_value(value):
     """A detail-page value: JSON pretty-printed, times in the user's timezone, blanks dashed."""
     if value is None or value == "" or value == {} or value == []:
-        return format_html('<span class="muted">—</span>')
+        return mark_safe('<span class="muted">—</span>')
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, (dict, list)):

@@ -1,0 +1,33 @@
+# Logcenter: `make run` serves the console with demo data; `make test` runs every test.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+
+# Tests run against the real stack: the local PostgreSQL and Redis unless told otherwise.
+test: export DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/logcenter
+test: export REDIS_URL ?= redis://127.0.0.1:6379/15
+
+.PHONY: install run test worker beat bench clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet -r requirements.txt
+	touch $@
+
+run: install
+	./scripts/run-console
+
+test: install
+	$(PY) -m pytest -n 2 --dist loadgroup
+
+worker: install
+	$(VENV)/bin/celery -A config worker --loglevel=info
+
+beat: install
+	$(VENV)/bin/celery -A config beat --loglevel=info
+
+clean:
+	rm -rf $(VENV) db.sqlite3 var staticfiles

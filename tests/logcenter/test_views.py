@@ -1,0 +1,112 @@
+"""The generic list and detail pages, for every kind."""
+
+from html import escape
+
+import pytest
+from django.urls import reverse
+
+from logcenter.registry import registry
+
+KINDS = [kind.slug for kind in registry]
+pytestmark = pytest.mark.django_db
+
+
+@pytest.mark.parametrize("slug", KINDS)
+def test_list_page_shows_rows_and_window(staff_client, factories, slug):
+    rows = factories[slug].create_batch(3)
+    response = staff_client.get(reverse("logcenter:list", args=[slug]))
+    assert response.status_code == 200
+    html = response.content.decode()
+    for row in rows:
+        assert str(row.get_absolute_url()) in html
+    assert "(default)" in html  # the default window is stated
+    assert "3 matching rows" in html
+
+
+@pytest.mark.parametrize("slug", KINDS)
+def test_detail_page_groups_sections_and_lists_same_request(staff_client, factories, slug):
+    row = factories[slug](request_id="req_shared")
+    others = [factories[other](request_id="req_shared") for other in KINDS if other != slug]
+    response = staff_client.get(row.get_absolute_url())
+    assert response.status_code == 200
+    html = response.content.decode()
+    for section in registry[slug].sections:
+        assert f"<h2>{escape(section.title)}</h2>" in html
+    assert "<h2>Raw JSON</h2>" in html
+    for other in others:
+        assert other.get_absolute_url() in html
+    assert row.get_absolute_url() not in html.split('id="related"')[1].split("Raw JSON")[0]
+
+
+def test_detail_of_unknown_event_is_404(staff_client):
+    url = reverse("logcenter:detail", args=["audit", "00000000-0000-0000-0000-000000000000"])
+    assert staff_client.get(url).status_code == 404
+
+
+def test_unknown_kind_is_404(staff_client):
+    assert staff_client.get("/logs/nonsense/").status_code == 404
+
+
+def test_pages_require_sign_in(client):
+    response = client.get(reverse("logcenter:list", args=["usage"]))
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("login"))
+
+
+def test_non_staff_gets_403(client, member):
+    client.force_login(member)
+    assert client.get(reverse("logcenter:list", args=["audit"])).status_code == 403
+
+
+def test_filter_narrows_rows_and_is_kept_in_url(staff_client, factories):
+    keep = factories["usage"](platform_model="gpt-4o")
+    drop = factories["usage"](platform_model="claude-sonnet-4")
+    response = staff_client.get("/logs/usage/?platform_model=gpt-4o")
+    html = response.content.decode()
+    assert keep.get_absolute_url() in html
+    assert drop.get_absolute_url() not in html
+    # the sort links carry the filter along
+    assert "platform_model=gpt-4o" in html.split("<thead>")[1].split("</thead>")[0]
+
+
+def test_usage_summary_line(staff_client, factories):
+    factories["usage"](cost="1.25000000", prompt_tokens=100, completion_tokens=50, total_tokens=150)
+    factories["usage"](cost="0.75000000", prompt_tokens=10, completion_tokens=5, total_tokens=15)
+    html = staff_client.get("/logs/usage/").content.decode()
+    summary = html.split('id="usage-summary"')[1].split("</div>\n  </div>")[0]
+    assert "<strong>2</strong>" in summary
+    assert "<strong>165</strong>" in summary
+    assert "$2.0000" in summary
+
+
+@pytest.mark.parametrize("query, field", [
+    ("start_time=yesterday", "start_time"),
+    ("ordering=-password", "ordering"),
+    ("page_size=500", "page_size"),
+    ("cursor=not-a-cursor", "cursor"),
+    ("cost_min=5&cost_max=1", "cost_max"),
+    ("event_id=123", "event_id"),
+    ("metadata=novalue", "metadata"),
+])
+def test_bad_input_is_a_form_error_not_a_500(staff_client, query, field):
+    response = staff_client.get(f"/logs/usage/?{query}")
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert "Check the filters" in html
+    assert f"<code>{field}</code>" in html
+
+
+def test_sorting_by_cost_descending(staff_client, factories):
+    for cost in ("0.5", "3.0", "1.5"):
+        factories["usage"](cost=cost)
+    html = staff_client.get("/logs/usage/?ordering=-cost").content.decode()
+    positions = [html.index(f"{c:.6f}") for c in (3.0, 1.5, 0.5)]
+    assert positions == sorted(positions)
+
+
+def test_htmx_request_renders_only_results(staff_client, factories):
+    factories["audit"]()
+    response = staff_client.get("/logs/audit/", HTTP_HX_REQUEST="true")
+    html = response.content.decode()
+    assert "<table" in html
+    assert "<form id=\"filters\"" not in html
