@@ -35,6 +35,8 @@ METADATA_KEY_RE = re.compile(r"^[A-Za-z0-9_]{1,64}$")
 class FlexibleDateTimeField(forms.DateTimeField):
     """ISO 8601 (with or without offset; naive means the user's timezone) or Unix seconds."""
 
+    widget = forms.DateTimeInput(attrs={"placeholder": "YYYY-MM-DD HH:MM"})
+
     def to_python(self, value):
         if isinstance(value, str) and re.fullmatch(r"\s*\d{9,11}(\.\d+)?\s*", value):
             return datetime.fromtimestamp(float(value), tz=dt_timezone.utc)

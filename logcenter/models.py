@@ -28,15 +28,15 @@ class Result(models.TextChoices):
 
 
 class LogEnvelope(models.Model):
-    event_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    event_id = models.UUIDField("event ID", default=uuid.uuid4, unique=True, editable=False)
     occurred_at = models.DateTimeField(default=timezone.now)
     ingested_at = models.DateTimeField(default=timezone.now, editable=False)
     actor_type = models.CharField(max_length=16, choices=ActorType.choices, default=ActorType.USER)
-    actor_id = models.CharField(max_length=64, blank=True, default="")
+    actor_id = models.CharField("actor ID", max_length=64, blank=True, default="")
     actor_name = models.CharField(max_length=254, blank=True, default="")
-    ip = models.GenericIPAddressField(null=True, blank=True)
+    ip = models.GenericIPAddressField("IP address", null=True, blank=True)
     user_agent = models.CharField(max_length=512, blank=True, default="")
-    request_id = models.CharField(max_length=64, blank=True, default="")
+    request_id = models.CharField("request ID", max_length=64, blank=True, default="")
     metadata = models.JSONField(default=dict, blank=True)
 
     class Meta:
@@ -73,7 +73,7 @@ class AuditEvent(LogEnvelope):
     action = models.CharField(max_length=100)
     category = models.CharField(max_length=64, blank=True, default="")
     resource_type = models.CharField(max_length=64, blank=True, default="")
-    resource_id = models.CharField(max_length=128, blank=True, default="")
+    resource_id = models.CharField("resource ID", max_length=128, blank=True, default="")
     resource_name = models.CharField(max_length=254, blank=True, default="")
     result = models.CharField(max_length=16, choices=Result.choices, default=Result.SUCCESS)
     reason = models.CharField(max_length=1000, blank=True, default="")
@@ -108,16 +108,16 @@ class UsageRecord(LogEnvelope):
         SUCCESS = "success", "Success"
         ERROR = "error", "Error"
 
-    user_id = models.CharField(max_length=64, blank=True, default="")
+    user_id = models.CharField("user ID", max_length=64, blank=True, default="")
     username = models.CharField(max_length=150, blank=True, default="")
-    api_key_id = models.CharField(max_length=64, blank=True, default="")
-    api_key_name = models.CharField(max_length=100, blank=True, default="")
+    api_key_id = models.CharField("API key ID", max_length=64, blank=True, default="")
+    api_key_name = models.CharField("API key", max_length=100, blank=True, default="")
     group = models.CharField(max_length=64, blank=True, default="")
     endpoint = models.CharField(max_length=32, choices=Endpoint.choices, default=Endpoint.CHAT)
     platform_model = models.CharField(max_length=100)
     upstream_model = models.CharField(max_length=100, blank=True, default="")
-    upstream_name = models.CharField(max_length=100, blank=True, default="")
-    channel_id = models.CharField(max_length=64, blank=True, default="")
+    upstream_name = models.CharField("upstream", max_length=100, blank=True, default="")
+    channel_id = models.CharField("channel", max_length=64, blank=True, default="")
     binding_code = models.CharField(max_length=64, blank=True, default="")
     protocol = models.CharField(max_length=32, blank=True, default="")
     billing_mode = models.CharField(
@@ -127,14 +127,14 @@ class UsageRecord(LogEnvelope):
     completion_tokens = models.PositiveIntegerField(default=0)
     cached_tokens = models.PositiveIntegerField(default=0)
     total_tokens = models.PositiveIntegerField(default=0)
-    cost = models.DecimalField(max_digits=18, decimal_places=8, default=0)
+    cost = models.DecimalField("cost (USD)", max_digits=18, decimal_places=8, default=0)
     quota = models.BigIntegerField(default=0)
     credits = models.DecimalField(max_digits=18, decimal_places=4, default=0)
     # [{"name": "input", "quantity": 1200, "unit_price": "0.0000025", "amount": "0.003"}]
     billing_items = models.JSONField(default=list, blank=True)
-    latency_ms = models.PositiveIntegerField(default=0)
-    first_token_ms = models.PositiveIntegerField(null=True, blank=True)
-    is_stream = models.BooleanField(default=False)
+    latency_ms = models.PositiveIntegerField("latency (ms)", default=0)
+    first_token_ms = models.PositiveIntegerField("first token (ms)", null=True, blank=True)
+    is_stream = models.BooleanField("stream", default=False)
     call_count = models.PositiveIntegerField(default=1)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.SUCCESS)
     error_code = models.CharField(max_length=64, blank=True, default="")
@@ -167,13 +167,13 @@ class UsageRecord(LogEnvelope):
 
 class AuthEvent(LogEnvelope):
     event = models.CharField(max_length=64)
-    user_id = models.CharField(max_length=64, blank=True, default="")
-    username_attempted = models.CharField(max_length=254, blank=True, default="")
+    user_id = models.CharField("user ID", max_length=64, blank=True, default="")
+    username_attempted = models.CharField("username", max_length=254, blank=True, default="")
     identity_provider = models.CharField(max_length=64, blank=True, default="password")
     result = models.CharField(max_length=16, choices=Result.choices, default=Result.SUCCESS)
     failure_reason = models.CharField(max_length=64, blank=True, default="")
     # A SHA-256 of the session key: correlates a session's events without storing it.
-    session_key_hash = models.CharField(max_length=64, blank=True, default="")
+    session_key_hash = models.CharField("session (hash)", max_length=64, blank=True, default="")
 
     class Meta(LogEnvelope.Meta):
         indexes = envelope_indexes(
@@ -203,7 +203,7 @@ class SystemEvent(LogEnvelope):
     event = models.CharField(max_length=100)
     level = models.CharField(max_length=16, choices=Level.choices, default=Level.INFO)
     resource_type = models.CharField(max_length=64, blank=True, default="")
-    resource_id = models.CharField(max_length=128, blank=True, default="")
+    resource_id = models.CharField("resource ID", max_length=128, blank=True, default="")
     message = models.TextField(blank=True, default="")
     details = models.JSONField(default=dict, blank=True)
 

@@ -26,13 +26,16 @@ class LogTable(tables.Table):
         self.sorts = set(sorts)
 
 
-class ResultColumn(tables.Column):
-    def render(self, value):
-        return format_html('<span class="badge badge-{}">{}</span>', value, value)
+class BadgeColumn(tables.Column):
+    """A choice shown as a coloured badge; the colour follows the stored value."""
+
+    def render(self, value, record, bound_column):
+        raw = getattr(record, bound_column.accessor)
+        return format_html('<span class="badge badge-{}">{}</span>', raw, value)
 
 
 class AuditEventTable(LogTable):
-    result = ResultColumn()
+    result = BadgeColumn()
 
     class Meta(LogTable.Meta):
         model = AuditEvent
@@ -44,7 +47,7 @@ class UsageRecordTable(LogTable):
     total_tokens = tables.Column(verbose_name="Tokens", attrs={"td": {"class": "num"}})
     cost = tables.Column(verbose_name="Cost (USD)", attrs={"td": {"class": "num"}})
     latency_ms = tables.Column(verbose_name="Latency (ms)", attrs={"td": {"class": "num"}})
-    status = ResultColumn()
+    status = BadgeColumn()
     is_stream = tables.BooleanColumn(verbose_name="Stream")
 
     class Meta(LogTable.Meta):
@@ -62,8 +65,7 @@ class UsageRecordTable(LogTable):
 
 
 class AuthEventTable(LogTable):
-    result = ResultColumn()
-    username_attempted = tables.Column(verbose_name="User")
+    result = BadgeColumn()
 
     class Meta(LogTable.Meta):
         model = AuthEvent
@@ -72,7 +74,7 @@ class AuthEventTable(LogTable):
 
 
 class SystemEventTable(LogTable):
-    level = ResultColumn()
+    level = BadgeColumn()
     message = tables.Column(attrs={"td": {"class": "truncate"}})
 
     class Meta(LogTable.Meta):

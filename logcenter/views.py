@@ -100,7 +100,10 @@ class LogDetailView(LogKindMixin, TemplateView):
             items = []
             for name in section.fields:
                 field = kind.model._meta.get_field(name)
-                items.append((field.verbose_name, name, getattr(row, name)))
+                value = getattr(row, name)
+                if field.choices and value:
+                    value = getattr(row, f"get_{name}_display")()
+                items.append((field.verbose_name, name, value))
             sections.append((section.title, items))
         raw = kind.serializer(row).data
         context.update(
