@@ -102,6 +102,9 @@ class LogFilterForm(forms.Form):
 
     def clean(self):
         data = super().clean()
+        for name in self.restricted_filters:
+            if data.get(name) not in (None, "") and name not in self.errors:
+                self.add_error(name, "Your role may not filter by this field.")
         for name in list(self.fields):
             if not name.endswith("_min"):
                 continue
@@ -181,17 +184,24 @@ class LogFilterSet(filters.FilterSet):
         form = LogFilterForm
         fields: list = []
 
-    def __init__(self, data=None, *args, **kwargs):
+    def __init__(self, data=None, *args, access=None, **kwargs):
         super().__init__(data, *args, **kwargs)
         from django.conf import settings
 
         cfg = settings.LOGCENTER
+        # Fields the user may not see plainly may not be filtered, searched or sorted
+        # by either: that would reveal them one guess at a time.
+        self.restricted = access.restricted_fields if access else frozenset()
         form = self.form
         form.model = self._meta.model
         form.default_ordering = "-occurred_at"
+        form.restricted_filters = {
+            name for name, f in self.filters.items() if f.field_name in self.restricted
+        }
         form.fields["ordering"].choices = [("", "Newest first")] + [
             (f"{sign}{key}", f"{key} {'descending' if sign else 'ascending'}")
             for key in self.sorts
+            if key not in self.restricted
             for sign in ("-", "")
         ]
         form.fields["page_size"] = forms.IntegerField(
@@ -250,7 +260,8 @@ class LogFilterSet(filters.FilterSet):
             return queryset
         condition = Q()
         for field in self.search_fields:
-            condition |= Q(**{f"{field}__icontains": value})
+            if field not in self.restricted:
+                condition |= Q(**{f"{field}__icontains": value})
         condition |= Q(request_id=value)
         return queryset.filter(condition)
 

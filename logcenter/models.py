@@ -50,8 +50,23 @@ class LogEnvelope(models.Model):
 
         return registry.for_model(type(self))
 
+    def save(self, *args, **kwargs):
+        if getattr(self, "_masked", False):
+            raise RuntimeError("A masked display copy of a log row cannot be saved.")
+        super().save(*args, **kwargs)
+
     def get_absolute_url(self):
         return reverse("logcenter:detail", args=[self.kind.slug, self.event_id])
+
+
+def log_permissions(model_name, label, *extra):
+    """Per-kind permissions beyond Django's view_<model> (which opens the tab)."""
+    return [
+        (f"export_{model_name}", f"Can export {label}"),
+        (f"view_sensitive_{model_name}", f"Can see sensitive fields of {label}"),
+        (f"view_all_{model_name}", f"Can see every user's {label}, not only their own"),
+        *extra,
+    ]
 
 
 def envelope_indexes(prefix, *filter_fields, sorts=()):
@@ -82,6 +97,7 @@ class AuditEvent(LogEnvelope):
     details = models.JSONField(default=dict, blank=True)
 
     class Meta(LogEnvelope.Meta):
+        permissions = log_permissions("auditevent", "audit events")
         indexes = envelope_indexes(
             "audit", "action", "category", "resource_type", "resource_id", "result"
         )
@@ -141,6 +157,12 @@ class UsageRecord(LogEnvelope):
     error_message = models.TextField(blank=True, default="")
 
     class Meta(LogEnvelope.Meta):
+        permissions = log_permissions(
+            "usagerecord",
+            "usage records",
+            ("view_cost_usagerecord", "Can see cost, quota and credits of usage"),
+            ("view_stats_usagerecord", "Can see usage statistics"),
+        )
         indexes = envelope_indexes(
             "usage",
             "user_id",
@@ -176,6 +198,7 @@ class AuthEvent(LogEnvelope):
     session_key_hash = models.CharField("session (hash)", max_length=64, blank=True, default="")
 
     class Meta(LogEnvelope.Meta):
+        permissions = log_permissions("authevent", "authentication events")
         indexes = envelope_indexes(
             "auth",
             "event",
@@ -208,6 +231,7 @@ class SystemEvent(LogEnvelope):
     details = models.JSONField(default=dict, blank=True)
 
     class Meta(LogEnvelope.Meta):
+        permissions = log_permissions("systemevent", "system events")
         indexes = envelope_indexes(
             "system", "source", "event", "level", "resource_type", "resource_id"
         )

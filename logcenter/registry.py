@@ -4,7 +4,7 @@ The generic list and detail views, the API viewsets, the URL patterns and (later
 export all look a kind up here; none of them knows a kind by name.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from . import filters, models, tables
 from .api import serializers
@@ -28,9 +28,22 @@ class LogKind:
     sections: tuple
     # Filter names shown on the page's filter bar, in order (the API accepts all).
     page_filters: tuple
+    # The field naming the user a row belongs to (a member sees only their own rows).
+    owner_field: str = "actor_id"
+    # Masked for roles without view_sensitive_<model>.
+    sensitive_fields: tuple = ("ip", "user_agent")
+    # Left out entirely for roles without view_cost_<model> (usage only).
+    cost_fields: tuple = ()
     description: str = ""
     summary: bool = False  # usage shows requests / tokens / cost of the filter
-    extra: dict = field(default_factory=dict)
+
+    @property
+    def model_name(self):
+        return self.model._meta.model_name
+
+    def perm(self, action):
+        """'logcenter.<action>_<model>', e.g. perm("export")."""
+        return f"{self.model._meta.app_label}.{action}_{self.model_name}"
 
     @property
     def sorts(self):
@@ -81,6 +94,7 @@ registry.register(LogKind(
     table=tables.AuditEventTable,
     serializer=serializers.AuditEventSerializer,
     description="Who changed what, and when: admin and important user operations.",
+    sensitive_fields=("ip", "user_agent", "details"),
     sections=(
         DetailSection("Event", ("event_id", "occurred_at", "ingested_at", "action", "category",
                                 "result", "reason")),
@@ -102,6 +116,9 @@ registry.register(LogKind(
     table=tables.UsageRecordTable,
     serializer=serializers.UsageRecordSerializer,
     description="Every model call with its bill.",
+    owner_field="user_id",
+    sensitive_fields=("ip", "user_agent", "error_message"),
+    cost_fields=("cost", "quota", "credits", "billing_items"),
     summary=True,
     sections=(
         DetailSection("Event", ("event_id", "occurred_at", "ingested_at", "status",
@@ -131,6 +148,7 @@ registry.register(LogKind(
     table=tables.AuthEventTable,
     serializer=serializers.AuthEventSerializer,
     description="Sign-ins, failures, lockouts and other identity events.",
+    owner_field="user_id",
     sections=(
         DetailSection("Event", ("event_id", "occurred_at", "ingested_at", "event", "result",
                                 "failure_reason", "identity_provider")),
@@ -150,6 +168,7 @@ registry.register(LogKind(
     table=tables.SystemEventTable,
     serializer=serializers.SystemEventSerializer,
     description="Platform events, warnings and errors by source and level.",
+    sensitive_fields=("ip", "user_agent", "details"),
     sections=(
         DetailSection("Event", ("event_id", "occurred_at", "ingested_at", "source", "event",
                                 "level", "message")),

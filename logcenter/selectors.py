@@ -7,10 +7,13 @@ and paging are decided once. A selector wraps the kind's FilterSet.
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Sum
 
+from .access import access_for, visible_kinds
+
 from .pagination import KeysetPage, capped_count, keyset_page
-from .registry import LogKind, registry
+from .registry import LogKind
 
 
 class InvalidLogQuery(Exception):
@@ -35,15 +38,18 @@ class LogListing:
 
 
 def log_visible(kind: LogKind, user):
-    """Rows of `kind` the user may see at all. Console users (staff) see every row."""
-    if user is None or not user.is_authenticated or not user.is_active:
-        return kind.model.objects.none()
-    return kind.model.objects.all()
+    """Rows of `kind` the user may see: PermissionDenied without the kind's view
+    permission; only their own rows without view_all."""
+    access = access_for(user, kind)
+    if not access.can_view:
+        raise PermissionDenied(f"You may not see {kind.label.lower()} logs.")
+    return access.scope(kind.model.objects.all())
 
 
 def log_filterset(kind: LogKind, user, params):
     """The kind's FilterSet bound to `params` over what `user` may see (not yet validated)."""
-    return kind.filterset(params, queryset=log_visible(kind, user))
+    return kind.filterset(params, queryset=log_visible(kind, user),
+                          access=access_for(user, kind))
 
 
 def log_filter(kind: LogKind, user, params):
@@ -60,12 +66,16 @@ def log_list(kind: LogKind, user, params) -> LogListing:
     page = keyset_page(
         queryset, filterset.ordering_value, filterset.cursor_value, filterset.page_size_value
     )
+    access_for(user, kind).apply(page.rows)
     return LogListing(kind, filterset, queryset, page)
 
 
 def log_get(kind: LogKind, user, event_id):
-    """One row by event_id, or kind.model.DoesNotExist if absent or not visible."""
-    return log_visible(kind, user).get(event_id=event_id)
+    """One row by event_id, or kind.model.DoesNotExist if absent or not the user's to see
+    (the two are indistinguishable on purpose)."""
+    row = log_visible(kind, user).get(event_id=event_id)
+    access_for(user, kind).apply([row])
+    return row
 
 
 def log_related(row, user, limit=20):
@@ -73,23 +83,25 @@ def log_related(row, user, limit=20):
     if not row.request_id:
         return []
     related = []
-    for kind in registry:
+    for kind in visible_kinds(user):
         queryset = log_visible(kind, user).filter(request_id=row.request_id)
         if isinstance(row, kind.model):
             queryset = queryset.exclude(pk=row.pk)
-        rows = list(queryset.order_by("occurred_at", "id")[:limit])
+        rows = access_for(user, kind).apply(list(queryset.order_by("occurred_at", "id")[:limit]))
         if rows:
             related.append((kind, rows))
     return related
 
 
-def usage_summary(queryset):
-    """Requests, tokens and cost of a filtered usage queryset."""
-    totals = queryset.order_by().aggregate(
+def usage_summary(queryset, access):
+    """Requests, tokens and (for roles that see cost) cost of a filtered usage queryset."""
+    sums = dict(
         requests=Count("id"),
         prompt_tokens=Sum("prompt_tokens"),
         completion_tokens=Sum("completion_tokens"),
         total_tokens=Sum("total_tokens"),
-        cost=Sum("cost"),
     )
+    if access.can_view_cost:
+        sums["cost"] = Sum("cost")
+    totals = queryset.order_by().aggregate(**sums)
     return {key: value or 0 for key, value in totals.items()}

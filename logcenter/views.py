@@ -2,6 +2,7 @@
 
 import json
 
+from django.contrib.auth.decorators import login_required
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
@@ -9,6 +10,7 @@ from django.shortcuts import redirect
 from django.views.generic import TemplateView
 
 from . import selectors
+from .access import access_for, visible_kinds
 from .registry import registry
 
 
@@ -19,13 +21,19 @@ class LogKindMixin(LoginRequiredMixin):
         self.kind = registry.get(kwargs["kind"])
         if self.kind is None:
             raise Http404("No such log kind.")
-        if request.user.is_authenticated and not request.user.is_staff:
-            raise PermissionDenied("You have no access to the log console.")
+        if request.user.is_authenticated:
+            self.access = access_for(request.user, self.kind)
+            if not self.access.can_view:
+                raise PermissionDenied(f"Your role may not see {self.kind.label.lower()} logs.")
         return super().dispatch(request, *args, **kwargs)
 
 
+@login_required
 def console_home(request):
-    return redirect("logcenter:list", kind=next(iter(registry)).slug)
+    kinds = visible_kinds(request.user)
+    if not kinds:
+        raise PermissionDenied("Your role may not see any logs.")
+    return redirect("logcenter:list", kind=kinds[0].slug)
 
 
 class LogListView(LogKindMixin, TemplateView):
@@ -53,7 +61,9 @@ class LogListView(LogKindMixin, TemplateView):
         context = super().get_context_data(**kwargs)
         kind = self.kind
         rows = listing.page.rows if listing else []
-        table = kind.table(rows, sorts=kind.sorts)
+        access = self.access
+        table = kind.table(rows, sorts=[s for s in kind.sorts if s not in access.hidden_fields],
+                           exclude=access.hidden_fields)
         table.current_ordering = (
             filterset.ordering_value if listing else self.request.GET.get("ordering", "")
         )
@@ -62,7 +72,8 @@ class LogListView(LogKindMixin, TemplateView):
             kind=kind,
             filterset=filterset,
             filter_form=filterset.form,
-            page_filters=[filterset.form[name] for name in kind.page_filters],
+            page_filters=[filterset.form[name] for name in kind.page_filters
+                          if name not in filterset.form.restricted_filters],
             other_filters=[
                 filterset.form[name] for name in filterset.form.fields
                 if name not in kind.page_filters
@@ -75,7 +86,7 @@ class LogListView(LogKindMixin, TemplateView):
             table=table,
             total=total,
             window=filterset.time_window if listing else None,
-            summary=(selectors.usage_summary(listing.queryset)
+            summary=(selectors.usage_summary(listing.queryset, access)
                      if listing and kind.summary else None),
             errors=errors,
             page_sizes=(25, 50, 100, 200),
@@ -99,13 +110,15 @@ class LogDetailView(LogKindMixin, TemplateView):
         for section in kind.sections:
             items = []
             for name in section.fields:
+                if name in self.access.hidden_fields:
+                    continue
                 field = kind.model._meta.get_field(name)
                 value = getattr(row, name)
                 if field.choices and value:
                     value = getattr(row, f"get_{name}_display")()
                 items.append((field.verbose_name, name, value))
             sections.append((section.title, items))
-        raw = kind.serializer(row).data
+        raw = kind.serializer(row, context={"access": self.access}).data
         context.update(
             kind=kind,
             row=row,

@@ -1,7 +1,7 @@
 import pytest
 from django.db import connection
 
-from .factories import FACTORIES, StaffFactory, UserFactory
+from .factories import FACTORIES, MemberFactory, StaffFactory
 
 
 @pytest.fixture
@@ -11,7 +11,7 @@ def staff(db):
 
 @pytest.fixture
 def member(db):
-    return UserFactory(username="plain-member")
+    return MemberFactory(username="plain-member")
 
 
 @pytest.fixture

@@ -37,8 +37,28 @@ class UserFactory(factory.django.DjangoModelFactory):
 
 
 class StaffFactory(UserFactory):
+    """A console administrator (the Administrator role)."""
+
     is_staff = True
     username = factory.Sequence(lambda n: f"staff{n}")
+
+    @factory.post_generation
+    def roles(obj, create, extracted, **kwargs):
+        if create:
+            add_roles(obj, extracted or ["Administrator"])
+
+
+class MemberFactory(UserFactory):
+    @factory.post_generation
+    def roles(obj, create, extracted, **kwargs):
+        if create:
+            add_roles(obj, extracted or ["Member"])
+
+
+def add_roles(user, roles):
+    from django.contrib.auth.models import Group
+
+    user.groups.add(*Group.objects.filter(name__in=roles))
 
 
 class LogFactory(factory.django.DjangoModelFactory):

@@ -31,6 +31,14 @@ class LogSerializer(serializers.ModelSerializer):
     def get_kind(self, obj) -> str:
         return obj.kind.slug
 
+    def to_representation(self, instance):
+        # Rows arrive masked from the selector; fields the role may not see go entirely.
+        data = super().to_representation(instance)
+        access = self.context["access"]
+        for name in access.hidden_fields:
+            data.pop(name, None)
+        return data
+
 
 class AuditEventSerializer(LogSerializer):
     class Meta(LogSerializer.Meta):

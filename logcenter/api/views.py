@@ -9,6 +9,7 @@ from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.response import Response
 
 from .. import selectors
+from ..access import access_for
 from ..registry import registry
 from .pagination import KeysetPagination
 
@@ -24,6 +25,10 @@ class LogViewSet(viewsets.ReadOnlyModelViewSet):
 
     def get_queryset(self):
         return selectors.log_visible(self.kind, self.request.user)
+
+    def get_serializer_context(self):
+        return {**super().get_serializer_context(),
+                "access": access_for(self.request.user, self.kind)}
 
     def list(self, request, *args, **kwargs):
         try:

@@ -53,7 +53,7 @@ def test_pages_require_sign_in(client):
     assert response["Location"].startswith(reverse("login"))
 
 
-def test_non_staff_gets_403(client, member):
+def test_a_tab_the_role_may_not_see_is_403(client, member):
     client.force_login(member)
     assert client.get(reverse("logcenter:list", args=["audit"])).status_code == 403
 

@@ -1,0 +1,82 @@
+"""`manage.py seed_demo`: demo users, API keys and 30 days of logs of all four kinds.
+
+Idempotent: a second run creates no users, keys or rows. `--usage N` then appends N extra
+usage rows over the last 90 days for benchmarks (COPY on PostgreSQL); those are not idempotent.
+The data generation lives in logcenter.demo.
+"""
+
+import time
+
+from django.core.management.base import BaseCommand, CommandError
+from django.db import connection
+
+from accounts.models import ApiKey, User
+from logcenter import demo
+from logcenter.demo import DEMO_LOGINS, DEMO_USER_PASSWORD  # noqa: F401  (re-exported)
+from logcenter.models import AuditEvent, AuthEvent, SystemEvent, UsageRecord
+
+
+class Command(BaseCommand):
+    help = "Seed demo users, API keys and 30 days of audit, usage, auth and system logs."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--usage", type=int, default=0, metavar="N",
+                            help="also append N extra usage rows over the last 90 days "
+                                 "(benchmarks; COPY on PostgreSQL, not idempotent)")
+        parser.add_argument("--chunk", type=int, default=20_000,
+                            help="rows per COPY statement for --usage (default 20000)")
+        parser.add_argument("--days", type=int, default=demo.EXTRA_DAYS,
+                            help="spread --usage rows over this many days (default 90)")
+        parser.add_argument("--skip-base", action="store_true",
+                            help="with --usage: do not (re)check the 30-day demo set first")
+
+    def handle(self, *args, usage=0, chunk=20_000, days=demo.EXTRA_DAYS, skip_base=False,
+               verbosity=1, **options):
+        if usage < 0 or chunk < 1 or days < 1:
+            raise CommandError("--usage must be >= 0, --chunk and --days >= 1")
+        log = self.stdout.write if verbosity else (lambda *a, **k: None)
+        db = f"{connection.vendor} ({connection.settings_dict.get('NAME')})"
+
+        if not (skip_base and usage):
+            started = time.perf_counter()
+            result = demo.seed(log=log)
+            elapsed = time.perf_counter() - started
+            if result.skipped:
+                log(f"Demo data already present in {db}; nothing inserted "
+                    f"({result.users_created} users, {result.keys_created} keys created) "
+                    f"[{elapsed:.1f}s]")
+            else:
+                inserted = ", ".join(f"{k} {v:,}" for k, v in result.inserted.items())
+                log(self.style.SUCCESS(
+                    f"Seeded {db} in {elapsed:.1f}s: {result.users_created} users, "
+                    f"{result.keys_created} API keys, rows inserted: {inserted}"))
+
+        if usage:
+            log(f"Adding {usage:,} usage rows over the last {days} days "
+                f"({'COPY' if connection.vendor == 'postgresql' else 'bulk_create'})...")
+            try:
+                rows, seconds = demo.add_usage(usage, chunk=chunk, days=days, log=log)
+            except RuntimeError as exc:
+                raise CommandError(str(exc)) from exc
+            log(self.style.SUCCESS(
+                f"Added {rows:,} usage rows in {seconds:.1f}s ({rows / seconds:,.0f} rows/s)"))
+
+        if verbosity:
+            self.summary()
+
+    def summary(self):
+        w = self.stdout.write
+        w("")
+        w("Rows per kind:")
+        for label, model in (("audit", AuditEvent), ("usage", UsageRecord),
+                             ("auth", AuthEvent), ("system", SystemEvent)):
+            w(f"  {label:<7} {model.objects.count():>10,}")
+        w(f"  users   {User.objects.count():>10,}")
+        w(f"  apikeys {ApiKey.objects.count():>10,}")
+        w("")
+        w("Demo logins:")
+        for username, password, role in DEMO_LOGINS:
+            w(f"  {username:<8} / {password:<18} {role}")
+        example = User.objects.filter(username__contains=".").order_by("username").first()
+        w(f"  ...and {demo.DEMO_USER_COUNT} demo users (e.g. {example.username if example else 'alice.chen'}) with "
+          f"password {DEMO_USER_PASSWORD}")

@@ -1,0 +1,151 @@
+"""Who sees what: every role × every kind × page / API × list / detail.
+
+(The export face joins this matrix in test_exports.py, through the same selector.)
+"""
+
+from dataclasses import dataclass
+
+import pytest
+from rest_framework.test import APIClient
+
+from logcenter.registry import registry
+from tests.factories import FACTORIES, MemberFactory, StaffFactory
+
+pytestmark = pytest.mark.django_db
+
+SECRET_IP = "198.51.100.77"
+SECRET_UA = "HostileAgent/9.9"
+
+
+@dataclass(frozen=True)
+class Expect:
+    rows: str  # "none" (403), "own" or "all"
+    plain: bool = False  # sensitive fields unmasked
+    cost: bool = False  # cost fields present (usage)
+
+
+NONE = Expect("none")
+MATRIX = {
+    "Administrator": {"audit": Expect("all", True), "usage": Expect("all", True, True),
+                      "auth": Expect("all", True), "system": Expect("all", True)},
+    "Auditor": {"audit": Expect("all", True), "usage": NONE,
+                "auth": Expect("all", True), "system": Expect("all", True)},
+    "Support": {"audit": NONE, "usage": Expect("all", False, False),
+                "auth": Expect("all", True), "system": Expect("all", True)},
+    "Finance": {"audit": NONE, "usage": Expect("all", False, True),
+                "auth": NONE, "system": NONE},
+    "Member": {"audit": NONE, "usage": Expect("own", False, True),
+               "auth": Expect("own", False), "system": NONE},
+}
+CASES = [(role, slug) for role in MATRIX for slug in MATRIX[role]]
+
+
+@pytest.fixture
+def world(db):
+    """Per kind: a row of the signed-in user and a row of someone else."""
+    users = {role: (MemberFactory if role == "Member" else StaffFactory)(
+        username=f"matrix-{role.lower()}", roles=[role]) for role in MATRIX}
+    rows = {}
+    for kind in registry:
+        owner_value = lambda user: {kind.owner_field: str(user.pk)}  # noqa: E731
+        rows[kind.slug] = {
+            role: FACTORIES[kind.slug](ip=SECRET_IP, user_agent=SECRET_UA, **owner_value(user))
+            for role, user in users.items()
+        }
+    return users, rows
+
+
+def expected_ids(expect, rows, role):
+    if expect.rows == "all":
+        return {str(r.event_id) for r in rows.values()}
+    if expect.rows == "own":
+        return {str(rows[role].event_id)}
+    return set()
+
+
+@pytest.mark.parametrize("role, slug", CASES)
+def test_page(client, world, role, slug):
+    users, rows = world
+    expect, kind = MATRIX[role][slug], registry[slug]
+    client.force_login(users[role])
+    response = client.get(f"/logs/{slug}/")
+    if expect.rows == "none":
+        assert response.status_code == 403
+        assert client.get(rows[slug][role].get_absolute_url()).status_code == 403
+        nav = client.get("/logs/usage/" if role != "Auditor" else "/logs/audit/")
+        assert f'href="/logs/{slug}/"' not in nav.content.decode()  # tab not shown
+        return
+    html = response.content.decode()
+    assert response.status_code == 200
+    shown = {str(r.event_id) for r in rows[slug].values() if str(r.event_id) in html}
+    assert shown == expected_ids(expect, rows[slug], role)
+    assert (SECRET_IP in html) == (expect.plain and "ip" in kind.table.base_columns)
+    if slug == "usage":
+        assert ("Cost (USD)" in html) == expect.cost
+        assert ("Total cost" in html) == expect.cost
+
+    for other_role, row in rows[slug].items():
+        detail = client.get(row.get_absolute_url())
+        if str(row.event_id) in expected_ids(expect, rows[slug], role):
+            body = detail.content.decode()
+            assert detail.status_code == 200
+            assert (SECRET_IP in body) == expect.plain
+            assert (SECRET_UA in body) == expect.plain
+            if slug == "usage":
+                assert ("Cost (usd)" in body or "&quot;cost&quot;" in body) == expect.cost
+        else:
+            assert detail.status_code == 404  # never reveals that the row exists
+
+
+@pytest.mark.parametrize("role, slug", CASES)
+def test_api(world, role, slug):
+    users, rows = world
+    expect, kind = MATRIX[role][slug], registry[slug]
+    api = APIClient()
+    api.force_authenticate(users[role])
+    response = api.get(f"/api/v1/{kind.api_name}/?range=all")
+    if expect.rows == "none":
+        assert response.status_code == 403
+        detail = api.get(f"/api/v1/{kind.api_name}/{rows[slug][role].event_id}/")
+        assert detail.status_code == 403
+        return
+    assert response.status_code == 200
+    results = response.json()["results"]
+    assert {r["event_id"] for r in results} == expected_ids(expect, rows[slug], role)
+    for item in results:
+        assert (item["ip"] == SECRET_IP) == expect.plain
+        assert (item["user_agent"] == SECRET_UA) == expect.plain
+        if not expect.plain:
+            assert item["ip"] == "[masked]"
+        if slug == "usage":
+            assert ("cost" in item) == expect.cost
+
+    for row in rows[slug].values():
+        detail = api.get(f"/api/v1/{kind.api_name}/{row.event_id}/")
+        if str(row.event_id) in expected_ids(expect, rows[slug], role):
+            assert detail.status_code == 200
+            assert (detail.json()["ip"] == SECRET_IP) == expect.plain
+        else:
+            assert detail.status_code == 404
+
+
+def test_restricted_fields_cannot_be_filtered_or_sorted(world):
+    users, _ = world
+    api = APIClient()
+    api.force_authenticate(users["Support"])
+    assert api.get("/api/v1/usage-records/?cost_min=1").status_code == 400
+    assert api.get("/api/v1/usage-records/?ordering=-cost").status_code == 400
+    assert api.get(f"/api/v1/usage-records/?ip={SECRET_IP}").status_code == 400
+    # q does not search masked fields either
+    assert api.get("/api/v1/auth-events/?q=HostileAgent").json()["results"] != []
+    api.force_authenticate(users["Member"])
+    assert api.get("/api/v1/auth-events/?q=HostileAgent&range=all").json()["results"] == []
+
+
+def test_member_filtering_for_someone_else_gets_nothing(world):
+    users, rows = world
+    api = APIClient()
+    api.force_authenticate(users["Member"])
+    other = rows["usage"]["Finance"]
+    response = api.get(f"/api/v1/usage-records/?user_id={other.user_id}&range=all")
+    assert response.status_code == 200 and response.json()["results"] == []
