@@ -85,3 +85,22 @@ class ApiKey(models.Model):
 
     def has_scope(self, scope: str) -> bool:
         return scope in self.scopes
+
+
+class SignInThrottle(models.Model):
+    """Failure counter for one username ("user:<name>") or one client IP ("ip:<addr>").
+
+    Rows are locked with SELECT … FOR UPDATE while an attempt is judged, so parallel
+    attempts are counted one at a time (see accounts.services.sign_in).
+    """
+
+    key = models.CharField(max_length=300, unique=True)
+    failures = models.PositiveIntegerField(default=0)
+    window_started_at = models.DateTimeField(null=True, blank=True)
+    locked_until = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self):
+        return self.key
+
+    def is_locked(self, now):
+        return self.locked_until is not None and self.locked_until > now

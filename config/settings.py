@@ -44,6 +44,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "logcenter.request_context.RequestContextMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -154,6 +155,17 @@ LOGCENTER = {
     "MAX_PAGE_SIZE": 200,
     # Totals above this are shown as "N+" rather than counted.
     "COUNT_CAP": 10_000,
+    # X-Forwarded-For is believed only from these peers (addresses or CIDR networks).
+    "TRUSTED_PROXIES": env_list("TRUSTED_PROXIES", "127.0.0.1,::1"),
+}
+
+# Sign-in throttling: failures per username within the window lock the account (the
+# username, known or not) for LOCK_SECONDS; failures per IP stop spraying across names.
+SIGNIN = {
+    "MAX_FAILURES": int(os.environ.get("SIGNIN_MAX_FAILURES", "5")),
+    "WINDOW_SECONDS": int(os.environ.get("SIGNIN_WINDOW_SECONDS", "900")),
+    "LOCK_SECONDS": int(os.environ.get("SIGNIN_LOCK_SECONDS", "900")),
+    "IP_MAX_FAILURES": int(os.environ.get("SIGNIN_IP_MAX_FAILURES", "20")),
 }
 
 LOGGING = {

@@ -304,10 +304,14 @@ class Clock:
                 weights.append(local_weight(utc.astimezone(tz)) * trend * day_noise[i // 24])
             self.cum[tz_name] = _cum(weights)
 
-    def sample(self, rng, tz_name):
-        """A timestamp (epoch seconds) following the traffic rhythm of `tz_name`."""
+    def sample(self, rng, tz_name, lo=0.0, hi=1.0):
+        """A timestamp (epoch seconds) following the traffic rhythm of `tz_name`.
+
+        `lo`/`hi` restrict it to a slice of the window's traffic (0..1), so rows can be
+        generated in time order, one slice per chunk.
+        """
         cum = self.cum[tz_name]
-        i = bisect.bisect(cum, rng.random() * cum[-1])
+        i = bisect.bisect(cum, (lo + rng.random() * (hi - lo)) * cum[-1])
         return min(self.t0 + (i + rng.random()) * 3600.0, self.t_end - 0.001)
 
     def uniform(self, rng):
@@ -563,16 +567,17 @@ class UsageMaker:
         rag = [ROUTES_BY_NAME[m] for m in RAG_MODELS]
         self.endpoint_routes["rag.query"] = (rag, _cum([6, 4, 3, 1, 2, 1]))
 
-    def pick_key(self):
+    def pick_key(self, lo=0.0, hi=1.0):
         rng = self.rng
         key = self.keys[bisect.bisect(self.key_cum, rng.random() * self.key_cum[-1])]
-        ts = self.clock.sample(rng, key.person.tz)
+        ts = self.clock.sample(rng, key.person.tz, lo, hi)
         if key.revoked_at is not None and ts > key.revoked_at:
             key = next((k for k in self.active_keys[key.person.user.pk] if k.revoked_at is None),
                        key)
         return key, ts
 
-    def row(self, event_id, key=None, ts=None, force_error=None, endpoint=None):
+    def row(self, event_id, key=None, ts=None, force_error=None, endpoint=None,
+            request_id=None):
         rng = self.rng
         if key is None:
             key, ts = self.pick_key()
@@ -686,7 +691,8 @@ class UsageMaker:
         occurred = dt(ts)
         return (
             event_id, occurred, occurred + timedelta(milliseconds=latency + 20 + int(rnd() * 900)),
-            "api_key", key.sid, key.key.name, ip, ua, f"req_{rng.getrandbits(96):024x}",
+            "api_key", key.sid, key.key.name, ip, ua,
+            request_id or f"req_{rng.getrandbits(96):024x}",
             f"{key.meta_prefix}{rng.getrandbits(31)}}}",
             str(user.pk), user.username, key.sid, key.key.name, group, endpoint,
             route.platform_model, channel.upstream_model, channel.upstream_name,
@@ -736,7 +742,9 @@ def seed(counts=None, now=None, log=print):
     result = Seeded()
     with transaction.atomic():
         people, result.users_created = ensure_users(rng, now, log)
-        result.keys_created = ensure_keys(rng, people, now)
+        # Keys draw from their own stream, so the logs come out the same whether or not
+        # this run had to create them.
+        result.keys_created = ensure_keys(random.Random(SEED + 1), people, now)
         if demo_present(counts):
             result.skipped = True
             return result
@@ -1266,7 +1274,7 @@ class DemoBuilder:
         # Upstream: timeouts of real usage rows share their request_id. The gateway retried
         # once and gave up, so the call failed: an error.
         timeouts = [r for r in self.usage if r.error_code == "upstream_timeout"]
-        budget = int(target * 0.08)
+        budget = int(target * 0.05)
         if len(timeouts) > budget:
             timeouts = rng.sample(timeouts, budget)
         for rec in timeouts:
@@ -1336,7 +1344,7 @@ class DemoBuilder:
                              request_id=row.request_id)
         # Everything else.
         staff = [p for p in self.people if p.user.is_staff]
-        mix = [("exports", 14), ("ingestion", 18), ("async_tasks", 10), ("upstream", 6),
+        mix = [("exports", 14), ("ingestion", 18), ("async_tasks", 10), ("upstream", 9),
                ("vectorizer", 4), ("debug", 12)]
         cum = _cum([w for _, w in mix])
         while len(self.system) < target:
@@ -1447,7 +1455,12 @@ def _copy_columns():
 
 
 def add_usage(n, chunk=20_000, days=EXTRA_DAYS, log=print):
-    """Append `n` usage rows spread over the last `days` days; returns (rows, seconds)."""
+    """Append `n` usage rows spread over the last `days` days; returns (rows, seconds).
+
+    Chunks are generated in time order (each chunk one slice of the window's traffic, sorted),
+    with time-ordered ids (UUIDv7 event_id, request_id led by the millisecond), the way live
+    ingestion arrives: index inserts stay local instead of touching every page of every index.
+    """
     rng = random.Random()
     now = timezone.now()
     people = []
@@ -1467,38 +1480,40 @@ def add_usage(n, chunk=20_000, days=EXTRA_DAYS, log=print):
     keys = key_infos(rng, people)
     clock = Clock(rng, now, days)
     maker = UsageMaker(rng, keys, clock)
-    version_mask = ~(0xF000 << 64) & ~(0xC000 << 48)
-    version_bits = (0x4000 << 64) | (0x8000 << 48)
+    make_row = maker.row
+    getbits = rng.getrandbits
 
-    def event_ids():
-        getbits = rng.getrandbits
-        while True:
-            v = (getbits(128) & version_mask) | version_bits
-            h = f"{v:032x}"
-            yield f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+    def chunk_rows(done, size):
+        lo, hi = done / n, (done + size) / n
+        picks = [maker.pick_key(lo, hi) for _ in range(size)]
+        picks.sort(key=lambda p: p[1])
+        for key, ts in picks:
+            ms = int(ts * 1000)
+            # UUIDv7: 48-bit milliseconds, version 7, variant 10, random rest.
+            h = f"{ms:012x}7{getbits(12):03x}{0x8000 | getbits(14):04x}{getbits(48):012x}"
+            yield make_row(f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}", key, ts,
+                           request_id=f"req_{ms:012x}{getbits(48):012x}")
 
-    ids = event_ids()
     started = time.perf_counter()
     done = 0
     if connection.vendor == "postgresql":
         columns = ", ".join(connection.ops.quote_name(c) for c in _copy_columns())
         sql = f"COPY {UsageRecord._meta.db_table} ({columns}) FROM STDIN"
-        row = maker.row
         while done < n:
             size = min(chunk, n - done)
             with connection.cursor() as cur:
                 with cur.connection.cursor() as raw, raw.copy(sql) as copy:
                     write = copy.write_row
-                    for _ in range(size):
-                        write(row(next(ids)))
+                    for row in chunk_rows(done, size):
+                        write(row)
             done += size
             log(f"  {done:,} / {n:,} rows ({done / (time.perf_counter() - started):,.0f} rows/s)")
     else:
         batch = 5_000
         while done < n:
             size = min(batch, n - done)
-            objs = [to_usage_model(maker.row(next(ids))) for _ in range(size)]
-            UsageRecord.objects.bulk_create(objs, batch_size=batch)
+            UsageRecord.objects.bulk_create(
+                [to_usage_model(row) for row in chunk_rows(done, size)], batch_size=batch)
             done += size
             if done % 50_000 == 0 or done == n:
                 log(f"  {done:,} / {n:,} rows "

@@ -15,7 +15,7 @@ KINDS = list(registry)
 @pytest.mark.parametrize("kind", KINDS, ids=lambda k: k.slug)
 def test_list_and_detail(api_client, factories, kind):
     rows = factories[kind.slug].create_batch(3)
-    response = api_client.get(f"/api/v1/{kind.api_name}/")
+    response = api_client.get(f"/api/v1/{kind.api_name}/?metadata=env=prod")
     assert response.status_code == 200
     body = response.json()
     assert {r["event_id"] for r in body["results"]} == {str(r.event_id) for r in rows}

@@ -117,13 +117,13 @@ def test_default_window_hides_old_rows_and_range_all_shows_them(factories):
 
 def test_time_range_accepts_iso_and_unix_start_inclusive_end_exclusive(factories):
     at = timezone.now().replace(microsecond=0) - timedelta(days=10)
-    row = factories["audit"](occurred_at=at)
+    row = factories["system"](occurred_at=at)
     unix = int(at.timestamp())
-    assert ids(run("audit", {"start_time": str(unix), "end_time": str(unix + 1)})) == {row.pk}
-    assert ids(run("audit", {"start_time": str(unix + 1)})) == set()
-    assert ids(run("audit", {"end_time": str(unix), "start_time": str(unix - 60)})) == set()
+    assert ids(run("system", {"start_time": str(unix), "end_time": str(unix + 1)})) == {row.pk}
+    assert ids(run("system", {"start_time": str(unix + 1)})) == set()
+    assert ids(run("system", {"end_time": str(unix), "start_time": str(unix - 60)})) == set()
     iso = at.strftime("%Y-%m-%dT%H:%M:%SZ")
-    assert ids(run("audit", {"start_time": iso, "end_time": str(unix + 60)})) == {row.pk}
+    assert ids(run("system", {"start_time": iso, "end_time": str(unix + 60)})) == {row.pk}
 
 
 @pytest.mark.parametrize("params, field", [

@@ -1,0 +1,138 @@
+"""Sign-in with lockout, unlock, and API key lifecycle: each writes its log events."""
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.auth import authenticate, get_user_model
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from logcenter.models import Result
+from logcenter.services import audit_event_record, auth_event_record
+
+from .models import ApiKey, SignInThrottle
+
+INVALID = "invalid"
+LOCKED = "locked"
+
+
+@dataclass
+class SignInResult:
+    user: object = None
+    failure: str = ""  # "" on success; INVALID or LOCKED: what the page may say
+    reason: str = ""  # the precise reason, for the auth log only
+
+
+def _throttle_for_update(key):
+    # INSERT … ON CONFLICT DO NOTHING, then lock the row: safe under concurrency.
+    SignInThrottle.objects.bulk_create([SignInThrottle(key=key)], ignore_conflicts=True)
+    return SignInThrottle.objects.select_for_update().get(key=key)
+
+
+def _count_failure(throttle, now, limit):
+    """Count one failure; True when this failure reaches the limit and locks."""
+    window = timedelta(seconds=settings.SIGNIN["WINDOW_SECONDS"])
+    if throttle.window_started_at is None or now - throttle.window_started_at > window:
+        throttle.failures = 0
+        throttle.window_started_at = now
+    throttle.failures += 1
+    locked = throttle.failures >= limit
+    if locked:
+        throttle.locked_until = now + timedelta(seconds=settings.SIGNIN["LOCK_SECONDS"])
+        throttle.failures = 0
+        throttle.window_started_at = None
+    throttle.save()
+    return locked
+
+
+def find_user(identifier):
+    User = get_user_model()
+    return User.objects.filter(Q(username__iexact=identifier) | Q(email__iexact=identifier)).first()
+
+
+def sign_in(request, identifier, password) -> SignInResult:
+    """Judge one sign-in attempt. Counting is atomic: the username's (and the IP's)
+    throttle rows stay locked until the attempt is recorded."""
+    identifier = (identifier or "").strip()
+    now = timezone.now()
+    ip = getattr(request, "client_ip", None) or request.META.get("REMOTE_ADDR")
+    with transaction.atomic():
+        user_throttle = _throttle_for_update(f"user:{identifier.lower()}"[:300])
+        ip_throttle = _throttle_for_update(f"ip:{ip}") if ip else None
+        known = find_user(identifier)
+        if user_throttle.is_locked(now):
+            result = SignInResult(failure=LOCKED, reason="locked")
+        elif ip_throttle is not None and ip_throttle.is_locked(now):
+            result = SignInResult(failure=LOCKED, reason="ip_blocked")
+        else:
+            user = authenticate(request, username=known.username if known else identifier,
+                                password=password)
+            if user is not None:
+                user_throttle.failures = 0
+                user_throttle.window_started_at = None
+                user_throttle.save()
+                return SignInResult(user=user)
+            if known is None:
+                reason = "unknown_user"
+            elif not known.is_active:
+                reason = "inactive"
+            else:
+                reason = "bad_password"
+            result = SignInResult(failure=INVALID, reason=reason)
+            newly_locked = _count_failure(user_throttle, now, settings.SIGNIN["MAX_FAILURES"])
+            if ip_throttle is not None:
+                _count_failure(ip_throttle, now, settings.SIGNIN["IP_MAX_FAILURES"])
+            if newly_locked:
+                auth_event_record(event="account.locked", user=known,
+                                  username_attempted=identifier, result=Result.FAILURE,
+                                  failure_reason="too_many_failures")
+        auth_event_record(event="login.failed", user=known, username_attempted=identifier,
+                          result=Result.FAILURE, failure_reason=result.reason)
+        return result
+
+
+def record_sign_in(request, user):
+    """After login(): the success event, with a hash of the new session key."""
+    auth_event_record(event="login.succeeded", user=user,
+                      session_key=request.session.session_key or "")
+
+
+def unlock_account(*, actor, user):
+    """An administrator lifts a lockout (audited, and an auth event for the user)."""
+    key = f"user:{user.username.lower()}"
+    with transaction.atomic():
+        throttle = SignInThrottle.objects.select_for_update().filter(key=key).first()
+        was_locked = bool(throttle and throttle.is_locked(timezone.now()))
+        SignInThrottle.objects.filter(
+            key__in=[key, f"user:{user.email.lower()}"]
+        ).update(failures=0, locked_until=None, window_started_at=None)
+        auth_event_record(event="account.unlocked", user=user, actor=actor)
+        audit_event_record(action="user.unlocked", actor=actor, resource=user,
+                           changes={"locked": {"before": was_locked, "after": False}})
+
+
+def api_key_create(*, actor, owner, name, scopes, group="default"):
+    """Returns (key, secret); the secret is shown once and stored only as a hash."""
+    key, secret = ApiKey.generate(owner=owner, name=name, scopes=scopes, group=group)
+    audit_event_record(
+        action="api_key.created", actor=actor, resource=key, category="api_key",
+        details={"owner": owner.get_username(), "prefix": key.prefix, "scopes": key.scopes,
+                 "group": key.group},
+    )
+    return key, secret
+
+
+def api_key_revoke(*, actor, key):
+    if key.status == ApiKey.Status.REVOKED:
+        return key
+    key.status = ApiKey.Status.REVOKED
+    key.revoked_at = timezone.now()
+    key.save(update_fields=["status", "revoked_at"])
+    audit_event_record(
+        action="api_key.revoked", actor=actor, resource=key, category="api_key",
+        changes={"status": {"before": ApiKey.Status.ACTIVE, "after": ApiKey.Status.REVOKED}},
+        details={"owner": key.owner.get_username(), "prefix": key.prefix},
+    )
+    return key

@@ -1,0 +1,12 @@
+from django.contrib.auth import views as auth_views
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("login/", views.SignInView.as_view(), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("password/", views.PasswordChangeView.as_view(), name="password-change"),
+    path("api-keys/", views.api_keys, name="api-keys"),
+    path("api-keys/<int:pk>/revoke/", views.api_key_revoke, name="api-key-revoke"),
+]

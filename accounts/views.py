@@ -1,0 +1,62 @@
+from django.contrib import messages
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse_lazy
+from django.views.decorators.http import require_POST
+
+from logcenter.services import auth_event_record
+
+from . import services
+from .forms import ApiKeyCreateForm, SignInForm
+from .models import ApiKey
+
+
+class SignInView(auth_views.LoginView):
+    form_class = SignInForm
+    redirect_authenticated_user = True
+
+    def form_valid(self, form):
+        response = super().form_valid(form)  # logs in, rotating the session key
+        services.record_sign_in(self.request, form.get_user())
+        return response
+
+
+class PasswordChangeView(auth_views.PasswordChangeView):
+    template_name = "accounts/password_change.html"
+    success_url = reverse_lazy("api-keys")
+
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        auth_event_record(event="password.changed", user=self.request.user)
+        messages.success(self.request, "Your password was changed.")
+        return response
+
+
+@login_required
+def api_keys(request):
+    """The signed-in user's API keys: list, create (secret shown once), revoke."""
+    new_secret = None
+    if request.method == "POST":
+        form = ApiKeyCreateForm(request.POST)
+        if form.is_valid():
+            _, new_secret = services.api_key_create(
+                actor=request.user, owner=request.user, name=form.cleaned_data["name"],
+                scopes=form.cleaned_data["scopes"], group=form.cleaned_data["group"],
+            )
+            form = ApiKeyCreateForm()
+    else:
+        form = ApiKeyCreateForm()
+    keys = request.user.api_keys.all()
+    status = 400 if form.errors else 200
+    return render(request, "accounts/api_keys.html",
+                  {"form": form, "keys": keys, "new_secret": new_secret}, status=status)
+
+
+@login_required
+@require_POST
+def api_key_revoke(request, pk):
+    key = get_object_or_404(ApiKey, pk=pk, owner=request.user)
+    services.api_key_revoke(actor=request.user, key=key)
+    messages.success(request, f"Key {key.name} ({key.prefix}…) was revoked.")
+    return redirect("api-keys")

@@ -1,0 +1,102 @@
+"""Writes of the log kinds. Everything that records an event goes through here.
+
+The console's own events (sign-ins, audited changes, task failures) take the request
+context (request ID, client IP, user agent) from logcenter.request_context.
+"""
+
+import hashlib
+import re
+
+from . import request_context
+from .models import ActorType, AuditEvent, AuthEvent, Result, SystemEvent
+
+SECRET_KEY_RE = re.compile(
+    r"(^|_)(password|passwd|secret|token|authorization|session_key|api_key|raw_key)$",
+    re.IGNORECASE,
+)
+REDACTED = "[redacted]"
+
+
+def redact(value):
+    """A copy of `value` with any secret-looking key's value replaced: secrets never
+    reach a log row, whatever a caller passes in `changes` or `details`."""
+    if isinstance(value, dict):
+        return {k: (REDACTED if SECRET_KEY_RE.search(str(k)) else redact(v))
+                for k, v in value.items()}
+    if isinstance(value, list):
+        return [redact(v) for v in value]
+    return value
+
+
+def hash_secret(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest() if value else ""
+
+
+def actor_fields(actor=None, actor_type=None):
+    """Snapshot of who acted: kept even after the user is deleted."""
+    if actor is None:
+        return {"actor_type": actor_type or ActorType.SYSTEM, "actor_id": "", "actor_name": ""}
+    if getattr(actor, "is_authenticated", False) or hasattr(actor, "get_username"):
+        return {"actor_type": ActorType.USER, "actor_id": str(actor.pk),
+                "actor_name": actor.get_username()}
+    return {"actor_type": actor_type or ActorType.SERVICE, "actor_id": str(getattr(actor, "pk", "")),
+            "actor_name": str(actor)}
+
+
+def request_fields():
+    ctx = request_context.current()
+    return {"request_id": ctx.request_id, "ip": ctx.ip, "user_agent": ctx.user_agent}
+
+
+def audit_event_record(*, action, actor=None, resource=None, resource_type="", resource_id="",
+                       resource_name="", result=Result.SUCCESS, reason="", changes=None,
+                       details=None, category="", metadata=None) -> AuditEvent:
+    if resource is not None:
+        resource_type = resource_type or resource._meta.model_name
+        resource_id = resource_id or str(resource.pk)
+        resource_name = resource_name or str(resource)
+    return AuditEvent.objects.create(
+        action=action,
+        category=category or action.split(".")[0],
+        resource_type=resource_type,
+        resource_id=resource_id,
+        resource_name=resource_name[:254],
+        result=result,
+        reason=reason,
+        changes=redact(changes or {}),
+        details=redact(details or {}),
+        metadata=metadata or {},
+        **actor_fields(actor),
+        **request_fields(),
+    )
+
+
+def auth_event_record(*, event, user=None, username_attempted="", result=Result.SUCCESS,
+                      failure_reason="", identity_provider="password", session_key="",
+                      actor=None) -> AuthEvent:
+    return AuthEvent.objects.create(
+        event=event,
+        user_id=str(user.pk) if user is not None else "",
+        username_attempted=(username_attempted or (user.get_username() if user else ""))[:254],
+        result=result,
+        failure_reason=failure_reason,
+        identity_provider=identity_provider,
+        session_key_hash=hash_secret(session_key or ""),
+        **actor_fields(actor if actor is not None else user),
+        **request_fields(),
+    )
+
+
+def system_event_record(*, source, event, level=SystemEvent.Level.INFO, message="",
+                        resource_type="", resource_id="", details=None) -> SystemEvent:
+    return SystemEvent.objects.create(
+        source=source,
+        event=event,
+        level=level,
+        message=message,
+        resource_type=resource_type,
+        resource_id=str(resource_id),
+        details=redact(details or {}),
+        **actor_fields(None),
+        **request_fields(),
+    )
