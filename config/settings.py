@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "corsheaders",
     "accounts",
     "logcenter",
 ]
@@ -46,6 +47,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "logcenter.request_context.RequestContextMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "corsheaders.middleware.CorsMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -124,9 +126,15 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DATETIME_FORMAT": "iso-8601",
+    "DEFAULT_THROTTLE_RATES": {"usage_by_key": os.environ.get("USAGE_BY_KEY_RATE", "60/min")},
     "COERCE_DECIMAL_TO_STRING": True,
     "UNAUTHENTICATED_USER": None,
 }
+
+# The public usage-by-key lookup is called from the gateway's pages on other origins.
+CORS_URLS_REGEX = r"^/api/v1/usage-records/by-key/$"
+CORS_ALLOW_ALL_ORIGINS = True
+CORS_ALLOW_HEADERS = ["authorization", "content-type"]
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Logcenter API",
@@ -137,6 +145,15 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+}
+
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+         "LOCATION": os.environ["REDIS_URL"], "KEY_PREFIX": "logcenter"}
+        if os.environ.get("REDIS_URL")
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
 }
 
 # Celery: a real broker when REDIS_URL is set, in-process otherwise (demo only).

@@ -86,7 +86,8 @@ class LogListView(LogKindMixin, TemplateView):
             table=table,
             total=total,
             window=filterset.time_window if listing else None,
-            summary=(selectors.usage_summary(listing.queryset, access)
+            summary=({**selectors.usage_summary(listing.queryset, access),
+                      **selectors.usage_rates(self.request.user, self.request.GET)}
                      if listing and kind.summary else None),
             errors=errors,
             page_sizes=(25, 50, 100, 200),

@@ -1,8 +1,15 @@
+from django.urls import path
 from rest_framework.routers import DefaultRouter
 
+from .usage import UsageByKeyView, UsageStatsView
 from .views import register_routes
 
 router = DefaultRouter()
 register_routes(router)
 
-urlpatterns = router.urls
+urlpatterns = [
+    # Before the router, whose detail route would take "by-key" for an event id.
+    path("usage-records/by-key/", UsageByKeyView.as_view(), name="usage-by-key"),
+    path("usage/stats/", UsageStatsView.as_view(), name="usage-stats"),
+    *router.urls,
+]

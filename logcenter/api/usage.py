@@ -1,0 +1,120 @@
+"""Usage endpoints beside the generic viewset: the key's own lookup and the stats."""
+
+from django.utils.decorators import method_decorator
+from django.views.decorators.csrf import csrf_exempt
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import serializers
+from rest_framework.exceptions import AuthenticationFailed, ValidationError
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.throttling import SimpleRateThrottle
+from rest_framework.views import APIView
+
+from accounts.models import ApiKey
+
+from .. import selectors
+from ..models import UsageRecord
+from ..registry import registry
+from .serializers import UTCDateTimeField
+
+BY_KEY_LIMIT = 1000
+
+
+class ByKeyThrottle(SimpleRateThrottle):
+    """Per client IP: the lookup is public, so guessing keys must be slow."""
+
+    scope = "usage_by_key"
+
+    def get_cache_key(self, request, view):
+        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
+
+
+class ByKeyUsageSerializer(serializers.ModelSerializer):
+    occurred_at = UTCDateTimeField()
+
+    class Meta:
+        model = UsageRecord
+        fields = ("event_id", "occurred_at", "endpoint", "platform_model", "group",
+                  "prompt_tokens", "completion_tokens", "cached_tokens", "total_tokens",
+                  "cost", "quota", "latency_ms", "is_stream", "status", "error_code")
+
+
+def _key_from_request(request):
+    header = request.headers.get("Authorization", "")
+    secret = header[len("Bearer "):].strip() if header.startswith("Bearer ") else ""
+    secret = secret or request.query_params.get("key", "").strip()
+    if not secret:
+        raise AuthenticationFailed("Send the key as 'Authorization: Bearer <key>' or ?key=.")
+    key = ApiKey.from_secret(secret)
+    if key is None:
+        raise AuthenticationFailed("Unknown or revoked key.")
+    return key
+
+
+@method_decorator(csrf_exempt, name="dispatch")
+class UsageByKeyView(APIView):
+    """The most recent usage rows of the API key sent with the request (newest first).
+
+    Public and CORS-enabled for the gateway's own pages; the key itself is never echoed.
+    """
+
+    authentication_classes = []
+    permission_classes = [AllowAny]
+    throttle_classes = [ByKeyThrottle]
+
+    def get_authenticate_header(self, request):
+        return 'Bearer realm="api"'  # a missing or wrong key is a 401, not a 403
+
+    @extend_schema(
+        parameters=[OpenApiParameter("key", str, description="The API key (or use the "
+                                     "Authorization header)"),
+                    OpenApiParameter("limit", int, description=f"At most {BY_KEY_LIMIT}")],
+        responses=ByKeyUsageSerializer(many=True),
+    )
+    def get(self, request):
+        key = _key_from_request(request)
+        try:
+            limit = int(request.query_params.get("limit", BY_KEY_LIMIT))
+        except ValueError:
+            raise ValidationError({"limit": ["Must be a whole number."]}) from None
+        if not 1 <= limit <= BY_KEY_LIMIT:
+            raise ValidationError({"limit": [f"Must be between 1 and {BY_KEY_LIMIT}."]})
+        rows = (UsageRecord.objects.filter(api_key_id=key.prefix)
+                .order_by("-occurred_at", "-id")[:limit])
+        return Response({
+            "key": {"name": key.name, "prefix": key.prefix},
+            "results": ByKeyUsageSerializer(rows, many=True).data,
+        })
+
+
+class UsageStatsView(APIView):
+    """Totals for the usage filter (the same parameters as the usage list), plus requests
+    and tokens per minute over the last 60 seconds. Members get their own figures."""
+
+    @extend_schema(
+        parameters=[OpenApiParameter(name, str) for name in registry["usage"].filterset.base_filters
+                    if name not in ("ordering", "cursor", "page_size")],
+        responses=inline_serializer("UsageStats", {
+            "cost": serializers.DecimalField(max_digits=20, decimal_places=8),
+            "quota": serializers.IntegerField(),
+            "credits": serializers.DecimalField(max_digits=20, decimal_places=4),
+            "requests": serializers.IntegerField(),
+            "prompt_tokens": serializers.IntegerField(),
+            "completion_tokens": serializers.IntegerField(),
+            "cached_tokens": serializers.IntegerField(),
+            "total_tokens": serializers.IntegerField(),
+            "rpm": serializers.IntegerField(),
+            "tpm": serializers.IntegerField(),
+        }),
+    )
+    def get(self, request):
+        try:
+            stats = selectors.usage_stats(request.user, request.query_params)
+        except selectors.InvalidLogQuery as exc:
+            raise ValidationError(
+                {f: [e["message"] for e in errs] for f, errs in exc.errors.items()}
+            ) from None
+        for name in ("cost", "credits"):
+            if name in stats:
+                stats[name] = str(stats[name])
+        return Response(stats)

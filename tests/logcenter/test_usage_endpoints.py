@@ -1,0 +1,90 @@
+"""Usage by key (the gateway's public lookup) and usage stats (scoped to the caller)."""
+
+import random
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from accounts.models import ApiKey
+from tests.factories import MemberFactory, StaffFactory, UsageRecordFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def api():
+    """A client from an address of its own: the throttle counts per IP in a cache that
+    parallel test workers share."""
+    return APIClient(REMOTE_ADDR=f"10.{random.randint(0, 255)}.{random.randint(0, 255)}."
+                                 f"{random.randint(1, 254)}")
+
+
+@pytest.fixture
+def keyed_rows():
+    owner = MemberFactory(username="keyholder")
+    key, secret = ApiKey.generate(owner=owner, name="gateway", scopes=["read"])
+    mine = [UsageRecordFactory(api_key_id=key.prefix, api_key_name=key.name,
+                               occurred_at=timezone.now() - timedelta(minutes=i))
+            for i in range(5)]
+    UsageRecordFactory.create_batch(3)  # other keys
+    return key, secret, mine
+
+
+def test_by_key_with_header_returns_newest_first_without_echoing_the_key(api, keyed_rows):
+    key, secret, mine = keyed_rows
+    response = api.get("/api/v1/usage-records/by-key/", HTTP_AUTHORIZATION=f"Bearer {secret}",
+                       HTTP_ORIGIN="https://gateway.example")
+    assert response.status_code == 200
+    body = response.json()
+    assert [r["event_id"] for r in body["results"]] == [str(r.event_id) for r in mine]
+    assert secret not in response.content.decode()
+    assert response["Access-Control-Allow-Origin"] == "*"
+
+
+def test_by_key_with_query_parameter_and_limit(api, keyed_rows):
+    _, secret, mine = keyed_rows
+    body = api.get(f"/api/v1/usage-records/by-key/?key={secret}&limit=2").json()
+    assert [r["event_id"] for r in body["results"]] == [str(r.event_id) for r in mine[:2]]
+    assert api.get(f"/api/v1/usage-records/by-key/?key={secret}&limit=5000").status_code == 400
+
+
+def test_by_key_unknown_key_is_401_and_rate_limited(api, keyed_rows):
+    assert api.get("/api/v1/usage-records/by-key/?key=lc_guess").status_code == 401
+    assert api.get("/api/v1/usage-records/by-key/").status_code == 401
+    statuses = [api.get("/api/v1/usage-records/by-key/?key=lc_guess").status_code
+                for _ in range(70)]
+    assert 429 in statuses
+
+
+def test_stats_totals_and_rates_for_a_member_are_their_own():
+    member = MemberFactory(username="stats-member")
+    UsageRecordFactory(user_id=str(member.pk), cost=Decimal("1.5"), quota=10, total_tokens=100,
+                       prompt_tokens=60, completion_tokens=40,
+                       occurred_at=timezone.now() - timedelta(seconds=10))
+    UsageRecordFactory(user_id=str(member.pk), cost=Decimal("0.5"), quota=5, total_tokens=50,
+                       prompt_tokens=30, completion_tokens=20,
+                       occurred_at=timezone.now() - timedelta(hours=2))
+    UsageRecordFactory(user_id="someone-else", cost=Decimal("100"), total_tokens=999)
+    api = APIClient()
+    api.force_authenticate(member)
+    stats = api.get("/api/v1/usage/stats/").json()
+    assert stats["requests"] == 2 and stats["cost"] == "2.00000000" and stats["quota"] == 15
+    assert stats["prompt_tokens"] == 90 and stats["completion_tokens"] == 60
+    assert stats["rpm"] == 1 and stats["tpm"] == 100
+
+    admin = StaffFactory(username="stats-admin")
+    api.force_authenticate(admin)
+    assert api.get("/api/v1/usage/stats/").json()["requests"] == 3
+    assert api.get("/api/v1/usage/stats/?cost_min=5&cost_max=1").status_code == 400
+
+
+def test_usage_page_shows_rates_and_quota(client):
+    member = MemberFactory(username="page-member")
+    UsageRecordFactory(user_id=str(member.pk), quota=1234, total_tokens=77,
+                       occurred_at=timezone.now() - timedelta(seconds=5))
+    client.force_login(member)
+    html = client.get("/logs/usage/").content.decode()
+    assert "1 rpm" in html and "77 tokens per minute" in html and "quota 1,234" in html
