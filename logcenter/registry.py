@@ -34,6 +34,8 @@ class LogKind:
     sensitive_fields: tuple = ("ip", "user_agent")
     # Left out entirely for roles without view_cost_<model> (usage only).
     cost_fields: tuple = ()
+    # Opening a row's detail writes an audit event (who looked at which audit record).
+    audit_detail_views: bool = False
     description: str = ""
     summary: bool = False  # usage shows requests / tokens / cost of the filter
 
@@ -95,6 +97,7 @@ registry.register(LogKind(
     serializer=serializers.AuditEventSerializer,
     description="Who changed what, and when: admin and important user operations.",
     sensitive_fields=("ip", "user_agent", "details"),
+    audit_detail_views=True,
     sections=(
         DetailSection("Event", ("event_id", "occurred_at", "ingested_at", "action", "category",
                                 "result", "reason")),

@@ -12,6 +12,7 @@ from django.db.models import Count, Sum
 from django.utils import timezone
 
 from .access import access_for, visible_kinds
+from .services import log_read_record
 
 from .pagination import KeysetPage, capped_count, keyset_page
 from .registry import LogKind, registry
@@ -73,8 +74,10 @@ def log_list(kind: LogKind, user, params) -> LogListing:
 
 def log_get(kind: LogKind, user, event_id):
     """One row by event_id, or kind.model.DoesNotExist if absent or not the user's to see
-    (the two are indistinguishable on purpose)."""
+    (the two are indistinguishable on purpose). Viewing an audit record is audited."""
     row = log_visible(kind, user).get(event_id=event_id)
+    if kind.audit_detail_views:
+        log_read_record(kind=kind, user=user, row=row)
     access_for(user, kind).apply([row])
     return row
 

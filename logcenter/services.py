@@ -100,3 +100,16 @@ def system_event_record(*, source, event, level=SystemEvent.Level.INFO, message=
         **actor_fields(None),
         **request_fields(),
     )
+
+
+def log_read_record(*, kind, user, row=None, action="viewed", details=None):
+    """Reading the logs is itself audited (audit detail views, exports)."""
+    return audit_event_record(
+        action=f"{kind.slug}_log.{action}",
+        actor=user,
+        category="log_access",
+        resource_type=kind.model_name,
+        resource_id=str(row.event_id) if row is not None else "",
+        resource_name=str(row) if row is not None else kind.label,
+        details=details or {},
+    )
