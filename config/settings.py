@@ -174,6 +174,10 @@ LOGCENTER = {
     "COUNT_CAP": 10_000,
     # X-Forwarded-For is believed only from these peers (addresses or CIDR networks).
     "TRUSTED_PROXIES": env_list("TRUSTED_PROXIES", "127.0.0.1,::1"),
+    # POST /api/v1/ingest/ limits, and how many rejections in one batch raise a warning.
+    "INGEST_MAX_EVENTS": int(os.environ.get("INGEST_MAX_EVENTS", "5000")),
+    "INGEST_MAX_BYTES": int(os.environ.get("INGEST_MAX_BYTES", str(10 * 1024 * 1024))),
+    "INGEST_REJECT_ALERT": int(os.environ.get("INGEST_REJECT_ALERT", "10")),
 }
 
 # Sign-in throttling: failures per username within the window lock the account (the

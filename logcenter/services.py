@@ -7,8 +7,11 @@ context (request ID, client IP, user agent) from logcenter.request_context.
 import hashlib
 import re
 
-from . import request_context
+from django.utils import timezone
+
+from . import ingestion, request_context
 from .models import ActorType, AuditEvent, AuthEvent, Result, SystemEvent
+from .registry import registry
 
 SECRET_KEY_RE = re.compile(
     r"(^|_)(password|passwd|secret|token|authorization|session_key|api_key|raw_key)$",
@@ -30,6 +33,24 @@ def redact(value):
 
 def hash_secret(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest() if value else ""
+
+
+def _record(kind_slug, **values):
+    """Validate one of the console's own events with the ingestion rules and store it."""
+    kind = registry[kind_slug]
+    clean = ingestion.schema_for(kind).clean(
+        {k: v for k, v in values.items() if v is not None}, timezone.now())
+    return kind.model.objects.create(**clean)
+
+
+def usage_record_ingest(items):
+    """Store usage events from the gateway (a list of dicts); see ingestion.ingest."""
+    return ingestion.ingest(items, kind_slug="usage")
+
+
+def events_ingest(items):
+    """Store a mixed batch; each item names its `kind`."""
+    return ingestion.ingest(items)
 
 
 def actor_fields(actor=None, actor_type=None):
@@ -55,7 +76,8 @@ def audit_event_record(*, action, actor=None, resource=None, resource_type="", r
         resource_type = resource_type or resource._meta.model_name
         resource_id = resource_id or str(resource.pk)
         resource_name = resource_name or str(resource)
-    return AuditEvent.objects.create(
+    return _record(
+        "audit",
         action=action,
         category=category or action.split(".")[0],
         resource_type=resource_type,
@@ -74,7 +96,8 @@ def audit_event_record(*, action, actor=None, resource=None, resource_type="", r
 def auth_event_record(*, event, user=None, username_attempted="", result=Result.SUCCESS,
                       failure_reason="", identity_provider="password", session_key="",
                       actor=None) -> AuthEvent:
-    return AuthEvent.objects.create(
+    return _record(
+        "auth",
         event=event,
         user_id=str(user.pk) if user is not None else "",
         username_attempted=(username_attempted or (user.get_username() if user else ""))[:254],
@@ -89,7 +112,8 @@ def auth_event_record(*, event, user=None, username_attempted="", result=Result.
 
 def system_event_record(*, source, event, level=SystemEvent.Level.INFO, message="",
                         resource_type="", resource_id="", details=None) -> SystemEvent:
-    return SystemEvent.objects.create(
+    return _record(
+        "system",
         source=source,
         event=event,
         level=level,

@@ -1,6 +1,7 @@
 from django.urls import path
 from rest_framework.routers import DefaultRouter
 
+from .ingest import IngestView
 from .usage import UsageByKeyView, UsageStatsView
 from .views import register_routes
 
@@ -11,5 +12,6 @@ urlpatterns = [
     # Before the router, whose detail route would take "by-key" for an event id.
     path("usage-records/by-key/", UsageByKeyView.as_view(), name="usage-by-key"),
     path("usage/stats/", UsageStatsView.as_view(), name="usage-stats"),
+    path("ingest/", IngestView.as_view(), name="ingest"),
     *router.urls,
 ]

@@ -1,0 +1,113 @@
+"""POST /api/v1/ingest/: batches of events from the platform's services."""
+
+import json
+
+from django.conf import settings
+from django.utils.decorators import method_decorator
+from django.views.decorators.csrf import csrf_exempt
+from drf_spectacular.utils import OpenApiExample, extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.exceptions import APIException, ParseError, PermissionDenied
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.authentication import ApiKeyAuthentication
+
+from ..ingestion import reject_alert_threshold
+from ..models import SystemEvent
+from ..services import events_ingest, system_event_record
+
+NDJSON = "application/x-ndjson"
+
+
+class PayloadTooLarge(APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_code = "payload_too_large"
+
+
+class IngestRequiresKey(PermissionDenied):
+    default_detail = "Ingestion needs an API key with the 'ingest' scope."
+
+
+def parse_batch(body: bytes, content_type: str):
+    """A list of events from a JSON array or NDJSON; ParseError names the line."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ParseError("The body must be UTF-8.") from None
+    if content_type.startswith(NDJSON):
+        items = []
+        for number, line in enumerate(text.splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                items.append(json.loads(line))
+            except json.JSONDecodeError as error:
+                raise ParseError(f"Malformed NDJSON at line {number}, column {error.colno}: "
+                                 f"{error.msg}.") from None
+        return items
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ParseError(f"Malformed JSON at line {error.lineno}, column {error.colno}: "
+                         f"{error.msg}.") from None
+    if not isinstance(data, list):
+        raise ParseError("The body must be a JSON array of events (or NDJSON).")
+    return data
+
+
+@method_decorator(csrf_exempt, name="dispatch")
+class IngestView(APIView):
+    """Store a batch of events of any kind; valid events are stored even when others are
+    rejected, and re-sending a batch stores nothing twice (event_id is the key)."""
+
+    authentication_classes = [ApiKeyAuthentication]
+    parser_classes = []  # the body is read (and size-checked) by the view itself
+    required_scope = "ingest"
+
+    def check_permissions(self, request):
+        key = request.auth
+        if request.user is None or not getattr(request.user, "is_authenticated", False):
+            self.permission_denied(request, message="Send 'Authorization: Bearer <key>'.")
+        if key is None or not key.has_scope("ingest"):
+            raise IngestRequiresKey()
+
+    @extend_schema(
+        request={"application/json": {"type": "array", "items": {"type": "object"}},
+                 NDJSON: {"type": "string"}},
+        responses=inline_serializer("IngestResult", {
+            "accepted": serializers.IntegerField(),
+            "duplicates": serializers.IntegerField(),
+            "rejected": serializers.IntegerField(),
+            "errors": serializers.ListField(child=serializers.DictField()),
+            "event_ids": serializers.ListField(child=serializers.CharField(allow_null=True)),
+        }),
+        examples=[OpenApiExample("usage", request_only=True, value=[{
+            "kind": "usage", "event_id": "0b8f2a52-6a53-4a3f-9bb0-0d0c2b0e4f11",
+            "occurred_at": "2026-11-20T10:00:00Z", "platform_model": "gpt-4o",
+            "username": "alice", "prompt_tokens": 1200, "completion_tokens": 300,
+            "cost": "0.0045", "metadata": {"env": "prod"}}])],
+    )
+    def post(self, request):
+        limits = settings.LOGCENTER
+        max_bytes, max_events = limits["INGEST_MAX_BYTES"], limits["INGEST_MAX_EVENTS"]
+        declared = request.META.get("CONTENT_LENGTH") or "0"
+        if declared.isdigit() and int(declared) > max_bytes:
+            raise PayloadTooLarge(f"The body is larger than {max_bytes} bytes.")
+        body = request._request.read(max_bytes + 1)
+        if len(body) > max_bytes:
+            raise PayloadTooLarge(f"The body is larger than {max_bytes} bytes.")
+        items = parse_batch(body, request.content_type or "")
+        if len(items) > max_events:
+            raise PayloadTooLarge(f"At most {max_events} events per request; got {len(items)}.")
+        result = events_ingest(items)
+        if len(result.rejected) >= reject_alert_threshold():
+            system_event_record(
+                source="ingestion", event="ingestion.rejected", level=SystemEvent.Level.WARNING,
+                message=f"{len(result.rejected)} of {len(items)} events rejected from key "
+                        f"{request.auth.prefix}",
+                resource_type="api_key", resource_id=str(request.auth.pk),
+                details={"rejected": len(result.rejected), "batch": len(items),
+                         "first_errors": result.rejected[:5]},
+            )
+        return Response(result.as_dict(), status=status.HTTP_200_OK)
