@@ -24,6 +24,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from django.contrib.auth.hashers import make_password
+from django.contrib.auth.models import Group
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -44,6 +45,10 @@ DEMO_LOGINS = [
     ("finance", "finance-demo-123", "Finance: usage and stats; may export"),
     ("member", "member-demo-123", "Member: only their own usage and sign-ins"),
 ]
+# The console role (a Django group, see accounts.roles) each demo login gets, when the group
+# exists. The generated users get the default role. A user who already holds any role keeps it.
+ROLE_GROUPS = {"admin": "Administrator", "auditor": "Auditor", "support": "Support",
+               "finance": "Finance", "member": "Member"}
 DEMO_USER_PASSWORD = "demo-password-123"  # the 50 generated users (alice.chen, ...)
 DEMO_USER_COUNT = 50
 
@@ -443,6 +448,7 @@ def ensure_users(rng, now, log):
             created += 1
         people.append(user)
 
+    assign_roles(people)
     result = []
     for i, user in enumerate(people):
         company = user.email.split("@")[1].split(".")[0]
@@ -464,6 +470,21 @@ def ensure_users(rng, now, log):
             mfa=user.is_staff or rng.random() < 0.25, weight=weight,
         ))
     return result, created
+
+
+def assign_roles(users):
+    """Put each user without a role into theirs (ROLE_GROUPS, else the default role)."""
+    try:
+        from accounts.roles import DEFAULT_ROLE, ROLES
+    except ImportError:  # roles not defined: nothing to assign
+        return
+    groups = {g.name: g for g in Group.objects.filter(name__in=list(ROLES))}
+    has_role = set(User.groups.through.objects.filter(
+        user__in=users, group__name__in=list(ROLES)).values_list("user_id", flat=True))
+    for user in users:
+        group = groups.get(ROLE_GROUPS.get(user.username, DEFAULT_ROLE))
+        if group is not None and user.pk not in has_role:
+            user.groups.add(group)
 
 
 def hash_int(text):
@@ -740,6 +761,7 @@ def seed(counts=None, now=None, log=print):
     now = now or timezone.now()
     rng = random.Random(SEED)
     result = Seeded()
+    _sqlite_cache()
     with transaction.atomic():
         people, result.users_created = ensure_users(rng, now, log)
         # Keys draw from their own stream, so the logs come out the same whether or not
@@ -1454,20 +1476,25 @@ def _copy_columns():
     return [by_name[name].column for name in USAGE_FIELDS]
 
 
-def add_usage(n, chunk=20_000, days=EXTRA_DAYS, log=print):
+_EXTRA = {}  # state shared with --usage worker processes (inherited through fork)
+
+
+def add_usage(n, chunk=20_000, days=EXTRA_DAYS, workers=1, log=print):
     """Append `n` usage rows spread over the last `days` days; returns (rows, seconds).
 
     Chunks are generated in time order (each chunk one slice of the window's traffic, sorted),
     with time-ordered ids (UUIDv7 event_id, request_id led by the millisecond), the way live
     ingestion arrives: index inserts stay local instead of touching every page of every index.
+    On PostgreSQL each chunk is one COPY; `workers` > 1 runs that many processes, each with its
+    own connection, since the server's index maintenance, not Python, is the bound.
     """
-    rng = random.Random()
+    setup_rng = random.Random()
     now = timezone.now()
     people = []
     for user in User.objects.order_by("pk"):
         people.append(Person(user=user, group="default", company="", office_ip="192.0.2.10",
                              browser_ua=BROWSER_UAS[0], idp="password", mfa=False,
-                             weight=0.3 + rng.random()))
+                             weight=0.3 + setup_rng.random()))
     keys_by_owner = {}
     for key in ApiKey.objects.order_by("pk"):
         keys_by_owner.setdefault(key.owner_id, []).append(key)
@@ -1477,45 +1504,90 @@ def add_usage(n, chunk=20_000, days=EXTRA_DAYS, log=print):
     for p in people:
         p.keys = keys_by_owner[p.user.pk]
         p.group = p.keys[0].group or "default"
-    keys = key_infos(rng, people)
-    clock = Clock(rng, now, days)
-    maker = UsageMaker(rng, keys, clock)
-    make_row = maker.row
-    getbits = rng.getrandbits
-
-    def chunk_rows(done, size):
-        lo, hi = done / n, (done + size) / n
-        picks = [maker.pick_key(lo, hi) for _ in range(size)]
-        picks.sort(key=lambda p: p[1])
-        for key, ts in picks:
-            ms = int(ts * 1000)
-            # UUIDv7: 48-bit milliseconds, version 7, variant 10, random rest.
-            h = f"{ms:012x}7{getbits(12):03x}{0x8000 | getbits(14):04x}{getbits(48):012x}"
-            yield make_row(f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}", key, ts,
-                           request_id=f"req_{ms:012x}{getbits(48):012x}")
+    postgres = connection.vendor == "postgresql"
+    _EXTRA.clear()
+    _EXTRA.update(
+        n=n, keys=key_infos(setup_rng, people), clock=Clock(setup_rng, now, days),
+        postgres=postgres,
+        sql="COPY {} ({}) FROM STDIN".format(
+            UsageRecord._meta.db_table,
+            ", ".join(connection.ops.quote_name(c) for c in _copy_columns())),
+    )
+    step = chunk if postgres else 5_000
+    chunks = [(start, min(step, n - start)) for start in range(0, n, step)]
 
     started = time.perf_counter()
     done = 0
-    if connection.vendor == "postgresql":
-        columns = ", ".join(connection.ops.quote_name(c) for c in _copy_columns())
-        sql = f"COPY {UsageRecord._meta.db_table} ({columns}) FROM STDIN"
-        while done < n:
-            size = min(chunk, n - done)
-            with connection.cursor() as cur:
-                with cur.connection.cursor() as raw, raw.copy(sql) as copy:
-                    write = copy.write_row
-                    for row in chunk_rows(done, size):
-                        write(row)
-            done += size
+
+    def progress(size):
+        nonlocal done
+        done += size
+        if postgres or done % 50_000 < step or done == n:
             log(f"  {done:,} / {n:,} rows ({done / (time.perf_counter() - started):,.0f} rows/s)")
+
+    import multiprocessing
+
+    workers = max(1, min(workers, len(chunks)))
+    if postgres and workers > 1 and "fork" in multiprocessing.get_all_start_methods():
+        from django.db import connections
+
+        connections.close_all()  # children open their own; none may inherit a socket
+        pool = multiprocessing.get_context("fork").Pool(workers, initializer=_extra_init)
+        try:
+            for size in pool.imap_unordered(_extra_chunk, chunks):
+                progress(size)
+            pool.close()
+        except BaseException:
+            pool.terminate()
+            raise
+        finally:
+            pool.join()
     else:
-        batch = 5_000
-        while done < n:
-            size = min(batch, n - done)
-            UsageRecord.objects.bulk_create(
-                [to_usage_model(row) for row in chunk_rows(done, size)], batch_size=batch)
-            done += size
-            if done % 50_000 == 0 or done == n:
-                log(f"  {done:,} / {n:,} rows "
-                    f"({done / (time.perf_counter() - started):,.0f} rows/s)")
+        _extra_init()
+        _sqlite_cache()
+        for bounds in chunks:
+            progress(_extra_chunk(bounds))
     return done, time.perf_counter() - started
+
+
+def _sqlite_cache():
+    """SQLite's default page cache (2 MB) makes every index insert a read: use 256 MB."""
+    if connection.vendor == "sqlite":
+        with connection.cursor() as cur:
+            cur.execute("PRAGMA cache_size = -262144")
+
+
+def _extra_init():
+    """Per process: a fresh random stream (never one inherited from the parent)."""
+    rng = random.Random()
+    _EXTRA["rng"] = rng
+    _EXTRA["maker"] = UsageMaker(rng, _EXTRA["keys"], _EXTRA["clock"])
+
+
+def _extra_rows(start, size):
+    n, maker = _EXTRA["n"], _EXTRA["maker"]
+    getbits = _EXTRA["rng"].getrandbits
+    make_row = maker.row
+    lo, hi = start / n, (start + size) / n
+    picks = [maker.pick_key(lo, hi) for _ in range(size)]
+    picks.sort(key=lambda p: p[1])
+    for key, ts in picks:
+        ms = int(ts * 1000)
+        # UUIDv7: 48-bit milliseconds, version 7, variant 10, random rest.
+        h = f"{ms:012x}7{getbits(12):03x}{0x8000 | getbits(14):04x}{getbits(48):012x}"
+        yield make_row(f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}", key, ts,
+                       request_id=f"req_{ms:012x}{getbits(48):012x}")
+
+
+def _extra_chunk(bounds):
+    start, size = bounds
+    rows = _extra_rows(start, size)
+    if _EXTRA["postgres"]:
+        with connection.cursor() as cur:
+            with cur.connection.cursor() as raw, raw.copy(_EXTRA["sql"]) as copy:
+                write = copy.write_row
+                for row in rows:
+                    write(row)
+    else:
+        UsageRecord.objects.bulk_create([to_usage_model(row) for row in rows], batch_size=size)
+    return size

@@ -31,6 +31,18 @@ def redact(value):
     return value
 
 
+SECRET_TEXT_RE = re.compile(
+    r"(lc_[A-Za-z0-9_\-]{16,})"  # our API keys
+    r"|((?:bearer|token|password|passwd|secret|api[_-]?key)\s*[=: ]\s*)\S+",
+    re.IGNORECASE,
+)
+
+
+def scrub_text(text: str) -> str:
+    """Free text (exception messages) with key-like and password-like values removed."""
+    return SECRET_TEXT_RE.sub(lambda m: (m.group(2) or "") + REDACTED, text or "")
+
+
 def hash_secret(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest() if value else ""
 

@@ -12,6 +12,12 @@ from django.views.generic import TemplateView
 from . import selectors
 from .access import access_for, visible_kinds
 from .registry import registry
+from .text import escape_row
+
+
+def text_fields(kind):
+    return [f.name for f in kind.model._meta.concrete_fields
+            if f.get_internal_type() in ("CharField", "TextField")]
 
 
 class LogKindMixin(LoginRequiredMixin):
@@ -60,7 +66,7 @@ class LogListView(LogKindMixin, TemplateView):
     def get_context_data(self, *, filterset, listing, errors, **kwargs):
         context = super().get_context_data(**kwargs)
         kind = self.kind
-        rows = listing.page.rows if listing else []
+        rows = [escape_row(row, text_fields(kind)) for row in (listing.page.rows if listing else [])]
         access = self.access
         table = kind.table(rows, sorts=[s for s in kind.sorts if s not in access.hidden_fields],
                            exclude=access.hidden_fields)
@@ -107,6 +113,8 @@ class LogDetailView(LogKindMixin, TemplateView):
             row = selectors.log_get(kind, self.request.user, kwargs["event_id"])
         except kind.model.DoesNotExist:
             raise Http404("No such event.") from None
+        raw = kind.serializer(row, context={"access": self.access}).data
+        escape_row(row, text_fields(kind))
         sections = []
         for section in kind.sections:
             items = []
@@ -119,7 +127,6 @@ class LogDetailView(LogKindMixin, TemplateView):
                     value = getattr(row, f"get_{name}_display")()
                 items.append((field.verbose_name, name, value))
             sections.append((section.title, items))
-        raw = kind.serializer(row, context={"access": self.access}).data
         context.update(
             kind=kind,
             row=row,

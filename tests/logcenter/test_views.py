@@ -111,3 +111,13 @@ def test_htmx_request_renders_only_results(staff_client, factories):
     html = response.content.decode()
     assert "<table" in html
     assert "<form id=\"filters\"" not in html
+
+
+def test_control_characters_are_shown_escaped(staff_client, factories):
+    row = factories["auth"](user_agent="curl\r\nFAKE login.succeeded\x1b[31m",
+                            username_attempted="eve\nadmin")
+    html = staff_client.get("/logs/auth/?range=all").content.decode()
+    assert "eve\\nadmin" in html and "eve\nadmin" not in html
+    detail = staff_client.get(row.get_absolute_url()).content.decode()
+    assert "curl\\r\\nFAKE login.succeeded\\x1b[31m" in detail
+    assert "\x1b" not in detail and "curl\r\n" not in detail

@@ -5,6 +5,7 @@ usage rows over the last 90 days for benchmarks (COPY on PostgreSQL); those are 
 The data generation lives in logcenter.demo.
 """
 
+import os
 import time
 
 from django.core.management.base import BaseCommand, CommandError
@@ -27,13 +28,18 @@ class Command(BaseCommand):
                             help="rows per COPY statement for --usage (default 20000)")
         parser.add_argument("--days", type=int, default=demo.EXTRA_DAYS,
                             help="spread --usage rows over this many days (default 90)")
+        parser.add_argument("--workers", type=int, default=None,
+                            help="parallel COPY processes for --usage on PostgreSQL "
+                                 "(default: CPU count, at most 4)")
         parser.add_argument("--skip-base", action="store_true",
                             help="with --usage: do not (re)check the 30-day demo set first")
 
-    def handle(self, *args, usage=0, chunk=20_000, days=demo.EXTRA_DAYS, skip_base=False,
-               verbosity=1, **options):
-        if usage < 0 or chunk < 1 or days < 1:
-            raise CommandError("--usage must be >= 0, --chunk and --days >= 1")
+    def handle(self, *args, usage=0, chunk=20_000, days=demo.EXTRA_DAYS, workers=None,
+               skip_base=False, verbosity=1, **options):
+        if usage < 0 or chunk < 1 or days < 1 or (workers is not None and workers < 1):
+            raise CommandError("--usage must be >= 0; --chunk, --days and --workers >= 1")
+        if workers is None:
+            workers = min(4, os.cpu_count() or 1)
         log = self.stdout.write if verbosity else (lambda *a, **k: None)
         db = f"{connection.vendor} ({connection.settings_dict.get('NAME')})"
 
@@ -52,10 +58,12 @@ class Command(BaseCommand):
                     f"{result.keys_created} API keys, rows inserted: {inserted}"))
 
         if usage:
-            log(f"Adding {usage:,} usage rows over the last {days} days "
-                f"({'COPY' if connection.vendor == 'postgresql' else 'bulk_create'})...")
+            how = (f"COPY, {workers} worker(s)" if connection.vendor == "postgresql"
+                   else "bulk_create")
+            log(f"Adding {usage:,} usage rows over the last {days} days ({how})...")
             try:
-                rows, seconds = demo.add_usage(usage, chunk=chunk, days=days, log=log)
+                rows, seconds = demo.add_usage(usage, chunk=chunk, days=days, workers=workers,
+                                               log=log)
             except RuntimeError as exc:
                 raise CommandError(str(exc)) from exc
             log(self.style.SUCCESS(
@@ -78,5 +86,6 @@ class Command(BaseCommand):
         for username, password, role in DEMO_LOGINS:
             w(f"  {username:<8} / {password:<18} {role}")
         example = User.objects.filter(username__contains=".").order_by("username").first()
-        w(f"  ...and {demo.DEMO_USER_COUNT} demo users (e.g. {example.username if example else 'alice.chen'}) with "
-          f"password {DEMO_USER_PASSWORD}")
+        example = example.username if example else "alice.rossi"
+        w(f"  ...and {demo.DEMO_USER_COUNT} demo users (e.g. {example}) with password "
+          f"{DEMO_USER_PASSWORD}")

@@ -1,0 +1,48 @@
+"""Celery tasks (thin wrappers over services) and the task-failure reporting.
+
+Every task failure or retry, in any app, becomes a system event: task name, exception
+type and a scrubbed message, never the task's arguments (they may hold secrets).
+"""
+
+from celery import shared_task
+from celery.signals import task_failure, task_retry
+
+from .models import SystemEvent
+from .services import scrub_text, system_event_record
+
+
+@task_failure.connect
+def record_task_failure(sender=None, task_id=None, exception=None, **kwargs):
+    task_name = getattr(sender, "name", str(sender))
+    system_event_record(
+        source="async_tasks",
+        event="task.failed",
+        level=SystemEvent.Level.ERROR,
+        message=f"{task_name} failed: {type(exception).__name__}: {scrub_text(str(exception))}",
+        resource_type="task",
+        resource_id=task_id or "",
+        details={"task": task_name, "exception_type": type(exception).__name__,
+                 "exception_message": scrub_text(str(exception))[:1000]},
+    )
+
+
+@task_retry.connect
+def record_task_retry(sender=None, request=None, reason=None, **kwargs):
+    task_name = getattr(sender, "name", str(sender))
+    system_event_record(
+        source="async_tasks",
+        event="task.retry",
+        level=SystemEvent.Level.WARNING,
+        message=f"{task_name} will retry: {scrub_text(str(reason))}",
+        resource_type="task",
+        resource_id=getattr(request, "id", "") or "",
+        details={"task": task_name, "retries": getattr(request, "retries", None),
+                 "reason": scrub_text(str(reason))[:1000]},
+    )
+
+
+@shared_task(name="logcenter.diagnostic_fail")
+def diagnostic_fail(message="diagnostic failure"):
+    """Fails on purpose: `celery -A config call logcenter.diagnostic_fail` checks that task
+    failures reach the system events tab."""
+    raise RuntimeError(message)

@@ -1,0 +1,32 @@
+"""Log-injection safety: control characters are stored faithfully but shown escaped."""
+
+import re
+
+_NAMED = {"\r": "\\r", "\n": "\\n", "\t": "\\t"}
+# C0/C1 controls, DEL, line/paragraph separators and bidi overrides.
+CONTROL_RE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def _escape(match):
+    char = match.group()
+    if char in _NAMED:
+        return _NAMED[char]
+    code = ord(char)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def escape_controls(value):
+    """'a\\r\\nb' -> 'a\\\\r\\\\nb': one visible line, whatever the sender put in."""
+    if isinstance(value, str) and CONTROL_RE.search(value):
+        return CONTROL_RE.sub(_escape, value)
+    return value
+
+
+def escape_row(row, field_names):
+    """Escape string fields of a display copy of a row (never saved)."""
+    for name in field_names:
+        value = getattr(row, name, None)
+        if isinstance(value, str):
+            setattr(row, name, escape_controls(value))
+    row._masked = True
+    return row
