@@ -112,6 +112,7 @@ STORAGES = {
 }
 # Serve from the finders in dev and tests so no collectstatic step is needed there.
 WHITENOISE_USE_FINDERS = True
+STATIC_ROOT.mkdir(exist_ok=True)  # whitenoise warns about a missing root on every start
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", BASE_DIR / "var" / "media"))
 
 REST_FRAMEWORK = {

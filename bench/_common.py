@@ -1,0 +1,59 @@
+"""Shared set-up for the benchmark scripts: a PostgreSQL database of their own."""
+
+import json
+import os
+import statistics
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/logcenter_bench"
+
+
+def setup_django(default_url=DEFAULT_URL, migrate=True):
+    os.environ.setdefault("DATABASE_URL", default_url)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    url = os.environ["DATABASE_URL"]
+    if url.startswith("postgres"):
+        _create_database(url)
+    import django
+
+    django.setup()
+    if migrate:
+        from django.core.management import call_command
+
+        call_command("migrate", verbosity=0)
+
+
+def _create_database(url):
+    import psycopg
+    from urllib.parse import urlparse
+
+    parsed = urlparse(url)
+    name = parsed.path.lstrip("/")
+    admin = parsed._replace(path="/postgres").geturl()
+    with psycopg.connect(admin, autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
+        if not exists:
+            conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def percentile(values, pct):
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(pct / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def report(**figures):
+    """One JSON line per case."""
+    for key, value in figures.items():
+        if isinstance(value, float):
+            figures[key] = round(value, 2)
+    print(json.dumps(figures), flush=True)
+
+
+def summary(timings_ms):
+    return {"p50_ms": statistics.median(timings_ms), "p95_ms": percentile(timings_ms, 95)}

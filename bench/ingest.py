@@ -1,0 +1,154 @@
+"""Ingestion throughput: batches of 1000 usage events into PostgreSQL, all indexes in place.
+
+    .venv/bin/python bench/ingest.py [--batches 30] [--batch-size 1000]
+
+Cases: through the service (logcenter.ingestion.ingest) and over HTTP
+(POST /api/v1/ingest/ to gunicorn with 2 workers, 2 client threads). One JSON line each.
+Uses DATABASE_URL, default postgres://postgres@127.0.0.1:5432/logcenter_bench.
+"""
+
+import argparse
+import http.client
+import json
+import os
+import random
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from datetime import datetime, timedelta, timezone
+
+from _common import ROOT, report, setup_django, summary
+
+MODELS = [("gpt-4o", "openai"), ("claude-sonnet-4", "anthropic"), ("gemini-2.5-pro", "google"),
+          ("deepseek-chat", "deepseek"), ("qwen-max", "aliyun")]
+
+
+def make_batch(rng, size):
+    now = datetime.now(timezone.utc)
+    batch = []
+    for _ in range(size):
+        model, upstream = rng.choice(MODELS)
+        prompt, completion = rng.randint(20, 8000), rng.randint(1, 2000)
+        batch.append({
+            "kind": "usage", "event_id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+            "occurred_at": (now - timedelta(seconds=rng.randint(0, 86400))).isoformat(),
+            "actor_type": "api_key", "actor_id": f"k{rng.randint(1, 500)}",
+            "user_id": str(rng.randint(1, 500)), "username": f"user{rng.randint(1, 500)}",
+            "api_key_id": f"lc_{rng.randint(1, 999):09d}", "api_key_name": "prod-key",
+            "group": rng.choice(["default", "vip"]), "endpoint": "chat",
+            "platform_model": model, "upstream_model": model + "-2025", "upstream_name": upstream,
+            "channel_id": f"ch-{upstream}-1", "protocol": "openai", "billing_mode": "per_token",
+            "prompt_tokens": prompt, "completion_tokens": completion,
+            "cost": f"{(prompt * 2.5 + completion * 10) / 1e6:.8f}", "quota": prompt + completion,
+            "latency_ms": rng.randint(80, 9000), "is_stream": rng.random() < 0.6,
+            "status": "success", "ip": f"203.0.113.{rng.randint(1, 254)}",
+            "request_id": f"req_{rng.getrandbits(96):024x}", "metadata": {"env": "prod"},
+        })
+    return batch
+
+
+def bench_service(batches):
+    from django.db import connection
+
+    from logcenter.ingestion import ingest
+
+    timings = []
+    started = time.perf_counter()
+    for batch in batches:
+        t0 = time.perf_counter()
+        result = ingest(batch)
+        timings.append((time.perf_counter() - t0) * 1000)
+        assert result.accepted == len(batch), result.as_dict()["errors"][:3]
+    elapsed = time.perf_counter() - started
+    events = sum(len(b) for b in batches)
+    connection.close()
+    report(case="service", db="postgresql", batch_size=len(batches[0]), batches=len(batches),
+           events=events, events_per_s=events / elapsed, **summary(timings))
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def bench_http(batches, clients=2):
+    from accounts.models import ApiKey, User
+
+    owner, _ = User.objects.get_or_create(username="bench-ingest",
+                                          defaults={"email": "bench-ingest@example.com"})
+    _, secret = ApiKey.generate(owner=owner, name="bench", scopes=["ingest"])
+    port = free_port()
+    server = subprocess.Popen(
+        [os.path.join(os.path.dirname(sys.executable), "gunicorn"), "config.wsgi:application",
+         "--bind", f"127.0.0.1:{port}", "--workers", "2", "--log-level", "warning"],
+        cwd=ROOT, env={**os.environ, "DEBUG": "0"},
+    )
+    try:
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        bodies = [json.dumps(b).encode() for b in batches]
+        headers = {"Authorization": f"Bearer {secret}", "Content-Type": "application/json"}
+        # Warm both workers (imports, connections).
+        warm = http.client.HTTPConnection("127.0.0.1", port)
+        for _ in range(4):
+            warm.request("POST", "/api/v1/ingest/", body=b"[]", headers=headers)
+            warm.getresponse().read()
+        timings, lock = [], threading.Lock()
+        queue = list(bodies)
+
+        def client():
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+            while True:
+                with lock:
+                    if not queue:
+                        return
+                    body = queue.pop()
+                t0 = time.perf_counter()
+                conn.request("POST", "/api/v1/ingest/", body=body, headers=headers)
+                response = conn.getresponse()
+                payload = json.loads(response.read())
+                assert response.status == 200 and payload["rejected"] == 0, payload
+                with lock:
+                    timings.append((time.perf_counter() - t0) * 1000)
+
+        started = time.perf_counter()
+        threads = [threading.Thread(target=client) for _ in range(clients)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        elapsed = time.perf_counter() - started
+        events = sum(len(b) for b in batches)
+        report(case="http", server="gunicorn --workers 2", clients=clients,
+               batch_size=len(batches[0]), batches=len(batches), events=events,
+               events_per_s=events / elapsed, **summary(timings))
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--batches", type=int, default=30)
+    parser.add_argument("--batch-size", type=int, default=1000)
+    args = parser.parse_args()
+    setup_django()
+    from logcenter.models import UsageRecord
+
+    rng = random.Random(7)
+    report(case="setup", existing_usage_rows=UsageRecord.objects.count(),
+           indexes=len(UsageRecord._meta.indexes) + 2)
+    bench_service([make_batch(rng, args.batch_size) for _ in range(args.batches)])
+    bench_http([make_batch(rng, args.batch_size) for _ in range(args.batches)])
+
+
+if __name__ == "__main__":
+    main()
