@@ -35,9 +35,10 @@ ROLES = {
         *_perms("usagerecord", "view", "view_all", "export", "view_cost", "view_stats"),
     ],
     "Member": [
-        # Their own usage (with their own cost) and their own sign-ins only.
-        *_perms("usagerecord", "view", "view_cost", "view_stats"),
-        *_perms("authevent", "view"),
+        # Their own usage (with their own cost) and their own sign-ins only; exports of
+        # those hold only their own rows too (the selector decides).
+        *_perms("usagerecord", "view", "view_cost", "view_stats", "export"),
+        *_perms("authevent", "view", "export"),
     ],
 }
 DEFAULT_ROLE = "Member"

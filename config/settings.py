@@ -160,12 +160,24 @@ CACHES = {
 # Celery: a real broker when REDIS_URL is set, in-process otherwise (demo only).
 REDIS_URL = os.environ.get("REDIS_URL", "")
 CELERY_BROKER_URL = REDIS_URL or "memory://"
-CELERY_RESULT_BACKEND = REDIS_URL or None
+# Job state lives in the database (ExportJob …); no result backend to wait on.
+CELERY_RESULT_BACKEND = None
+CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TIMEZONE = "UTC"
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# When Redis is down, fail fast (the caller marks the job failed and says so) instead
+# of holding the web request for long.
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0,
+                                    "interval_step": 0.2, "interval_max": 0.5}
+CELERY_BROKER_CONNECTION_TIMEOUT = 2
+CELERY_BROKER_TRANSPORT_OPTIONS = {"max_retries": 1, "interval_start": 0,
+                                   "interval_step": 0.2, "interval_max": 0.5}
+CELERY_BEAT_SCHEDULE = {
+    "exports-housekeeping": {"task": "logcenter.exports_housekeeping", "schedule": 300.0},
+}
 
 # Log console behaviour.
 LOGCENTER = {
@@ -179,6 +191,10 @@ LOGCENTER = {
     "INGEST_MAX_EVENTS": int(os.environ.get("INGEST_MAX_EVENTS", "5000")),
     "INGEST_MAX_BYTES": int(os.environ.get("INGEST_MAX_BYTES", str(10 * 1024 * 1024))),
     "INGEST_REJECT_ALERT": int(os.environ.get("INGEST_REJECT_ALERT", "10")),
+    # Export files are deleted this many days after they were written.
+    "EXPORT_TTL_DAYS": int(os.environ.get("EXPORT_TTL_DAYS", "7")),
+    # A running export whose worker has not reported progress for this long has failed.
+    "EXPORT_STALE_SECONDS": int(os.environ.get("EXPORT_STALE_SECONDS", "300")),
 }
 
 # Sign-in throttling: failures per username within the window lock the account (the

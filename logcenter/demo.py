@@ -49,7 +49,7 @@ DEMO_LOGINS = [
 # exists. The generated users get the default role. A user who already holds any role keeps it.
 ROLE_GROUPS = {"admin": "Administrator", "auditor": "Auditor", "support": "Support",
                "finance": "Finance", "member": "Member"}
-DEMO_USER_PASSWORD = "demo-password-123"  # the 50 generated users (alice.chen, ...)
+DEMO_USER_PASSWORD = "demo-password-123"  # the 50 generated users (alice.rossi, ...)
 DEMO_USER_COUNT = 50
 
 DEFAULT_COUNTS = {"usage": 20_000, "audit": 2_000, "auth": 3_000, "system": 800}
@@ -409,11 +409,11 @@ def demo_user_specs(rng):
     return specs[:DEMO_USER_COUNT]
 
 
-def ensure_users(rng, now, log):
+def ensure_users(rng, now):
     """Create (or find) the console and demo users; returns (people, created_count)."""
     created = 0
     people = []
-    role_hashes = {}
+    passwords = {username: password for username, password, _role in DEMO_LOGINS}
     for username, email, name, tz, staff, superuser in role_user_specs():
         user, was_created = User.objects.update_or_create(
             username=username,
@@ -422,10 +422,8 @@ def ensure_users(rng, now, log):
                              "is_staff": staff, "is_superuser": superuser,
                              "date_joined": now - timedelta(days=400)},
         )
-        if was_created:
-            password = dict((u, p) for u, p, _ in DEMO_LOGINS)[username]
-            role_hashes[username] = make_password(password)
-            user.password = role_hashes[username]
+        if was_created:  # an existing account keeps the password its owner chose
+            user.password = make_password(passwords[username])
             user.save(update_fields=["password"])
             created += 1
         people.append(user)
@@ -450,8 +448,8 @@ def ensure_users(rng, now, log):
 
     assign_roles(people)
     result = []
-    for i, user in enumerate(people):
-        company = user.email.split("@")[1].split(".")[0]
+    for user in people:
+        company = user.email.rpartition("@")[2].split(".")[0] or "example"
         net = OFFICE_NETS[hash_int(company) % len(OFFICE_NETS)]
         group = ("enterprise" if user.is_staff else
                  rng.choices(GROUPS, weights=(60, 25, 15))[0])
@@ -536,7 +534,7 @@ def key_infos(rng, people):
                 endpoint_cum=_cum(mix), favourite=rng.choice(chat_routes),
                 revoked_at=key.revoked_at.timestamp() if key.revoked_at else None,
             )
-            info.sid = str(key.pk)
+            info.sid = key.prefix  # keys are known by their public prefix everywhere
             info.meta_prefix = f'{{"app": "{app}", "env": "{env}", "trace": '
             infos.append(info)
     return infos
@@ -613,8 +611,9 @@ class UsageMaker:
         channels = route.channels
         channel = channels[0] if len(channels) == 1 else channels[
             bisect.bisect(route._channel_cum, rnd() * route._channel_cum[-1])]
-        protocol = route._protocol_names[0] if len(route._protocol_names) == 1 else \
-            route._protocol_names[bisect.bisect(route._protocol_cum, rnd() * route._protocol_cum[-1])]
+        names = route._protocol_names
+        protocol = names[0] if len(names) == 1 else names[
+            bisect.bisect(route._protocol_cum, rnd() * route._protocol_cum[-1])]
 
         # Tokens and timing per endpoint.
         first_token = None
@@ -763,7 +762,7 @@ def seed(counts=None, now=None, log=print):
     result = Seeded()
     _sqlite_cache()
     with transaction.atomic():
-        people, result.users_created = ensure_users(rng, now, log)
+        people, result.users_created = ensure_users(rng, now)
         # Keys draw from their own stream, so the logs come out the same whether or not
         # this run had to create them.
         result.keys_created = ensure_keys(random.Random(SEED + 1), people, now)
@@ -843,7 +842,7 @@ class DemoBuilder:
         self.runaway = (runaway_key, t0 + 19.6 * 86400)
         runaway_rows = min(300, target // 20)
         rows = []
-        for i in range(runaway_rows):
+        for _ in range(runaway_rows):
             ts = self.runaway[1] + rng.random() * 1200
             rows.append(maker.row(None, key=runaway_key, ts=ts, endpoint="chat",
                                   force_error="rate_limited" if rng.random() < 0.8 else None))
@@ -1069,7 +1068,8 @@ class DemoBuilder:
                       details={"role": role, "user_id": str(person.user.pk)})
             actor = {"person": admin}
         elif category == "organization":
-            slug, name = next(c for c in COMPANIES if c[0] == person.company)
+            slug = person.company
+            name = dict(COMPANIES).get(slug, slug.title())
             kw = dict(resource_type="organization", resource_id=f"org_{slug}", resource_name=name,
                       changes=rng.choice([
                           {"billing_email": {"before": f"billing@{slug}.example.com",

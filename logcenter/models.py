@@ -9,6 +9,7 @@ keyset pagination in logcenter.pagination.
 """
 
 import uuid
+from urllib.parse import urlencode
 
 from django.db import models
 from django.urls import reverse
@@ -238,3 +239,64 @@ class SystemEvent(LogEnvelope):
 
     def __str__(self):
         return f"[{self.level}] {self.source}: {self.event}"
+
+
+class ExportJob(models.Model):
+    """An asynchronous export of one kind's rows for one filter (not a log row)."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        COMPLETED = "completed", "Completed"
+        FAILED = "failed", "Failed"
+        EXPIRED = "expired", "Expired"
+
+    class Format(models.TextChoices):
+        CSV = "csv", "CSV"
+        JSON = "json", "JSON"
+        NDJSON = "ndjson", "NDJSON"
+
+    export_id = models.UUIDField("export ID", default=uuid.uuid4, unique=True, editable=False)
+    user = models.ForeignKey("accounts.User", on_delete=models.CASCADE, related_name="exports")
+    kind = models.CharField(max_length=16)
+    format = models.CharField(max_length=8, choices=Format.choices, default=Format.CSV)
+    # The list's query parameters ({"name": [values]}), exactly as the page or API had them.
+    params = models.JSONField(default=dict, blank=True)
+    excel_bom = models.BooleanField("UTF-8 BOM for Excel", default=False)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    rows_written = models.PositiveBigIntegerField(default=0)
+    estimated_total = models.PositiveBigIntegerField(null=True, blank=True)
+    error = models.TextField(blank=True, default="")
+    file_name = models.CharField(max_length=200, blank=True, default="")
+    size_bytes = models.PositiveBigIntegerField(default=0)
+    attempts = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["user", "created_at"], name="export_user_idx"),
+                   models.Index(fields=["status", "expires_at"], name="export_status_idx")]
+
+    def __str__(self):
+        return f"{self.kind} export {self.export_id} ({self.status})"
+
+    @property
+    def filter_query(self):
+        """The export's filter as the list's query string."""
+        return urlencode([(k, v) for k, values in self.params.items() for v in values])
+
+    @property
+    def progress(self):
+        if self.status == self.Status.COMPLETED:
+            return 100
+        if not self.estimated_total:
+            return 0
+        return min(99, int(self.rows_written * 100 / self.estimated_total))
+
+    @property
+    def is_active(self):
+        return self.status in (self.Status.QUEUED, self.Status.RUNNING)

@@ -46,3 +46,18 @@ def diagnostic_fail(message="diagnostic failure"):
     """Fails on purpose: `celery -A config call logcenter.diagnostic_fail` checks that task
     failures reach the system events tab."""
     raise RuntimeError(message)
+
+
+@shared_task(name="logcenter.export_run", acks_late=True, reject_on_worker_lost=True)
+def export_run(job_id):
+    from .exports import export_run as run
+
+    run(job_id)
+
+
+@shared_task(name="logcenter.exports_housekeeping")
+def exports_housekeeping():
+    """Delete expired files; fail jobs whose worker died mid-export."""
+    from .exports import exports_expire, exports_reap_stale
+
+    return {"expired": exports_expire(), "stale": exports_reap_stale()}

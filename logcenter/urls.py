@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import export_views, views
 
 app_name = "logcenter"
 
@@ -8,4 +8,5 @@ urlpatterns = [
     path("", views.console_home, name="home"),
     path("<slug:kind>/", views.LogListView.as_view(), name="list"),
     path("<slug:kind>/<uuid:event_id>/", views.LogDetailView.as_view(), name="detail"),
+    path("<slug:kind>/export/", export_views.export_start, name="export"),
 ]

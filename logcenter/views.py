@@ -76,6 +76,7 @@ class LogListView(LogKindMixin, TemplateView):
         total = listing.estimated_total() if listing else None
         context.update(
             kind=kind,
+            access=access,
             filterset=filterset,
             filter_form=filterset.form,
             page_filters=[filterset.form[name] for name in kind.page_filters

@@ -41,6 +41,16 @@ def on_postgres():
 
 
 @pytest.fixture(autouse=True)
+def eager_tasks(request, monkeypatch):
+    """Tasks run in-process unless the test uses a real worker (celery_worker)."""
+    from config.celery import app
+
+    if "celery_worker" not in request.fixturenames:
+        # Settings come from Django's CELERY_* names, which win over the short ones.
+        monkeypatch.setattr(app.conf, "CELERY_TASK_ALWAYS_EAGER", True)
+
+
+@pytest.fixture(autouse=True)
 def fast_password_hasher(settings):
     # Tests create many users; the production hasher is deliberately slow.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
@@ -86,7 +96,9 @@ def celery_worker(django_db_setup, django_db_blocker):
     else:
         worker.kill()
         pytest.fail("Celery worker did not start within 30 s")
+    app.conf.CELERY_TASK_DEFAULT_QUEUE = queue
     yield queue
+    app.conf.CELERY_TASK_DEFAULT_QUEUE = "celery"
     worker.terminate()
     try:
         worker.wait(timeout=10)

@@ -1,6 +1,8 @@
 from django.urls import path
 from rest_framework.routers import DefaultRouter
 
+from .exports import (ExportDetailView, ExportDownloadView, ExportListCreateView,
+                      ExportRetryView)
 from .ingest import IngestView
 from .usage import UsageByKeyView, UsageStatsView
 from .views import register_routes
@@ -13,5 +15,10 @@ urlpatterns = [
     path("usage-records/by-key/", UsageByKeyView.as_view(), name="usage-by-key"),
     path("usage/stats/", UsageStatsView.as_view(), name="usage-stats"),
     path("ingest/", IngestView.as_view(), name="ingest"),
+    path("exports/", ExportListCreateView.as_view(), name="api-exports"),
+    path("exports/<uuid:export_id>/", ExportDetailView.as_view(), name="export-detail"),
+    path("exports/<uuid:export_id>/retry/", ExportRetryView.as_view(), name="export-retry"),
+    path("exports/<uuid:export_id>/download/", ExportDownloadView.as_view(),
+         name="export-download"),
     *router.urls,
 ]

@@ -22,7 +22,7 @@ def test_create_in_console_shows_secret_once_and_audits(client):
     assert secret.startswith(key.prefix) and key.secret_hash == ApiKey.hash_secret(secret)
     assert secret not in client.get("/accounts/api-keys/").content.decode()
     event = AuditEvent.objects.get(action="api_key.created")
-    assert event.resource_id == str(key.pk) and event.details["prefix"] == key.prefix
+    assert event.resource_id == key.prefix and event.details["prefix"] == key.prefix
 
 
 def test_invalid_create_is_a_form_error(client):

@@ -1,0 +1,122 @@
+"""Export jobs over the API: create, poll, download, retry."""
+
+from django.http import FileResponse
+from django.urls import reverse
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.generics import get_object_or_404
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from .. import exports, selectors
+from ..models import ExportJob
+from .serializers import UTCDateTimeField
+
+
+class ExportJobSerializer(serializers.ModelSerializer):
+    created_at = UTCDateTimeField(read_only=True)
+    started_at = UTCDateTimeField(read_only=True)
+    finished_at = UTCDateTimeField(read_only=True)
+    expires_at = UTCDateTimeField(read_only=True)
+    progress = serializers.IntegerField(read_only=True)
+    download_url = serializers.SerializerMethodField()
+    filter = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ExportJob
+        fields = ("export_id", "kind", "format", "status", "rows_written", "estimated_total",
+                  "progress", "error", "filter", "created_at", "started_at", "finished_at",
+                  "expires_at", "size_bytes", "download_url")
+
+    def get_download_url(self, job) -> str | None:
+        if job.status != ExportJob.Status.COMPLETED:
+            return None
+        url = reverse("export-download", args=[job.export_id])
+        request = self.context.get("request")
+        return request.build_absolute_uri(url) if request else url
+
+    def get_filter(self, job) -> str:
+        return job.filter_query
+
+
+class ExportCreateSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=["audit", "usage", "auth", "system"])
+    format = serializers.ChoiceField(choices=ExportJob.Format.choices, default="csv")
+    excel_bom = serializers.BooleanField(default=False)
+    filters = serializers.DictField(
+        required=False, default=dict,
+        help_text="The list's query parameters; they may also be sent as query parameters.")
+
+
+class ExportListCreateView(APIView):
+    @extend_schema(responses=ExportJobSerializer(many=True))
+    def get(self, request):
+        jobs = ExportJob.objects.filter(user=request.user)[:100]
+        return Response({"results": ExportJobSerializer(jobs, many=True,
+                                                        context={"request": request}).data})
+
+    @extend_schema(request=ExportCreateSerializer, responses={202: ExportJobSerializer})
+    def post(self, request):
+        body = ExportCreateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = body.validated_data
+        params = {**{k: v for k, v in request.query_params.lists()},
+                  **{k: v if isinstance(v, list) else [v] for k, v in data["filters"].items()}}
+        try:
+            job = exports.export_create(user=request.user, kind_slug=data["kind"],
+                                        fmt=data["format"], params=params,
+                                        excel_bom=data["excel_bom"])
+        except selectors.InvalidLogQuery as exc:
+            raise ValidationError({f: [e["message"] for e in errs]
+                                   for f, errs in exc.errors.items()}) from None
+        except exports.QueueUnavailable as exc:
+            return Response(ExportJobSerializer(exc.job, context={"request": request}).data,
+                            status=status.HTTP_503_SERVICE_UNAVAILABLE)
+        job.refresh_from_db()
+        return Response(ExportJobSerializer(job, context={"request": request}).data,
+                        status=status.HTTP_202_ACCEPTED)
+
+
+class ExportDetailView(APIView):
+    @extend_schema(responses=ExportJobSerializer)
+    def get(self, request, export_id):
+        job = get_object_or_404(ExportJob, export_id=export_id, user=request.user)
+        return Response(ExportJobSerializer(job, context={"request": request}).data)
+
+
+class ExportRetryView(APIView):
+    @extend_schema(request=None, responses={202: ExportJobSerializer})
+    def post(self, request, export_id):
+        job = get_object_or_404(ExportJob, export_id=export_id, user=request.user)
+        try:
+            exports.export_retry(job)
+        except ValueError as exc:
+            raise ValidationError({"status": [str(exc)]}) from None
+        except exports.QueueUnavailable as exc:
+            return Response(ExportJobSerializer(exc.job, context={"request": request}).data,
+                            status=status.HTTP_503_SERVICE_UNAVAILABLE)
+        job.refresh_from_db()
+        return Response(ExportJobSerializer(job, context={"request": request}).data,
+                        status=status.HTTP_202_ACCEPTED)
+
+
+def download_response(job, user):
+    """The file, after checking permission again; used by the API and the page."""
+    try:
+        path = exports.export_file(job, user)
+    except FileNotFoundError as exc:
+        raise NotFound(str(exc)) from None
+    content_type = {"csv": "text/csv; charset=utf-8", "json": "application/json",
+                    "ndjson": "application/x-ndjson"}[job.format]
+    return FileResponse(open(path, "rb"), as_attachment=True, content_type=content_type,
+                        filename=f"logcenter-{job.kind}-{job.export_id}.{job.format}")
+
+
+class ExportDownloadView(APIView):
+    @extend_schema(responses={(200, "application/octet-stream"): bytes})
+    def get(self, request, export_id):
+        job = get_object_or_404(ExportJob, export_id=export_id)
+        if job.user_id != request.user.pk:
+            raise NotFound("No such export.")
+        return download_response(job, request.user)

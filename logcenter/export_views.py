@@ -1,0 +1,63 @@
+"""The console's export pages: the Export button of every list, and the Jobs page."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from . import exports, selectors
+from .api.exports import download_response
+from .models import ExportJob
+
+
+@login_required
+@require_POST
+def export_start(request, kind):
+    """Export exactly the rows of the list's current filter and sort (its query string)."""
+    fmt = request.POST.get("format", "csv")
+    try:
+        exports.export_create(user=request.user, kind_slug=kind, fmt=fmt, params=request.GET,
+                              excel_bom=request.POST.get("excel_bom") == "on")
+    except selectors.InvalidLogQuery:
+        messages.error(request, "Fix the filters before exporting.")
+        return redirect(f"{reverse('logcenter:list', args=[kind])}?{request.GET.urlencode()}")
+    except ValueError as exc:
+        messages.error(request, str(exc))
+        return redirect(f"{reverse('logcenter:list', args=[kind])}?{request.GET.urlencode()}")
+    except exports.QueueUnavailable:
+        messages.error(request, "The task queue is unavailable right now, so the export could "
+                                "not start. Pages and ingestion still work; retry it later.")
+        return redirect("exports")
+    messages.success(request, "Export started; it appears below with its progress.")
+    return redirect("exports")
+
+
+@login_required
+def export_jobs(request):
+    jobs = ExportJob.objects.filter(user=request.user)[:50]
+    template = "logcenter/_jobs.html" if request.htmx else "logcenter/jobs.html"
+    return render(request, template, {
+        "jobs": jobs, "polling": any(job.is_active for job in jobs)})
+
+
+@login_required
+def export_download(request, export_id):
+    job = get_object_or_404(ExportJob, export_id=export_id, user=request.user)
+    try:
+        return download_response(job, request.user)
+    except Exception as exc:  # NotFound from the shared helper
+        raise Http404(str(exc)) from None
+
+
+@login_required
+@require_POST
+def export_retry(request, export_id):
+    job = get_object_or_404(ExportJob, export_id=export_id, user=request.user)
+    try:
+        exports.export_retry(job)
+    except (ValueError, exports.QueueUnavailable) as exc:
+        messages.error(request, str(exc) if isinstance(exc, ValueError)
+                       else "The task queue is unavailable right now; retry later.")
+    return redirect("exports")

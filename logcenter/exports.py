@@ -1,0 +1,332 @@
+"""Exports: the list's rows, for the list's filter and sort, written to a file by a worker.
+
+The rows come from the same selector as the page and the API (visibility, filters,
+ordering), read with a server-side cursor in chunks so memory stays flat. The file is
+written under a temporary name and renamed when complete, so a job never shows
+"completed" beside a partial file.
+"""
+
+import csv
+import io
+import json
+import os
+from datetime import datetime, timedelta
+from datetime import timezone as dt_timezone
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.utils import timezone
+
+from . import selectors
+from .access import MASK, access_for
+from .models import ExportJob, SystemEvent
+from .registry import registry
+from .services import log_read_record, system_event_record
+from .text import escape_controls
+
+CHUNK_ROWS = 2000
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+PAGING_PARAMS = ("cursor", "page_size")
+
+
+class QueueUnavailable(Exception):
+    """The task queue (Redis) could not take the job; the job is marked failed."""
+
+    def __init__(self, job, reason):
+        super().__init__(reason)
+        self.job = job
+
+
+def export_dir():
+    path = settings.MEDIA_ROOT / "exports"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def params_to_dict(params):
+    """A QueryDict or dict as {"name": [values]}, without paging parameters."""
+    if hasattr(params, "lists"):
+        items = params.lists()
+    else:
+        items = ((k, v if isinstance(v, list) else [v]) for k, v in params.items())
+    return {k: [str(x) for x in v] for k, v in items if k not in PAGING_PARAMS and v != [""]}
+
+
+class _Params(dict):
+    """Looks enough like a QueryDict for django-filter (single values, `getlist`)."""
+
+    def __init__(self, params_dict):
+        super().__init__({k: v[-1] for k, v in params_dict.items() if v})
+        self._lists = params_dict
+
+    def getlist(self, key, default=None):
+        return self._lists.get(key, default or [])
+
+
+# --- creating -----------------------------------------------------------------------
+
+def export_create(*, user, kind_slug, fmt, params, excel_bom=False):
+    """Validate and queue an export. PermissionDenied without the export permission,
+    selectors.InvalidLogQuery for a bad filter, ValueError for a bad kind or format."""
+    kind = registry.get(kind_slug)
+    if kind is None:
+        raise ValueError(f"kind must be one of: {', '.join(k.slug for k in registry)}")
+    if fmt not in ExportJob.Format.values:
+        raise ValueError(f"format must be one of: {', '.join(ExportJob.Format.values)}")
+    if not access_for(user, kind).can_export:
+        raise PermissionDenied(f"Your role may not export {kind.label.lower()} logs.")
+    params_dict = params_to_dict(params)
+    selectors.log_filter(kind, user, _Params(params_dict))  # bad input fails now, not later
+    job = ExportJob.objects.create(user=user, kind=kind.slug, format=fmt, params=params_dict,
+                                   excel_bom=excel_bom)
+    enqueue(job)
+    return job
+
+
+def enqueue(job):
+    from .tasks import export_run
+
+    try:
+        export_run.delay(job.pk)
+    except Exception as exc:  # broker down: kombu/redis connection errors
+        ExportJob.objects.filter(pk=job.pk).update(
+            status=ExportJob.Status.FAILED, finished_at=timezone.now(),
+            error="The task queue is unavailable right now; retry the export later.")
+        system_event_record(source="exports", event="export.queue_unavailable",
+                            level=SystemEvent.Level.ERROR, resource_type="export",
+                            resource_id=str(job.export_id),
+                            message=f"Could not queue export: {type(exc).__name__}")
+        job.refresh_from_db()
+        raise QueueUnavailable(job, str(exc)) from exc
+
+
+def export_retry(job):
+    """Run a failed (or expired) export again, from scratch."""
+    if job.status not in (ExportJob.Status.FAILED, ExportJob.Status.EXPIRED):
+        raise ValueError("Only a failed or expired export can be retried.")
+    ExportJob.objects.filter(pk=job.pk).update(
+        status=ExportJob.Status.QUEUED, error="", rows_written=0, finished_at=None,
+        started_at=None, file_name="", size_bytes=0)
+    job.refresh_from_db()
+    enqueue(job)
+    return job
+
+
+# --- running ------------------------------------------------------------------------
+
+def export_columns(kind, access):
+    return [f for f in kind.model._meta.concrete_fields
+            if f.name != "id" and f.name not in access.hidden_fields]
+
+
+def export_queryset(kind, user, params_dict, snapshot_at):
+    """The list's rows (same selector, same order) stored up to the snapshot time."""
+    listing_filter = selectors.log_filter(kind, user, _Params(params_dict))
+    ordering = listing_filter.ordering_value
+    key = ordering.lstrip("-")
+    sign = "-" if ordering.startswith("-") else ""
+    return (listing_filter.qs.filter(ingested_at__lte=snapshot_at)
+            .order_by(f"{sign}{key}", f"{sign}id"))
+
+
+def export_rows(kind, user, queryset):
+    """(columns, row tuples) masked for the user's role, read in chunks with a
+    server-side cursor (one SELECT: one consistent snapshot)."""
+    access = access_for(user, kind)
+    columns = export_columns(kind, access)
+    queryset = queryset.values_list(*[f.name for f in columns])
+    masked = [i for i, f in enumerate(columns) if f.name in access.masked_fields]
+
+    def rows():
+        for row in queryset.iterator(chunk_size=CHUNK_ROWS):
+            if masked:
+                row = list(row)
+                for i in masked:
+                    if row[i] not in (None, "", {}, []):
+                        row[i] = MASK
+            yield row
+
+    return columns, rows()
+
+
+def _plain(value):
+    if isinstance(value, datetime):
+        return value.astimezone(dt_timezone.utc).isoformat().replace("+00:00", "Z")
+    if isinstance(value, Decimal):
+        return str(value)
+    if hasattr(value, "hex") and not isinstance(value, (str, bytes)):  # UUID
+        return str(value)
+    return value
+
+
+def csv_cell(value):
+    """RFC 4180 cell text: no formula execution in spreadsheets, no forged lines."""
+    value = _plain(value)
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (dict, list)):
+        value = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    value = str(value)
+    if value.startswith(FORMULA_PREFIXES):
+        value = "'" + value
+    return escape_controls(value)
+
+
+class ExportWriter:
+    """Writes header, rows and trailer for one format into a binary file."""
+
+    def __init__(self, job, fh, columns, meta):
+        self.job, self.fh, self.columns, self.meta = job, fh, columns, meta
+        self.names = [f.name for f in columns]
+        self.text = io.TextIOWrapper(fh, encoding="utf-8", newline="", write_through=False)
+        self.count = 0
+
+    def start(self):
+        fmt = self.job.format
+        if fmt == ExportJob.Format.CSV:
+            if self.job.excel_bom:
+                self.text.write("\ufeff")
+            self.csv = csv.writer(self.text, lineterminator="\r\n")
+            self.csv.writerow(self.names)
+        elif fmt == ExportJob.Format.JSON:
+            self.text.write('{"export": ' + json.dumps(self.meta) + ', "rows": [\n')
+        else:
+            self.text.write(json.dumps({"_export": self.meta}) + "\n")
+
+    def write(self, rows):
+        fmt = self.job.format
+        if fmt == ExportJob.Format.CSV:
+            self.csv.writerows([csv_cell(v) for v in row] for row in rows)
+        else:
+            sep = ",\n" if fmt == ExportJob.Format.JSON else "\n"
+            lines = []
+            for row in rows:
+                lines.append(json.dumps(dict(zip(self.names, map(_plain, row))),
+                                        ensure_ascii=False, default=str))
+            if fmt == ExportJob.Format.JSON:
+                prefix = ",\n" if self.count else ""
+                self.text.write(prefix + sep.join(lines))
+            else:
+                self.text.write("\n".join(lines) + ("\n" if lines else ""))
+        self.count += len(rows)
+
+    def finish(self):
+        fmt = self.job.format
+        trailer = {"row_count": self.count}
+        if fmt == ExportJob.Format.CSV:
+            # A trailing comment line, as the header has none: the table stays RFC 4180.
+            self.text.write(f"# row_count={self.count}; filter={self.meta['filter'] or '-'}; "
+                            f"snapshot_at={self.meta['snapshot_at']}\r\n")
+        elif fmt == ExportJob.Format.JSON:
+            self.text.write('\n], "row_count": ' + str(self.count) + "}\n")
+        else:
+            self.text.write(json.dumps({"_export_end": trailer}) + "\n")
+        self.text.flush()
+        self.text.detach()
+
+
+def export_run(job_id):
+    """Run one export from scratch (a redelivered task restarts it)."""
+    with transaction.atomic():
+        job = ExportJob.objects.select_for_update().filter(pk=job_id).first()
+        if job is None or job.status not in (ExportJob.Status.QUEUED, ExportJob.Status.RUNNING):
+            return
+        now = timezone.now()
+        job.status, job.started_at, job.heartbeat_at = ExportJob.Status.RUNNING, now, now
+        job.rows_written, job.attempts, job.error = 0, job.attempts + 1, ""
+        job.save()
+    kind = registry[job.kind]
+    final = export_dir() / f"{job.export_id}.{job.format}"
+    partial = final.with_suffix(final.suffix + ".part")
+    try:
+        # Rows stored after the snapshot are left out, whatever the sort.
+        snapshot_at = timezone.now()
+        queryset = export_queryset(kind, job.user, job.params, snapshot_at)
+        job.estimated_total = queryset.count()
+        job.save(update_fields=["estimated_total"])
+        meta = {"kind": kind.slug, "format": job.format, "filter": job.filter_query,
+                "snapshot_at": _plain(snapshot_at), "export_id": str(job.export_id)}
+        with open(partial, "wb") as fh:
+            columns, rows = export_rows(kind, job.user, queryset)
+            writer = ExportWriter(job, fh, columns, meta)
+            writer.start()
+            chunk = []
+            for row in rows:
+                chunk.append(row)
+                if len(chunk) >= CHUNK_ROWS:
+                    writer.write(chunk)
+                    chunk = []
+                    _progress(job, writer.count)
+            writer.write(chunk)
+            writer.finish()
+        os.replace(partial, final)
+    except Exception as exc:
+        partial.unlink(missing_ok=True)
+        ExportJob.objects.filter(pk=job.pk).update(
+            status=ExportJob.Status.FAILED, finished_at=timezone.now(),
+            error=f"{type(exc).__name__}: {exc}"[:1000])
+        system_event_record(source="exports", event="export.failed",
+                            level=SystemEvent.Level.ERROR, resource_type="export",
+                            resource_id=str(job.export_id),
+                            message=f"{kind.slug} export failed: {type(exc).__name__}")
+        raise
+    finished = timezone.now()
+    ExportJob.objects.filter(pk=job.pk).update(
+        status=ExportJob.Status.COMPLETED, rows_written=writer.count, finished_at=finished,
+        file_name=final.name, size_bytes=final.stat().st_size,
+        expires_at=finished + timedelta(days=settings.LOGCENTER["EXPORT_TTL_DAYS"]))
+    log_read_record(kind=kind, user=job.user, action="exported", details={
+        "export_id": str(job.export_id), "format": job.format, "rows": writer.count,
+        "filter": job.filter_query})
+    system_event_record(source="exports", event="export.completed", resource_type="export",
+                        resource_id=str(job.export_id),
+                        message=f"{kind.slug} export of {writer.count} rows completed",
+                        details={"rows": writer.count, "format": job.format})
+
+
+def _progress(job, rows_written):
+    ExportJob.objects.filter(pk=job.pk).update(rows_written=rows_written,
+                                               heartbeat_at=timezone.now())
+
+
+def export_file(job, user):
+    """The finished file's path, after checking permission again at download time."""
+    kind = registry[job.kind]
+    if job.user_id != user.pk or not access_for(user, kind).can_export:
+        raise PermissionDenied("This export is not yours to download.")
+    if job.status != ExportJob.Status.COMPLETED:
+        raise FileNotFoundError("The export is not ready.")
+    path = export_dir() / job.file_name
+    if not path.exists():
+        raise FileNotFoundError("The export file is gone.")
+    return path
+
+
+def exports_expire(now=None):
+    """Delete files past their expiry; returns how many jobs expired."""
+    now = now or timezone.now()
+    expired = 0
+    for job in ExportJob.objects.filter(status=ExportJob.Status.COMPLETED, expires_at__lte=now):
+        (export_dir() / job.file_name).unlink(missing_ok=True)
+        ExportJob.objects.filter(pk=job.pk).update(status=ExportJob.Status.EXPIRED)
+        expired += 1
+    return expired
+
+
+def exports_reap_stale(now=None):
+    """Fail running jobs whose worker stopped beating (killed mid-export)."""
+    now = now or timezone.now()
+    cutoff = now - timedelta(seconds=settings.LOGCENTER["EXPORT_STALE_SECONDS"])
+    stale = ExportJob.objects.filter(status=ExportJob.Status.RUNNING, heartbeat_at__lt=cutoff)
+    count = 0
+    for job in stale:
+        for leftover in export_dir().glob(f"{job.export_id}.*.part"):
+            leftover.unlink(missing_ok=True)
+        count += ExportJob.objects.filter(pk=job.pk, status=ExportJob.Status.RUNNING).update(
+            status=ExportJob.Status.FAILED, finished_at=now,
+            error="The worker stopped while exporting; retry the export.")
+    return count

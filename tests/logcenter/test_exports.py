@@ -1,0 +1,192 @@
+"""Exports: same rows as the list, safe cells, role masking, permissions, jobs and files."""
+
+import csv
+import io
+import json
+from decimal import Decimal
+
+import pytest
+from django.core.exceptions import PermissionDenied
+from rest_framework.test import APIClient
+
+from logcenter import exports
+from logcenter.models import AuditEvent, ExportJob, SystemEvent
+from tests.factories import FACTORIES, MemberFactory, StaffFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def media(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path
+
+
+def read_csv(job):
+    text = (exports.export_dir() / job.file_name).read_text(encoding="utf-8-sig")
+    lines = text.splitlines()
+    assert lines[-1].startswith("# row_count=")
+    return list(csv.DictReader(io.StringIO("\r\n".join(lines[:-1])))), lines[-1]
+
+
+def run_export(user, kind, fmt="csv", **params):
+    job = exports.export_create(user=user, kind_slug=kind, fmt=fmt, params=params)
+    job.refresh_from_db()
+    assert job.status == ExportJob.Status.COMPLETED, job.error
+    return job
+
+
+def test_export_holds_the_api_lists_rows_in_the_same_order(staff):
+    for cost in ("3", "1", "2", "2", "5"):
+        FACTORIES["usage"](cost=Decimal(cost), platform_model="gpt-4o")
+    FACTORIES["usage"](platform_model="other")
+    query = {"platform_model": "gpt-4o", "ordering": "-cost", "range": "all"}
+    api = APIClient()
+    api.force_authenticate(staff)
+    listed = [r["event_id"] for r in api.get("/api/v1/usage-records/", query).json()["results"]]
+    job = run_export(staff, "usage", **query)
+    rows, trailer = read_csv(job)
+    assert [r["event_id"] for r in rows] == listed and len(listed) == 5
+    assert job.rows_written == 5 and "row_count=5" in trailer
+    assert "platform_model=gpt-4o" in trailer and "snapshot_at=" in trailer
+
+    for fmt in ("json", "ndjson"):
+        job = run_export(staff, "usage", fmt=fmt, **query)
+        text = (exports.export_dir() / job.file_name).read_text()
+        if fmt == "json":
+            doc = json.loads(text)
+            ids, meta = [r["event_id"] for r in doc["rows"]], doc["export"]
+            assert doc["row_count"] == 5
+            assert doc["rows"][0]["cost"] == "5.00000000"  # money as a decimal string
+        else:
+            lines = [json.loads(line) for line in text.splitlines()]
+            meta = lines[0]["_export"]
+            ids = [r["event_id"] for r in lines[1:-1]]
+            assert lines[-1] == {"_export_end": {"row_count": 5}}
+        assert ids == listed
+        assert meta["filter"] and meta["snapshot_at"].endswith("Z")
+
+
+def test_formula_and_control_characters_are_neutralised_in_csv(staff):
+    FACTORIES["audit"](resource_name="=HYPERLINK(\"http://evil\")", reason="+1+1",
+                       actor_name="@admin", category="-2", resource_id="\tcmd",
+                       request_id="line1\r\nforged", action="config.updated")
+    job = run_export(staff, "audit", action="config.updated", range="all")
+    rows, _ = read_csv(job)
+    row = rows[0]
+    assert row["resource_name"] == "'=HYPERLINK(\"http://evil\")"
+    assert row["reason"] == "'+1+1" and row["actor_name"] == "'@admin"
+    assert row["category"] == "'-2" and row["resource_id"] == "'\\tcmd"
+    assert row["request_id"] == "line1\\r\\nforged"
+
+
+def test_excel_bom_option(staff):
+    FACTORIES["system"]()
+    job = exports.export_create(user=staff, kind_slug="system", fmt="csv", params={},
+                                excel_bom=True)
+    job.refresh_from_db()
+    assert (exports.export_dir() / job.file_name).read_bytes().startswith(b"\xef\xbb\xbf")
+
+
+def test_export_needs_the_permission_and_is_audited(staff):
+    support = StaffFactory(username="sup", roles=["Support"])
+    with pytest.raises(PermissionDenied):
+        exports.export_create(user=support, kind_slug="auth", fmt="csv", params={})
+    FACTORIES["auth"].create_batch(2)
+    job = run_export(staff, "auth", range="all", result="success")
+    event = AuditEvent.objects.get(action="auth_log.exported")
+    assert event.actor_name == staff.username
+    assert event.details["rows"] == job.rows_written and "result=success" in event.details["filter"]
+    assert SystemEvent.objects.filter(event="export.completed").exists()
+
+
+def test_member_exports_only_their_own_rows_masked():
+    member = MemberFactory(username="exporter")
+    mine = FACTORIES["usage"](user_id=str(member.pk), ip="198.51.100.1")
+    FACTORIES["usage"](user_id="someone-else")
+    job = run_export(member, "usage", range="all")
+    rows, _ = read_csv(job)
+    assert [r["event_id"] for r in rows] == [str(mine.event_id)]
+    assert rows[0]["ip"] == "[masked]" and rows[0]["cost"]
+
+
+def test_export_leaves_out_fields_the_role_may_not_see():
+    from django.contrib.auth.models import Permission
+
+    support = StaffFactory(username="sup2", roles=["Support"])
+    # Support sees usage without cost; with an export permission the file has no cost either.
+    support.user_permissions.add(Permission.objects.get(codename="export_usagerecord"))
+    FACTORIES["usage"](ip="198.51.100.9")
+    rows, _ = read_csv(run_export(support, "usage", range="all"))
+    assert rows and not {"cost", "quota", "credits", "billing_items"} & set(rows[0])
+    assert rows[0]["ip"] == "[masked]"
+
+
+def test_bad_filter_is_rejected_before_queueing(staff):
+    from logcenter.selectors import InvalidLogQuery
+
+    with pytest.raises(InvalidLogQuery):
+        exports.export_create(user=staff, kind_slug="usage", fmt="csv",
+                              params={"cost_min": "5", "cost_max": "1"})
+    assert not ExportJob.objects.exists()
+
+
+def test_api_create_poll_download_and_permission_rechecked(staff):
+    FACTORIES["system"].create_batch(3, level="error")
+    api = APIClient()
+    api.force_authenticate(staff)
+    created = api.post("/api/v1/exports/?level=error", {"kind": "system", "format": "ndjson"},
+                       format="json")
+    assert created.status_code == 202
+    job = api.get(f"/api/v1/exports/{created.json()['export_id']}/").json()
+    assert job["status"] == "completed" and job["progress"] == 100 and job["rows_written"] == 3
+    assert job["filter"] == "level=error"
+    download = api.get(job["download_url"])
+    assert download.status_code == 200
+    assert len(b"".join(download.streaming_content).splitlines()) == 5
+
+    # Losing the role takes the file away too.
+    staff.groups.clear()
+    api.force_authenticate(type(staff).objects.get(pk=staff.pk))  # a fresh permission cache
+    assert api.get(job["download_url"]).status_code == 403
+    other = APIClient()
+    other.force_authenticate(StaffFactory(username="nosy"))
+    assert other.get(job["download_url"]).status_code == 404
+
+
+@pytest.mark.parametrize("body, field", [
+    ({"kind": "nope", "format": "csv"}, "kind"),
+    ({"kind": "usage", "format": "xlsx"}, "format"),
+    ({"kind": "usage", "format": "csv", "filters": {"page_size": "x", "cost_min": "a"}},
+     "cost_min"),
+])
+def test_api_bad_export_requests_are_400(api_client, body, field):
+    response = api_client.post("/api/v1/exports/", body, format="json")
+    assert response.status_code == 400 and field in response.json()
+
+
+def test_export_button_and_jobs_page(staff_client):
+    FACTORIES["usage"](platform_model="gpt-4o")
+    response = staff_client.post("/logs/usage/export/?platform_model=gpt-4o&range=all",
+                                 {"format": "csv"})
+    assert response.status_code == 302 and response["Location"] == "/exports/"
+    page = staff_client.get("/exports/").content.decode()
+    assert "platform_model=gpt-4o" in page and "Completed" in page and "Download" in page
+    job = ExportJob.objects.get()
+    assert staff_client.get(f"/exports/{job.export_id}/download/").status_code == 200
+
+
+def test_expired_files_are_deleted(staff):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    FACTORIES["system"]()
+    job = run_export(staff, "system")
+    path = exports.export_dir() / job.file_name
+    assert path.exists()
+    assert exports.exports_expire(now=timezone.now() + timedelta(days=8)) == 1
+    job.refresh_from_db()
+    assert job.status == "expired" and not path.exists()
+    exports.export_retry(job)
+    job.refresh_from_db()
+    assert job.status == "completed" and path.exists()
