@@ -20,6 +20,8 @@ ROLES = {
         "accounts.view_user", "accounts.add_user", "accounts.change_user",
         "accounts.view_apikey", "accounts.add_apikey", "accounts.change_apikey",
         "auth.view_group", "auth.change_group", "auth.add_group",
+        "logcenter.view_retentionpolicy", "logcenter.change_retentionpolicy",
+        "logcenter.add_deletionjob", "logcenter.view_deletionjob",
     ],
     "Auditor": [
         *_perms("auditevent", *FULL),

@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -177,6 +178,8 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"max_retries": 1, "interval_start": 0,
                                    "interval_step": 0.2, "interval_max": 0.5}
 CELERY_BEAT_SCHEDULE = {
     "exports-housekeeping": {"task": "logcenter.exports_housekeeping", "schedule": 300.0},
+    "retention-purge": {"task": "logcenter.retention_purge",
+                        "schedule": crontab(hour=3, minute=15)},
 }
 
 # Log console behaviour.
@@ -195,6 +198,9 @@ LOGCENTER = {
     "EXPORT_TTL_DAYS": int(os.environ.get("EXPORT_TTL_DAYS", "7")),
     # A running export whose worker has not reported progress for this long has failed.
     "EXPORT_STALE_SECONDS": int(os.environ.get("EXPORT_STALE_SECONDS", "300")),
+    # Retention purges delete in batches of this many rows, for at most this long a run.
+    "PURGE_BATCH_SIZE": int(os.environ.get("PURGE_BATCH_SIZE", "5000")),
+    "PURGE_BUDGET_SECONDS": int(os.environ.get("PURGE_BUDGET_SECONDS", "1800")),
 }
 
 # Sign-in throttling: failures per username within the window lock the account (the

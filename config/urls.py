@@ -3,7 +3,7 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from logcenter import export_views
+from logcenter import export_views, retention_views
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="logcenter:home", permanent=False)),
@@ -13,6 +13,7 @@ urlpatterns = [
     path("exports/<uuid:export_id>/download/", export_views.export_download,
          name="export-file"),
     path("exports/<uuid:export_id>/retry/", export_views.export_retry, name="export-retry-page"),
+    path("retention/", retention_views.retention_page, name="retention"),
     path("api/v1/", include("logcenter.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),

@@ -300,3 +300,63 @@ class ExportJob(models.Model):
     @property
     def is_active(self):
         return self.status in (self.Status.QUEUED, self.Status.RUNNING)
+
+
+class RetentionPolicy(models.Model):
+    """How long one kind's rows are kept; a legal hold stops every purge of that kind."""
+
+    DEFAULT_DAYS = {"audit": 365, "usage": 90, "auth": 90, "system": 30}
+
+    kind = models.CharField(max_length=16, unique=True)
+    days = models.PositiveIntegerField()
+    legal_hold = models.BooleanField(default=False)
+    updated_at = models.DateTimeField(auto_now=True)
+    updated_by = models.CharField(max_length=150, blank=True, default="")
+
+    class Meta:
+        verbose_name_plural = "retention policies"
+        ordering = ["kind"]
+
+    def __str__(self):
+        return f"{self.kind}: {self.days} days{' (legal hold)' if self.legal_hold else ''}"
+
+    @classmethod
+    def for_kind(cls, kind_slug):
+        policy, _ = cls.objects.get_or_create(
+            kind=kind_slug, defaults={"days": cls.DEFAULT_DAYS.get(kind_slug, 90)})
+        return policy
+
+
+class DeletionJob(models.Model):
+    """An administrator's "delete logs older than …" request, run as a task with progress."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        COMPLETED = "completed", "Completed"
+        FAILED = "failed", "Failed"
+
+    job_id = models.UUIDField("job ID", default=uuid.uuid4, unique=True, editable=False)
+    kind = models.CharField(max_length=16)
+    before = models.DateTimeField(help_text="rows that occurred before this time are deleted")
+    requested_by = models.CharField(max_length=150)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    rows_deleted = models.PositiveBigIntegerField(default=0)
+    estimated_total = models.PositiveBigIntegerField(null=True, blank=True)
+    error = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return f"delete {self.kind} before {self.before:%Y-%m-%d} ({self.status})"
+
+    @property
+    def progress(self):
+        if self.status == self.Status.COMPLETED:
+            return 100
+        if not self.estimated_total:
+            return 0
+        return min(99, int(self.rows_deleted * 100 / self.estimated_total))

@@ -61,3 +61,18 @@ def exports_housekeeping():
     from .exports import exports_expire, exports_reap_stale
 
     return {"expired": exports_expire(), "stale": exports_reap_stale()}
+
+
+@shared_task(name="logcenter.retention_purge")
+def retention_purge():
+    from .retention import retention_purge as purge
+
+    report = purge()
+    return {"deleted": report.deleted, "held": report.held, "finished": report.finished}
+
+
+@shared_task(name="logcenter.deletion_run", acks_late=True)
+def deletion_run(job_id):
+    from .retention import deletion_run as run
+
+    run(job_id)

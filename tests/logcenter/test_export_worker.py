@@ -135,3 +135,19 @@ print(json.dumps({{"outcome": outcome, "page": page, "ingest": ingest.status_cod
     assert result["outcome"].startswith("failed: The task queue is unavailable")
     assert result == {**result, "page": 200, "ingest": 200, "message": True}
     assert time.monotonic() - started < 60
+
+
+def test_retention_purge_runs_in_a_real_worker(celery_worker):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from logcenter.models import SystemEvent
+    from logcenter.tasks import retention_purge
+
+    FACTORIES["system"].create_batch(3, occurred_at=timezone.now() - timedelta(days=40))
+    keep = FACTORIES["system"]()
+    retention_purge.delay()
+    event = wait_for(lambda: SystemEvent.objects.filter(event="retention.purged").first())
+    assert event.details["deleted"]["system"] == 3
+    assert list(SystemEvent.objects.filter(source=keep.source, pk=keep.pk)) == [keep]

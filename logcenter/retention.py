@@ -1,0 +1,153 @@
+"""Retention: purge each kind's expired rows in bounded batches, never holding long locks.
+
+Deletes run in short transactions that set `logcenter.purge` locally, the only way past
+the append-only trigger. Every purge leaves a system event with its counts.
+"""
+
+import time
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+
+from .models import DeletionJob, RetentionPolicy, SystemEvent
+from .registry import registry
+from .services import audit_event_record, system_event_record
+
+
+class LegalHold(Exception):
+    pass
+
+
+@dataclass
+class PurgeReport:
+    deleted: dict = field(default_factory=dict)  # kind -> rows
+    held: list = field(default_factory=list)  # kinds skipped for a legal hold
+    finished: bool = True  # False when the time budget ran out first
+
+
+def _delete_batch(model, before, batch_size):
+    """Delete up to batch_size rows older than `before`; returns how many."""
+    table = model._meta.db_table
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL logcenter.purge = 'on'")
+                cursor.execute(
+                    f'DELETE FROM "{table}" WHERE id IN (SELECT id FROM "{table}" '
+                    f"WHERE occurred_at < %s ORDER BY occurred_at LIMIT %s)",
+                    [before, batch_size],
+                )
+                return cursor.rowcount
+        ids = list(model.objects.filter(occurred_at__lt=before)
+                   .order_by("occurred_at").values_list("id", flat=True)[:batch_size])
+        model.objects.filter(id__in=ids).delete()
+        return len(ids)
+
+
+def purge_kind(kind, before, *, batch_size, deadline, progress=None):
+    """Delete a kind's rows older than `before` until done or past `deadline`."""
+    deleted = 0
+    while time.monotonic() < deadline:
+        count = _delete_batch(kind.model, before, batch_size)
+        deleted += count
+        if progress:
+            progress(deleted)
+        if count < batch_size:
+            return deleted, True
+    return deleted, False
+
+
+def retention_purge(now=None, *, batch_size=None, budget_seconds=None):
+    """The nightly job: every kind's rows past its policy, unless on legal hold."""
+    now = now or timezone.now()
+    cfg = settings.LOGCENTER
+    batch_size = batch_size or cfg["PURGE_BATCH_SIZE"]
+    deadline = time.monotonic() + (budget_seconds or cfg["PURGE_BUDGET_SECONDS"])
+    report = PurgeReport()
+    for kind in registry:
+        policy = RetentionPolicy.for_kind(kind.slug)
+        if policy.legal_hold:
+            report.held.append(kind.slug)
+            continue
+        deleted, done = purge_kind(kind, now - timedelta(days=policy.days),
+                                   batch_size=batch_size, deadline=deadline)
+        report.deleted[kind.slug] = deleted
+        report.finished = report.finished and done
+    system_event_record(
+        source="retention", event="retention.purged",
+        level=SystemEvent.Level.INFO if report.finished else SystemEvent.Level.WARNING,
+        message=(f"Purged {sum(report.deleted.values())} expired rows"
+                 + ("" if report.finished else "; time budget reached, the rest goes next run")
+                 + (f"; legal hold on {', '.join(report.held)}" if report.held else "")),
+        details={"deleted": report.deleted, "legal_hold": report.held,
+                 "finished": report.finished},
+    )
+    return report
+
+
+def policy_update(*, actor, kind_slug, days, legal_hold):
+    """An administrator changes a policy (audited with before/after values)."""
+    policy = RetentionPolicy.for_kind(kind_slug)
+    changes = {}
+    if policy.days != days:
+        changes["days"] = {"before": policy.days, "after": days}
+    if policy.legal_hold != legal_hold:
+        changes["legal_hold"] = {"before": policy.legal_hold, "after": legal_hold}
+    if not changes:
+        return policy
+    policy.days, policy.legal_hold = days, legal_hold
+    policy.updated_by = actor.get_username()
+    policy.save()
+    audit_event_record(action="retention.updated", actor=actor, resource=policy,
+                       resource_type="retention_policy", resource_id=kind_slug,
+                       resource_name=f"{kind_slug} retention", category="config",
+                       changes=changes)
+    return policy
+
+
+def deletion_request(*, actor, kind_slug, before):
+    """Queue "delete logs older than `before`"; refused while the kind is on legal hold."""
+    if RetentionPolicy.for_kind(kind_slug).legal_hold:
+        raise LegalHold(f"{kind_slug} logs are on legal hold; nothing may be deleted.")
+    kind = registry[kind_slug]
+    job = DeletionJob.objects.create(
+        kind=kind_slug, before=before, requested_by=actor.get_username(),
+        estimated_total=kind.model.objects.filter(occurred_at__lt=before).count())
+    audit_event_record(action="logs.history_deleted", actor=actor, category="config",
+                       resource_type="deletion_job", resource_id=str(job.job_id),
+                       resource_name=f"{kind_slug} before {before.isoformat()}",
+                       details={"kind": kind_slug, "before": before.isoformat(),
+                                "estimated_rows": job.estimated_total})
+    from .tasks import deletion_run
+
+    deletion_run.delay(job.pk)
+    return job
+
+
+def deletion_run(job_id):
+    job = DeletionJob.objects.get(pk=job_id)
+    if job.status not in (DeletionJob.Status.QUEUED, DeletionJob.Status.RUNNING):
+        return
+    if RetentionPolicy.for_kind(job.kind).legal_hold:
+        DeletionJob.objects.filter(pk=job.pk).update(
+            status=DeletionJob.Status.FAILED, finished_at=timezone.now(),
+            error="A legal hold was placed before the deletion ran.")
+        return
+    DeletionJob.objects.filter(pk=job.pk).update(status=DeletionJob.Status.RUNNING)
+
+    def progress(rows):
+        DeletionJob.objects.filter(pk=job.pk).update(rows_deleted=rows)
+
+    deleted, _ = purge_kind(registry[job.kind], job.before,
+                            batch_size=settings.LOGCENTER["PURGE_BATCH_SIZE"],
+                            deadline=float("inf"), progress=progress)
+    DeletionJob.objects.filter(pk=job.pk).update(
+        status=DeletionJob.Status.COMPLETED, rows_deleted=deleted, finished_at=timezone.now())
+    system_event_record(source="retention", event="history.deleted",
+                        resource_type="deletion_job", resource_id=str(job.job_id),
+                        message=f"Deleted {deleted} {job.kind} rows older than "
+                                f"{job.before.isoformat()} (requested by {job.requested_by})",
+                        details={"kind": job.kind, "rows": deleted})

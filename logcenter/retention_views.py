@@ -1,0 +1,68 @@
+"""The Retention page: policies per kind, legal holds, and "delete logs older than …"."""
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required, permission_required
+from django.shortcuts import redirect, render
+from django.utils import timezone
+
+from . import retention
+from .models import DeletionJob, RetentionPolicy
+from .registry import registry
+
+KIND_CHOICES = [(kind.slug, kind.label) for kind in registry]
+
+
+class PolicyForm(forms.Form):
+    kind = forms.ChoiceField(choices=KIND_CHOICES, widget=forms.HiddenInput)
+    days = forms.IntegerField(min_value=1, max_value=3650, label="Keep (days)")
+    legal_hold = forms.BooleanField(required=False, label="Legal hold")
+
+
+class DeletionForm(forms.Form):
+    kind = forms.ChoiceField(choices=KIND_CHOICES)
+    before = forms.DateTimeField(
+        label="Delete rows older than",
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
+        input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%d"])
+
+    def clean_before(self):
+        before = self.cleaned_data["before"]
+        if before > timezone.now():
+            raise forms.ValidationError("Choose a time in the past.")
+        return before
+
+
+@login_required
+@permission_required("logcenter.change_retentionpolicy", raise_exception=True)
+def retention_page(request):
+    deletion_form = DeletionForm()
+    status = 200
+    if request.method == "POST" and request.POST.get("action") == "policy":
+        form = PolicyForm(request.POST)
+        if form.is_valid():
+            data = form.cleaned_data
+            retention.policy_update(actor=request.user, kind_slug=data["kind"],
+                                    days=data["days"], legal_hold=data["legal_hold"])
+            messages.success(request, f"Retention of {form.cleaned_data['kind']} saved.")
+            return redirect("retention")
+        messages.error(request, "; ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items()))
+        status = 400
+    elif request.method == "POST" and request.POST.get("action") == "delete":
+        deletion_form = DeletionForm(request.POST)
+        if deletion_form.is_valid():
+            try:
+                retention.deletion_request(actor=request.user,
+                                           kind_slug=deletion_form.cleaned_data["kind"],
+                                           before=deletion_form.cleaned_data["before"])
+                messages.success(request, "Deletion started; its progress is below.")
+                return redirect("retention")
+            except retention.LegalHold as exc:
+                deletion_form.add_error("kind", str(exc))
+        status = 400
+    policies = [(kind, RetentionPolicy.for_kind(kind.slug)) for kind in registry]
+    jobs = DeletionJob.objects.all()[:20]
+    template = "logcenter/_deletions.html" if request.htmx else "logcenter/retention.html"
+    return render(request, template, {
+        "policies": policies, "deletion_form": deletion_form, "jobs": jobs,
+        "polling": any(j.status in ("queued", "running") for j in jobs)}, status=status)
