@@ -9,7 +9,7 @@ class AccountsConfig(AppConfig):
         from django.apps import apps
         from django.db.models.signals import post_migrate
 
-        from . import signals  # noqa: F401
+        from . import schema, signals  # noqa: F401
 
         # After the logcenter app (listed last): by then every permission the roles
         # name has been created.

@@ -1,6 +1,9 @@
 """Audited administration: changes to users, roles and permissions become audit events,
 whoever makes them (console, Django admin, shell), with before/after values."""
 
+from contextlib import contextmanager
+from contextvars import ContextVar
+
 from django.contrib.auth.models import Group
 from django.contrib.auth.signals import user_logged_out
 from django.db.models.signals import m2m_changed, post_delete, post_save, pre_save
@@ -10,6 +13,20 @@ from logcenter import request_context
 from logcenter.services import audit_event_record, auth_event_record
 
 from .models import User
+
+_suppressed: ContextVar[bool] = ContextVar("admin_audit_suppressed", default=False)
+
+
+@contextmanager
+def suppress_admin_audit():
+    """For loading demo data, which writes its own audit history: no events for the
+    users and roles it creates."""
+    token = _suppressed.set(True)
+    try:
+        yield
+    finally:
+        _suppressed.reset(token)
+
 
 AUDITED_USER_FIELDS = ("username", "email", "display_name", "timezone", "is_active",
                        "is_staff", "is_superuser")
@@ -22,6 +39,8 @@ def _actor():
 @receiver(pre_save, sender=User)
 def remember_user_before(sender, instance, update_fields=None, **kwargs):
     instance._audit_before = None
+    if _suppressed.get():
+        return
     if instance.pk and not (update_fields and set(update_fields) <= {"last_login", "password"}):
         instance._audit_before = (
             User.objects.filter(pk=instance.pk).values(*AUDITED_USER_FIELDS).first()
@@ -30,7 +49,7 @@ def remember_user_before(sender, instance, update_fields=None, **kwargs):
 
 @receiver(post_save, sender=User)
 def audit_user_saved(sender, instance, created, raw=False, **kwargs):
-    if raw:
+    if raw or _suppressed.get():
         return
     if created:
         audit_event_record(
@@ -55,6 +74,8 @@ def audit_user_saved(sender, instance, created, raw=False, **kwargs):
 
 @receiver(post_delete, sender=User)
 def audit_user_deleted(sender, instance, **kwargs):
+    if _suppressed.get():
+        return
     audit_event_record(action="user.deleted", actor=_actor(), resource=instance,
                        category="user",
                        changes={"username": {"before": instance.username, "after": None}})
@@ -62,7 +83,7 @@ def audit_user_deleted(sender, instance, **kwargs):
 
 @receiver(m2m_changed, sender=User.groups.through)
 def audit_role_change(sender, instance, action, reverse, pk_set, **kwargs):
-    if action not in ("post_add", "post_remove", "post_clear") or reverse:
+    if action not in ("post_add", "post_remove", "post_clear") or reverse or _suppressed.get():
         return
     # Group changes made through a group (reverse) are rare; the user side is audited.
     names = sorted(Group.objects.filter(pk__in=pk_set or []).values_list("name", flat=True))
@@ -79,7 +100,7 @@ def audit_role_change(sender, instance, action, reverse, pk_set, **kwargs):
 
 @receiver(m2m_changed, sender=Group.permissions.through)
 def audit_permission_change(sender, instance, action, reverse, pk_set, **kwargs):
-    if action not in ("post_add", "post_remove", "post_clear") or reverse:
+    if action not in ("post_add", "post_remove", "post_clear") or reverse or _suppressed.get():
         return
     from django.contrib.auth.models import Permission
 

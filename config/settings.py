@@ -217,4 +217,6 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    # Django's own loggers print through the root handler only (not twice).
+    "loggers": {"django": {"handlers": [], "level": "INFO", "propagate": True}},
 }

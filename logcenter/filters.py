@@ -164,7 +164,8 @@ class LogFilterSet(filters.FilterSet):
     q = filters.CharFilter(method="filter_search", label="Search")
     request_id = filters.CharFilter(label="Request ID")
     event_id = filters.UUIDFilter(label="Event ID")
-    actor_type = filters.ChoiceFilter(choices=AuditEvent._meta.get_field("actor_type").choices)
+    actor_type = filters.ChoiceFilter(choices=AuditEvent._meta.get_field("actor_type").choices,
+                                      empty_label="Any")
     actor_id = filters.CharFilter(label="Actor ID")
     actor_name = filters.CharFilter(label="Actor name")
     ip = IPFilter(label="IP address")
@@ -277,7 +278,7 @@ class AuditEventFilterSet(LogFilterSet):
     resource_type = filters.CharFilter(label="Resource type")
     resource_id = filters.CharFilter(label="Resource ID")
     resource_name = filters.CharFilter(label="Resource name")
-    result = filters.ChoiceFilter(choices=RESULT_CHOICES)
+    result = filters.ChoiceFilter(choices=RESULT_CHOICES, empty_label="Any")
     reason = filters.CharFilter(field_name="reason", lookup_expr="icontains")
 
     search_fields = ("action", "actor_name", "resource_name", "resource_id", "reason")
@@ -304,7 +305,7 @@ class UsageRecordFilterSet(LogFilterSet):
     api_key_id = filters.CharFilter(label="API key ID")
     api_key_name = filters.CharFilter(label="API key name")
     group = filters.CharFilter()
-    endpoint = filters.ChoiceFilter(choices=UsageRecord.Endpoint.choices)
+    endpoint = filters.ChoiceFilter(choices=UsageRecord.Endpoint.choices, empty_label="Any")
     platform_model = filters.CharFilter(label="Platform model")
     upstream_model = filters.CharFilter(label="Upstream model")
     upstream_name = filters.CharFilter(label="Upstream")
@@ -312,8 +313,8 @@ class UsageRecordFilterSet(LogFilterSet):
     binding_code = filters.CharFilter(label="Binding code")
     protocol = filters.CharFilter()
     billing_mode = filters.ChoiceFilter(choices=UsageRecord.BillingMode.choices,
-                                        label="Billing mode")
-    status = filters.ChoiceFilter(choices=UsageRecord.Status.choices)
+                                        label="Billing mode", empty_label="Any")
+    status = filters.ChoiceFilter(choices=UsageRecord.Status.choices, empty_label="Any")
     error_code = filters.CharFilter(label="Error code")
     is_stream = filters.BooleanFilter(label="Stream", widget=forms.Select(
         choices=[("", "Any"), ("true", "Stream"), ("false", "Non-stream")]))
@@ -360,7 +361,7 @@ class AuthEventFilterSet(LogFilterSet):
     username_attempted = filters.CharFilter(label="Username attempted")
     event = filters.CharFilter(method=exact_or_prefix("event"), label="Event",
                                help_text="exact, or a prefix like login.*")
-    result = filters.ChoiceFilter(choices=RESULT_CHOICES)
+    result = filters.ChoiceFilter(choices=RESULT_CHOICES, empty_label="Any")
     identity_provider = filters.CharFilter(label="Identity provider")
     failure_reason = filters.CharFilter(label="Failure reason")
     session_key_hash = filters.CharFilter(label="Session")
@@ -381,7 +382,7 @@ class SystemEventFilterSet(LogFilterSet):
     source = filters.CharFilter()
     event = filters.CharFilter(method=exact_or_prefix("event"), label="Event",
                                help_text="exact, or a prefix like export.*")
-    level = filters.ChoiceFilter(choices=SystemEvent.Level.choices)
+    level = filters.ChoiceFilter(choices=SystemEvent.Level.choices, empty_label="Any")
     resource_type = filters.CharFilter(label="Resource type")
     resource_id = filters.CharFilter(label="Resource ID")
 

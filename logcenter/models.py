@@ -104,7 +104,7 @@ class AuditEvent(LogEnvelope):
         )
 
     def __str__(self):
-        return f"{self.action} by {self.actor_name or self.actor_id}"
+        return f"{self.action} by {self.actor_name or self.actor_id or 'system'}"
 
 
 class UsageRecord(LogEnvelope):
@@ -360,3 +360,47 @@ class DeletionJob(models.Model):
         if not self.estimated_total:
             return 0
         return min(99, int(self.rows_deleted * 100 / self.estimated_total))
+
+
+USAGE_ROLLUP_DIMENSIONS = ("user_id", "username", "api_key_id", "api_key_name",
+                           "platform_model", "upstream_name", "group", "endpoint", "status")
+
+
+class UsageHourly(models.Model):
+    """Usage summed per hour (UTC) and dimension: what stats and charts read for whole hours.
+
+    Kept current in the same transaction as the rows it sums (ingestion upserts it; other
+    writes go through a signal); `manage.py rebuild_usage_rollups` recomputes a range.
+    """
+
+    DIMENSIONS = USAGE_ROLLUP_DIMENSIONS
+    SUMS = ("requests", "prompt_tokens", "completion_tokens", "cached_tokens", "total_tokens",
+            "cost", "quota", "credits", "latency_ms_sum")
+
+    hour = models.DateTimeField()
+    user_id = models.CharField(max_length=64, blank=True, default="")
+    username = models.CharField(max_length=150, blank=True, default="")
+    api_key_id = models.CharField(max_length=64, blank=True, default="")
+    api_key_name = models.CharField(max_length=100, blank=True, default="")
+    platform_model = models.CharField(max_length=100, blank=True, default="")
+    upstream_name = models.CharField(max_length=100, blank=True, default="")
+    group = models.CharField(max_length=64, blank=True, default="")
+    endpoint = models.CharField(max_length=32, blank=True, default="")
+    status = models.CharField(max_length=16, blank=True, default="")
+    requests = models.BigIntegerField(default=0)
+    prompt_tokens = models.BigIntegerField(default=0)
+    completion_tokens = models.BigIntegerField(default=0)
+    cached_tokens = models.BigIntegerField(default=0)
+    total_tokens = models.BigIntegerField(default=0)
+    cost = models.DecimalField(max_digits=24, decimal_places=8, default=0)
+    quota = models.BigIntegerField(default=0)
+    credits = models.DecimalField(max_digits=24, decimal_places=4, default=0)
+    latency_ms_sum = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["hour", *USAGE_ROLLUP_DIMENSIONS],
+                                               name="usage_hourly_key")]
+        indexes = [models.Index(fields=["user_id", "hour"], name="usage_hourly_user_idx")]
+
+    def __str__(self):
+        return f"{self.hour:%Y-%m-%d %H}:00 {self.platform_model} {self.requests} requests"

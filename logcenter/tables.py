@@ -58,6 +58,9 @@ class UsageRecordTable(LogTable):
     def render_cost(self, value):
         return f"{value:.6f}"
 
+    def render_latency_ms(self, value):
+        return f"{value:,}"
+
     def render_total_tokens(self, value, record):
         return format_html('<span title="prompt {} / completion {} / cached {}">{}</span>',
                            record.prompt_tokens, record.completion_tokens,

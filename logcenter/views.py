@@ -133,6 +133,8 @@ class LogDetailView(LogKindMixin, TemplateView):
             row=row,
             sections=sections,
             metadata=sorted(row.metadata.items()) if row.metadata else [],
+            # One-field sections of structured values get the card's full width.
+            wide_sections={title for title, items in sections if len(items) == 1},
             raw_json=json.dumps(raw, indent=2, ensure_ascii=False, default=str),
             related=selectors.log_related(row, self.request.user),
         )

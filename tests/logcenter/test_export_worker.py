@@ -63,7 +63,7 @@ def test_worker_killed_mid_export_never_completes_and_can_be_retried(
     _bulk_usage(25_000)
     queue = f"kill-{os.getpid()}-{time.monotonic_ns()}"
     monkeypatch.setattr(app.conf, "CELERY_TASK_ALWAYS_EAGER", False)
-    monkeypatch.setattr(app.conf, "CELERY_TASK_DEFAULT_QUEUE", queue)
+    app.conf.CELERY_TASK_DEFAULT_QUEUE = queue
     worker = _start_worker(queue, shared_media)
     try:
         job = exports.export_create(user=staff, kind_slug="usage", fmt="json",
@@ -73,6 +73,7 @@ def test_worker_killed_mid_export_never_completes_and_can_be_retried(
         worker.send_signal(signal.SIGKILL)
         worker.wait(timeout=10)
     finally:
+        app.conf.CELERY_TASK_DEFAULT_QUEUE = "celery"
         if worker.poll() is None:
             worker.kill()
     job.refresh_from_db()
