@@ -63,6 +63,7 @@ def test_worker_killed_mid_export_never_completes_and_can_be_retried(
     _bulk_usage(25_000)
     queue = f"kill-{os.getpid()}-{time.monotonic_ns()}"
     monkeypatch.setattr(app.conf, "CELERY_TASK_ALWAYS_EAGER", False)
+    previous_queue = app.conf.task_default_queue
     app.conf.CELERY_TASK_DEFAULT_QUEUE = queue
     worker = _start_worker(queue, shared_media)
     try:
@@ -73,7 +74,7 @@ def test_worker_killed_mid_export_never_completes_and_can_be_retried(
         worker.send_signal(signal.SIGKILL)
         worker.wait(timeout=10)
     finally:
-        app.conf.CELERY_TASK_DEFAULT_QUEUE = "celery"
+        app.conf.CELERY_TASK_DEFAULT_QUEUE = previous_queue
         if worker.poll() is None:
             worker.kill()
     job.refresh_from_db()
