@@ -6,4 +6,4 @@ class LogcenterConfig(AppConfig):
     verbose_name = "Logs"
 
     def ready(self):
-        from . import tasks  # noqa: F401  (connects the task-failure reporting)
+        from . import signals, tasks  # noqa: F401  (rollup upkeep, task-failure reporting)

@@ -30,6 +30,7 @@ from django.utils import timezone
 
 from accounts.models import ApiKey, User
 from accounts.signals import suppress_admin_audit
+from logcenter.rollups import rollup_rebuild
 
 from .models import AuditEvent, AuthEvent, SystemEvent, UsageRecord
 
@@ -784,6 +785,7 @@ def seed(counts=None, now=None, log=print):
             before = model.objects.count()
             model.objects.bulk_create(rows, batch_size=2000, ignore_conflicts=True)
             result.inserted[kind] = model.objects.count() - before
+        rollup_rebuild()  # bulk inserts bypass the per-row rollup upkeep
         # Keys remember when they were last used.
         last_used = {}
         for row in builder.usage:
@@ -1549,6 +1551,8 @@ def add_usage(n, chunk=20_000, days=EXTRA_DAYS, workers=1, log=print):
         _sqlite_cache()
         for bounds in chunks:
             progress(_extra_chunk(bounds))
+    log("  rebuilding the hourly usage rollup for the loaded range …")
+    rollup_rebuild(now - timedelta(days=days), now)
     return done, time.perf_counter() - started
 
 

@@ -20,6 +20,8 @@ from django.conf import settings
 from django.db import connection, models, transaction
 from django.utils import timezone
 
+from . import rollups
+from .models import UsageRecord
 from .registry import registry
 
 METADATA_KEY_RE = re.compile(r"^[A-Za-z0-9_]{1,64}$")
@@ -274,6 +276,8 @@ def _store(kind, rows):
                    .values_list("event_id", flat=True))
     fresh = [model(**row) for row in rows if row["event_id"] not in existing]
     model.objects.bulk_create(fresh, batch_size=500, ignore_conflicts=True)
+    if model is UsageRecord:
+        rollups.rollup_add(fresh)
     return len(fresh)
 
 
@@ -301,11 +305,18 @@ def _store_copy(kind, rows):
                     Jsonb(row[f.name]) if f.column in json_columns else row[f.name]
                     for f in fields
                 ])
-        cursor.execute(
-            f'INSERT INTO "{table}" ({column_list}) SELECT {column_list} FROM "{stage}" '
-            f"ON CONFLICT (event_id) DO NOTHING"
-        )
-        inserted = cursor.rowcount
+        insert = (f'INSERT INTO "{table}" ({column_list}) SELECT {column_list} FROM "{stage}" '
+                  f"ON CONFLICT (event_id) DO NOTHING")
+        if model is UsageRecord:
+            # The hourly rollup takes the new rows' sums in the same statement.
+            cursor.execute(
+                f"WITH inserted AS ({insert} RETURNING *), "
+                f"rolled AS ({rollups.upsert_sql('SELECT * FROM inserted')}) "
+                f"SELECT count(*) FROM inserted")
+            inserted = cursor.fetchone()[0]
+        else:
+            cursor.execute(insert)
+            inserted = cursor.rowcount
         cursor.execute(f'DELETE FROM "{stage}"')  # several kinds' batches share a transaction
     return inserted
 

@@ -8,14 +8,12 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, Sum
-from django.utils import timezone
 
 from .access import access_for, visible_kinds
 from .services import log_read_record
 
 from .pagination import KeysetPage, capped_count, keyset_page
-from .registry import LogKind, registry
+from .registry import LogKind
 
 
 class InvalidLogQuery(Exception):
@@ -95,41 +93,3 @@ def log_related(row, user, limit=20):
         if rows:
             related.append((kind, rows))
     return related
-
-
-def usage_summary(queryset, access):
-    """Requests, tokens and (for roles that see cost) cost, quota and credits of a
-    filtered usage queryset."""
-    sums = dict(
-        requests=Count("id"),
-        prompt_tokens=Sum("prompt_tokens"),
-        completion_tokens=Sum("completion_tokens"),
-        cached_tokens=Sum("cached_tokens"),
-        total_tokens=Sum("total_tokens"),
-    )
-    if access.can_view_cost:
-        sums.update(cost=Sum("cost"), quota=Sum("quota"), credits=Sum("credits"))
-    totals = queryset.order_by().aggregate(**sums)
-    return {key: value or 0 for key, value in totals.items()}
-
-
-RATE_WINDOW_SECONDS = 60
-TIME_PARAMS = ("start_time", "end_time", "range", "cursor", "ordering", "page_size")
-
-
-def usage_rates(user, params):
-    """Requests and tokens in the last 60 seconds under the same (non-time) filters."""
-    recent = {k: v for k, v in params.items() if k not in TIME_PARAMS}
-    recent["start_time"] = str(int(timezone.now().timestamp()) - RATE_WINDOW_SECONDS)
-    queryset = log_filter(registry["usage"], user, recent).qs
-    totals = queryset.order_by().aggregate(requests=Count("id"), tokens=Sum("total_tokens"))
-    return {"rpm": totals["requests"] or 0, "tpm": totals["tokens"] or 0}
-
-
-def usage_stats(user, params):
-    """The stats endpoint and the usage page's cards: totals of the filter plus rates."""
-    kind = registry["usage"]
-    filterset = log_filter(kind, user, params)
-    stats = usage_summary(filterset.qs, access_for(user, kind))
-    stats.update(usage_rates(user, params))
-    return stats

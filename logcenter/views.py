@@ -9,7 +9,7 @@ from django.http import Http404
 from django.shortcuts import redirect
 from django.views.generic import TemplateView
 
-from . import selectors
+from . import selectors, stats
 from .access import access_for, visible_kinds
 from .registry import registry
 from .text import escape_row
@@ -93,8 +93,7 @@ class LogListView(LogKindMixin, TemplateView):
             table=table,
             total=total,
             window=filterset.time_window if listing else None,
-            summary=({**selectors.usage_summary(listing.queryset, access),
-                      **selectors.usage_rates(self.request.user, self.request.GET)}
+            summary=(stats.usage_stats(self.request.user, self.request.GET)
                      if listing and kind.summary else None),
             errors=errors,
             page_sizes=(25, 50, 100, 200),

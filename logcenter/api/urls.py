@@ -4,7 +4,7 @@ from rest_framework.routers import DefaultRouter
 from .exports import (ExportDetailView, ExportDownloadView, ExportListCreateView,
                       ExportRetryView)
 from .ingest import IngestView
-from .usage import UsageByKeyView, UsageStatsView
+from .usage import UsageBucketsView, UsageByKeyView, UsageStatsView
 from .views import register_routes
 
 router = DefaultRouter()
@@ -14,6 +14,7 @@ urlpatterns = [
     # Before the router, whose detail route would take "by-key" for an event id.
     path("usage-records/by-key/", UsageByKeyView.as_view(), name="usage-by-key"),
     path("usage/stats/", UsageStatsView.as_view(), name="usage-stats"),
+    path("usage/buckets/", UsageBucketsView.as_view(), name="usage-buckets"),
     path("ingest/", IngestView.as_view(), name="ingest"),
     path("exports/", ExportListCreateView.as_view(), name="api-exports"),
     path("exports/<uuid:export_id>/", ExportDetailView.as_view(), name="export-detail"),
