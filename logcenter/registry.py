@@ -34,6 +34,8 @@ class LogKind:
     sensitive_fields: tuple = ("ip", "user_agent")
     # Left out entirely for roles without view_cost_<model> (usage only).
     cost_fields: tuple = ()
+    # Charts above the list: "usage" (spend by model, top spenders) or "events".
+    charts: str = ""
     # Opening a row's detail writes an audit event (who looked at which audit record).
     audit_detail_views: bool = False
     description: str = ""
@@ -119,6 +121,7 @@ registry.register(LogKind(
     table=tables.UsageRecordTable,
     serializer=serializers.UsageRecordSerializer,
     description="Every model call with its bill.",
+    charts="usage",
     owner_field="user_id",
     sensitive_fields=("ip", "user_agent", "error_message"),
     cost_fields=("cost", "quota", "credits", "billing_items"),
@@ -151,6 +154,7 @@ registry.register(LogKind(
     table=tables.AuthEventTable,
     serializer=serializers.AuthEventSerializer,
     description="Sign-ins, failures, lockouts and other identity events.",
+    charts="events",
     owner_field="user_id",
     sections=(
         DetailSection("Event", ("event_id", "occurred_at", "ingested_at", "event", "result",
@@ -171,6 +175,7 @@ registry.register(LogKind(
     table=tables.SystemEventTable,
     serializer=serializers.SystemEventSerializer,
     description="Platform events, warnings and errors by source and level.",
+    charts="events",
     sensitive_fields=("ip", "user_agent", "details"),
     sections=(
         DetailSection("Event", ("event_id", "occurred_at", "ingested_at", "source", "event",

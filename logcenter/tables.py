@@ -18,7 +18,7 @@ class LogTable(tables.Table):
     class Meta:
         template_name = "logcenter/_table.html"
         orderable = False
-        attrs = {"class": "log-table"}
+        attrs = {"class": "log-table", "id": "log-rows"}
         empty_text = "No rows match this filter and time range."
 
     def __init__(self, *args, sorts=(), **kwargs):

@@ -9,7 +9,7 @@ from django.http import Http404
 from django.shortcuts import redirect
 from django.views.generic import TemplateView
 
-from . import selectors, stats
+from . import charts, selectors, stats
 from .access import access_for, visible_kinds
 from .registry import registry
 from .text import escape_row
@@ -95,12 +95,23 @@ class LogListView(LogKindMixin, TemplateView):
             window=filterset.time_window if listing else None,
             summary=(stats.usage_stats(self.request.user, self.request.GET)
                      if listing and kind.summary else None),
+            panels=self.panels(listing),
             errors=errors,
             page_sizes=(25, 50, 100, 200),
             range_presets=[("1h", "1 h"), ("24h", "24 h"), ("7d", "7 d"), ("30d", "30 d")],
             api_url=f"/api/v1/{kind.api_name}/",
         )
         return context
+
+
+    def panels(self, listing):
+        """Charts for the first page of a valid filter (deeper pages skip them)."""
+        if listing is None or listing.filterset.cursor_value or not self.kind.charts:
+            return None
+        user, params = self.request.user, self.request.GET
+        if self.kind.charts == "usage":
+            return charts.usage_panels(user, params)
+        return charts.event_panels(self.kind.slug, user, params)
 
 
 class LogDetailView(LogKindMixin, TemplateView):

@@ -19,7 +19,7 @@ def sign_in(page, live_server, username, password):
 
 
 def table_rows(page):
-    return page.locator("table.log-table tbody tr:not(:has(td.empty))")
+    return page.locator("table#log-rows tbody tr:not(:has(td.empty))")
 
 
 def test_console_end_to_end(page, live_server, screenshot):
@@ -46,7 +46,7 @@ def test_console_end_to_end(page, live_server, screenshot):
     page.fill("#id_platform_model", "qwen-max")
     page.click("text=Apply filters")
     page.wait_for_url(re.compile(r"platform_model=qwen-max"))
-    page.wait_for_function("document.querySelectorAll('table.log-table tbody tr').length === 3")
+    page.wait_for_function("document.querySelectorAll('table#log-rows tbody tr').length === 3")
     assert table_rows(page).count() == 3 < everything
     screenshot("usage-filtered")
 
@@ -58,7 +58,7 @@ def test_console_end_to_end(page, live_server, screenshot):
     assert costs == sorted(costs, reverse=True) and costs[0] == 9.5
 
     # Detail page from the first row.
-    page.locator("table.log-table tbody tr td a").first.click()
+    page.locator("table#log-rows tbody tr td a").first.click()
     page.wait_for_url(re.compile(r"/logs/usage/[0-9a-f-]{36}/"))
     assert page.locator("h2", has_text="Usage & billing").is_visible()
     assert page.locator("h2", has_text="Model route").is_visible()

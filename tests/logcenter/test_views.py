@@ -121,3 +121,31 @@ def test_control_characters_are_shown_escaped(staff_client, factories):
     detail = staff_client.get(row.get_absolute_url()).content.decode()
     assert "curl\\r\\nFAKE login.succeeded\\x1b[31m" in detail
     assert "\x1b" not in detail and "curl\r\n" not in detail
+
+
+def test_usage_charts_cards_and_top_spenders(staff_client, factories):
+    factories["usage"](platform_model="gpt-4o", username="big", cost="5", status="error",
+                       latency_ms=900)
+    factories["usage"](platform_model="qwen-max", username="small", cost="1", latency_ms=100)
+    html = staff_client.get("/logs/usage/").content.decode()
+    assert '<svg class="chart"' in html and "Cost per hour by model" in html
+    assert "times in UTC" in html and "USD" in html
+    assert "platform_model=gpt-4o" in html.split('<svg class="chart"')[1].split("</svg>")[0]
+    top = html.split('id="top-spenders"')[1]
+    assert top.index(">big<") < top.index(">small<")  # biggest spender first
+    assert "50.0%" in html  # error rate: one of two calls failed
+    by_requests = staff_client.get("/logs/usage/?top_by=requests").content.decode()
+    assert "Requests ▼" in by_requests
+
+
+@pytest.mark.parametrize("slug, title, row", [
+    ("auth", "Sign-in failures and lockouts", {"event": "login.failed", "result": "failure"}),
+    ("system", "Events by level", {"level": "critical"}),
+])
+def test_event_charts(staff_client, factories, slug, title, row):
+    factories[slug](**row)
+    html = staff_client.get(f"/logs/{slug}/").content.decode()
+    chart = html.split('<svg class="chart"')[1].split("</svg>")[0]
+    assert title in html and "<rect" in chart
+    key, value = next(iter(row.items()))
+    assert f"{key}={value}" in chart  # each segment links to its filtered list

@@ -1,0 +1,206 @@
+"""Charts for the list pages, drawn on the server as SVG (no script, no CDN).
+
+Each bar segment links to the list filtered to its time bucket and series, so a spike is
+one click from the rows behind it.
+"""
+
+from datetime import datetime, timedelta
+from decimal import Decimal
+from urllib.parse import urlencode
+
+from django.db.models import Count
+from django.db.models.functions import TruncDay, TruncHour
+from django.utils import timezone
+from django.utils.html import escape
+from django.utils.safestring import mark_safe
+
+from . import selectors, stats
+from .registry import registry
+
+PALETTE = ["#2557d6", "#12805c", "#b54708", "#7a5af8", "#c11574", "#0e9384", "#667085",
+           "#dc6803", "#1570ef", "#6172f3"]
+LEVEL_COLOURS = {"debug": "#98a2b3", "info": "#2e90fa", "warning": "#f79009",
+                 "error": "#d92d20", "critical": "#7a271a"}
+OTHER = "other"
+TOP_ORDERS = ("cost", "requests", "total_tokens")
+
+
+def choose_width(start, end):
+    return "1h" if end - start <= timedelta(days=2) else "1d"
+
+
+def stacked_bars_svg(buckets, *, unit, title, link, colours=None, width=960, height=230):
+    """buckets: [(start, end, {series: value})]. link(start, end, series) -> URL."""
+    series = []
+    for _, _, values in buckets:
+        for name in values:
+            if name not in series:
+                series.append(name)
+    colours = colours or {}
+    colour = {name: colours.get(name, PALETTE[i % len(PALETTE)]) for i, name in
+              enumerate(series)}
+    top = float(max([sum(values.values()) for _, _, values in buckets] + [0]))
+    left, right, upper, lower = 64, 12, 14, 38
+    plot_w, plot_h = width - left - right, height - upper - lower
+    scale = plot_h / float(top) if top else 0
+    bar_w = plot_w / max(len(buckets), 1)
+    parts = [f'<svg class="chart" viewBox="0 0 {width} {height}" role="img" '
+             f'aria-label="{escape(title)}" xmlns="http://www.w3.org/2000/svg">']
+    for i in range(5):  # gridlines with labelled values
+        value = top * i / 4
+        y = upper + plot_h - value * scale
+        parts.append(f'<line x1="{left}" x2="{width - right}" y1="{y:.1f}" y2="{y:.1f}" '
+                     f'class="grid"/><text x="{left - 6}" y="{y + 4:.1f}" class="axis" '
+                     f'text-anchor="end">{escape(_fmt(value, unit))}</text>')
+    label_every = max(1, len(buckets) // 12)
+    for index, (start, end, values) in enumerate(buckets):
+        x = left + index * bar_w
+        y = upper + plot_h
+        for name in series:
+            value = values.get(name, 0)
+            if not value:
+                continue
+            h = float(value) * scale
+            y -= h
+            tip = f"{name}: {_fmt(value, unit)} ({_when(start, end)})"
+            parts.append(f'<a href="{escape(link(start, end, name))}"><rect x="{x + 1:.1f}" '
+                         f'y="{y:.1f}" width="{max(bar_w - 2, 1):.1f}" height="{h:.1f}" '
+                         f'fill="{colour[name]}"><title>{escape(tip)}</title></rect></a>')
+        if index % label_every == 0:
+            parts.append(f'<text x="{x + bar_w / 2:.1f}" y="{height - lower + 14}" '
+                         f'class="axis" text-anchor="middle">{escape(_tick(start, end))}</text>')
+    parts.append("</svg>")
+    legend = "".join(f'<span><i style="background:{colour[name]}"></i>{escape(name)}</span>'
+                     for name in series)
+    tz = timezone.get_current_timezone_name()
+    return mark_safe(f'<figure class="chart-box"><figcaption>{escape(title)} '
+                     f'<small class="muted">({escape(unit)}; times in {escape(tz)})</small>'
+                     f'</figcaption>{"".join(parts)}<div class="legend">{legend}</div></figure>')
+
+
+def _fmt(value, unit):
+    value = Decimal(str(value))
+    if unit == "USD":
+        return f"${Decimal(value):,.2f}" if value >= 1 or value == 0 else f"${Decimal(value):.4f}"
+    return f"{value:,.0f}"
+
+
+def _tick(start, end):
+    local = timezone.localtime(start)
+    return local.strftime("%m-%d") if end - start >= timedelta(days=1) else local.strftime("%H:%M")
+
+
+def _when(start, end):
+    return f"{timezone.localtime(start):%Y-%m-%d %H:%M} – {timezone.localtime(end):%H:%M}"
+
+
+def _list_link(kind_slug, params, start, end, extra):
+    query = {k: v for k, v in params.items() if k not in ("cursor", "start_time",
+                                                              "end_time", "range")}
+    query.update(start_time=start.isoformat(), end_time=end.isoformat(), **extra)
+    return f"/logs/{kind_slug}/?{urlencode(query)}"
+
+
+def _top(values, limit=7):
+    """Keep the biggest series; fold the rest into "other" so the legend stays readable."""
+    totals = {}
+    for _, _, bucket in values:
+        for name, value in bucket.items():
+            totals[name] = totals.get(name, 0) + value
+    keep = set(sorted(totals, key=totals.get, reverse=True)[:limit])
+    folded = []
+    for start, end, bucket in values:
+        merged = {}
+        for name, value in bucket.items():
+            key = name if name in keep else OTHER
+            merged[key] = merged.get(key, 0) + value
+        folded.append((start, end, merged))
+    return folded
+
+
+# --- the charts of each tab -------------------------------------------------------------
+
+def usage_panels(user, params):
+    """Cards, cost (or requests) per bucket by model, and the top spenders."""
+    query = stats.parse(user, params, group_by="model")
+    width = choose_width(query.start, query.end)
+    buckets = stats.buckets(query, width)
+    measure = "cost" if "cost" in query.measures else "requests"
+    series = _top([
+        (datetime.fromisoformat(b["start_time"]), datetime.fromisoformat(b["end_time"]),
+         {r["model"] or "(none)": Decimal(str(r[measure])) for r in b["results"]})
+        for b in buckets])
+    chart = stacked_bars_svg(
+        series, unit="USD" if measure == "cost" else "requests",
+        title=f"{'Cost' if measure == 'cost' else 'Requests'} per "
+              f"{'hour' if width == '1h' else 'day'} by model",
+        link=lambda s, e, name: _list_link(
+            "usage", params, s, e, {} if name == OTHER else {"platform_model": name}))
+    top_by = params.get("top_by") if params.get("top_by") in TOP_ORDERS else measure
+    top = {}
+    for group in ("user", "api_key", "model"):
+        rows = stats.totals(stats.parse(user, params, group_by=group))
+        rows.sort(key=lambda r: Decimal(str(r.get(top_by, 0))), reverse=True)
+        top[group] = rows[:10]
+    kind = registry["usage"]
+    window = stats.parse(user, params)
+    status = {r["status"]: r["requests"] for r in
+              stats.totals(stats.parse(user, params, group_by="status"))}
+    requests = sum(status.values())
+    p95 = selectors.log_filter(kind, user, params).qs
+    return {
+        "chart": chart,
+        "top": top,
+        "measure": measure,
+        "top_by": top_by,
+        "error_rate": (status.get("error", 0) * 100 / requests) if requests else 0,
+        "p95_latency_ms": _p95_latency(p95),
+        "window": (window.start, window.end),
+    }
+
+
+def _p95_latency(queryset):
+    count = queryset.count()
+    if not count:
+        return 0
+    index = min(count - 1, int(count * 0.95))
+    return (queryset.order_by("latency_ms").values_list("latency_ms", flat=True)[index])
+
+
+def event_panels(kind_slug, user, params):
+    """Auth: failures and lockouts over time. System: events by level over time."""
+    kind = registry[kind_slug]
+    filterset = selectors.log_filter(kind, user, params)
+    start, _, _ = filterset.time_window
+    end = filterset.form.cleaned_data.get("end_time") or timezone.now()
+    start = start or end - timedelta(days=7)
+    width = choose_width(start, end)
+    trunc = (TruncHour if width == "1h" else TruncDay)("occurred_at",
+                                                       tzinfo=timezone.get_current_timezone())
+    queryset = filterset.qs
+    if kind_slug == "auth":
+        field, title, colours = "event", "Sign-in failures and lockouts", {
+            "login.failed": "#d92d20", "account.locked": "#7a271a"}
+        queryset = queryset.filter(event__in=list(colours))
+    else:
+        field, title, colours = "level", "Events by level", LEVEL_COLOURS
+    counts = {}
+    for row in (queryset.annotate(lc_bucket=trunc).order_by()
+                .values("lc_bucket", field).annotate(n=Count("id"))):
+        counts.setdefault(row["lc_bucket"], {})[row[field]] = row["n"]
+    step = timedelta(hours=1) if width == "1h" else timedelta(days=1)
+    first = timezone.localtime(start).replace(minute=0, second=0, microsecond=0)
+    if width == "1d":
+        first = first.replace(hour=0)
+    series, cursor = [], first
+    while cursor < end:
+        nxt = cursor + step
+        series.append((cursor, nxt, counts.get(cursor, {})))
+        cursor = nxt
+    order = list(colours)
+    series = [(s, e, dict(sorted(v.items(), key=lambda kv: order.index(kv[0])
+                                 if kv[0] in order else 99))) for s, e, v in series]
+    return {"chart": stacked_bars_svg(
+        series, unit="events", title=f"{title} per {'hour' if width == '1h' else 'day'}",
+        colours=colours,
+        link=lambda s, e, name: _list_link(kind_slug, params, s, e, {field: name}))}
