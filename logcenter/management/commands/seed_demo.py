@@ -81,11 +81,4 @@ class Command(BaseCommand):
             w(f"  {label:<7} {model.objects.count():>10,}")
         w(f"  users   {User.objects.count():>10,}")
         w(f"  apikeys {ApiKey.objects.count():>10,}")
-        w("")
-        w("Demo logins:")
-        for username, password, role in DEMO_LOGINS:
-            w(f"  {username:<8} / {password:<18} {role}")
-        example = User.objects.filter(username__contains=".").order_by("username").first()
-        example = example.username if example else "alice.rossi"
-        w(f"  ...and {demo.DEMO_USER_COUNT} demo users (e.g. {example}) with password "
-          f"{DEMO_USER_PASSWORD}")
+        w("Sign-ins: `manage.py demo_logins` (make run prints them).")

@@ -1,0 +1,68 @@
+"""Usage stats on the big table: rollups versus the raw GROUP BY, in the same run.
+
+    .venv/bin/python bench/stats.py [--runs 10] [--raw-runs 3]
+
+Cases: 30-day cost by model per day, 7-day usage by user per hour, and rpm/tpm (last
+60 s). Prints one JSON line per case and source with p50/p95 ms, and the speed-up.
+Uses DATABASE_URL, default postgres://postgres@127.0.0.1:5432/logcenter_bench; load it
+with `manage.py seed_demo --usage 10000000` (rollups are rebuilt at the end of the load).
+"""
+
+import argparse
+import time
+
+from _common import report, setup_django, summary
+
+
+def timed(fn, runs):
+    timings = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        fn()
+        timings.append((time.perf_counter() - started) * 1000)
+    return timings
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=10)
+    parser.add_argument("--raw-runs", type=int, default=3)
+    args = parser.parse_args()
+    setup_django()
+    from django.utils import timezone
+
+    from accounts.models import User
+    from logcenter import stats
+    from logcenter.models import UsageHourly, UsageRecord
+
+    user, _ = User.objects.get_or_create(username="bench-stats", defaults={
+        "email": "bench-stats@example.com", "is_superuser": True})
+    now = timezone.now()
+    report(case="setup", usage_rows=UsageRecord.objects.count(),
+           rollup_rows=UsageHourly.objects.count())
+    cases = [
+        ("30d cost by model per day", "1d", "model", 30),
+        ("7d usage by user per hour", "1h", "user", 7),
+    ]
+    for name, width, group, days in cases:
+        params = {"start_time": (now - timezone.timedelta(days=days)).isoformat(),
+                  "end_time": now.isoformat()}
+        results = {}
+        for source, runs in (("rollup", args.runs), ("raw", args.raw_runs)):
+            def run(source=source):
+                query = stats.parse(user, params, group_by=group)
+                return stats.buckets(query, width, source="auto" if source == "rollup"
+                                     else "raw")
+            data = run()
+            timings = timed(run, runs)
+            results[source] = summary(timings)
+            report(case=name, source=source, runs=runs, buckets=len(data),
+                   groups=sum(len(b["results"]) for b in data), **results[source])
+        report(case=name, speedup_p50=results["raw"]["p50_ms"] / results["rollup"]["p50_ms"])
+    timings = timed(lambda: stats.usage_rates(user, {}), args.runs)
+    report(case="rpm/tpm (last 60 s)", source="raw rows, time index", runs=args.runs,
+           **summary(timings))
+
+
+if __name__ == "__main__":
+    main()
