@@ -80,20 +80,26 @@ class KeysetPage:
         return self.prev_cursor is not None
 
 
-def keyset_page(queryset, ordering: str, cursor: Cursor | None, page_size: int) -> KeysetPage:
-    """One page of `queryset` in `ordering` (plus id as the tie-breaker)."""
+def keyset_queryset(queryset, ordering: str, cursor: Cursor | None):
+    """The rows after (or, for PREV, before) the cursor, in reading order."""
     key = ordering.lstrip("-")
-    descending = ordering.startswith("-")
     backwards = cursor is not None and cursor.direction == PREV
     # Walking backwards means reading the opposite order, then flipping the page.
-    read_descending = descending != backwards
+    read_descending = ordering.startswith("-") != backwards
     sign = "-" if read_descending else ""
     queryset = queryset.order_by(f"{sign}{key}", f"{sign}id")
     if cursor is not None:
         boundary = Tuple(F(key), F("id"))
         lookup = TupleLessThan if read_descending else TupleGreaterThan
         queryset = queryset.filter(lookup(boundary, (cursor.value, cursor.pk)))
-    rows = list(queryset[: page_size + 1])
+    return queryset
+
+
+def keyset_page(queryset, ordering: str, cursor: Cursor | None, page_size: int) -> KeysetPage:
+    """One page of `queryset` in `ordering` (plus id as the tie-breaker)."""
+    key = ordering.lstrip("-")
+    backwards = cursor is not None and cursor.direction == PREV
+    rows = list(keyset_queryset(queryset, ordering, cursor)[: page_size + 1])
     more = len(rows) > page_size
     rows = rows[:page_size]
     if backwards:
