@@ -40,6 +40,13 @@ class ExportJobSerializer(serializers.ModelSerializer):
         return job.filter_query
 
 
+def job_response(request, job, status_code):
+    """The job as it stands now (a queued job may already have run in-process)."""
+    job.refresh_from_db()
+    return Response(ExportJobSerializer(job, context={"request": request}).data,
+                    status=status_code)
+
+
 class ExportCreateSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=["audit", "usage", "auth", "system"])
     format = serializers.ChoiceField(choices=ExportJob.Format.choices, default="csv")
@@ -71,11 +78,8 @@ class ExportListCreateView(APIView):
             raise ValidationError({f: [e["message"] for e in errs]
                                    for f, errs in exc.errors.items()}) from None
         except exports.QueueUnavailable as exc:
-            return Response(ExportJobSerializer(exc.job, context={"request": request}).data,
-                            status=status.HTTP_503_SERVICE_UNAVAILABLE)
-        job.refresh_from_db()
-        return Response(ExportJobSerializer(job, context={"request": request}).data,
-                        status=status.HTTP_202_ACCEPTED)
+            return job_response(request, exc.job, status.HTTP_503_SERVICE_UNAVAILABLE)
+        return job_response(request, job, status.HTTP_202_ACCEPTED)
 
 
 class ExportDetailView(APIView):
@@ -94,11 +98,8 @@ class ExportRetryView(APIView):
         except ValueError as exc:
             raise ValidationError({"status": [str(exc)]}) from None
         except exports.QueueUnavailable as exc:
-            return Response(ExportJobSerializer(exc.job, context={"request": request}).data,
-                            status=status.HTTP_503_SERVICE_UNAVAILABLE)
-        job.refresh_from_db()
-        return Response(ExportJobSerializer(job, context={"request": request}).data,
-                        status=status.HTTP_202_ACCEPTED)
+            return job_response(request, exc.job, status.HTTP_503_SERVICE_UNAVAILABLE)
+        return job_response(request, job, status.HTTP_202_ACCEPTED)
 
 
 def download_response(job, user):
