@@ -33,13 +33,13 @@ def main():
 
     from accounts.models import User
     from logcenter import stats
-    from logcenter.models import UsageHourly, UsageRecord
+    from logcenter.models import USAGE_ROLLUPS, UsageRecord
 
     user, _ = User.objects.get_or_create(username="bench-stats", defaults={
         "email": "bench-stats@example.com", "is_superuser": True})
     now = timezone.now()
     report(case="setup", usage_rows=UsageRecord.objects.count(),
-           rollup_rows=UsageHourly.objects.count())
+           rollup_rows={r.__name__: r.objects.count() for r in USAGE_ROLLUPS})
     cases = [
         ("30d cost by model per day", "1d", "model", 30),
         ("7d usage by user per hour", "1h", "user", 7),
@@ -56,7 +56,9 @@ def main():
             data = run()
             timings = timed(run, runs)
             results[source] = summary(timings)
-            report(case=name, source=source, runs=runs, buckets=len(data),
+            rollup = stats.parse(user, params, group_by=group).rollup
+            report(case=name, source=source if source == "raw" else rollup.__name__,
+                   runs=runs, buckets=len(data),
                    groups=sum(len(b["results"]) for b in data), **results[source])
         report(case=name, speedup_p50=results["raw"]["p50_ms"] / results["rollup"]["p50_ms"])
     timings = timed(lambda: stats.usage_rates(user, {}), args.runs)

@@ -1551,6 +1551,9 @@ def add_usage(n, chunk=20_000, days=EXTRA_DAYS, workers=1, log=print):
         _sqlite_cache()
         for bounds in chunks:
             progress(_extra_chunk(bounds))
+    if postgres:
+        with connection.cursor() as cursor:  # fresh statistics, or the planner guesses
+            cursor.execute(f"ANALYZE {UsageRecord._meta.db_table}")
     log("  rebuilding the hourly usage rollup for the loaded range …")
     rollup_rebuild(now - timedelta(days=days), now)
     return done, time.perf_counter() - started

@@ -308,11 +308,8 @@ def _store_copy(kind, rows):
         insert = (f'INSERT INTO "{table}" ({column_list}) SELECT {column_list} FROM "{stage}" '
                   f"ON CONFLICT (event_id) DO NOTHING")
         if model is UsageRecord:
-            # The hourly rollup takes the new rows' sums in the same statement.
-            cursor.execute(
-                f"WITH inserted AS ({insert} RETURNING *), "
-                f"rolled AS ({rollups.upsert_sql('SELECT * FROM inserted')}) "
-                f"SELECT count(*) FROM inserted")
+            # The hourly rollups take the new rows' sums in the same statement.
+            cursor.execute(rollups.ingest_with_rollups_sql(insert))
             inserted = cursor.fetchone()[0]
         else:
             cursor.execute(insert)

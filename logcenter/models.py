@@ -362,31 +362,17 @@ class DeletionJob(models.Model):
         return min(99, int(self.rows_deleted * 100 / self.estimated_total))
 
 
-USAGE_ROLLUP_DIMENSIONS = ("user_id", "username", "api_key_id", "api_key_name",
-                           "platform_model", "upstream_name", "group", "endpoint", "status")
+class UsageRollup(models.Model):
+    """Usage summed per hour (UTC) and a set of dimensions.
 
-
-class UsageHourly(models.Model):
-    """Usage summed per hour (UTC) and dimension: what stats and charts read for whole hours.
-
-    Kept current in the same transaction as the rows it sums (ingestion upserts it; other
-    writes go through a signal); `manage.py rebuild_usage_rollups` recomputes a range.
+    Several rollups of different width exist; a stats query reads the narrowest one that
+    has every dimension it groups or filters by (logcenter.stats). All are kept current in
+    the same transaction as the rows they sum (logcenter.rollups).
     """
 
-    DIMENSIONS = USAGE_ROLLUP_DIMENSIONS
-    SUMS = ("requests", "prompt_tokens", "completion_tokens", "cached_tokens", "total_tokens",
-            "cost", "quota", "credits", "latency_ms_sum")
+    DIMENSIONS: tuple = ()
 
     hour = models.DateTimeField()
-    user_id = models.CharField(max_length=64, blank=True, default="")
-    username = models.CharField(max_length=150, blank=True, default="")
-    api_key_id = models.CharField(max_length=64, blank=True, default="")
-    api_key_name = models.CharField(max_length=100, blank=True, default="")
-    platform_model = models.CharField(max_length=100, blank=True, default="")
-    upstream_name = models.CharField(max_length=100, blank=True, default="")
-    group = models.CharField(max_length=64, blank=True, default="")
-    endpoint = models.CharField(max_length=32, blank=True, default="")
-    status = models.CharField(max_length=16, blank=True, default="")
     requests = models.BigIntegerField(default=0)
     prompt_tokens = models.BigIntegerField(default=0)
     completion_tokens = models.BigIntegerField(default=0)
@@ -398,9 +384,72 @@ class UsageHourly(models.Model):
     latency_ms_sum = models.BigIntegerField(default=0)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["hour", *USAGE_ROLLUP_DIMENSIONS],
+        abstract = True
+
+    def __str__(self):
+        return f"{self.hour:%Y-%m-%d %H}:00 {self.requests} requests"
+
+
+def _dimension(max_length):
+    return models.CharField(max_length=max_length, blank=True, default="")
+
+
+HOURLY_DIMENSIONS = ("user_id", "username", "api_key_id", "api_key_name", "platform_model",
+                     "upstream_name", "group", "endpoint", "status")
+BY_MODEL_DIMENSIONS = ("platform_model", "upstream_name", "group", "endpoint", "status")
+BY_USER_DIMENSIONS = ("user_id", "username", "status")
+
+
+class UsageHourly(UsageRollup):
+    """Every dimension the usage filters can name: the fallback of the rollups."""
+
+    DIMENSIONS = HOURLY_DIMENSIONS
+
+    user_id = _dimension(64)
+    username = _dimension(150)
+    api_key_id = _dimension(64)
+    api_key_name = _dimension(100)
+    platform_model = _dimension(100)
+    upstream_name = _dimension(100)
+    group = _dimension(64)
+    endpoint = _dimension(32)
+    status = _dimension(16)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["hour", *HOURLY_DIMENSIONS],
                                                name="usage_hourly_key")]
         indexes = [models.Index(fields=["user_id", "hour"], name="usage_hourly_user_idx")]
 
-    def __str__(self):
-        return f"{self.hour:%Y-%m-%d %H}:00 {self.platform_model} {self.requests} requests"
+
+class UsageHourlyByModel(UsageRollup):
+    """Model routes only: spend by model, upstream, group, endpoint and status."""
+
+    DIMENSIONS = BY_MODEL_DIMENSIONS
+
+    platform_model = _dimension(100)
+    upstream_name = _dimension(100)
+    group = _dimension(64)
+    endpoint = _dimension(32)
+    status = _dimension(16)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["hour", *BY_MODEL_DIMENSIONS],
+                                               name="usage_hourly_model_key")]
+
+
+class UsageHourlyByUser(UsageRollup):
+    """People only: usage per user (and so a member's own figures)."""
+
+    DIMENSIONS = BY_USER_DIMENSIONS
+
+    user_id = _dimension(64)
+    username = _dimension(150)
+    status = _dimension(16)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["hour", *BY_USER_DIMENSIONS],
+                                               name="usage_hourly_user_key")]
+
+
+# Narrowest first: stats read the first one that has every dimension a query needs.
+USAGE_ROLLUPS = (UsageHourlyByUser, UsageHourlyByModel, UsageHourly)

@@ -1,7 +1,7 @@
 """Usage statistics: totals and time buckets, grouped by model, user, key, upstream, ….
 
 The usage list's FilterSet validates the parameters and the access rule scopes them, as
-everywhere. Whole hours are read from the hourly rollup (UsageHourly) and only the
+everywhere. Whole hours are read from the narrowest hourly rollup that has the query's dimensions, and only the
 partial hours at the edges of the range from the raw rows, so a 30-day chart reads a few
 thousand rollup rows instead of millions of calls. Filters the rollup cannot answer
 (channel, protocol, cost range, free text …) and buckets that do not fall on whole UTC
@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from . import selectors
 from .access import access_for
-from .models import UsageHourly
+from .models import USAGE_ROLLUPS
 from .registry import registry
 
 WIDTHS = {  # width: (step, most buckets per request)
@@ -38,9 +38,14 @@ GROUP_BY = {  # public name: usage field (also a rollup dimension)
     "endpoint": "endpoint",
     "status": "status",
 }
-# Filters the rollup answers: each names only rollup dimensions.
-ROLLUP_FILTERS = {"user", "user_id", "username", "api_key", "api_key_id", "api_key_name",
-                  "group", "endpoint", "platform_model", "upstream_name", "status"}
+# Filters a rollup can answer, and the dimensions each one reads.
+ROLLUP_FILTERS = {
+    "user": {"username", "user_id"}, "user_id": {"user_id"}, "username": {"username"},
+    "api_key": {"api_key_name", "api_key_id"}, "api_key_id": {"api_key_id"},
+    "api_key_name": {"api_key_name"}, "group": {"group"}, "endpoint": {"endpoint"},
+    "platform_model": {"platform_model"}, "upstream_name": {"upstream_name"},
+    "status": {"status"},
+}
 NOT_FILTERS = {"start_time", "end_time", "range", "ordering", "cursor", "page_size"}
 # output name: (raw aggregate, rollup aggregate)
 MEASURES = {
@@ -85,8 +90,21 @@ class Query:
         return {k for k, v in data.items() if k not in NOT_FILTERS and v not in (None, "")}
 
     @property
+    def rollup(self):
+        """The narrowest rollup with every dimension this query groups or filters by
+        (a member's own figures need user_id); None when only raw rows can answer."""
+        if not self.used_filters <= set(ROLLUP_FILTERS):
+            return None
+        needed = set(self.group_fields)
+        for name in self.used_filters:
+            needed |= ROLLUP_FILTERS[name]
+        if not access_for(self.user, registry["usage"]).can_view_all:
+            needed.add(registry["usage"].owner_field)
+        return next((r for r in USAGE_ROLLUPS if needed <= set(r.DIMENSIONS)), None)
+
+    @property
     def rollup_ok(self):
-        return self.used_filters <= ROLLUP_FILTERS
+        return self.rollup is not None
 
 
 def parse(user, params, *, group_by="", default_range=timedelta(days=1)):
@@ -146,7 +164,7 @@ def _rollup(query, start, end, by_hour):
     """The same from the hourly rollup, for whole hours in [start, end)."""
     if start >= end:
         return []
-    queryset = access_for(query.user, registry["usage"]).scope(UsageHourly.objects.all())
+    queryset = access_for(query.user, registry["usage"]).scope(query.rollup.objects.all())
     data = query.filterset.form.cleaned_data
     for name in query.used_filters:
         queryset = query.filterset.filters[name].filter(queryset, data[name])
@@ -206,6 +224,9 @@ def totals(query, source="auto"):
 def bucket_edges(query, width):
     """Bucket starts in UTC, aligned to the user's local clock (days start at midnight)."""
     step, limit = WIDTHS[width]
+    if query.end - query.start > step * limit:
+        raise StatsError("bucket_width", f"More than {limit} buckets of {width}: "
+                                          "narrow the range or widen the buckets.")
     local_start = query.start.astimezone(query.tz)
     if width == "1d":
         first = local_start.replace(hour=0, minute=0, second=0, microsecond=0)
@@ -221,9 +242,6 @@ def bucket_edges(query, width):
             cursor = naive.replace(tzinfo=query.tz)
         else:
             cursor = (cursor.astimezone(dt_timezone.utc) + step).astimezone(query.tz)
-        if len(edges) > limit:
-            raise StatsError("bucket_width", f"More than {limit} buckets of {width}: "
-                                              "narrow the range or widen the buckets.")
     return edges + [cursor.astimezone(dt_timezone.utc)]
 
 

@@ -10,7 +10,8 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from logcenter import stats
-from logcenter.models import UsageHourly
+from logcenter.models import (USAGE_ROLLUPS, UsageHourly, UsageHourlyByModel,
+                              UsageHourlyByUser)
 from logcenter.rollups import rollup_rebuild
 from tests.factories import MemberFactory, StaffFactory, UsageRecordFactory
 
@@ -35,14 +36,28 @@ def random_rows(rng, n, days=3):
             latency_ms=rng.randint(10, 9000))
 
 
-def test_rollup_is_kept_current_and_equals_a_rebuild():
+def snapshot():
+    return {r.__name__: sorted(r.objects.values_list("hour", *r.DIMENSIONS, "requests",
+                                                     "cost", "total_tokens"))
+            for r in USAGE_ROLLUPS}
+
+
+def test_rollups_are_kept_current_and_equal_a_rebuild():
     random_rows(random.Random(1), 40)
-    live = sorted(UsageHourly.objects.values_list("hour", "platform_model", "username",
-                                                  "requests", "cost"))
+    live = snapshot()
     rollup_rebuild()
-    assert sorted(UsageHourly.objects.values_list("hour", "platform_model", "username",
-                                                  "requests", "cost")) == live
-    assert sum(r[3] for r in live) == 40
+    assert snapshot() == live
+    for rows in live.values():
+        assert sum(r[-3] for r in rows) == 40
+
+
+def test_the_narrowest_covering_rollup_is_read(staff):
+    assert stats.parse(staff, {}, group_by="model").rollup is UsageHourlyByModel
+    assert stats.parse(staff, {}, group_by="user").rollup is UsageHourlyByUser
+    assert stats.parse(staff, {"platform_model": "x"}, group_by="user").rollup is UsageHourly
+    member = MemberFactory(username="narrow")
+    assert stats.parse(member, {}, group_by="model").rollup is UsageHourly
+    assert stats.parse(member, {}).rollup is UsageHourlyByUser
 
 
 @pytest.mark.parametrize("seed", range(6))

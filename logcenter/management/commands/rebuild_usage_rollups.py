@@ -1,12 +1,12 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from logcenter.filters import FlexibleDateTimeField
-from logcenter.models import UsageHourly
+from logcenter.models import USAGE_ROLLUPS
 from logcenter.rollups import rollup_rebuild
 
 
 class Command(BaseCommand):
-    help = "Recompute the hourly usage rollup for a range (default: everything)."
+    help = "Recompute the hourly usage rollups for a range (default: everything)."
 
     def add_arguments(self, parser):
         parser.add_argument("--start", help="ISO 8601 or Unix seconds (inclusive hour)")
@@ -19,4 +19,5 @@ class Command(BaseCommand):
         except Exception as exc:
             raise CommandError(f"Bad time: {exc}") from None
         rollup_rebuild(start, end)
-        self.stdout.write(f"Rollup rebuilt: {UsageHourly.objects.count()} hourly rows.")
+        for rollup in USAGE_ROLLUPS:
+            self.stdout.write(f"{rollup.__name__}: {rollup.objects.count():,} hourly rows")
