@@ -155,8 +155,16 @@ def _raw(query, start, end, trunc=None):
         queryset = queryset.annotate(lc_bucket=trunc)
         fields = ["lc_bucket", *fields]
     sums = {m: MEASURES[m][0] for m in query.measures}
-    rows = queryset.order_by().values(*fields).annotate(**sums)
-    return [(row.get("lc_bucket"), tuple(row[f] for f in query.group_fields),
+    return _grouped(queryset, fields, sums, query, "lc_bucket")
+
+
+def _grouped(queryset, fields, sums, query, time_field):
+    """GROUP BY `fields` (or one total row when there are none)."""
+    if fields:
+        rows = queryset.order_by().values(*fields).annotate(**sums)
+    else:  # .values() without fields would group by every column
+        rows = [queryset.order_by().aggregate(**sums)]
+    return [(row.get(time_field), tuple(row[f] for f in query.group_fields),
              {m: row[m] or 0 for m in query.measures}) for row in rows]
 
 
@@ -171,9 +179,7 @@ def _rollup(query, start, end, by_hour):
     queryset = queryset.filter(hour__gte=start, hour__lt=end)
     fields = (["hour"] if by_hour else []) + list(query.group_fields)
     sums = {m: MEASURES[m][1] for m in query.measures}
-    rows = queryset.order_by().values(*fields).annotate(**sums)
-    return [(row.get("hour"), tuple(row[f] for f in query.group_fields),
-             {m: row[m] or 0 for m in query.measures}) for row in rows]
+    return _grouped(queryset, fields, sums, query, "hour")
 
 
 def _pieces(query, by_hour, source="auto"):
