@@ -9,4 +9,5 @@ urlpatterns = [
     path("<slug:kind>/", views.LogListView.as_view(), name="list"),
     path("<slug:kind>/<uuid:event_id>/", views.LogDetailView.as_view(), name="detail"),
     path("<slug:kind>/export/", export_views.export_start, name="export"),
+    path("<slug:kind>/panels/", views.LogPanelsView.as_view(), name="panels"),
 ]

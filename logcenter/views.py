@@ -93,9 +93,9 @@ class LogListView(LogKindMixin, TemplateView):
             table=table,
             total=total,
             window=filterset.time_window if listing else None,
-            summary=(stats.usage_stats(self.request.user, self.request.GET)
-                     if listing and kind.summary else None),
-            panels=self.panels(listing),
+            # Figures and charts load in a second request (LogPanelsView), so the rows
+            # show at once; deeper pages skip them.
+            show_panels=bool(listing and kind.charts and not filterset.cursor_value),
             errors=errors,
             page_sizes=(25, 50, 100, 200),
             range_presets=[("1h", "1 h"), ("24h", "24 h"), ("7d", "7 d"), ("30d", "30 d")],
@@ -104,14 +104,23 @@ class LogListView(LogKindMixin, TemplateView):
         return context
 
 
-    def panels(self, listing):
-        """Charts for the first page of a valid filter (deeper pages skip them)."""
-        if listing is None or listing.filterset.cursor_value or not self.kind.charts:
-            return None
-        user, params = self.request.user, self.request.GET
-        if self.kind.charts == "usage":
-            return charts.usage_panels(user, params)
-        return charts.event_panels(self.kind.slug, user, params)
+
+
+class LogPanelsView(LogKindMixin, TemplateView):
+    """The list's figures and charts for the same query string, as a page fragment."""
+
+    template_name = "logcenter/_panels.html"
+
+    def get(self, request, *args, **kwargs):
+        kind, user, params = self.kind, request.user, request.GET
+        try:
+            summary = stats.usage_stats(user, params) if kind.summary else None
+            panels = (charts.usage_panels(user, params) if kind.charts == "usage"
+                      else charts.event_panels(kind.slug, user, params)
+                      if kind.charts else None)
+        except (selectors.InvalidLogQuery, stats.StatsError):
+            return self.render_to_response({"summary": None, "panels": None}, status=400)
+        return self.render_to_response({"kind": kind, "summary": summary, "panels": panels})
 
 
 class LogDetailView(LogKindMixin, TemplateView):

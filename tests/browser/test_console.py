@@ -42,6 +42,8 @@ def test_console_end_to_end(page, live_server, screenshot):
 
     # Filter: fewer rows, and the filter is kept in the URL.
     page.click("nav.tabs >> text=Usage")
+    page.wait_for_selector("#panels svg.chart")  # the figures and chart load beside the rows
+    assert page.locator("#usage-summary").is_visible()
     everything = table_rows(page).count()
     page.fill("#id_platform_model", "qwen-max")
     page.click("text=Apply filters")

@@ -86,5 +86,5 @@ def test_usage_page_shows_rates_and_quota(client):
     UsageRecordFactory(user_id=str(member.pk), quota=1234, total_tokens=77,
                        occurred_at=timezone.now() - timedelta(seconds=5))
     client.force_login(member)
-    html = client.get("/logs/usage/").content.decode()
+    html = client.get("/logs/usage/panels/").content.decode()
     assert "1 rpm" in html and "77 tokens per minute" in html and "quota 1,234" in html

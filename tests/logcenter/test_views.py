@@ -73,7 +73,9 @@ def test_filter_narrows_rows_and_is_kept_in_url(staff_client, factories):
 def test_usage_summary_line(staff_client, factories):
     factories["usage"](cost="1.25000000", prompt_tokens=100, completion_tokens=50, total_tokens=150)
     factories["usage"](cost="0.75000000", prompt_tokens=10, completion_tokens=5, total_tokens=15)
-    html = staff_client.get("/logs/usage/").content.decode()
+    page = staff_client.get("/logs/usage/").content.decode()
+    assert 'hx-get="/logs/usage/panels/?"' in page  # the figures load beside the rows
+    html = staff_client.get("/logs/usage/panels/").content.decode()
     summary = html.split('id="usage-summary"')[1].split("</div>\n  </div>")[0]
     assert "<strong>2</strong>" in summary
     assert "<strong>165</strong>" in summary
@@ -127,14 +129,14 @@ def test_usage_charts_cards_and_top_spenders(staff_client, factories):
     factories["usage"](platform_model="gpt-4o", username="big", cost="5", status="error",
                        latency_ms=900)
     factories["usage"](platform_model="qwen-max", username="small", cost="1", latency_ms=100)
-    html = staff_client.get("/logs/usage/").content.decode()
+    html = staff_client.get("/logs/usage/panels/").content.decode()
     assert '<svg class="chart"' in html and "Cost per hour by model" in html
     assert "times in UTC" in html and "USD" in html
     assert "platform_model=gpt-4o" in html.split('<svg class="chart"')[1].split("</svg>")[0]
     top = html.split('id="top-spenders"')[1]
     assert top.index(">big<") < top.index(">small<")  # biggest spender first
     assert "50.0%" in html  # error rate: one of two calls failed
-    by_requests = staff_client.get("/logs/usage/?top_by=requests").content.decode()
+    by_requests = staff_client.get("/logs/usage/panels/?top_by=requests").content.decode()
     assert "Requests ▼" in by_requests
 
 
@@ -144,7 +146,7 @@ def test_usage_charts_cards_and_top_spenders(staff_client, factories):
 ])
 def test_event_charts(staff_client, factories, slug, title, row):
     factories[slug](**row)
-    html = staff_client.get(f"/logs/{slug}/").content.decode()
+    html = staff_client.get(f"/logs/{slug}/panels/").content.decode()
     chart = html.split('<svg class="chart"')[1].split("</svg>")[0]
     assert title in html and "<rect" in chart
     key, value = next(iter(row.items()))
