@@ -79,6 +79,13 @@ def _json_value_sql(field, col):
 TEXTUAL = (models.CharField, models.TextField, models.JSONField)
 
 
+def needs_neutralising(field, access):
+    """Free text needs formula and control-character treatment; a choice field holds one
+    of its validated values (unless masked, when it holds the mask)."""
+    return isinstance(field, TEXTUAL) and not (field.choices and field.name not in
+                                               access.masked_fields)
+
+
 def copy_sql(queryset, columns, access, fmt):
     """(sql, params) of a COPY … TO STDOUT producing the file's rows (no header)."""
     table = queryset.model._meta.db_table
@@ -86,7 +93,7 @@ def copy_sql(queryset, columns, access, fmt):
         # Inner query: the list's rows in the list's order, plus one flag per row telling
         # whether any text cell holds a control character. The outer query only formats
         # cells (no join, no sort), so PostgreSQL keeps the inner order.
-        textual = [f'"{table}"."{f.column}"' for f in columns if isinstance(f, TEXTUAL)]
+        textual = [f'"{table}"."{f.column}"' for f in columns if needs_neutralising(f, access)]
         flag = f"concat({', '.join(textual)}) ~ {_literal(_control_pattern())}"
         inner, params = (queryset.annotate(lc_controls=RawSQL(flag, ()))
                          .values_list(*[f.name for f in columns], "lc_controls")
@@ -97,7 +104,7 @@ def copy_sql(queryset, columns, access, fmt):
             expr = _text_sql(field, col)
             if field.name in access.masked_fields:
                 expr = _masked(field, col, expr)
-            if isinstance(field, TEXTUAL):
+            if needs_neutralising(field, access):
                 expr = _escape_sql(_formula_sql(expr), "lc_rows.lc_controls")
             cells.append(expr)
         return (f"COPY (SELECT {', '.join(cells)} FROM ({inner}) lc_rows) "
