@@ -1,3 +1,5 @@
+import secrets
+
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
@@ -33,24 +35,39 @@ class PasswordChangeView(auth_views.PasswordChangeView):
         return response
 
 
+NONCE_KEY = "api_key_form_nonces"
+
+
 @login_required
 def api_keys(request):
-    """The signed-in user's API keys: list, create (secret shown once), revoke."""
+    """The signed-in user's API keys: list, create (secret shown once), revoke.
+
+    The secret is shown in the answer to the POST (it is stored nowhere, so there is
+    nothing to redirect to); a one-time form nonce stops a reload from making a second key.
+    """
     new_secret = None
+    form = ApiKeyCreateForm()
     if request.method == "POST":
         form = ApiKeyCreateForm(request.POST)
+        nonces = request.session.get(NONCE_KEY, [])
+        nonce = request.POST.get("nonce", "")
+        if nonce not in nonces:
+            messages.info(request, "That form was already used; no new key was created.")
+            return redirect("api-keys")
         if form.is_valid():
+            request.session[NONCE_KEY] = [n for n in nonces if n != nonce]
             _, new_secret = services.api_key_create(
                 actor=request.user, owner=request.user, name=form.cleaned_data["name"],
                 scopes=form.cleaned_data["scopes"], group=form.cleaned_data["group"],
             )
             form = ApiKeyCreateForm()
-    else:
-        form = ApiKeyCreateForm()
+    nonce = secrets.token_urlsafe(16)
+    request.session[NONCE_KEY] = (request.session.get(NONCE_KEY, []) + [nonce])[-10:]
     keys = request.user.api_keys.all()
     status = 400 if form.errors else 200
     return render(request, "accounts/api_keys.html",
-                  {"form": form, "keys": keys, "new_secret": new_secret}, status=status)
+                  {"form": form, "keys": keys, "new_secret": new_secret, "nonce": nonce},
+                  status=status)
 
 
 @login_required

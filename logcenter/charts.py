@@ -4,6 +4,7 @@ Each bar segment links to the list filtered to its time bucket and series, so a 
 one click from the rows behind it.
 """
 
+import math
 from datetime import datetime, timedelta
 from decimal import Decimal
 from urllib.parse import urlencode
@@ -39,7 +40,7 @@ def stacked_bars_svg(buckets, *, unit, title, link, colours=None, width=960, hei
     colours = colours or {}
     colour = {name: colours.get(name, PALETTE[i % len(PALETTE)]) for i, name in
               enumerate(series)}
-    top = float(max([sum(values.values()) for _, _, values in buckets] + [0]))
+    top = _nice_top(float(max([sum(values.values()) for _, _, values in buckets] + [0])))
     left, right, upper, lower = 64, 12, 14, 38
     plot_w, plot_h = width - left - right, height - upper - lower
     scale = plot_h / float(top) if top else 0
@@ -78,6 +79,18 @@ def stacked_bars_svg(buckets, *, unit, title, link, colours=None, width=960, hei
                      f'</figcaption>{"".join(parts)}<div class="legend">{legend}</div></figure>')
 
 
+def _nice_top(value):
+    """Round the axis up so its four steps are round numbers (1, 2, 2.5 or 5 × 10^n)."""
+    if value <= 0:
+        return 0.0
+    step = value / 4
+    magnitude = 10 ** math.floor(math.log10(step))
+    for factor in (1, 2, 2.5, 5, 10):
+        if step <= factor * magnitude:
+            return 4 * factor * magnitude
+    return value
+
+
 def _fmt(value, unit):
     value = Decimal(str(value))
     if unit == "USD":
@@ -91,14 +104,24 @@ def _tick(start, end):
 
 
 def _when(start, end):
+    if end - start >= timedelta(days=1):
+        return f"{timezone.localtime(start):%Y-%m-%d}"
     return f"{timezone.localtime(start):%Y-%m-%d %H:%M} – {timezone.localtime(end):%H:%M}"
 
 
-def _list_link(kind_slug, params, start, end, extra):
+def _list_link(kind_slug, params, start, end, extra, window_start=None):
+    """The list behind a bar: its bucket (never before the window) and its series."""
+    if window_start is not None and start < window_start:
+        start = window_start
     query = {k: v for k, v in params.items() if k not in ("cursor", "start_time",
                                                               "end_time", "range")}
-    query.update(start_time=start.isoformat(), end_time=end.isoformat(), **extra)
+    query.update(start_time=_local(start), end_time=_local(end), **extra)
     return f"/logs/{kind_slug}/?{urlencode(query)}"
+
+
+def _local(value):
+    """As the From/To fields show times: the user's timezone, to the second."""
+    return timezone.localtime(value).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def _top(values, limit=7):
@@ -135,7 +158,8 @@ def usage_panels(user, params):
         title=f"{'Cost' if measure == 'cost' else 'Requests'} per "
               f"{'hour' if width == '1h' else 'day'} by model",
         link=lambda s, e, name: _list_link(
-            "usage", params, s, e, {} if name == OTHER else {"platform_model": name}))
+            "usage", params, s, e, {} if name == OTHER else {"platform_model": name},
+            window_start=query.start))
     top_by = params.get("top_by") if params.get("top_by") in TOP_ORDERS else measure
     top = {}
     for group in ("user", "api_key", "model"):
@@ -203,4 +227,5 @@ def event_panels(kind_slug, user, params):
     return {"chart": stacked_bars_svg(
         series, unit="events", title=f"{title} per {'hour' if width == '1h' else 'day'}",
         colours=colours,
-        link=lambda s, e, name: _list_link(kind_slug, params, s, e, {field: name}))}
+        link=lambda s, e, name: _list_link(kind_slug, params, s, e, {field: name},
+                                           window_start=start))}

@@ -111,7 +111,8 @@ def policy_update(*, actor, kind_slug, days, legal_hold):
 def deletion_request(*, actor, kind_slug, before):
     """Queue "delete logs older than `before`"; refused while the kind is on legal hold."""
     if RetentionPolicy.for_kind(kind_slug).legal_hold:
-        raise LegalHold(f"{kind_slug} logs are on legal hold; nothing may be deleted.")
+        raise LegalHold(f"The {registry[kind_slug].label} logs are on legal hold; "
+                        "nothing may be deleted.")
     kind = registry[kind_slug]
     job = DeletionJob.objects.create(
         kind=kind_slug, before=before, requested_by=actor.get_username(),

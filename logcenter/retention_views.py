@@ -44,7 +44,9 @@ def retention_page(request):
             data = form.cleaned_data
             retention.policy_update(actor=request.user, kind_slug=data["kind"],
                                     days=data["days"], legal_hold=data["legal_hold"])
-            messages.success(request, f"Retention of {form.cleaned_data['kind']} saved.")
+            messages.success(request, f"{registry[data['kind']].label} retention saved: "
+                                      f"{data['days']} days"
+                                      f"{', legal hold on' if data['legal_hold'] else ''}.")
             return redirect("retention")
         messages.error(request, "; ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items()))
         status = 400

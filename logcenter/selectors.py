@@ -42,7 +42,7 @@ def log_visible(kind: LogKind, user):
     permission; only their own rows without view_all."""
     access = access_for(user, kind)
     if not access.can_view:
-        raise PermissionDenied(f"You may not see {kind.label.lower()} logs.")
+        raise PermissionDenied(f"Your role may not see the {kind.label} logs.")
     return access.scope(kind.model.objects.all())
 
 

@@ -255,7 +255,7 @@ def buckets(query, width, source="auto"):
     if width not in WIDTHS:
         raise StatsError("bucket_width", "Use 1m, 1h or 1d.")
     edges = bucket_edges(query, width)
-    query.start, query.end = edges[0], edges[-1]  # whole buckets, like the chart shows
+    # The first and last buckets may be partial: they hold only rows inside the range.
     hour_aligned = all(e.minute == 0 and e.second == 0 for e in edges)
     if width == "1m" or not hour_aligned:
         trunc = {"1m": TruncMinute, "1h": TruncHour, "1d": TruncDay}[width]

@@ -36,6 +36,7 @@ class BadgeColumn(tables.Column):
 
 class AuditEventTable(LogTable):
     result = BadgeColumn()
+    request_id = tables.Column(attrs={"td": {"class": "col-request"}})
 
     class Meta(LogTable.Meta):
         model = AuditEvent

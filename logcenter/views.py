@@ -30,7 +30,7 @@ class LogKindMixin(LoginRequiredMixin):
         if request.user.is_authenticated:
             self.access = access_for(request.user, self.kind)
             if not self.access.can_view:
-                raise PermissionDenied(f"Your role may not see {self.kind.label.lower()} logs.")
+                raise PermissionDenied(f"Your role may not open the {self.kind.label} tab.")
         return super().dispatch(request, *args, **kwargs)
 
 
@@ -79,6 +79,7 @@ class LogListView(LogKindMixin, TemplateView):
             access=access,
             filterset=filterset,
             filter_form=filterset.form,
+            time_fields=[filterset.form["start_time"], filterset.form["end_time"]],
             page_filters=[filterset.form[name] for name in kind.page_filters
                           if name not in filterset.form.restricted_filters],
             other_filters=[

@@ -135,7 +135,16 @@ class UsageBucketsView(APIView):
                          + ", ".join(stats.GROUP_BY)),
         OpenApiParameter("limit", int, description="buckets per page"),
         OpenApiParameter("page", str, description="next_page of the previous response"),
-        OpenApiParameter("start_time", str), OpenApiParameter("end_time", str)])
+        OpenApiParameter("start_time", str), OpenApiParameter("end_time", str)],
+        responses=inline_serializer("UsageBuckets", {
+            "object": serializers.CharField(),
+            "data": serializers.ListField(child=serializers.DictField(), help_text=(
+                "[{start_time, end_time, results: [{requests, input_tokens, output_tokens, "
+                "cached_tokens, total_tokens, cost, quota, credits, avg_latency_ms, "
+                "<group names>…}]}]")),
+            "has_more": serializers.BooleanField(),
+            "next_page": serializers.CharField(allow_null=True),
+        }))
     def get(self, request):
         params = request.query_params
         width = params.get("bucket_width", "1d")

@@ -11,11 +11,18 @@ from tests.factories import MemberFactory, StaffFactory
 pytestmark = pytest.mark.django_db
 
 
+def post_key_form(client, data):
+    """POST the create form as a browser would: with the nonce of the page it came from."""
+    page = client.get("/accounts/api-keys/").content.decode()
+    nonce = page.split('name="nonce" value="')[1].split('"')[0]
+    return client.post("/accounts/api-keys/", {**data, "nonce": nonce}), nonce
+
+
 def test_create_in_console_shows_secret_once_and_audits(client):
     user = MemberFactory(username="kim")
     client.force_login(user)
-    response = client.post("/accounts/api-keys/", {"name": "nightly", "scopes": ["read"],
-                                                   "group": "default"})
+    response, nonce = post_key_form(client, {"name": "nightly", "scopes": ["read"],
+                                             "group": "default"})
     html = response.content.decode()
     key = ApiKey.objects.get(owner=user, name="nightly")
     secret = html.split('<pre id="new-secret">')[1].split("</pre>")[0]
@@ -23,11 +30,16 @@ def test_create_in_console_shows_secret_once_and_audits(client):
     assert secret not in client.get("/accounts/api-keys/").content.decode()
     event = AuditEvent.objects.get(action="api_key.created")
     assert event.resource_id == key.prefix and event.details["prefix"] == key.prefix
+    assert event.resource_type == "api_key"
+    # A reload re-posts the same form: no second key.
+    again = client.post("/accounts/api-keys/", {"name": "nightly", "scopes": ["read"],
+                                                "group": "default", "nonce": nonce})
+    assert again.status_code == 302 and ApiKey.objects.filter(owner=user).count() == 1
 
 
 def test_invalid_create_is_a_form_error(client):
     client.force_login(MemberFactory(username="lee"))
-    response = client.post("/accounts/api-keys/", {"name": "", "scopes": ["root"]})
+    response, _ = post_key_form(client, {"name": "", "scopes": ["root"]})
     assert response.status_code == 400
     assert "field-error" in response.content.decode()
 

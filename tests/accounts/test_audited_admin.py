@@ -91,8 +91,10 @@ def test_no_log_row_anywhere_holds_a_raw_secret(client):
                                         "new_password1": "An0ther-Secret-Pass",
                                         "new_password2": "An0ther-Secret-Pass"})
     client.force_login(admin)
-    html = client.post("/accounts/api-keys/", {"name": "k", "scopes": ["read"],
-                                               "group": "default"}).content.decode()
+    from tests.accounts.test_api_keys import post_key_form
+
+    html = post_key_form(client, {"name": "k", "scopes": ["read"],
+                                  "group": "default"})[0].content.decode()
     secret = html.split('<pre id="new-secret">')[1].split("</pre>")[0]
     api = APIClient()
     api.get("/api/v1/audit-events/", HTTP_AUTHORIZATION=f"Bearer {secret}")
