@@ -394,26 +394,50 @@ def _dimension(max_length):
     return models.CharField(max_length=max_length, blank=True, default="")
 
 
+class UserDimensions(models.Model):
+    user_id = _dimension(64)
+    username = _dimension(150)
+
+    class Meta:
+        abstract = True
+
+
+class KeyDimensions(models.Model):
+    api_key_id = _dimension(64)
+    api_key_name = _dimension(100)
+
+    class Meta:
+        abstract = True
+
+
+class RouteDimensions(models.Model):
+    platform_model = _dimension(100)
+    upstream_name = _dimension(100)
+    group = _dimension(64)
+    endpoint = _dimension(32)
+
+    class Meta:
+        abstract = True
+
+
+class StatusDimension(models.Model):
+    status = _dimension(16)
+
+    class Meta:
+        abstract = True
+
+
 HOURLY_DIMENSIONS = ("user_id", "username", "api_key_id", "api_key_name", "platform_model",
                      "upstream_name", "group", "endpoint", "status")
 BY_MODEL_DIMENSIONS = ("platform_model", "upstream_name", "group", "endpoint", "status")
 BY_USER_DIMENSIONS = ("user_id", "username", "status")
 
 
-class UsageHourly(UsageRollup):
+class UsageHourly(UsageRollup, UserDimensions, KeyDimensions, RouteDimensions,
+                  StatusDimension):
     """Every dimension the usage filters can name: the fallback of the rollups."""
 
     DIMENSIONS = HOURLY_DIMENSIONS
-
-    user_id = _dimension(64)
-    username = _dimension(150)
-    api_key_id = _dimension(64)
-    api_key_name = _dimension(100)
-    platform_model = _dimension(100)
-    upstream_name = _dimension(100)
-    group = _dimension(64)
-    endpoint = _dimension(32)
-    status = _dimension(16)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["hour", *HOURLY_DIMENSIONS],
@@ -421,30 +445,20 @@ class UsageHourly(UsageRollup):
         indexes = [models.Index(fields=["user_id", "hour"], name="usage_hourly_user_idx")]
 
 
-class UsageHourlyByModel(UsageRollup):
+class UsageHourlyByModel(UsageRollup, RouteDimensions, StatusDimension):
     """Model routes only: spend by model, upstream, group, endpoint and status."""
 
     DIMENSIONS = BY_MODEL_DIMENSIONS
-
-    platform_model = _dimension(100)
-    upstream_name = _dimension(100)
-    group = _dimension(64)
-    endpoint = _dimension(32)
-    status = _dimension(16)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["hour", *BY_MODEL_DIMENSIONS],
                                                name="usage_hourly_model_key")]
 
 
-class UsageHourlyByUser(UsageRollup):
+class UsageHourlyByUser(UsageRollup, UserDimensions, StatusDimension):
     """People only: usage per user (and so a member's own figures)."""
 
     DIMENSIONS = BY_USER_DIMENSIONS
-
-    user_id = _dimension(64)
-    username = _dimension(150)
-    status = _dimension(16)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["hour", *BY_USER_DIMENSIONS],
