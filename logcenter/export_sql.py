@@ -59,7 +59,7 @@ def _text_sql(field, col):
     return f"{col}::text"
 
 
-def _masked(field, col, expr):
+def _masked(field, col, expr, mask=_literal(MASK)):
     empty = f"{col} IS NULL"
     if isinstance(field, models.JSONField):
         empty += f" OR {col} IN ('{{}}'::jsonb, '[]'::jsonb)"
@@ -67,7 +67,7 @@ def _masked(field, col, expr):
                                 models.GenericIPAddressField, models.IntegerField,
                                 models.DecimalField, models.UUIDField)):
         empty += f" OR {col}::text = ''"
-    return f"(CASE WHEN {empty} THEN {expr} ELSE {_literal(MASK)} END)"
+    return f"(CASE WHEN {empty} THEN {expr} ELSE {mask} END)"
 
 
 def _json_value_sql(field, col):
@@ -114,7 +114,8 @@ def copy_sql(queryset, columns, access, fmt):
         col = f'"{table}"."{field.column}"'
         expr = _json_value_sql(field, col)
         if field.name in access.masked_fields:
-            expr = _masked(field, col, f"to_jsonb({expr})")
+            expr = _masked(field, col, f"to_jsonb({expr})",
+                           mask=f"to_jsonb({_literal(MASK)}::text)")
         cells.append((f"lc_{field.name}", expr))
     pairs = ", ".join(f"{_literal(f.name)}, {expr}" for f, (_, expr) in zip(columns, cells))
     queryset = queryset.annotate(lc_json=RawSQL(f"json_build_object({pairs})::text", ()))

@@ -190,3 +190,18 @@ def test_expired_files_are_deleted(staff):
     exports.export_retry(job)
     job.refresh_from_db()
     assert job.status == "completed" and path.exists()
+
+
+@pytest.mark.parametrize("fmt", ["json", "ndjson"])
+def test_json_exports_mask_like_csv(fmt):
+    member = MemberFactory(username=f"json-{fmt}")
+    FACTORIES["usage"](user_id=str(member.pk), ip="198.51.100.3", user_agent="Agent/1",
+                       error_message="", metadata={"env": "prod"})
+    job = run_export(member, "usage", fmt=fmt, range="all")
+    text = (exports.export_dir() / job.file_name).read_text()
+    row = (json.loads(text)["rows"][0] if fmt == "json"
+           else json.loads(text.splitlines()[1]))
+    assert row["ip"] == "[masked]" and row["user_agent"] == "[masked]"
+    assert row["error_message"] == ""  # empty values stay empty
+    assert row["metadata"] == {"env": "prod"} and row["is_stream"] is False
+    assert isinstance(row["prompt_tokens"], int) and row["occurred_at"].endswith("Z")
