@@ -116,10 +116,14 @@ def parse(user, params, *, group_by="", default_range=timedelta(days=1)):
     now = timezone.now()
     start, _, _ = windowed.time_window
     end = min(data.get("end_time") or now, now)
-    if start is None:
-        start = end - default_range
     unwindowed = {k: v for k, v in params.items() if k not in NOT_FILTERS}
     filterset = selectors.log_filter(kind, user, {**unwindowed, "range": "all"})
+    if start is None and data.get("range") == "all":
+        # All time: from the first row this user may see under these filters.
+        start = filterset.qs.order_by("occurred_at").values_list("occurred_at",
+                                                                  flat=True).first()
+    if start is None:
+        start = end - default_range
     names = [g.strip() for g in (group_by or "").split(",") if g.strip()]
     unknown = [g for g in names if g not in GROUP_BY]
     if unknown:

@@ -119,8 +119,12 @@ class LogPanelsView(LogKindMixin, TemplateView):
             panels = (charts.usage_panels(user, params) if kind.charts == "usage"
                       else charts.event_panels(kind.slug, user, params)
                       if kind.charts else None)
-        except (selectors.InvalidLogQuery, stats.StatsError):
+        except selectors.InvalidLogQuery:
             return self.render_to_response({"summary": None, "panels": None}, status=400)
+        except stats.StatsError as exc:
+            # Shown in place of the charts (htmx swaps only successful answers).
+            return self.render_to_response({"summary": None, "panels": None,
+                                            "panels_error": exc.reason})
         return self.render_to_response({"kind": kind, "summary": summary, "panels": panels})
 
 

@@ -163,3 +163,10 @@ def test_members_see_only_their_own_stats_and_buckets():
     support = StaffFactory(username="sup-stats", roles=["Support"])
     api.force_authenticate(support)
     assert "cost" not in api.get("/api/v1/usage/stats/").json()
+
+
+def test_all_time_stats_start_at_the_first_visible_row(api_client):
+    UsageRecordFactory(occurred_at=timezone.now() - timedelta(days=200), cost=Decimal("2"))
+    UsageRecordFactory(cost=Decimal("1"))
+    assert api_client.get("/api/v1/usage/stats/?range=all").json()["cost"] == "3.00000000"
+    assert api_client.get("/api/v1/usage/stats/").json()["cost"] == "1.00000000"

@@ -151,3 +151,14 @@ def test_event_charts(staff_client, factories, slug, title, row):
     assert title in html and "<rect" in chart
     key, value = next(iter(row.items()))
     assert f"{key}={value}" in chart  # each segment links to its filtered list
+
+
+def test_panels_for_a_range_too_long_for_day_buckets_say_so(staff_client, factories):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    factories["usage"](occurred_at=timezone.now() - timedelta(days=500))
+    response = staff_client.get("/logs/usage/panels/?range=all")
+    assert response.status_code == 200
+    assert "No charts for this range" in response.content.decode()
