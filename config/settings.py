@@ -180,6 +180,8 @@ CELERY_BEAT_SCHEDULE = {
     "exports-housekeeping": {"task": "logcenter.exports_housekeeping", "schedule": 300.0},
     "retention-purge": {"task": "logcenter.retention_purge",
                         "schedule": crontab(hour=3, minute=15)},
+    "usage-partitions": {"task": "logcenter.usage_partitions_ensure",
+                         "schedule": crontab(hour=2, minute=45)},
 }
 
 # Log console behaviour.

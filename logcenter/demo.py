@@ -30,6 +30,7 @@ from django.utils import timezone
 
 from accounts.models import ApiKey, User
 from accounts.signals import suppress_admin_audit
+from logcenter.partitions import ensure_usage_partitions
 from logcenter.rollups import rollup_rebuild
 
 from .models import AuditEvent, AuthEvent, SystemEvent, UsageRecord
@@ -1494,6 +1495,7 @@ def add_usage(n, chunk=20_000, days=EXTRA_DAYS, workers=1, log=print):
     """
     setup_rng = random.Random()
     now = timezone.now()
+    ensure_usage_partitions(now - timedelta(days=days), now)  # PostgreSQL; else a no-op
     people = []
     for user in User.objects.order_by("pk"):
         people.append(Person(user=user, group="default", company="", office_ip="192.0.2.10",

@@ -2,7 +2,7 @@
 
 Validation is derived from the models (types, lengths, choices, required fields), so a
 field added to a kind is validated without more code. Storing uses PostgreSQL COPY into
-a temporary staging table and one INSERT … ON CONFLICT (event_id) DO NOTHING per kind;
+a temporary staging table and one INSERT … ON CONFLICT DO NOTHING per kind;
 other databases use bulk_create. Re-sending a batch stores nothing twice: the sender's
 event_id is the idempotency key.
 """
@@ -305,8 +305,10 @@ def _store_copy(kind, rows):
                     Jsonb(row[f.name]) if f.column in json_columns else row[f.name]
                     for f in fields
                 ])
+        # Any unique violation is a duplicate: event_id (per occurred_at on the
+        # partitioned usage table, where unique indexes must hold the partition key).
         insert = (f'INSERT INTO "{table}" ({column_list}) SELECT {column_list} FROM "{stage}" '
-                  f"ON CONFLICT (event_id) DO NOTHING")
+                  f"ON CONFLICT DO NOTHING")
         if model is UsageRecord:
             # The hourly rollups take the new rows' sums in the same statement.
             cursor.execute(rollups.ingest_with_rollups_sql(insert))

@@ -12,7 +12,8 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from .models import DeletionJob, RetentionPolicy, SystemEvent
+from . import partitions
+from .models import DeletionJob, RetentionPolicy, SystemEvent, UsageRecord
 from .registry import registry
 from .services import audit_event_record, system_event_record
 
@@ -25,6 +26,7 @@ class LegalHold(Exception):
 class PurgeReport:
     deleted: dict = field(default_factory=dict)  # kind -> rows
     held: list = field(default_factory=list)  # kinds skipped for a legal hold
+    partitions_dropped: list = field(default_factory=list)
     finished: bool = True  # False when the time budget ran out first
 
 
@@ -72,9 +74,15 @@ def retention_purge(now=None, *, batch_size=None, budget_seconds=None):
         if policy.legal_hold:
             report.held.append(kind.slug)
             continue
-        deleted, done = purge_kind(kind, now - timedelta(days=policy.days),
-                                   batch_size=batch_size, deadline=deadline)
-        report.deleted[kind.slug] = deleted
+        cutoff = now - timedelta(days=policy.days)
+        deleted = 0
+        if kind.model is UsageRecord and partitions.is_partitioned():
+            # Whole months past the policy go at once; the rest row by row below.
+            dropped = partitions.drop_usage_partitions_before(cutoff)
+            report.partitions_dropped.extend(dropped)
+            deleted += sum(dropped.values())
+        rows, done = purge_kind(kind, cutoff, batch_size=batch_size, deadline=deadline)
+        report.deleted[kind.slug] = deleted + rows
         report.finished = report.finished and done
     system_event_record(
         source="retention", event="retention.purged",
@@ -83,7 +91,8 @@ def retention_purge(now=None, *, batch_size=None, budget_seconds=None):
                  + ("" if report.finished else "; time budget reached, the rest goes next run")
                  + (f"; legal hold on {', '.join(report.held)}" if report.held else "")),
         details={"deleted": report.deleted, "legal_hold": report.held,
-                 "finished": report.finished},
+                 "finished": report.finished,
+                 "partitions_dropped": report.partitions_dropped},
     )
     return report
 

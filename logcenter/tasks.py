@@ -76,3 +76,16 @@ def deletion_run(job_id):
     from .retention import deletion_run as run
 
     run(job_id)
+
+
+@shared_task(name="logcenter.usage_partitions_ensure")
+def usage_partitions_ensure(months_ahead=3):
+    """Create the usage table's monthly partitions ahead of time (PostgreSQL)."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from .partitions import ensure_usage_partitions
+
+    now = timezone.now()
+    return ensure_usage_partitions(now, now + timedelta(days=31 * months_ahead))
