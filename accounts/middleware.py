@@ -13,7 +13,8 @@ class UserTimezoneMiddleware:
         user = getattr(request, "user", None)
         tz_name = getattr(user, "timezone", None) if user and user.is_authenticated else None
         try:
-            timezone.activate(zoneinfo.ZoneInfo(tz_name) if tz_name else timezone.get_default_timezone())
+            zone = zoneinfo.ZoneInfo(tz_name) if tz_name else timezone.get_default_timezone()
+            timezone.activate(zone)
         except (zoneinfo.ZoneInfoNotFoundError, ValueError):
             timezone.deactivate()
         try:

@@ -118,7 +118,8 @@ def api_key_create(*, actor, owner, name, scopes, group="default"):
     key, secret = ApiKey.generate(owner=owner, name=name, scopes=scopes, group=group)
     # A key is known by its public prefix in every log (usage rows carry it as api_key_id).
     audit_event_record(
-        action="api_key.created", actor=actor, resource=key, resource_type="api_key", resource_id=key.prefix,
+        action="api_key.created", actor=actor, resource=key, resource_type="api_key",
+        resource_id=key.prefix,
         category="api_key",
         details={"owner": owner.get_username(), "prefix": key.prefix, "scopes": key.scopes,
                  "group": key.group},
@@ -133,7 +134,8 @@ def api_key_revoke(*, actor, key):
     key.revoked_at = timezone.now()
     key.save(update_fields=["status", "revoked_at"])
     audit_event_record(
-        action="api_key.revoked", actor=actor, resource=key, resource_type="api_key", resource_id=key.prefix,
+        action="api_key.revoked", actor=actor, resource=key, resource_type="api_key",
+        resource_id=key.prefix,
         category="api_key",
         changes={"status": {"before": ApiKey.Status.ACTIVE, "after": ApiKey.Status.REVOKED}},
         details={"owner": key.owner.get_username(), "prefix": key.prefix},

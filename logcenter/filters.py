@@ -252,7 +252,9 @@ class LogFilterSet(filters.FilterSet):
         if self.form.cleaned_data.get("start_time") or self.form.cleaned_data.get("end_time"):
             return queryset  # an explicit from/to wins over a preset
         delta = RANGE_PRESETS[value][1]
-        return queryset if delta is None else queryset.filter(occurred_at__gte=timezone.now() - delta)
+        if delta is None:
+            return queryset
+        return queryset.filter(occurred_at__gte=timezone.now() - delta)
 
     # --- shared filter methods ----------------------------------------------------------
     def filter_search(self, queryset, name, value):

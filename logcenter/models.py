@@ -29,7 +29,8 @@ class Result(models.TextChoices):
 
 
 class LogEnvelope(models.Model):
-    event_id = models.UUIDField("event ID", default=uuid.uuid4, unique=True, editable=False)
+    event_id = models.UUIDField("event ID", default=uuid.uuid4, unique=True,
+                                editable=False)
     occurred_at = models.DateTimeField(default=timezone.now)
     ingested_at = models.DateTimeField(default=timezone.now, editable=False)
     actor_type = models.CharField(max_length=16, choices=ActorType.choices, default=ActorType.USER)
@@ -79,7 +80,8 @@ def envelope_indexes(prefix, *filter_fields, sorts=()):
         models.Index(fields=["actor_id", "occurred_at"], name=f"{prefix}_actorid_idx"),
     ]
     for field in filter_fields:
-        indexes.append(models.Index(fields=[field, "occurred_at"], name=f"{prefix}_{field[:16]}_idx"))
+        indexes.append(models.Index(fields=[field, "occurred_at"],
+                                    name=f"{prefix}_{field[:16]}_idx"))
     for key in sorts:
         indexes.append(models.Index(fields=[key, "id"], name=f"{prefix}_{key[:12]}_sort_idx"))
     return indexes

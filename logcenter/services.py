@@ -72,8 +72,8 @@ def actor_fields(actor=None, actor_type=None):
     if getattr(actor, "is_authenticated", False) or hasattr(actor, "get_username"):
         return {"actor_type": ActorType.USER, "actor_id": str(actor.pk),
                 "actor_name": actor.get_username()}
-    return {"actor_type": actor_type or ActorType.SERVICE, "actor_id": str(getattr(actor, "pk", "")),
-            "actor_name": str(actor)}
+    return {"actor_type": actor_type or ActorType.SERVICE,
+            "actor_id": str(getattr(actor, "pk", "")), "actor_name": str(actor)}
 
 
 def request_fields():

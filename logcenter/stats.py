@@ -1,9 +1,9 @@
 """Usage statistics: totals and time buckets, grouped by model, user, key, upstream, ….
 
 The usage list's FilterSet validates the parameters and the access rule scopes them, as
-everywhere. Whole hours are read from the narrowest hourly rollup that has the query's dimensions, and only the
-partial hours at the edges of the range from the raw rows, so a 30-day chart reads a few
-thousand rollup rows instead of millions of calls. Filters the rollup cannot answer
+everywhere. Whole hours are read from the narrowest hourly rollup that has the query's
+dimensions, and only the partial hours at the edges of the range from the raw rows, so a
+30-day chart reads rollup rows instead of millions of calls. Filters no rollup can answer
 (channel, protocol, cost range, free text …) and buckets that do not fall on whole UTC
 hours (1-minute buckets, zones with :30 offsets) are computed from the raw rows.
 """

@@ -66,7 +66,8 @@ class LogListView(LogKindMixin, TemplateView):
     def get_context_data(self, *, filterset, listing, errors, **kwargs):
         context = super().get_context_data(**kwargs)
         kind = self.kind
-        rows = [escape_row(row, text_fields(kind)) for row in (listing.page.rows if listing else [])]
+        rows = [escape_row(row, text_fields(kind))
+                for row in (listing.page.rows if listing else [])]
         access = self.access
         table = kind.table(rows, sorts=[s for s in kind.sorts if s not in access.hidden_fields],
                            exclude=access.hidden_fields)

@@ -8,7 +8,7 @@ from django.db.utils import DatabaseError
 from django.utils import timezone
 
 from logcenter import retention
-from logcenter.models import (AuditEvent, DeletionJob, RetentionPolicy, SystemEvent,
+from logcenter.models import (AuditEvent, RetentionPolicy, SystemEvent,
                               UsageRecord)
 from tests.factories import FACTORIES, MemberFactory
 
