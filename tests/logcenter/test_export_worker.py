@@ -60,7 +60,7 @@ def test_worker_killed_mid_export_never_completes_and_can_be_retried(
         on_postgres, staff, shared_media, monkeypatch):
     from config.celery import app
 
-    _bulk_usage(25_000)
+    _bulk_usage(40_000)
     queue = f"kill-{os.getpid()}-{time.monotonic_ns()}"
     monkeypatch.setattr(app.conf, "CELERY_TASK_ALWAYS_EAGER", False)
     previous_queue = app.conf.task_default_queue
@@ -78,7 +78,7 @@ def test_worker_killed_mid_export_never_completes_and_can_be_retried(
         if worker.poll() is None:
             worker.kill()
     job.refresh_from_db()
-    assert job.status == "running" and 0 < job.rows_written < 25_000
+    assert job.status == "running" and 0 < job.rows_written < 40_000
     assert not (shared_media / "exports" / f"{job.export_id}.json").exists()
 
     # The housekeeping task fails it clearly once its heartbeat is stale.
@@ -95,7 +95,7 @@ def test_worker_killed_mid_export_never_completes_and_can_be_retried(
     monkeypatch.setattr(app.conf, "CELERY_TASK_ALWAYS_EAGER", True)
     exports.export_retry(job)
     job.refresh_from_db()
-    assert job.status == "completed" and job.rows_written == 25_000
+    assert job.status == "completed" and job.rows_written == 40_000
 
 
 def test_redis_down_marks_the_job_failed_with_a_clear_message(on_postgres, staff, tmp_path):
