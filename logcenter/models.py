@@ -243,7 +243,22 @@ class SystemEvent(LogEnvelope):
         return f"[{self.level}] {self.source}: {self.event}"
 
 
-class ExportJob(models.Model):
+class JobProgress:
+    """`progress` in percent for a background job: `done_field` rows of estimated_total;
+    100 only once completed, so a bar never fills before the job is done."""
+
+    done_field = ""
+
+    @property
+    def progress(self):
+        if self.status == self.Status.COMPLETED:
+            return 100
+        if not self.estimated_total:
+            return 0
+        return min(99, int(getattr(self, self.done_field) * 100 / self.estimated_total))
+
+
+class ExportJob(JobProgress, models.Model):
     """An asynchronous export of one kind's rows for one filter (not a log row)."""
 
     class Status(models.TextChoices):
@@ -267,6 +282,7 @@ class ExportJob(models.Model):
     excel_bom = models.BooleanField("UTF-8 BOM for Excel", default=False)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
     rows_written = models.PositiveBigIntegerField(default=0)
+    done_field = "rows_written"
     estimated_total = models.PositiveBigIntegerField(null=True, blank=True)
     error = models.TextField(blank=True, default="")
     file_name = models.CharField(max_length=200, blank=True, default="")
@@ -291,13 +307,6 @@ class ExportJob(models.Model):
         """The export's filter as the list's query string."""
         return urlencode([(k, v) for k, values in self.params.items() for v in values])
 
-    @property
-    def progress(self):
-        if self.status == self.Status.COMPLETED:
-            return 100
-        if not self.estimated_total:
-            return 0
-        return min(99, int(self.rows_written * 100 / self.estimated_total))
 
     @property
     def is_active(self):
@@ -329,7 +338,7 @@ class RetentionPolicy(models.Model):
         return policy
 
 
-class DeletionJob(models.Model):
+class DeletionJob(JobProgress, models.Model):
     """An administrator's "delete logs older than …" request, run as a task with progress."""
 
     class Status(models.TextChoices):
@@ -344,6 +353,7 @@ class DeletionJob(models.Model):
     requested_by = models.CharField(max_length=150)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
     rows_deleted = models.PositiveBigIntegerField(default=0)
+    done_field = "rows_deleted"
     estimated_total = models.PositiveBigIntegerField(null=True, blank=True)
     error = models.TextField(blank=True, default="")
     created_at = models.DateTimeField(default=timezone.now)
@@ -355,13 +365,6 @@ class DeletionJob(models.Model):
     def __str__(self):
         return f"delete {self.kind} before {self.before:%Y-%m-%d} ({self.status})"
 
-    @property
-    def progress(self):
-        if self.status == self.Status.COMPLETED:
-            return 100
-        if not self.estimated_total:
-            return 0
-        return min(99, int(self.rows_deleted * 100 / self.estimated_total))
 
 
 class UsageRollup(models.Model):
