@@ -163,13 +163,12 @@ def usage_panels(user, params):
     top_by = params.get("top_by") if params.get("top_by") in TOP_ORDERS else measure
     top = {}
     for group in ("user", "api_key", "model"):
-        rows = stats.totals(stats.parse(user, params, group_by=group))
+        rows = stats.totals(stats.regroup(query, group))
         rows.sort(key=lambda r: Decimal(str(r.get(top_by, 0))), reverse=True)
         top[group] = rows[:10]
     kind = registry["usage"]
-    window = stats.parse(user, params)
     status = {r["status"]: r["requests"] for r in
-              stats.totals(stats.parse(user, params, group_by="status"))}
+              stats.totals(stats.regroup(query, "status"))}
     requests = sum(status.values())
     p95 = selectors.log_filter(kind, user, params).qs
     return {
@@ -179,7 +178,7 @@ def usage_panels(user, params):
         "top_by": top_by,
         "error_rate": (status.get("error", 0) * 100 / requests) if requests else 0,
         "p95_latency_ms": _p95_latency(p95),
-        "window": (window.start, window.end),
+        "window": (query.start, query.end),
     }
 
 

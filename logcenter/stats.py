@@ -10,7 +10,7 @@ hours (1-minute buckets, zones with :30 offsets) are computed from the raw rows.
 
 import zoneinfo
 from bisect import bisect_right
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from datetime import timezone as dt_timezone
 from decimal import Decimal
@@ -124,18 +124,22 @@ def parse(user, params, *, group_by="", default_range=timedelta(days=1)):
                                                                   flat=True).first()
     if start is None:
         start = end - default_range
-    names = [g.strip() for g in (group_by or "").split(",") if g.strip()]
-    unknown = [g for g in names if g not in GROUP_BY]
-    if unknown:
-        raise StatsError("group_by", f"Unknown: {', '.join(unknown)}. Use any of: "
-                                     f"{', '.join(GROUP_BY)}.")
     access = access_for(user, kind)
     measures = [m for m in MEASURES if access.can_view_cost or m not in COST_MEASURES]
     tz = timezone.get_current_timezone()
     if isinstance(tz, dt_timezone):
         tz = zoneinfo.ZoneInfo("UTC")
-    return Query(user, filterset, start, end, [GROUP_BY[g] for g in names], names,
-                 measures, tz)
+    return regroup(Query(user, filterset, start, end, [], [], measures, tz), group_by)
+
+
+def regroup(query, group_by):
+    """The same validated query, grouped by `group_by` (comma-separated public names)."""
+    names = [g.strip() for g in (group_by or "").split(",") if g.strip()]
+    unknown = [g for g in names if g not in GROUP_BY]
+    if unknown:
+        raise StatsError("group_by", f"Unknown: {', '.join(unknown)}. Use any of: "
+                                     f"{', '.join(GROUP_BY)}.")
+    return replace(query, group_fields=[GROUP_BY[g] for g in names], group_names=names)
 
 
 # --- reading ------------------------------------------------------------------------
