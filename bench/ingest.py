@@ -3,7 +3,8 @@
     .venv/bin/python bench/ingest.py [--batches 30] [--batch-size 1000]
 
 Cases: through the service (logcenter.ingestion.ingest) and over HTTP
-(POST /api/v1/ingest/ to gunicorn with 2 workers, 2 client threads). One JSON line each.
+(POST /api/v1/ingest/ to gunicorn with 2 workers, 2 client threads), then the fold of the
+rollup inbox those batches filled (the Celery beat job's work). One JSON line each.
 Uses DATABASE_URL, default postgres://postgres@127.0.0.1:5432/logcenter_bench.
 """
 
@@ -53,7 +54,10 @@ def make_batch(rng, size):
 def bench_service(batches):
     from django.db import connection
 
+    from logcenter import rollups
     from logcenter.ingestion import ingest
+
+    rollups._last_fold_request = float("inf")  # folds are timed on their own (bench_fold)
 
     timings = []
     started = time.perf_counter()
@@ -67,6 +71,18 @@ def bench_service(batches):
     connection.close()
     report(case="service", db="postgresql", batch_size=len(batches[0]), batches=len(batches),
            events=events, events_per_s=events / elapsed, **summary(timings))
+
+
+def bench_fold():
+    from logcenter.models import UsageRollupInbox
+    from logcenter.rollups import rollup_fold
+
+    inbox = UsageRollupInbox.objects.count()
+    started = time.perf_counter()
+    folded = rollup_fold()
+    elapsed = time.perf_counter() - started
+    report(case="rollup fold", inbox_rows=inbox, folded=folded, seconds=elapsed,
+           inbox_rows_per_s=inbox / elapsed if elapsed else 0)
 
 
 def free_port():
@@ -85,6 +101,8 @@ def bench_http(batches, clients=2):
     server = subprocess.Popen(
         [os.path.join(os.path.dirname(sys.executable), "gunicorn"), "config.wsgi:application",
          "--bind", f"127.0.0.1:{port}", "--workers", "2", "--log-level", "warning"],
+        # Without REDIS_URL the servers run their fold requests in-process (counted here);
+        # with it they queue them, and the bench_fold after this case does the work.
         cwd=ROOT, env={**os.environ, "DEBUG": "0"},
     )
     try:
@@ -147,7 +165,9 @@ def main():
     report(case="setup", existing_usage_rows=UsageRecord.objects.count(),
            indexes=len(UsageRecord._meta.indexes) + 2)
     bench_service([make_batch(rng, args.batch_size) for _ in range(args.batches)])
+    bench_fold()
     bench_http([make_batch(rng, args.batch_size) for _ in range(args.batches)])
+    bench_fold()
 
 
 if __name__ == "__main__":

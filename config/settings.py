@@ -177,6 +177,8 @@ CELERY_BROKER_CONNECTION_TIMEOUT = 2
 CELERY_BROKER_TRANSPORT_OPTIONS = {"max_retries": 1, "interval_start": 0,
                                    "interval_step": 0.2, "interval_max": 0.5}
 CELERY_BEAT_SCHEDULE = {
+    # Ingested usage reaches the hourly rollups within seconds (stats read the inbox too).
+    "usage-rollups-fold": {"task": "logcenter.usage_rollups_fold", "schedule": 5.0},
     "exports-housekeeping": {"task": "logcenter.exports_housekeeping", "schedule": 300.0},
     "retention-purge": {"task": "logcenter.retention_purge",
                         "schedule": crontab(hour=3, minute=15)},

@@ -16,9 +16,11 @@ import bisect
 import hashlib
 import json
 import random
+import threading
 import time
 import uuid
 import zoneinfo
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -30,7 +32,8 @@ from django.utils import timezone
 
 from accounts.models import ApiKey, User
 from accounts.signals import suppress_admin_audit
-from logcenter.partitions import ensure_usage_partitions
+from logcenter.partitions import (bulk_load_swap, bulk_load_tables, ensure_usage_partitions,
+                                  is_partitioned, reserve_ids)
 from logcenter.rollups import rollup_rebuild
 
 from .models import AuditEvent, AuthEvent, SystemEvent, UsageRecord
@@ -1484,8 +1487,11 @@ def _copy_columns():
 _EXTRA = {}  # state shared with --usage worker processes (inherited through fork)
 
 
-def add_usage(n, chunk=20_000, days=EXTRA_DAYS, workers=1, log=print):
+def add_usage(n, chunk=20_000, days=EXTRA_DAYS, workers=1, log=print, alongside=None):
     """Append `n` usage rows spread over the last `days` days; returns (rows, seconds).
+
+    `alongside()`, when given, runs in a thread of its own while the rollups are rebuilt
+    (one database process at work, so the machine's other core is free for it).
 
     Chunks are generated in time order (each chunk one slice of the window's traffic, sorted),
     with time-ordered ids (UUIDv7 event_id, request_id led by the millisecond), the way live
@@ -1511,13 +1517,21 @@ def add_usage(n, chunk=20_000, days=EXTRA_DAYS, workers=1, log=print):
         p.keys = keys_by_owner[p.user.pk]
         p.group = p.keys[0].group or "default"
     postgres = connection.vendor == "postgresql"
+    # On a partitioned table, rows go into index-free tables swapped in at the end.
+    load_tables = bulk_load_tables(now - timedelta(days=days), now) if (
+        postgres and is_partitioned()) else {}
+    columns = _copy_columns()
     _EXTRA.clear()
     _EXTRA.update(
         n=n, keys=key_infos(setup_rng, people), clock=Clock(setup_rng, now, days),
-        postgres=postgres,
-        sql="COPY {} ({}) FROM STDIN".format(
-            UsageRecord._meta.db_table,
-            ", ".join(connection.ops.quote_name(c) for c in _copy_columns())),
+        postgres=postgres, months=sorted(load_tables),
+        first_id=reserve_ids(n) if load_tables else None,
+        sql=["COPY {} ({}) FROM STDIN".format(
+            connection.ops.quote_name(table),
+            ", ".join(connection.ops.quote_name(c) for c in
+                      (["id", *columns] if load_tables else columns)))
+            for table in ([load_tables[m] for m in sorted(load_tables)] or
+                          [UsageRecord._meta.db_table])],
     )
     step = chunk if postgres else 5_000
     chunks = [(start, min(step, n - start)) for start in range(0, n, step)]
@@ -1553,12 +1567,85 @@ def add_usage(n, chunk=20_000, days=EXTRA_DAYS, workers=1, log=print):
         _sqlite_cache()
         for bounds in chunks:
             progress(_extra_chunk(bounds))
-    if postgres:
+    if load_tables:
+        log(f"  {time.perf_counter() - started:.0f}s: building the indexes of "
+            f"{len(load_tables)} monthly partitions …")
+        bulk_load_swap(load_tables)
+    elif postgres:
         with connection.cursor() as cursor:  # fresh statistics, or the planner guesses
             cursor.execute(f"ANALYZE {UsageRecord._meta.db_table}")
-    log("  rebuilding the hourly usage rollup for the loaded range …")
-    rollup_rebuild(now - timedelta(days=days), now)
+    log(f"  {time.perf_counter() - started:.0f}s: rebuilding the hourly usage rollups for the "
+        "loaded range …")
+    with _in_thread(alongside):
+        rollup_rebuild(now - timedelta(days=days), now)
     return done, time.perf_counter() - started
+
+
+@contextmanager
+def _in_thread(work):
+    """Run `work()` in a thread (with its own database connection) during the block."""
+    if work is None:
+        yield
+        return
+    from django.db import connections
+
+    errors = []
+
+    def run():
+        try:
+            work()
+        except BaseException as error:  # re-raised in the caller
+            errors.append(error)
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    try:
+        yield
+    finally:
+        thread.join()
+    if errors:
+        raise errors[0]
+
+
+# Extra audit, auth and system rows per extra usage row (`seed_demo --usage`): a busy gateway
+# serves many calls per sign-in, so far fewer than the 30-day demo's own mix.
+EXTRA_EVENT_SHARES = {"audit": 0.01, "auth": 0.02, "system": 0.005}
+
+
+def add_events(counts, days=EXTRA_DAYS, round_size=50_000, log=print):
+    """Append audit, auth and system rows over the last `days` days; returns {kind: rows}.
+
+    The demo's own generators make them, in rounds of about `round_size` rows (each round
+    one more pass of the demo's stories over the window), with random event ids.
+    """
+    rng = random.Random()
+    now = timezone.now()
+    models = {"audit": AuditEvent, "auth": AuthEvent, "system": SystemEvent}
+    remaining = {kind: max(0, counts.get(kind, 0)) for kind in models}
+    added = dict.fromkeys(models, 0)
+    with suppress_admin_audit():
+        # The demo's own stream finds the demo's users (a fresh one would invent new ones).
+        people, _ = ensure_users(random.Random(SEED), now)
+        ensure_keys(random.Random(SEED + 1), people, now)  # finds them; fills person.keys
+        keys = key_infos(rng, people)
+        while any(remaining.values()):
+            scale = min(1.0, round_size / sum(remaining.values()))
+            share = {k: min(v, max(1, round(v * scale))) if v else 0
+                     for k, v in remaining.items()}
+            builder = DemoBuilder(rng, now, Clock(rng, now, days), people, keys,
+                                  {"usage": 2_000, **share})
+            builder.build()
+            for kind, model in models.items():
+                rows = getattr(builder, kind)[:remaining[kind]]
+                for row in rows:
+                    row.event_id = uuid.uuid4()
+                model.objects.bulk_create(rows, batch_size=5_000)
+                added[kind] += len(rows)
+                remaining[kind] -= len(rows)
+            log("  " + ", ".join(f"{kind} {added[kind]:,}" for kind in models))
+    return added
 
 
 def _sqlite_cache():
@@ -1593,12 +1680,24 @@ def _extra_rows(start, size):
 def _extra_chunk(bounds):
     start, size = bounds
     rows = _extra_rows(start, size)
-    if _EXTRA["postgres"]:
-        with connection.cursor() as cur:
-            with cur.connection.cursor() as raw, raw.copy(_EXTRA["sql"]) as copy:
-                write = copy.write_row
-                for row in rows:
-                    write(row)
-    else:
+    if not _EXTRA["postgres"]:
         UsageRecord.objects.bulk_create([to_usage_model(row) for row in rows], batch_size=size)
+        return size
+    months, statements, first_id = _EXTRA["months"], _EXTRA["sql"], _EXTRA["first_id"]
+    with connection.cursor() as cur:
+        if not months:  # a plain table: one COPY, ids from its sequence
+            with cur.connection.cursor() as raw, raw.copy(statements[0]) as copy:
+                for row in rows:
+                    copy.write_row(row)
+            return size
+        # Rows come in time order: one COPY per month the chunk touches, each row with its
+        # reserved id (time order too).
+        by_month = {}
+        for number, row in enumerate(rows, start=first_id + start):
+            index = bisect.bisect_right(months, row[1]) - 1
+            by_month.setdefault(max(index, 0), []).append((number, *row))
+        for index, month_rows in by_month.items():
+            with cur.connection.cursor() as raw, raw.copy(statements[index]) as copy:
+                for row in month_rows:
+                    copy.write_row(row)
     return size

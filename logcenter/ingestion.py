@@ -262,6 +262,8 @@ def ingest(items, *, kind_slug=None):
             inserted = _store(registry[slug], unique)
             result.accepted += inserted
             result.duplicates += len(rows) - inserted
+    if "usage" in by_kind and connection.vendor == "postgresql":
+        rollups.rollup_fold_soon()
     return result
 
 
@@ -310,7 +312,7 @@ def _store_copy(kind, rows):
         insert = (f'INSERT INTO "{table}" ({column_list}) SELECT {column_list} FROM "{stage}" '
                   f"ON CONFLICT DO NOTHING")
         if model is UsageRecord:
-            # The hourly rollups take the new rows' sums in the same statement.
+            # The rollup inbox takes the new rows' sums in the same statement.
             cursor.execute(rollups.ingest_with_rollups_sql(insert))
             inserted = cursor.fetchone()[0]
         else:

@@ -434,8 +434,9 @@ class StatusDimension(models.Model):
 
 HOURLY_DIMENSIONS = ("user_id", "username", "api_key_id", "api_key_name", "platform_model",
                      "upstream_name", "group", "endpoint", "status")
-BY_MODEL_DIMENSIONS = ("platform_model", "upstream_name", "group", "endpoint", "status")
+BY_ROUTE_DIMENSIONS = ("platform_model", "upstream_name", "group", "endpoint", "status")
 BY_USER_DIMENSIONS = ("user_id", "username", "status")
+BY_MODEL_DIMENSIONS = ("platform_model", "status")
 
 
 class UsageHourly(UsageRollup, UserDimensions, KeyDimensions, RouteDimensions,
@@ -450,14 +451,14 @@ class UsageHourly(UsageRollup, UserDimensions, KeyDimensions, RouteDimensions,
         indexes = [models.Index(fields=["user_id", "hour"], name="usage_hourly_user_idx")]
 
 
-class UsageHourlyByModel(UsageRollup, RouteDimensions, StatusDimension):
-    """Model routes only: spend by model, upstream, group, endpoint and status."""
+class UsageHourlyByRoute(UsageRollup, RouteDimensions, StatusDimension):
+    """Model routes: spend by model, upstream, group, endpoint and status."""
 
-    DIMENSIONS = BY_MODEL_DIMENSIONS
+    DIMENSIONS = BY_ROUTE_DIMENSIONS
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["hour", *BY_MODEL_DIMENSIONS],
-                                               name="usage_hourly_model_key")]
+        constraints = [models.UniqueConstraint(fields=["hour", *BY_ROUTE_DIMENSIONS],
+                                               name="usage_hourly_route_key")]
 
 
 class UsageHourlyByUser(UsageRollup, UserDimensions, StatusDimension):
@@ -470,5 +471,33 @@ class UsageHourlyByUser(UsageRollup, UserDimensions, StatusDimension):
                                                name="usage_hourly_user_key")]
 
 
+class UsageHourlyByModel(UsageRollup, StatusDimension):
+    """Platform models only: the spend chart, and totals without any dimension."""
+
+    DIMENSIONS = BY_MODEL_DIMENSIONS
+
+    platform_model = _dimension(100)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["hour", *BY_MODEL_DIMENSIONS],
+                                               name="usage_hourly_model_key")]
+
+
 # Narrowest first: stats read the first one that has every dimension a query needs.
-USAGE_ROLLUPS = (UsageHourlyByUser, UsageHourlyByModel, UsageHourly)
+USAGE_ROLLUPS = (UsageHourlyByModel, UsageHourlyByUser, UsageHourlyByRoute, UsageHourly)
+
+
+class UsageRollupInbox(UsageRollup, UserDimensions, KeyDimensions, RouteDimensions,
+                       StatusDimension):
+    """Sums of freshly ingested rows, not yet folded into the rollups (PostgreSQL).
+
+    Ingestion appends one row per group of its batch: a plain insert, where upserting
+    three rollups cost more than storing the rows. A job folds the inbox into every rollup
+    within seconds (logcenter.rollups.rollup_fold); stats add what is still here, so they
+    are exact at any moment.
+    """
+
+    DIMENSIONS = HOURLY_DIMENSIONS
+
+    class Meta:
+        verbose_name_plural = "usage rollup inbox"

@@ -11,7 +11,7 @@ re-sent event (same event_id and time) is still stored once.
 from datetime import datetime
 from datetime import timezone as dt_timezone
 
-from django.db import connection
+from django.db import connection, transaction
 
 from .models import UsageRecord
 
@@ -85,3 +85,130 @@ def drop_usage_partitions_before(cutoff):
                 dropped[name] = cursor.fetchone()[0]
                 cursor.execute(f'DROP TABLE "{name}"')
     return dropped
+
+
+def bulk_load_tables(start, end):
+    """For a bulk load: an index-free table per month in [start, end]; returns {month: name}.
+
+    Rows COPYed into these cost no index upkeep; `bulk_load_swap` then builds every index
+    once per month, which is several times faster than maintaining them row by row.
+    """
+    ensure_usage_partitions(start, end)
+    tables = {}
+    with connection.cursor() as cursor:
+        for name, month, month_end in usage_partitions():
+            if month_end <= start or month > end:
+                continue
+            load = f"{name}_load"
+            cursor.execute(f'DROP TABLE IF EXISTS "{load}"')
+            # No identity either: the loader reserves ids from the parent's sequence.
+            cursor.execute(f'CREATE TABLE "{load}" (LIKE "{TABLE}" INCLUDING DEFAULTS)')
+            tables[month] = load
+    return tables
+
+
+def _index_statements(load, prefix):
+    """The parent's constraints and indexes, as statements for one load table."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
+                       "WHERE conrelid = %s::regclass AND contype IN ('p', 'u') ORDER BY conname",
+                       [TABLE])
+        constraints = [f'ALTER TABLE "{load}" ADD CONSTRAINT "{prefix}_c{n}" {definition}'
+                       for n, (_, definition) in enumerate(cursor.fetchall())]
+        cursor.execute("SELECT pg_get_indexdef(i.indexrelid) FROM pg_index i "
+                       "WHERE i.indrelid = %s::regclass AND NOT EXISTS (SELECT 1 FROM "
+                       "pg_constraint c WHERE c.conindid = i.indexrelid) ORDER BY 1", [TABLE])
+        indexes = []
+        for n, (definition,) in enumerate(cursor.fetchall()):
+            columns = definition[definition.index(" USING "):]
+            indexes.append(f'CREATE INDEX "{prefix}_i{n}" ON "{load}"{columns}')
+    return constraints, indexes
+
+
+def _run_parallel(statements, workers=2):
+    """Run statements on `workers` connections of their own, taking the next when free."""
+    import queue
+    import threading
+
+    from django.db import connections
+
+    pending, errors = queue.Queue(), []
+    for statement in statements:
+        pending.put(statement)
+
+    def work():
+        try:
+            with connection.cursor() as cursor:  # this thread's own connection
+                cursor.execute("SET maintenance_work_mem = '1GB'")
+                cursor.execute("SET max_parallel_maintenance_workers = 0")
+                while not errors:
+                    try:
+                        statement = pending.get_nowait()
+                    except queue.Empty:
+                        return
+                    cursor.execute(statement)
+        except Exception as error:  # surfaced in the calling thread
+            errors.append(error)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=work) for _ in range(workers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise errors[0]
+
+
+def bulk_load_swap(tables, workers=2):
+    """Swap each load table in for its month's partition.
+
+    First every load table gets the parent's constraints and indexes, built on `workers`
+    connections side by side (one sort per index, instead of row-by-row upkeep). Then, in
+    one transaction, the partition's existing rows join the load table, which takes the
+    partition's name and is attached: PostgreSQL adopts the matching indexes and clones the
+    append-only trigger. Until the commit, readers see the old partitions.
+    """
+    import secrets
+
+    token = secrets.token_hex(3)
+    constraints, indexes = [], []
+    for month, load in sorted(tables.items()):
+        table_constraints, table_indexes = _index_statements(
+            load, f"{partition_name(month)}_{token}")
+        # Unique constraints take an exclusive lock on their table: one statement a table.
+        constraints.append("; ".join([
+            *table_constraints,
+            f'ALTER TABLE "{load}" ADD CONSTRAINT "{load}_{token}_bound" CHECK '
+            f"(occurred_at >= '{month.isoformat()}' "
+            f"AND occurred_at < '{next_month(month).isoformat()}')"]))
+        indexes.extend(table_indexes)
+    _run_parallel(constraints, workers)
+    _run_parallel(indexes, workers)
+    columns = ", ".join(f'"{f.column}"' for f in UsageRecord._meta.concrete_fields)
+    with transaction.atomic(), connection.cursor() as cursor:
+        for month, load in sorted(tables.items()):
+            name = partition_name(month)
+            cursor.execute(f'ALTER TABLE "{TABLE}" DETACH PARTITION "{name}"')
+            cursor.execute(f'INSERT INTO "{load}" ({columns}) SELECT {columns} FROM "{name}"')
+            cursor.execute(f'DROP TABLE "{name}"')
+            cursor.execute(f'ALTER TABLE "{load}" RENAME TO "{name}"')
+            # The CHECK constraint spares the attach a scan proving the bound.
+            cursor.execute(f'ALTER TABLE "{TABLE}" ATTACH PARTITION "{name}" '
+                           f"FOR VALUES FROM (%s) TO (%s)", [month, next_month(month)])
+            cursor.execute(f'ALTER TABLE "{name}" DROP CONSTRAINT "{load}_{token}_bound"')
+            cursor.execute(f'ANALYZE "{name}"')
+
+
+def reserve_ids(count):
+    """Take `count` consecutive ids from the usage table's sequence; returns the first.
+
+    For bulk loads only: a concurrent insert between the two calls could take an id inside
+    the block (the swap would then fail on the primary key, and roll back).
+    """
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_get_serial_sequence(%s, 'id')", [TABLE])
+        sequence = cursor.fetchone()[0]
+        cursor.execute("SELECT setval(%s, nextval(%s) + %s - 1)", [sequence, sequence, count])
+        return cursor.fetchone()[0] - count + 1

@@ -8,6 +8,7 @@ dimensions, and only the partial hours at the edges of the range from the raw ro
 hours (1-minute buckets, zones with :30 offsets) are computed from the raw rows.
 """
 
+import json
 import zoneinfo
 from bisect import bisect_right
 from dataclasses import dataclass, replace
@@ -15,13 +16,14 @@ from datetime import datetime, timedelta
 from datetime import timezone as dt_timezone
 from decimal import Decimal
 
-from django.db.models import Count, Sum
+from django.db import connection, transaction
+from django.db.models import Count, F, Sum, Value
 from django.db.models.functions import TruncDay, TruncHour, TruncMinute
 from django.utils import timezone
 
 from . import selectors
 from .access import access_for
-from .models import USAGE_ROLLUPS
+from .models import USAGE_ROLLUPS, UsageRollupInbox
 from .registry import registry
 
 WIDTHS = {  # width: (step, most buckets per request)
@@ -47,17 +49,17 @@ ROLLUP_FILTERS = {
     "status": {"status"},
 }
 NOT_FILTERS = {"start_time", "end_time", "range", "ordering", "cursor", "page_size"}
-# output name: (raw aggregate, rollup aggregate)
+# output name: (raw column, rollup column); a raw row counts as one request.
 MEASURES = {
-    "requests": (Count("id"), Sum("requests")),
-    "input_tokens": (Sum("prompt_tokens"), Sum("prompt_tokens")),
-    "output_tokens": (Sum("completion_tokens"), Sum("completion_tokens")),
-    "cached_tokens": (Sum("cached_tokens"), Sum("cached_tokens")),
-    "total_tokens": (Sum("total_tokens"), Sum("total_tokens")),
-    "cost": (Sum("cost"), Sum("cost")),
-    "quota": (Sum("quota"), Sum("quota")),
-    "credits": (Sum("credits"), Sum("credits")),
-    "latency_ms_sum": (Sum("latency_ms"), Sum("latency_ms_sum")),
+    "requests": (None, "requests"),
+    "input_tokens": ("prompt_tokens", "prompt_tokens"),
+    "output_tokens": ("completion_tokens", "completion_tokens"),
+    "cached_tokens": ("cached_tokens", "cached_tokens"),
+    "total_tokens": ("total_tokens", "total_tokens"),
+    "cost": ("cost", "cost"),
+    "quota": ("quota", "quota"),
+    "credits": ("credits", "credits"),
+    "latency_ms_sum": ("latency_ms", "latency_ms_sum"),
 }
 COST_MEASURES = {"cost", "quota", "credits"}
 
@@ -153,54 +155,67 @@ def _ceil_hour(value):
     return floor if floor == value else floor + timedelta(hours=1)
 
 
-def _raw(query, start, end, trunc=None):
-    """Grouped sums of the raw rows in [start, end): [(time key or None, dims, sums)]."""
+def _raw_pieces(query, start, end, trunc=None, tz=None):
+    """[(queryset, group fields, {measure: column})]: the raw rows in [start, end)."""
     if start >= end:
         return []
     queryset = query.filterset.qs.filter(occurred_at__gte=start, occurred_at__lt=end)
     fields = list(query.group_fields)
     if trunc is not None:
-        queryset = queryset.annotate(lc_bucket=trunc)
+        queryset = queryset.annotate(lc_bucket=trunc("occurred_at", tzinfo=tz))
         fields = ["lc_bucket", *fields]
-    sums = {m: MEASURES[m][0] for m in query.measures}
-    return _grouped(queryset, fields, sums, query, "lc_bucket")
+    return [(queryset, fields, {m: MEASURES[m][0] for m in query.measures})]  # raw columns
 
 
-def _grouped(queryset, fields, sums, query, time_field):
-    """GROUP BY `fields` (or one total row when there are none)."""
-    if fields:
-        rows = queryset.order_by().values(*fields).annotate(**sums)
-    else:  # .values() without fields would group by every column
-        rows = [queryset.order_by().aggregate(**sums)]
-    return [(row.get(time_field), tuple(row[f] for f in query.group_fields),
-             {m: row[m] or 0 for m in query.measures}) for row in rows]
-
-
-def _rollup(query, start, end, by_hour):
-    """The same from the hourly rollup, for whole hours in [start, end)."""
+def _rollup_pieces(query, start, end, trunc=None, tz=None):
+    """The same from the hourly rollup, and from the inbox of sums not yet folded into it,
+    for whole hours in [start, end)."""
     if start >= end:
         return []
-    queryset = access_for(query.user, registry["usage"]).scope(query.rollup.objects.all())
+    sources = [query.rollup]
+    if connection.vendor == "postgresql":  # only PostgreSQL ingestion uses the inbox
+        sources.append(UsageRollupInbox)
     data = query.filterset.form.cleaned_data
-    for name in query.used_filters:
-        queryset = query.filterset.filters[name].filter(queryset, data[name])
-    queryset = queryset.filter(hour__gte=start, hour__lt=end)
-    fields = (["hour"] if by_hour else []) + list(query.group_fields)
-    sums = {m: MEASURES[m][1] for m in query.measures}
-    return _grouped(queryset, fields, sums, query, "hour")
+    pieces = []
+    for source in sources:
+        queryset = access_for(query.user, registry["usage"]).scope(source.objects.all())
+        for name in query.used_filters:
+            queryset = query.filterset.filters[name].filter(queryset, data[name])
+        queryset = queryset.filter(hour__gte=start, hour__lt=end)
+        fields = list(query.group_fields)
+        if trunc is not None:
+            queryset = queryset.annotate(lc_bucket=trunc("hour", tzinfo=tz))
+            fields = ["lc_bucket", *fields]
+        pieces.append((queryset, fields, {m: MEASURES[m][1] for m in query.measures}))
+    return pieces
 
 
-def _pieces(query, by_hour, source="auto"):
-    """Grouped sums over [start, end): rollup for whole hours, raw rows for the edges."""
+def _pieces(query, trunc=None, source="auto", tz=None):
+    """[(queryset, group fields, {measure: column})] whose rows together answer [start, end):
+    the rollup for whole hours, raw rows for the partial hours at the edges (all raw when
+    the rollup cannot answer, or `source` is "raw"). With `trunc`, each row carries its
+    bucket start (lc_bucket), cut in `tz`."""
     start, end = query.start, query.end
     inner_start, inner_end = _ceil_hour(start), _floor_hour(end)
     if source == "raw" or not query.rollup_ok or inner_start >= inner_end:
-        return _raw(query, start, end, TruncHour("occurred_at", tzinfo=dt_timezone.utc)
-                    if by_hour else None)
-    trunc = TruncHour("occurred_at", tzinfo=dt_timezone.utc) if by_hour else None
-    return (_raw(query, start, inner_start, trunc)
-            + _rollup(query, inner_start, inner_end, by_hour)
-            + _raw(query, inner_end, end, trunc))
+        return _raw_pieces(query, start, end, trunc, tz)
+    return (_raw_pieces(query, start, inner_start, trunc, tz)
+            + _rollup_pieces(query, inner_start, inner_end, trunc, tz)
+            + _raw_pieces(query, inner_end, end, trunc, tz))
+
+
+def _sums(columns):
+    return {m: Count("id") if column is None else Sum(column) for m, column in columns.items()}
+
+
+def _grouped(queryset, fields, columns, query):
+    """Run one piece, summed per group: [(bucket start or None, dims, sums)]."""
+    if not fields:  # .values() without fields would group by every column
+        row = queryset.order_by().aggregate(**_sums(columns))
+        return [(None, (), {m: row[m] or 0 for m in query.measures})]
+    rows = queryset.order_by().values(*fields).annotate(**_sums(columns))
+    return [(row.get("lc_bucket"), tuple(row[f] for f in query.group_fields),
+             {m: row[m] or 0 for m in query.measures}) for row in rows]
 
 
 def _merge(pieces, measures):
@@ -212,12 +227,19 @@ def _merge(pieces, measures):
     return merged
 
 
+_CENTS = {"cost": Decimal("0.00000001"), "credits": Decimal("0.0001")}
+
+
 def _present(query, dims, sums):
-    out = {m: (str(Decimal(sums[m]).quantize(Decimal("0.00000001"))) if m == "cost"
-               else str(Decimal(sums[m]).quantize(Decimal("0.0001"))) if m == "credits"
-               else int(sums[m])) for m in query.measures if m != "latency_ms_sum"}
-    requests = int(sums["requests"])
-    out["avg_latency_ms"] = round(sums["latency_ms_sum"] / requests) if requests else 0
+    out = {}
+    for m in query.measures:
+        if m in _CENTS:  # fixed-point text: "0.00000000", never "0E-8"
+            out[m] = format(Decimal(sums[m]).quantize(_CENTS[m]), "f")
+        elif m != "latency_ms_sum":
+            out[m] = int(sums[m])
+    requests, latency = int(sums["requests"]), int(sums["latency_ms_sum"])
+    # Half up, in integers, as the database computes it (_buckets_sql).
+    out["avg_latency_ms"] = (2 * latency + requests) // (2 * requests) if requests else 0
     for name, value in zip(query.group_names, dims):
         out[name] = value
     return out
@@ -225,14 +247,18 @@ def _present(query, dims, sums):
 
 def totals(query, source="auto"):
     """[{measures…, <group names>…}] for the whole range, biggest cost (or requests) first."""
-    merged = _merge(((dims, sums) for _, dims, sums in _pieces(query, False, source)),
-                    query.measures)
+    merged = _merge(((dims, sums) for piece in _pieces(query, None, source)
+                     for _, dims, sums in _grouped(*piece, query)), query.measures)
     if not merged and not query.group_fields:
         merged = {(): {m: 0 for m in query.measures}}
+    return _ranked(query, merged)
+
+
+def _ranked(query, groups):
+    """Presented groups, biggest cost (or requests) first, ties by group name."""
     order = "cost" if "cost" in query.measures else "requests"
-    rows = [_present(query, dims, sums) for dims, sums in merged.items()]
-    rows.sort(key=lambda r: Decimal(str(r[order])), reverse=True)
-    return rows
+    ranked = sorted(groups.items(), key=lambda item: (-item[1][order], item[0]))
+    return [_present(query, dims, sums) for dims, sums in ranked]
 
 
 def bucket_edges(query, width):
@@ -259,34 +285,94 @@ def bucket_edges(query, width):
     return edges + [cursor.astimezone(dt_timezone.utc)]
 
 
-def buckets(query, width, source="auto"):
+def buckets(query, width, source="auto", limit=None):
+    """[{start_time, end_time, results}] per bucket; with `limit`, only the first `limit`
+    buckets are computed (a page), and a next one exists when more were in range."""
     if width not in WIDTHS:
         raise StatsError("bucket_width", "Use 1m, 1h or 1d.")
     edges = bucket_edges(query, width)
+    if limit is not None and len(edges) - 1 > limit:
+        edges = edges[:limit + 1]
+        query = replace(query, end=edges[-1])
     # The first and last buckets may be partial: they hold only rows inside the range.
+    trunc = {"1m": TruncMinute, "1h": TruncHour, "1d": TruncDay}[width]
     hour_aligned = all(e.minute == 0 and e.second == 0 for e in edges)
     if width == "1m" or not hour_aligned:
-        trunc = {"1m": TruncMinute, "1h": TruncHour, "1d": TruncDay}[width]
-        pieces = _raw(query, query.start, query.end, trunc("occurred_at", tzinfo=query.tz))
+        source = "raw"  # buckets that are not whole hours cannot come from hourly rollups
+    # Days are the user's calendar days. Hours (in zones on whole UTC hours) and minutes
+    # are cut in UTC: the same edges, without the repeated hour of a DST change.
+    tz = query.tz if width == "1d" or not hour_aligned else dt_timezone.utc
+    pieces = _pieces(query, trunc, source, tz)
+    if connection.vendor == "postgresql":
+        found = _buckets_sql(query, pieces, tz)
     else:
-        pieces = _pieces(query, True, source)
-    per_bucket = [{} for _ in edges[:-1]]
-    for when, dims, sums in pieces:
-        index = bisect_right(edges, when.astimezone(dt_timezone.utc)) - 1
-        if 0 <= index < len(per_bucket):
-            total = per_bucket[index].setdefault(dims, {m: 0 for m in query.measures})
-            for m in query.measures:
-                total[m] += sums[m]
-    data = []
-    for i, groups in enumerate(per_bucket):
-        if not groups and not query.group_fields:
-            groups = {(): {m: 0 for m in query.measures}}  # empty buckets are zeros
-        results = [_present(query, dims, sums) for dims, sums in groups.items()]
-        order = "cost" if "cost" in query.measures else "requests"
-        results.sort(key=lambda r: Decimal(str(r[order])), reverse=True)
-        data.append({"start_time": _iso(edges[i]), "end_time": _iso(edges[i + 1]),
-                     "results": results})
-    return data
+        found = _buckets_python(query, pieces, edges, tz)
+    zeros = [] if query.group_fields else [_present(query, (), {m: 0 for m in query.measures})]
+    return [{"start_time": _iso(edges[i]), "end_time": _iso(edges[i + 1]),
+             "results": found.get(edges[i]) or [dict(z) for z in zeros]}
+            for i in range(len(edges) - 1)]
+
+
+def _buckets_python(query, pieces, edges, tz):
+    """{bucket start (UTC): presented results}, merged and ranked here (SQLite)."""
+    per_bucket = {}
+    for piece in pieces:
+        for when, dims, sums in _grouped(*piece, query):
+            when = edges[bisect_right(edges, _utc(when, tz)) - 1]
+            total = per_bucket.setdefault(when, {}).get(dims)
+            if total is None:
+                per_bucket[when][dims] = sums
+            else:
+                for m in query.measures:
+                    total[m] += sums[m]
+    return {when: _ranked(query, groups) for when, groups in per_bucket.items()}
+
+
+def _utc(when, tz):
+    """A bucket start as the database gave it (naive time in `tz`, or aware) in UTC."""
+    return (when if when.tzinfo is not None else when.replace(tzinfo=tz)).astimezone(
+        dt_timezone.utc)
+
+
+def _buckets_sql(query, pieces, tz):
+    """{bucket start (UTC): presented results}: PostgreSQL adds the pieces up, ranks and
+    formats each bucket's groups as JSON, as _present and _ranked do, so thousands of
+    groups cost one round trip and no Python per group."""
+    parts, params = [], []
+    for queryset, fields, columns in pieces:
+        # Plain rows, summed once below (not per piece and again).
+        values = {f"lc_{m}": Value(1) if column is None else F(column)
+                  for m, column in columns.items()}
+        sql, piece_params = (queryset.order_by().values(*fields, **values)
+                             .query.sql_with_params())
+        parts.append(f"({sql})")
+        params.extend(piece_params)
+    dims = [f"d{i}" for i in range(len(query.group_fields))]
+    measures = [f"m_{m}" for m in query.measures]
+    order = "m_cost" if "cost" in query.measures else "m_requests"
+    fields = []
+    for m in query.measures:
+        if m in _CENTS:
+            places = -_CENTS[m].as_tuple().exponent
+            fields.append(f"'{m}', round(m_{m}, {places})::text")
+        elif m != "latency_ms_sum":
+            fields.append(f"'{m}', m_{m}::bigint")
+    fields.append("'avg_latency_ms', CASE WHEN m_requests > 0 THEN "
+                  "floor((2 * m_latency_ms_sum + m_requests) / (2 * m_requests))::bigint "
+                  "ELSE 0 END")
+    fields += [f"'{name}', {d}" for name, d in zip(query.group_names, dims)]
+    ranking = ", ".join([f"{order} DESC", *(f'{d} COLLATE "C"' for d in dims)])
+    grouping = ", ".join(["b", *dims])
+    sql = (f"SELECT b, json_agg(json_build_object({', '.join(fields)}) ORDER BY {ranking})"
+           f"::text FROM (SELECT {grouping}, "
+           + ", ".join(f"sum({m}) AS {m}" for m in measures)
+           + f" FROM ({' UNION ALL '.join(parts)}) AS pieces (b, "
+           + ", ".join([*dims, *measures]) + f") GROUP BY {grouping}) AS grouped GROUP BY b")
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL work_mem = '64MB'")  # hash the groups in memory
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    return {_utc(when, tz): json.loads(results) for when, results in rows}
 
 
 def _iso(value):

@@ -89,3 +89,13 @@ def usage_partitions_ensure(months_ahead=3):
 
     now = timezone.now()
     return ensure_usage_partitions(now, now + timedelta(days=31 * months_ahead))
+
+
+@shared_task(name="logcenter.usage_rollups_fold", ignore_result=True)
+def usage_rollups_fold():
+    """Fold freshly ingested usage sums into the hourly rollups (every few seconds)."""
+    from django.db import connection
+
+    from .rollups import rollup_fold
+
+    return rollup_fold() if connection.vendor == "postgresql" else 0

@@ -159,10 +159,10 @@ class UsageBucketsView(APIView):
             query = stats.parse(request.user, query_params,
                                 group_by=params.get("group_by", ""),
                                 default_range=stats.WIDTHS[width][0] * 7)
-            data = stats.buckets(query, width)
-        has_more = len(data) > limit
-        return Response({"object": "page", "data": data[:limit], "has_more": has_more,
-                         "next_page": data[limit]["start_time"] if has_more else None})
+            has_more = len(stats.bucket_edges(query, width)) - 1 > limit
+            data = stats.buckets(query, width, limit=limit)  # only this page's buckets
+        return Response({"object": "page", "data": data, "has_more": has_more,
+                         "next_page": data[-1]["end_time"] if has_more else None})
 
 
 def _int_param(params, name, default, low, high):

@@ -1,7 +1,8 @@
 """`manage.py seed_demo`: demo users, API keys and 30 days of logs of all four kinds.
 
 Idempotent: a second run creates no users, keys or rows. `--usage N` then appends N extra
-usage rows over the last 90 days for benchmarks (COPY on PostgreSQL); those are not idempotent.
+usage rows over the last 90 days for benchmarks (COPY on PostgreSQL), plus audit, auth and
+system rows in proportion (demo.EXTRA_EVENT_SHARES); those are not idempotent.
 The data generation lives in logcenter.demo.
 """
 
@@ -31,11 +32,13 @@ class Command(BaseCommand):
         parser.add_argument("--workers", type=int, default=None,
                             help="parallel COPY processes for --usage on PostgreSQL "
                                  "(default: CPU count, at most 4)")
+        parser.add_argument("--usage-only", action="store_true",
+                            help="with --usage: no proportionate audit, auth and system rows")
         parser.add_argument("--skip-base", action="store_true",
                             help="with --usage: do not (re)check the 30-day demo set first")
 
     def handle(self, *args, usage=0, chunk=20_000, days=demo.EXTRA_DAYS, workers=None,
-               skip_base=False, verbosity=1, **options):
+               skip_base=False, usage_only=False, verbosity=1, **options):
         if usage < 0 or chunk < 1 or days < 1 or (workers is not None and workers < 1):
             raise CommandError("--usage must be >= 0; --chunk, --days and --workers >= 1")
         if workers is None:
@@ -61,13 +64,29 @@ class Command(BaseCommand):
             how = (f"COPY, {workers} worker(s)" if connection.vendor == "postgresql"
                    else "bulk_create")
             log(f"Adding {usage:,} usage rows over the last {days} days ({how})...")
+            alongside = None
+            if not usage_only:
+                counts = {kind: round(usage * share)
+                          for kind, share in demo.EXTRA_EVENT_SHARES.items()}
+
+                def alongside():
+                    log("  meanwhile adding proportionate rows: " + ", ".join(
+                        f"{kind} {count:,}" for kind, count in counts.items()) + " …")
+                    started = time.perf_counter()
+                    added = demo.add_events(counts, days=days, log=log)
+                    log(f"  added {sum(added.values()):,} audit, auth and system rows in "
+                        f"{time.perf_counter() - started:.1f}s")
+
+            started = time.perf_counter()
             try:
                 rows, seconds = demo.add_usage(usage, chunk=chunk, days=days, workers=workers,
-                                               log=log)
+                                               log=log, alongside=alongside)
             except RuntimeError as exc:
                 raise CommandError(str(exc)) from exc
             log(self.style.SUCCESS(
-                f"Added {rows:,} usage rows in {seconds:.1f}s ({rows / seconds:,.0f} rows/s)"))
+                f"Added {rows:,} usage rows in {seconds:.1f}s ({rows / seconds:,.0f} rows/s)"
+                + ("" if usage_only else ", and the proportionate audit, auth and system rows")
+                + f"; {time.perf_counter() - started:.0f}s in all"))
 
         if verbosity:
             self.summary()
