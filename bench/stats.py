@@ -2,8 +2,8 @@
 
     .venv/bin/python bench/stats.py [--runs 10] [--raw-runs 3]
 
-Cases: 30-day cost by model per day, 7-day usage by user per hour, and rpm/tpm (last
-60 s). Prints one JSON line per case and source with p50/p95 ms, and the speed-up.
+Cases: 30-day cost by model per day, 7-day usage by user per hour (all 168 buckets in one
+call, and one page of 24 as `limit=24` gives), and rpm/tpm (last 60 s). Prints one JSON line per case and source with p50/p95 ms, and the speed-up.
 Uses DATABASE_URL, default postgres://postgres@127.0.0.1:5432/logcenter_bench; load it
 with `manage.py seed_demo --usage 10000000` (rollups are rebuilt at the end of the load).
 """
@@ -41,10 +41,12 @@ def main():
     report(case="setup", usage_rows=UsageRecord.objects.count(),
            rollup_rows={r.__name__: r.objects.count() for r in USAGE_ROLLUPS})
     cases = [
-        ("30d cost by model per day", "1d", "model", 30),
-        ("7d usage by user per hour", "1h", "user", 7),
+        ("30d cost by model per day", "1d", "model", 30, None),
+        ("7d usage by user per hour", "1h", "user", 7, None),
+        # What one API call with limit=24 computes: a day of the same hours.
+        ("7d usage by user per hour, a page of 24 buckets", "1h", "user", 7, 24),
     ]
-    for name, width, group, days in cases:
+    for name, width, group, days, limit in cases:
         params = {"start_time": (now - timezone.timedelta(days=days)).isoformat(),
                   "end_time": now.isoformat()}
         results = {}
@@ -52,7 +54,7 @@ def main():
             def run(source=source):
                 query = stats.parse(user, params, group_by=group)
                 return stats.buckets(query, width, source="auto" if source == "rollup"
-                                     else "raw")
+                                     else "raw", limit=limit)
             data = run()
             timings = timed(run, runs)
             results[source] = summary(timings)

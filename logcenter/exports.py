@@ -11,6 +11,7 @@ import csv
 import io
 import json
 import os
+import re
 import time
 from datetime import datetime, timedelta
 from datetime import timezone as dt_timezone
@@ -23,7 +24,8 @@ from django.utils import timezone
 
 from . import selectors
 from .access import MASK, access_for
-from .export_sql import copy_rows
+from .export_sql import copy_rows, needs_neutralising
+from .pagination import estimated_count
 from .models import ExportJob, SystemEvent
 from .registry import registry
 from .services import log_read_record, system_event_record
@@ -173,10 +175,37 @@ def csv_cell(value):
         return "true" if value else "false"
     if isinstance(value, (dict, list)):
         value = json.dumps(value, ensure_ascii=False)  # as PostgreSQL prints jsonb
-    value = str(value)
-    if value.startswith(FORMULA_PREFIXES):
-        value = "'" + value
-    return escape_controls(value)
+    return neutralised(str(value))
+
+
+def neutralised(text):
+    """No formula execution in spreadsheets (a leading quote), no forged lines or columns
+    (control characters escaped)."""
+    if text.startswith(FORMULA_PREFIXES):
+        text = "'" + text
+    return escape_controls(text)
+
+
+# A COPY row that may need neutralised(): a control character (C0, DEL, or the UTF-8 of
+# C1, U+2028/9 and the bidi controls) before its line end, or a cell starting like a
+# formula. Most rows have neither and are written as the database made them. The test runs
+# on a thousand rows at once with a few passes of bytes methods: a regular expression per
+# row would cost more than the COPY itself.
+_C0_AND_DEL = bytes(range(0x20)) + b"\x7f"
+_WIDE_CONTROLS = re.compile(rb"\xc2[\x80-\x9f]|\xe2\x80[\xa8-\xae]|\xe2\x81[\xa6-\xa9]")
+# Every formula character becomes "=", a line end ",", quotes vanish: a cell starts like a
+# formula only if ",=" appears (or the text starts with "=").
+_FORMULA_FOLD = bytes.maketrans(b"+-@\n", b"===,")
+
+
+def _needs_treatment(lines, count):
+    """Whether any of `count` COPY lines (LF-terminated, joined) may need neutralised()."""
+    if len(lines) - len(lines.translate(None, _C0_AND_DEL)) != count:  # more than the LFs
+        return True
+    if (b"\xc2" in lines or b"\xe2" in lines) and _WIDE_CONTROLS.search(lines):
+        return True
+    folded = lines.translate(_FORMULA_FOLD, b'"')
+    return folded.startswith(b"=") or b",=" in folded
 
 
 class ExportWriter:
@@ -186,11 +215,13 @@ class ExportWriter:
     (write_lines, the PostgreSQL COPY path); both give the same file.
     """
 
-    def __init__(self, job, fh, columns, meta):
+    def __init__(self, job, fh, columns, meta, textual=()):
         self.job, self.fh, self.meta = job, fh, meta
         self.names = [f.name for f in columns]
+        self.textual = [i for i, f in enumerate(columns) if f.name in textual]
         self.count = 0
         self._rest = b""
+        self._copied = []
 
     def _text(self, text):
         self.fh.write(text.encode("utf-8"))
@@ -214,6 +245,35 @@ class ExportWriter:
                                        ensure_ascii=False) + "\n" for row in rows)
         self.write_lines(lines.encode("utf-8"))
 
+    def write_copied(self, data):
+        """One message of PostgreSQL's COPY: for CSV exactly one row ending in LF."""
+        if self.job.format != ExportJob.Format.CSV:
+            self.write_lines(data)
+            return
+        self._copied.append(data)
+        if len(self._copied) >= 1000:
+            self.flush()
+
+    def flush(self):
+        """Write the buffered COPY rows with RFC 4180 line ends (as the header's); the rare
+        row that needs it is neutralised cell by cell."""
+        rows, self._copied = self._copied, []
+        if not rows:
+            return
+        self.count += len(rows)
+        lines = b"".join(rows)
+        if not _needs_treatment(lines, len(rows)):
+            self.fh.write(lines.replace(b"\n", b"\r\n"))  # the LFs are the line ends
+            return
+        for row in rows:
+            if not _needs_treatment(row, 1):
+                self.fh.write(row[:-1] + b"\r\n")
+                continue
+            cells = next(csv.reader(io.StringIO(row[:-1].decode("utf-8"), newline="")))
+            for i in self.textual:
+                cells[i] = neutralised(cells[i])
+            self.fh.write(_csv_line(cells).encode("utf-8"))
+
     def write_lines(self, data):
         """Whole or partial lines, one row per line (cells never hold a raw newline)."""
         if self.job.format != ExportJob.Format.JSON:
@@ -227,6 +287,7 @@ class ExportWriter:
             self.count += 1
 
     def finish(self):
+        self.flush()
         fmt = self.job.format
         if fmt == ExportJob.Format.CSV:
             # A trailing comment line, as the header has none: the table stays RFC 4180.
@@ -261,20 +322,21 @@ def export_run(job_id):
         # Rows stored after the snapshot are left out, whatever the sort.
         snapshot_at = timezone.now()
         queryset = export_queryset(kind, job.user, job.params, snapshot_at)
-        job.estimated_total = queryset.count()
+        job.estimated_total = estimated_count(queryset, exact_up_to=100_000)
         job.save(update_fields=["estimated_total"])
         meta = {"kind": kind.slug, "format": job.format, "filter": job.filter_query,
                 "snapshot_at": _plain(snapshot_at), "export_id": str(job.export_id)}
         access = access_for(job.user, kind)
         with open(partial, "wb") as fh:
             columns = export_columns(kind, access)
-            writer = ExportWriter(job, fh, columns, meta)
+            writer = ExportWriter(job, fh, columns, meta, textual={
+                f.name for f in columns if needs_neutralising(f, access)})
             writer.start()
             if connection.vendor == "postgresql":
                 progress = _Progress(job, writer)
                 try:
                     copy_rows(queryset, columns, access, job.format,
-                              lambda data: (writer.write_lines(data), progress.tick()))
+                              lambda data: (writer.write_copied(data), progress.tick()))
                 finally:
                     progress.close()
             else:

@@ -13,6 +13,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
+from django.db import connection
 from django.db.models import F
 from django.db.models.fields.tuple_lookups import Tuple, TupleGreaterThan, TupleLessThan
 
@@ -121,3 +122,18 @@ def capped_count(queryset, cap: int) -> tuple[int, bool]:
     """Count matches up to `cap`; (count, True) when there are more than `cap`."""
     found = queryset.order_by()[: cap + 1].count()
     return min(found, cap), found > cap
+
+
+def estimated_count(queryset, exact_up_to: int) -> int:
+    """Exact up to `exact_up_to` matches; above, the planner's estimate (PostgreSQL), so
+    a job's progress needs no full COUNT(*) of millions of rows first."""
+    found, more = capped_count(queryset, exact_up_to)
+    if not more or connection.vendor != "postgresql":
+        return found if not more else queryset.count()
+    sql, params = queryset.order_by().query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute("EXPLAIN (FORMAT JSON) " + sql, params)
+        plan = cursor.fetchone()[0]
+    if isinstance(plan, str):
+        plan = json.loads(plan)
+    return max(found + 1, int(plan[0]["Plan"]["Plan Rows"]))

@@ -3,15 +3,17 @@
 import csv
 import io
 import json
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 from django.core.exceptions import PermissionDenied
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from logcenter import exports
 from logcenter.models import AuditEvent, ExportJob, SystemEvent
-from tests.factories import FACTORIES, MemberFactory, StaffFactory
+from tests.factories import FACTORIES, AuditEventFactory, MemberFactory, StaffFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -205,3 +207,26 @@ def test_json_exports_mask_like_csv(fmt):
     assert row["error_message"] == ""  # empty values stay empty
     assert row["metadata"] == {"env": "prod"} and row["is_stream"] is False
     assert isinstance(row["prompt_tokens"], int) and row["occurred_at"].endswith("Z")
+
+
+def test_a_large_csv_treats_only_the_rows_that_need_it_and_keeps_their_order(staff):
+    """Rows are checked a thousand at a time; a hit sends only its rows cell by cell."""
+    now = timezone.now()
+    rows = [AuditEventFactory.build(action="bulk.check", occurred_at=now - timedelta(seconds=i),
+                                    resource_name=f"plain {i}") for i in range(1_250)]
+    rows[10].resource_name = "=SUM(A1:A9)"
+    rows[700].reason = "first\nsecond"  # a raw line break inside a quoted cell
+    rows[1_100].resource_id = "bidi\u202eoverride and\u2028separator"
+    rows[1_101].details = {"note": "-not a cell start"}
+    AuditEvent.objects.bulk_create(rows)
+    job = run_export(staff, "audit", action="bulk.check", range="all")
+    raw = (exports.export_dir() / job.file_name).read_bytes()
+    assert raw.count(b"\r\n") == 1 + 1_250 + 1 and b"\n" not in raw.replace(b"\r\n", b"")
+    parsed, trailer = read_csv(job)
+    assert trailer.startswith("# row_count=1250;")
+    assert [r["event_id"] for r in parsed] == [str(r.event_id) for r in rows]
+    assert parsed[10]["resource_name"] == "'=SUM(A1:A9)"
+    assert parsed[700]["reason"] == "first\\nsecond"
+    assert parsed[1_100]["resource_id"] == "bidi\\u202eoverride and\\u2028separator"
+    assert json.loads(parsed[1_101]["details"]) == {"note": "-not a cell start"}
+    assert parsed[11]["resource_name"] == "plain 11" and parsed[1_249]["reason"] == rows[-1].reason
