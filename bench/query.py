@@ -1,13 +1,17 @@
-"""List pages and API calls on the big usage table: keyset pages versus a naive Django list.
+"""List pages and API calls on the big tables: keyset pages versus a naive Django list.
 
-    .venv/bin/python bench/query.py [--runs 5] [--deep 10000] [--filters-only|--sorts-only]
+    .venv/bin/python bench/query.py [--runs 20] [--deep 10000] [--kinds usage audit …]
+                                    [--ranges default 30d]
 
-For each offered sort and each page filter (with the default time window), page 1 and a
-page `--deep` rows deep are timed through Django's test client, as HTML and as API, and
-the same query through a naive implementation (Paginator + OFFSET + COUNT). Each case
-prints one JSON line: p50/p95 ms for both, the ratio, and the scan node PostgreSQL chose
-for the big table (Index Scan, Bitmap Heap Scan, Seq Scan …).
-Uses DATABASE_URL, default postgres://postgres@127.0.0.1:5432/logcenter_bench.
+For every tab, each offered sort and each page filter (alone, with the time range: the
+tab's default window and 30 days), page 1 and a page `--deep` rows deep are timed through
+Django's test client, as HTML and as API, and the same query through a naive Django list
+(Paginator + OFFSET + COUNT) for the ratio. Each case prints one JSON line: p50/p95 ms for
+both faces and the naive list, the ratio, the scan nodes PostgreSQL chose for the log table
+(Index Scan, Bitmap Heap Scan, Seq Scan …; empty partitions left out) and whether any of
+them reads a whole populated table. The last line summarises the cases.
+Uses DATABASE_URL, default postgres://postgres@127.0.0.1:5432/logcenter_bench; load it
+with `manage.py seed_demo --usage 10000000`.
 """
 
 import argparse
@@ -16,22 +20,29 @@ import time
 
 from _common import report, setup_django, summary
 
+# Usage filters that need a value of their own (the rest take the newest row's).
+USAGE_VALUES = {"status": "error", "is_stream": "true", "cost_min": "0.01", "cost_max": "0.0001"}
+NOT_TIMED = {"q", "ip", "metadata", "start_time", "end_time", "range"}
 
-def plan_nodes(sql, params):
+
+def plan_nodes(sql, params, table):
+    """[(node, relation or index)] of the scans on `table` and its partitions that hold
+    rows (the empty future partitions are planned but never read)."""
     from django.db import connection
 
     with connection.cursor() as cursor:
         cursor.execute("EXPLAIN (FORMAT JSON) " + sql, params)
         plan = cursor.fetchone()[0]
+        cursor.execute("SELECT c.relname FROM pg_class c WHERE c.relname LIKE %s "
+                       "AND c.relkind = 'r' AND c.reltuples > 0", [table + "%"])
+        populated = {row[0] for row in cursor.fetchall()}
     if isinstance(plan, str):
         plan = json.loads(plan)
     found = []
 
     def walk(node):
-        if "usagerecord" in node.get("Relation Name", "") or node.get("Index Name", "").startswith(
-                "usage_"):
-            found.append(f"{node['Node Type']}"
-                         + (f" ({node['Index Name']})" if node.get("Index Name") else ""))
+        if node.get("Relation Name") in populated:
+            found.append((node["Node Type"], node.get("Index Name") or node["Relation Name"]))
         for child in node.get("Plans", []):
             walk(child)
 
@@ -39,89 +50,120 @@ def plan_nodes(sql, params):
     return found
 
 
+def filter_value(kind, name, sample):
+    if kind.slug == "usage" and name in USAGE_VALUES:
+        return USAGE_VALUES[name]
+    field = kind.filterset.base_filters[name]
+    source = {"user": "username", "api_key": "api_key_name", "actor": "actor_name"}.get(
+        name, field.field_name)
+    if kind.slug == "auth" and name == "user":
+        source = "username_attempted"
+    value = getattr(sample, source, None)
+    return None if value in (None, "") else str(value).lower() if isinstance(value, bool) \
+        else str(value)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--deep", type=int, default=10_000)
-    parser.add_argument("--filters-only", action="store_true")
-    parser.add_argument("--sorts-only", action="store_true")
+    parser.add_argument("--kinds", nargs="+", default=["usage", "audit", "auth", "system"])
+    parser.add_argument("--ranges", nargs="+", default=["default", "30d"])
     args = parser.parse_args()
     setup_django()
+    from django.conf import settings
     from django.core.paginator import Paginator
     from django.test import Client
-    from django.test.utils import setup_test_environment
 
     from accounts.models import User
     from logcenter import selectors
     from logcenter.pagination import NEXT, Cursor, keyset_queryset
     from logcenter.registry import registry
 
-    setup_test_environment()
-    kind = registry["usage"]
+    # Not setup_test_environment(): its instrumented template rendering would be timed too.
+    settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "testserver"]
     user, _ = User.objects.get_or_create(username="bench-query", defaults={
         "email": "bench-query@example.com", "is_superuser": True})
     client = Client()
     client.force_login(user)
-    sample = kind.model.objects.order_by("-occurred_at").first()
-    report(case="setup", usage_rows=kind.model.objects.count())
-
-    filter_values = {
-        "user": sample.username, "api_key": sample.api_key_name, "group": sample.group,
-        "endpoint": sample.endpoint, "platform_model": sample.platform_model,
-        "upstream_model": sample.upstream_model, "upstream_name": sample.upstream_name,
-        "channel_id": sample.channel_id, "binding_code": sample.binding_code,
-        "protocol": sample.protocol, "billing_mode": sample.billing_mode, "status": "error",
-        "is_stream": "true", "cost_min": "0.01", "request_id": sample.request_id,
-    }
-    cases = []
-    if not args.filters_only:
-        cases += [(f"sort {o}", {"ordering": o}) for o in
-                  ("-occurred_at", "-cost", "-total_tokens", "-latency_ms")]
-    if not args.sorts_only:
-        cases += [(f"filter {k}", {k: v}) for k, v in filter_values.items()]
-
-    for name, params in cases:
-        params = {**params, "page_size": "50"}
-        filterset = selectors.log_filter(kind, user, params)
-        ordering = filterset.ordering_value
-        key = ordering.lstrip("-")
-        sign = "-" if ordering.startswith("-") else ""
-        ordered = filterset.qs.order_by(f"{sign}{key}", f"{sign}id")
-        boundary = ordered.values_list(key, "id")[args.deep:args.deep + 1]
-        pages = [("page 1", None)]
-        if boundary:
-            value, pk = boundary[0]
-            pages.append((f"{args.deep} deep", Cursor(ordering, value, pk, NEXT).encode()))
-        for page_name, cursor in pages:
-            query = dict(params, **({"cursor": cursor} if cursor else {}))
-            listing = selectors.log_list(kind, user, query)
-            page_qs = keyset_queryset(listing.queryset, ordering,
-                                      listing.filterset.cursor_value)
-            sql, sql_params = page_qs[:51].query.sql_with_params()
-            nodes = plan_nodes(sql, sql_params)
-            figures = {}
-            for face, url in (("html", "/logs/usage/"), ("api", "/api/v1/usage-records/")):
-                timings = []
-                for _ in range(args.runs):
-                    started = time.perf_counter()
-                    response = client.get(url, query)
-                    timings.append((time.perf_counter() - started) * 1000)
-                    assert response.status_code == 200, (url, query, response.status_code)
-                figures[face] = summary(timings)
-            offset = args.deep if cursor else 0
-            naive = []
-            for _ in range(max(1, args.runs // 2)):
-                started = time.perf_counter()
-                paginator = Paginator(ordered, 50)
-                page = paginator.page(offset // 50 + 1) if paginator.count > offset else None
-                list(page.object_list) if page else None
-                naive.append((time.perf_counter() - started) * 1000)
-            naive_figures = summary(naive)
-            report(case=name, page=page_name, html=figures["html"], api=figures["api"],
-                   naive=naive_figures,
-                   ratio_api_vs_naive=round(naive_figures["p50_ms"] /
-                                            max(figures["api"]["p50_ms"], 0.01), 1),
-                   plan=nodes)
+    figures_all = []
+    for slug in args.kinds:
+        kind = registry[slug]
+        table = kind.model._meta.db_table
+        sample = kind.model.objects.order_by("-occurred_at").first()
+        report(case="setup", kind=slug, rows=kind.model.objects.count())
+        cases = [(f"sort {s}", {"ordering": f"-{s}"}) for s in kind.sorts]
+        for name in kind.page_filters:
+            if name in NOT_TIMED or name not in kind.filterset.base_filters:
+                continue
+            value = filter_value(kind, name, sample)
+            if value is not None:
+                cases.append((f"filter {name}", {name: value}))
+        if slug == "usage":
+            cases.append(("filter request_id", {"request_id": sample.request_id}))
+        for window in args.ranges:
+            for name, params in cases:
+                params = {**params, "page_size": "50",
+                          **({} if window == "default" else {"range": window})}
+                filterset = selectors.log_filter(kind, user, params)
+                ordering = filterset.ordering_value
+                key = ordering.lstrip("-")
+                sign = "-" if ordering.startswith("-") else ""
+                ordered = filterset.qs.order_by(f"{sign}{key}", f"{sign}id")
+                boundary = ordered.values_list(key, "id")[args.deep:args.deep + 1]
+                pages = [("page 1", None)]
+                if boundary:
+                    value, pk = boundary[0]
+                    pages.append((f"{args.deep} deep",
+                                  Cursor(ordering, value, pk, NEXT).encode()))
+                for page_name, cursor in pages:
+                    query = dict(params, **({"cursor": cursor} if cursor else {}))
+                    listing = selectors.log_list(kind, user, query)
+                    page_qs = keyset_queryset(listing.queryset, ordering,
+                                              listing.filterset.cursor_value)
+                    sql, sql_params = page_qs[:51].query.sql_with_params()
+                    nodes = plan_nodes(sql, sql_params, table)
+                    faces = {}
+                    for face, url in (("html", f"/logs/{slug}/"),
+                                      ("api", f"/api/v1/{kind.api_name}/")):
+                        client.get(url, query)  # warm
+                        timings = []
+                        for _ in range(args.runs):
+                            started = time.perf_counter()
+                            response = client.get(url, query)
+                            timings.append((time.perf_counter() - started) * 1000)
+                            assert response.status_code == 200, (url, query,
+                                                                 response.status_code)
+                        faces[face] = summary(timings)
+                    offset = args.deep if cursor else 0
+                    naive = []
+                    for _ in range(max(1, args.runs // 4)):
+                        started = time.perf_counter()
+                        paginator = Paginator(ordered, 50)
+                        page = (paginator.page(offset // 50 + 1) if paginator.count > offset
+                                else None)
+                        list(page.object_list) if page else None
+                        naive.append((time.perf_counter() - started) * 1000)
+                    naive_figures = summary(naive)
+                    seq = any(node == "Seq Scan" for node, _ in nodes)
+                    figures = dict(
+                        case=f"{slug} {name}", window=window, page=page_name,
+                        html=faces["html"], api=faces["api"], naive=naive_figures,
+                        ratio_api_vs_naive=round(naive_figures["p50_ms"] /
+                                                 max(faces["api"]["p50_ms"], 0.01), 1),
+                        plan=sorted({f"{n} ({r})" for n, r in nodes}), seq_scan=seq)
+                    figures_all.append(figures)
+                    report(**figures)
+    deep = [f for f in figures_all if f["page"] != "page 1"]
+    report(case="summary", cases=len(figures_all),
+           worst_html_p95_ms=max(f["html"]["p95_ms"] for f in figures_all),
+           worst_api_p95_ms=max(f["api"]["p95_ms"] for f in figures_all),
+           over_60ms=[f"{f['case']} {f['window']} {f['page']}" for f in figures_all
+                      if max(f["html"]["p95_ms"], f["api"]["p95_ms"]) > 60],
+           deep_pages=len(deep),
+           min_deep_ratio=min((f["ratio_api_vs_naive"] for f in deep), default=None),
+           seq_scans=[f"{f['case']} {f['window']} {f['page']}" for f in figures_all
+                      if f["seq_scan"]])
 
 
 if __name__ == "__main__":

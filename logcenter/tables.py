@@ -2,18 +2,29 @@
 
 Sorting is not done by the table: the rows arrive already sorted and paged by the
 keyset paginator; `orderable` only marks which headers link to a whitelisted sort.
+
+django-tables2 declares the columns (headers, labels, render methods, links); the body
+is rendered by LogTable.body_html, which resolves each column's way of rendering once
+instead of once per cell: the generic per-cell path cost 45 ms for a page of 50 rows.
 """
 
+import inspect
+
 import django_tables2 as tables
-from django.utils.html import format_html
+from django.utils import timezone
+from django.utils.dateformat import format as date_format
+from django.utils.html import conditional_escape, format_html
+from django.utils.safestring import mark_safe
+
+# What django-tables2 offers a render method, by argument name.
+_CELL_ARGUMENTS = ("value", "record", "column", "bound_column", "bound_row", "table")
 
 from .models import AuditEvent, AuthEvent, SystemEvent, UsageRecord
 
 
 class LogTable(tables.Table):
-    occurred_at = tables.DateTimeColumn(
-        verbose_name="Time", format="Y-m-d H:i:s", linkify=True, attrs={"td": {"class": "nowrap"}}
-    )
+    occurred_at = tables.Column(verbose_name="Time", linkify=True,
+                                attrs={"td": {"class": "nowrap"}})
 
     class Meta:
         template_name = "logcenter/_table.html"
@@ -24,6 +35,44 @@ class LogTable(tables.Table):
     def __init__(self, *args, sorts=(), **kwargs):
         super().__init__(*args, **kwargs)
         self.sorts = set(sorts)
+
+    def render_occurred_at(self, value):
+        return date_format(timezone.localtime(value), "Y-m-d H:i:s")
+
+    def body_html(self):
+        """Every row's <tr>, as django-tables2 would render them (the choice's label, the
+        column's default for empty values, render methods, links, td attributes)."""
+        cells = [(bound.attrs["td"].as_html(), self.cell_renderer(bound))
+                 for bound in self.columns]
+        return mark_safe("".join(
+            "<tr>" + "".join(f"<td {td}>{cell(row.record)}</td>" for td, cell in cells)
+            + "</tr>\n" for row in self.paginated_rows))
+
+    def cell_renderer(self, bound):
+        """record -> the cell's escaped HTML, for one bound column."""
+        column, name = bound.column, bound.accessor
+        field = next((f for f in self._meta.model._meta.concrete_fields if f.name == name), None)
+        shows_label = bool(field is not None and field.choices)
+        render, link = bound.render, bound.link
+        parameters = inspect.signature(render).parameters
+        wants_all = any(p.kind is p.VAR_KEYWORD for p in parameters.values())
+        wanted = [a for a in _CELL_ARGUMENTS if wants_all or a in parameters]
+        default = conditional_escape(bound.default)
+
+        def cell(record):
+            value = getattr(record, f"get_{name}_display")() if shows_label else getattr(
+                record, name)
+            if value in column.empty_values:
+                return default
+            offered = {"value": value, "record": record, "column": column,
+                       "bound_column": bound, "bound_row": None, "table": self}
+            arguments = {a: offered[a] for a in wanted}
+            content = render(**arguments)
+            if link:
+                content = link(content, **offered)
+            return conditional_escape(content)
+
+        return cell
 
 
 class BadgeColumn(tables.Column):
