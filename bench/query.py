@@ -69,6 +69,7 @@ def main():
     parser.add_argument("--deep", type=int, default=10_000)
     parser.add_argument("--kinds", nargs="+", default=["usage", "audit", "auth", "system"])
     parser.add_argument("--ranges", nargs="+", default=["default", "30d"])
+    parser.add_argument("--match", default="", help="only cases whose name contains this")
     args = parser.parse_args()
     setup_django()
     from django.conf import settings
@@ -101,6 +102,7 @@ def main():
                 cases.append((f"filter {name}", {name: value}))
         if slug == "usage":
             cases.append(("filter request_id", {"request_id": sample.request_id}))
+        cases = [(name, params) for name, params in cases if args.match in name]
         for window in args.ranges:
             for name, params in cases:
                 params = {**params, "page_size": "50",

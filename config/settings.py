@@ -190,8 +190,8 @@ CELERY_BEAT_SCHEDULE = {
 LOGCENTER = {
     "PAGE_SIZE": 50,
     "MAX_PAGE_SIZE": 200,
-    # Totals above this are shown as "N+" rather than counted.
-    "COUNT_CAP": 10_000,
+    # Totals above this are shown as "N+" (with the planner's estimate) rather than counted.
+    "COUNT_CAP": 1_000,
     # X-Forwarded-For is believed only from these peers (addresses or CIDR networks).
     "TRUSTED_PROXIES": env_list("TRUSTED_PROXIES", "127.0.0.1,::1"),
     # POST /api/v1/ingest/ limits, and how many rejections in one batch raise a warning.

@@ -126,12 +126,20 @@ class LogFilterForm(forms.Form):
 
 
 def match_any(*fields):
-    """A filter method matching any of several fields exactly (user id or name, …)."""
+    """A filter method matching any of several fields exactly (user id or name, …).
+
+    A value is nearly always in one of the fields only: the fields holding it anywhere
+    are probed first (one index lookup each), and only those enter the condition. One
+    field is then one ordered index scan, where an OR would read every candidate row of
+    the window. The rows matched are the same either way."""
 
     def apply(queryset, name, value):
+        value = value.strip()
+        model = queryset.model
+        holding = [f for f in fields if model._base_manager.filter(**{f: value}).exists()]
         condition = Q()
-        for field in fields:
-            condition |= Q(**{field: value.strip()})
+        for field in holding or fields[:1]:
+            condition |= Q(**{field: value})
         return queryset.filter(condition)
 
     return apply

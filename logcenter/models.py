@@ -71,10 +71,14 @@ def log_permissions(model_name, label, *extra):
     ]
 
 
-def envelope_indexes(prefix, *filter_fields, sorts=()):
-    """Indexes every kind needs, plus (field, occurred_at) per filter and (key, id) per sort."""
+def envelope_indexes(prefix, *filter_fields, sorts=(), time_extra=()):
+    """Indexes every kind needs, plus (field, occurred_at) per filter and (key, id) per sort.
+
+    `time_extra` columns follow (occurred_at, id) in the time index: a range filter on them
+    (cost ≥ x) is then checked on index entries, so only matching rows are read from the
+    table, and capped counts are index-only."""
     indexes = [
-        models.Index(fields=["occurred_at", "id"], name=f"{prefix}_time_idx"),
+        models.Index(fields=["occurred_at", "id", *time_extra], name=f"{prefix}_time_idx"),
         models.Index(fields=["request_id"], name=f"{prefix}_request_idx"),
         models.Index(fields=["actor_name", "occurred_at"], name=f"{prefix}_actor_idx"),
         models.Index(fields=["actor_id", "occurred_at"], name=f"{prefix}_actorid_idx"),
@@ -184,6 +188,7 @@ class UsageRecord(LogEnvelope):
             "status",
             "is_stream",
             sorts=("cost", "total_tokens", "latency_ms"),
+            time_extra=("cost",),
         )
 
     def __str__(self):

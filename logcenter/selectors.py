@@ -12,7 +12,7 @@ from django.core.exceptions import PermissionDenied
 from .access import access_for, visible_kinds
 from .services import log_read_record
 
-from .pagination import KeysetPage, capped_count, keyset_page
+from .pagination import KeysetPage, capped_count, keyset_page, planned_rows
 from .registry import LogKind
 
 
@@ -35,6 +35,11 @@ class LogListing:
     def estimated_total(self):
         """(count, capped): counted up to LOGCENTER['COUNT_CAP'], never a full COUNT(*)."""
         return capped_count(self.queryset, settings.LOGCENTER["COUNT_CAP"])
+
+    def approximate_total(self):
+        """The planner's estimate of all matches (no rows read), or None: shown, labelled
+        as an estimate, beside a capped count."""
+        return planned_rows(self.queryset)
 
 
 def log_visible(kind: LogKind, user):

@@ -20,6 +20,7 @@ class KeysetPagination(BasePagination):
             "ordering": page.ordering,
             "estimated_total": count,
             "estimated_total_capped": capped,
+            "approximate_total": listing.approximate_total() if capped else None,
             "results": results,
         }
 
@@ -42,6 +43,11 @@ class KeysetPagination(BasePagination):
                     "description": f"Matches counted up to {settings.LOGCENTER['COUNT_CAP']}.",
                 },
                 "estimated_total_capped": {"type": "boolean"},
+                "approximate_total": {
+                    "type": "integer", "nullable": True,
+                    "description": "When capped: the planner's estimate of all matches "
+                                   "(no rows counted), else null.",
+                },
                 "results": schema,
             },
         }

@@ -70,3 +70,17 @@ def test_total_is_capped(staff, factories, settings):
     factories["system"].create_batch(7)
     listing = selectors.log_list(registry["system"], staff, {})
     assert listing.estimated_total() == (5, True)
+    assert isinstance(listing.approximate_total(), int)  # the planner's guess, no count
+
+
+def test_a_capped_total_is_labelled_with_the_planners_estimate(staff, factories, settings,
+                                                               staff_client, api_client):
+    settings.LOGCENTER = {**settings.LOGCENTER, "COUNT_CAP": 5}
+    factories["system"].create_batch(7)
+    body = api_client.get("/api/v1/system-events/").json()
+    assert body["estimated_total"] == 5 and body["estimated_total_capped"] is True
+    assert isinstance(body["approximate_total"], int)
+    page = staff_client.get("/logs/system/").content.decode()
+    assert "5+ matching rows" in page and "estimated)" in page
+    settings.LOGCENTER = {**settings.LOGCENTER, "COUNT_CAP": 50}
+    assert api_client.get("/api/v1/system-events/").json()["approximate_total"] is None
