@@ -46,3 +46,47 @@ def test_partitions_are_append_only_too(on_postgres):
     with pytest.raises(DatabaseError, match="append-only"):
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute(f'DELETE FROM "{table}" WHERE id = %s', [row.pk])
+
+
+@pytest.mark.django_db(transaction=True)
+def test_seed_demo_usage_loads_whole_months_and_swaps_them_in(on_postgres):
+    """The bulk loader: index-free month tables, swapped in with every index, the
+    append-only trigger and sums equal to the rows; proportionate other kinds alongside."""
+    from django.db.models import Count, Sum
+
+    from logcenter import demo
+    from logcenter.models import USAGE_ROLLUPS, AuditEvent, AuthEvent
+
+    demo.seed(counts={"usage": 300, "audit": 40, "auth": 40, "system": 10}, log=lambda *a: None)
+    kept = set(UsageRecord.objects.values_list("event_id", flat=True))
+    audits, auths = AuditEvent.objects.count(), AuthEvent.objects.count()
+    rows, _ = demo.add_usage(
+        4_000, chunk=500, days=90, workers=2, log=lambda *a: None,
+        alongside=lambda: demo.add_events({"audit": 30, "auth": 60, "system": 15},
+                                          days=90, log=lambda *a: None))
+    assert rows == 4_000
+    assert UsageRecord.objects.count() == 4_300
+    assert kept <= set(UsageRecord.objects.values_list("event_id", flat=True))
+    assert UsageRecord.objects.aggregate(n=Count("id", distinct=True))["n"] == 4_300
+    assert AuditEvent.objects.count() == audits + 30 and AuthEvent.objects.count() == auths + 60
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_indexes WHERE tablename = %s",
+                       [partitions.TABLE])
+        parent_indexes = cursor.fetchone()[0]
+        for name, _, _ in partitions.usage_partitions():
+            cursor.execute("SELECT count(*) FROM pg_inherits i JOIN pg_class c ON "
+                           "c.oid = i.inhrelid JOIN pg_index x ON x.indexrelid = c.oid "
+                           "WHERE x.indrelid = %s::regclass", [name])
+            assert cursor.fetchone()[0] == parent_indexes, name
+            cursor.execute("SELECT count(*) FROM pg_trigger WHERE tgrelid = %s::regclass "
+                           "AND tgname LIKE %s", [name, "%append_only%"])
+            assert cursor.fetchone()[0] == 1, name
+        cursor.execute("SELECT count(*) FROM pg_class WHERE relname LIKE %s",
+                       [partitions.TABLE + "%_load"])
+        assert cursor.fetchone()[0] == 0
+    raw = UsageRecord.objects.aggregate(n=Count("id"), cost=Sum("cost"))
+    for rollup in USAGE_ROLLUPS:
+        sums = rollup.objects.aggregate(n=Sum("requests"), cost=Sum("cost"))
+        assert (sums["n"], sums["cost"]) == (raw["n"], raw["cost"]), rollup.__name__
+    with pytest.raises(DatabaseError), transaction.atomic():
+        UsageRecord.objects.filter(pk=UsageRecord.objects.order_by("-pk")[0].pk).update(cost=0)
