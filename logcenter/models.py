@@ -188,7 +188,7 @@ class UsageRecord(LogEnvelope):
             "status",
             "is_stream",
             sorts=("cost", "total_tokens", "latency_ms"),
-            time_extra=("cost",),
+            time_extra=("cost", "latency_ms"),
         )
 
     def __str__(self):

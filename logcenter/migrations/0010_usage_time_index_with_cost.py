@@ -1,6 +1,7 @@
-"""The usage time index gains cost after (occurred_at, id): a cost range filter is checked
-on index entries instead of on every row of the window (the same index serves the
-time order and keyset paging as before). On a populated table the index is rebuilt once."""
+"""The usage time index gains cost and latency after (occurred_at, id): a cost range filter
+is checked on index entries instead of on every row of the window, and the p95 latency of
+the latest calls is read from the index alone (the same index serves the time order and
+keyset paging as before). On a populated table the index is rebuilt once."""
 
 from django.db import migrations, models
 
@@ -18,6 +19,6 @@ class Migration(migrations.Migration):
         ),
         migrations.AddIndex(
             model_name='usagerecord',
-            index=models.Index(fields=['occurred_at', 'id', 'cost'], name='usage_time_idx'),
+            index=models.Index(fields=['occurred_at', 'id', 'cost', 'latency_ms'], name='usage_time_idx'),
         ),
     ]
