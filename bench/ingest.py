@@ -4,7 +4,8 @@
 
 Cases: through the service (logcenter.ingestion.ingest) and over HTTP
 (POST /api/v1/ingest/ to gunicorn with 2 workers, 2 client threads), then the fold of the
-rollup inbox those batches filled (the Celery beat job's work). One JSON line each.
+rollup inbox those batches filled (the Celery beat job's work), and a plain COPY of the
+same kind of batches straight into the table (the floor the indexes set). One JSON line each.
 Uses DATABASE_URL, default postgres://postgres@127.0.0.1:5432/logcenter_bench.
 """
 
@@ -70,6 +71,42 @@ def bench_service(batches):
     events = sum(len(b) for b in batches)
     connection.close()
     report(case="service", db="postgresql", batch_size=len(batches[0]), batches=len(batches),
+           events=events, events_per_s=events / elapsed, **summary(timings))
+
+
+def bench_copy(batches):
+    """The floor: the same batches, validated, COPYed straight into the table (no staging,
+    no duplicate check, no rollup inbox): what the indexes alone cost."""
+    from django.db import connection, models
+    from django.utils import timezone
+    from psycopg.types.json import Jsonb
+
+    from logcenter.ingestion import schema_for
+    from logcenter.models import UsageRecord
+    from logcenter.registry import registry
+
+    schema = schema_for(registry["usage"])
+    fields = [f for f in UsageRecord._meta.concrete_fields if f.name != "id"]
+    columns = ", ".join(f'"{f.column}"' for f in fields)
+    timings = []
+    started = time.perf_counter()
+    for batch in batches:
+        t0 = time.perf_counter()
+        now = timezone.now()
+        rows = []
+        for item in batch:
+            values = schema.clean({k: v for k, v in item.items() if k != "kind"}, now)
+            values["ingested_at"] = now
+            rows.append([Jsonb(values[f.name]) if isinstance(f, models.JSONField)
+                         else values[f.name] for f in fields])
+        with connection.cursor() as cursor, cursor.cursor.copy(
+                f'COPY "{UsageRecord._meta.db_table}" ({columns}) FROM STDIN') as copy:
+            for row in rows:
+                copy.write_row(row)
+        timings.append((time.perf_counter() - t0) * 1000)
+    elapsed = time.perf_counter() - started
+    events = sum(len(b) for b in batches)
+    report(case="plain COPY (floor)", batch_size=len(batches[0]), batches=len(batches),
            events=events, events_per_s=events / elapsed, **summary(timings))
 
 
@@ -168,6 +205,7 @@ def main():
     bench_fold()
     bench_http([make_batch(rng, args.batch_size) for _ in range(args.batches)])
     bench_fold()
+    bench_copy([make_batch(rng, args.batch_size) for _ in range(args.batches)])
 
 
 if __name__ == "__main__":
