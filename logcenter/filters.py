@@ -128,15 +128,14 @@ class LogFilterForm(forms.Form):
 def match_any(*fields):
     """A filter method matching any of several fields exactly (user id or name, …).
 
-    A value is nearly always in one of the fields only: the fields holding it anywhere
-    are probed first (one index lookup each), and only those enter the condition. One
-    field is then one ordered index scan, where an OR would read every candidate row of
-    the window. The rows matched are the same either way."""
+    A value is nearly always in one of the fields only: the fields holding it among the
+    rows being filtered (the user's visible rows) are probed first, one index lookup each,
+    and only those enter the condition. One field is then one ordered index scan, where an
+    OR would read every candidate row of the window. The rows matched are the same."""
 
     def apply(queryset, name, value):
         value = value.strip()
-        model = queryset.model
-        holding = [f for f in fields if model._base_manager.filter(**{f: value}).exists()]
+        holding = [f for f in fields if queryset.filter(**{f: value}).exists()]
         condition = Q()
         for field in holding or fields[:1]:
             condition |= Q(**{field: value})
