@@ -148,8 +148,22 @@ def rollup_rebuild(start=None, end=None):
     """Recompute every rollup for whole hours in [start, end] (everything when omitted).
 
     The widest rollup is summed from the raw rows, the narrower ones from it: one pass
-    over the raw rows instead of one per rollup.
+    over the raw rows instead of one per rollup. On PostgreSQL no fold runs meanwhile, and
+    (called outside a transaction) one snapshot is read, taken once the lock is held, so
+    the raw rows summed and the inbox rows dropped agree.
     """
+    if connection.vendor == "postgresql" and not connection.in_atomic_block:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_lock(%s)", [FOLD_LOCK])
+        try:
+            return _rollup_rebuild(start, end, snapshot=True)
+        finally:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(%s)", [FOLD_LOCK])
+    return _rollup_rebuild(start, end, snapshot=False)
+
+
+def _rollup_rebuild(start, end, snapshot):
     rows = UsageRecord.objects.all()
     bounds = {}
     if start is not None:
@@ -159,13 +173,13 @@ def rollup_rebuild(start=None, end=None):
         end = end.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
         rows, bounds["hour__lt"] = rows.filter(occurred_at__lt=end), end
     widest, narrower = USAGE_ROLLUPS[-1], USAGE_ROLLUPS[:-1]
-    outermost = not connection.in_atomic_block
     with transaction.atomic():
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:
-                if outermost:  # one snapshot: the raw rows summed and the inbox dropped agree
+                if snapshot:  # the session lock is held already
                     cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [FOLD_LOCK])
+                else:
+                    cursor.execute("SELECT pg_advisory_xact_lock(%s)", [FOLD_LOCK])
         for rollup in (*USAGE_ROLLUPS, UsageRollupInbox):
             rollup.objects.filter(**bounds).delete()
         if connection.vendor == "postgresql":
