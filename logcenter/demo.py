@@ -1576,8 +1576,11 @@ def add_usage(n, chunk=20_000, days=EXTRA_DAYS, workers=1, log=print, alongside=
             cursor.execute(f"ANALYZE {UsageRecord._meta.db_table}")
     log(f"  {time.perf_counter() - started:.0f}s: rebuilding the hourly usage rollups for the "
         "loaded range …")
-    with _in_thread(alongside):
+    # SQLite has one writer: there the other kinds follow the rebuild instead.
+    with _in_thread(alongside if postgres else None):
         rollup_rebuild(now - timedelta(days=days), now)
+    if alongside is not None and not postgres:
+        alongside()
     if postgres:
         with connection.cursor() as cursor:
             cursor.execute("VACUUM (ANALYZE) " + ", ".join(

@@ -19,7 +19,7 @@ from django.db.models.fields.json import KeyTransform
 from django.utils import timezone
 
 from . import pagination
-from .models import AuditEvent, AuthEvent, Result, SystemEvent, UsageRecord
+from .models import AuditEvent, AuthEvent, LogEnvelope, Result, SystemEvent, UsageRecord
 
 RANGE_PRESETS = {
     "1h": ("Last 1 hour", timedelta(hours=1)),
@@ -135,7 +135,9 @@ def match_any(*fields):
 
     def apply(queryset, name, value):
         value = value.strip()
-        holding = [f for f in fields if queryset.filter(**{f: value}).exists()]
+        holding = fields  # rollups (stats) have no index to probe with: a plain OR there
+        if issubclass(queryset.model, LogEnvelope):
+            holding = [f for f in fields if queryset.filter(**{f: value}).exists()]
         condition = Q()
         for field in holding or fields[:1]:
             condition |= Q(**{field: value})

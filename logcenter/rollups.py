@@ -118,6 +118,14 @@ def rollup_add(rows):
     """Add UsageRecord instances (saved one by one, or bulk-created) to every rollup."""
     if not rows:
         return
+    with transaction.atomic():
+        if connection.vendor == "postgresql":  # wait out a rebuild; run beside each other
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_xact_lock_shared(%s)", [FOLD_LOCK])
+        _rollup_add(rows)
+
+
+def _rollup_add(rows):
     for rollup in USAGE_ROLLUPS:
         groups = defaultdict(lambda: defaultdict(Decimal))
         for row in rows:

@@ -38,8 +38,9 @@ class LogListing:
 
     def approximate_total(self):
         """The planner's estimate of all matches (no rows read), or None: shown, labelled
-        as an estimate, beside a capped count."""
-        return planned_rows(self.queryset)
+        as an estimate, beside a capped count (so never below the cap)."""
+        planned = planned_rows(self.queryset)
+        return None if planned is None else max(planned, settings.LOGCENTER["COUNT_CAP"] + 1)
 
 
 def log_visible(kind: LogKind, user):

@@ -10,6 +10,7 @@ hours (1-minute buckets, zones with :30 offsets) are computed from the raw rows.
 
 import json
 import zoneinfo
+from contextlib import contextmanager
 from bisect import bisect_right
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -247,11 +248,25 @@ def _present(query, dims, sums):
 
 def totals(query, source="auto"):
     """[{measures…, <group names>…}] for the whole range, biggest cost (or requests) first."""
-    merged = _merge(((dims, sums) for piece in _pieces(query, None, source)
-                     for _, dims, sums in _grouped(*piece, query)), query.measures)
+    with _one_snapshot():  # a fold moving sums between the pieces' reads loses none
+        merged = _merge([(dims, sums) for piece in _pieces(query, None, source)
+                         for _, dims, sums in _grouped(*piece, query)], query.measures)
     if not merged and not query.group_fields:
         merged = {(): {m: 0 for m in query.measures}}
     return _ranked(query, merged)
+
+
+@contextmanager
+def _one_snapshot():
+    """The pieces of one answer read in one snapshot (PostgreSQL, outside a transaction:
+    inside one, the caller's isolation applies)."""
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        yield
+        return
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        yield
 
 
 def _ranked(query, groups):
@@ -299,9 +314,10 @@ def buckets(query, width, source="auto", limit=None):
     hour_aligned = all(e.minute == 0 and e.second == 0 for e in edges)
     if width == "1m" or not hour_aligned:
         source = "raw"  # buckets that are not whole hours cannot come from hourly rollups
-    # Days are the user's calendar days. Hours (in zones on whole UTC hours) and minutes
+    # Days are the user's calendar days. Minutes, and hours in zones on whole UTC hours,
     # are cut in UTC: the same edges, without the repeated hour of a DST change.
-    tz = query.tz if width == "1d" or not hour_aligned else dt_timezone.utc
+    tz = (dt_timezone.utc if width == "1m" or (width == "1h" and hour_aligned)
+          else query.tz)
     pieces = _pieces(query, trunc, source, tz)
     if connection.vendor == "postgresql":
         found = _buckets_sql(query, pieces, tz)
@@ -318,7 +334,10 @@ def _buckets_python(query, pieces, edges, tz):
     per_bucket = {}
     for piece in pieces:
         for when, dims, sums in _grouped(*piece, query):
-            when = edges[bisect_right(edges, _utc(when, tz)) - 1]
+            index = bisect_right(edges, _utc(when, tz)) - 1
+            if not 0 <= index < len(edges) - 1:
+                continue  # outside the range, as the SQL path leaves it
+            when = edges[index]
             total = per_bucket.setdefault(when, {}).get(dims)
             if total is None:
                 per_bucket[when][dims] = sums

@@ -70,7 +70,7 @@ def test_total_is_capped(staff, factories, settings):
     factories["system"].create_batch(7)
     listing = selectors.log_list(registry["system"], staff, {})
     assert listing.estimated_total() == (5, True)
-    assert isinstance(listing.approximate_total(), int)  # the planner's guess, no count
+    assert listing.approximate_total() >= 6  # the planner's guess, never below the cap
 
 
 def test_a_capped_total_is_labelled_with_the_planners_estimate(staff, factories, settings,

@@ -255,3 +255,19 @@ def test_database_and_python_bucket_assembly_agree(staff, tz):
             pieces = stats._pieces(query, trunc, "auto" if aligned else "raw", bucket_tz)
             assert (stats._buckets_sql(query, pieces, bucket_tz)
                     == stats._buckets_python(query, pieces, edges, bucket_tz))
+
+
+def test_minute_buckets_keep_the_repeated_hour_of_a_dst_change(client):
+    """Berlin, 2025-10-26: 02:00–03:00 local happens twice; both passes are counted."""
+    user = StaffFactory(username="berlin", timezone="Europe/Berlin")
+    first = datetime(2025, 10, 26, 0, 15, tzinfo=dt_timezone.utc)  # 02:15 CEST
+    second = datetime(2025, 10, 26, 1, 15, tzinfo=dt_timezone.utc)  # 02:15 CET
+    UsageRecordFactory(occurred_at=first, cost=Decimal("1"))
+    UsageRecordFactory(occurred_at=second, cost=Decimal("2"))
+    client.force_login(user)
+    body = client.get("/api/v1/usage/buckets/", {
+        "bucket_width": "1m", "start_time": "2025-10-26T00:00:00Z",
+        "end_time": "2025-10-26T02:00:00Z"}).json()
+    spent = {b["start_time"]: b["results"][0]["cost"] for b in body["data"]
+             if b["results"][0]["requests"]}
+    assert spent == {"2025-10-26T00:15:00Z": "1.00000000", "2025-10-26T01:15:00Z": "2.00000000"}
