@@ -187,12 +187,14 @@ def neutralised(text):
 
 
 # A COPY row that may need neutralised(): a control character (C0, DEL, or the UTF-8 of
-# C1, U+2028/9 and the bidi controls) before its line end, or a cell starting like a
+# the others text.CONTROL_RE names) before its line end, or a cell starting like a
 # formula. Most rows have neither and are written as the database made them. The test runs
 # on a thousand rows at once with a few passes of bytes methods: a regular expression per
 # row would cost more than the COPY itself.
 _C0_AND_DEL = bytes(range(0x20)) + b"\x7f"
-_WIDE_CONTROLS = re.compile(rb"\xc2[\x80-\x9f]|\xe2\x80[\xa8-\xae]|\xe2\x81[\xa6-\xa9]")
+_WIDE_CONTROLS = re.compile(  # text.CONTROL_RE beyond ASCII, as UTF-8
+    rb"\xc2[\x80-\x9f]|\xd8\x9c|\xe2\x80[\x8e\x8f\xa8-\xae]|\xe2\x81[\xa6-\xa9]|\xef\xbb\xbf")
+_WIDE_LEADS = (b"\xc2", b"\xd8", b"\xe2", b"\xef")
 # Every formula character becomes "=", a line end ",", quotes vanish: a cell starts like a
 # formula only if ",=" appears (or the text starts with "=").
 _FORMULA_FOLD = bytes.maketrans(b"+-@\n", b"===,")
@@ -202,7 +204,7 @@ def _needs_treatment(lines, count):
     """Whether any of `count` COPY lines (LF-terminated, joined) may need neutralised()."""
     if len(lines) - len(lines.translate(None, _C0_AND_DEL)) != count:  # more than the LFs
         return True
-    if (b"\xc2" in lines or b"\xe2" in lines) and _WIDE_CONTROLS.search(lines):
+    if any(lead in lines for lead in _WIDE_LEADS) and _WIDE_CONTROLS.search(lines):
         return True
     folded = lines.translate(_FORMULA_FOLD, b'"')
     return folded.startswith(b"=") or b",=" in folded

@@ -3,8 +3,10 @@
 import re
 
 _NAMED = {"\r": "\\r", "\n": "\\n", "\t": "\\t"}
-# C0/C1 controls, DEL, line/paragraph separators and bidi overrides.
-CONTROL_RE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+# C0/C1 controls, DEL, line/paragraph separators, bidi marks, overrides and isolates, and
+# the zero-width no-break space (BOM).
+CONTROL_RE = re.compile(
+    "[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff]")
 
 
 def _escape(match):

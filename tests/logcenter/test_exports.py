@@ -216,7 +216,7 @@ def test_a_large_csv_treats_only_the_rows_that_need_it_and_keeps_their_order(sta
                                     resource_name=f"plain {i}") for i in range(1_250)]
     rows[10].resource_name = "=SUM(A1:A9)"
     rows[700].reason = "first\nsecond"  # a raw line break inside a quoted cell
-    rows[1_100].resource_id = "bidi\u202eoverride and\u2028separator"
+    rows[1_100].resource_id = "bidi\u202eoverride and\u2028separator\u200fmark"
     rows[1_101].details = {"note": "-not a cell start"}
     AuditEvent.objects.bulk_create(rows)
     job = run_export(staff, "audit", action="bulk.check", range="all")
@@ -227,6 +227,19 @@ def test_a_large_csv_treats_only_the_rows_that_need_it_and_keeps_their_order(sta
     assert [r["event_id"] for r in parsed] == [str(r.event_id) for r in rows]
     assert parsed[10]["resource_name"] == "'=SUM(A1:A9)"
     assert parsed[700]["reason"] == "first\\nsecond"
-    assert parsed[1_100]["resource_id"] == "bidi\\u202eoverride and\\u2028separator"
+    assert parsed[1_100]["resource_id"] == "bidi\\u202eoverride and\\u2028separator\\u200fmark"
     assert json.loads(parsed[1_101]["details"]) == {"note": "-not a cell start"}
     assert parsed[11]["resource_name"] == "plain 11" and parsed[1_249]["reason"] == rows[-1].reason
+
+
+def test_the_copy_rows_byte_check_knows_every_control_character_the_escaper_knows():
+    from logcenter.text import CONTROL_RE
+
+    for code in range(0x80, 0x10000):
+        if 0xD800 <= code <= 0xDFFF:
+            continue
+        char = chr(code)
+        assert bool(CONTROL_RE.match(char)) == bool(
+            exports._WIDE_CONTROLS.search(char.encode())), hex(code)
+        if CONTROL_RE.match(char):
+            assert exports._needs_treatment(f"a,b{char}c\n".encode(), 1)
