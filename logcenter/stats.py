@@ -331,19 +331,15 @@ def buckets(query, width, source="auto", limit=None):
 
 def _buckets_python(query, pieces, edges, tz):
     """{bucket start (UTC): presented results}, merged and ranked here (SQLite)."""
-    per_bucket = {}
+    placed = []
     for piece in pieces:
         for when, dims, sums in _grouped(*piece, query):
             index = bisect_right(edges, _utc(when, tz)) - 1
-            if not 0 <= index < len(edges) - 1:
-                continue  # outside the range, as the SQL path leaves it
-            when = edges[index]
-            total = per_bucket.setdefault(when, {}).get(dims)
-            if total is None:
-                per_bucket[when][dims] = sums
-            else:
-                for m in query.measures:
-                    total[m] += sums[m]
+            if 0 <= index < len(edges) - 1:  # else outside the range, as the SQL path leaves it
+                placed.append(((edges[index], dims), sums))
+    per_bucket = {}
+    for (when, dims), sums in _merge(placed, query.measures).items():
+        per_bucket.setdefault(when, {})[dims] = sums
     return {when: _ranked(query, groups) for when, groups in per_bucket.items()}
 
 
