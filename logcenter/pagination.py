@@ -2,13 +2,14 @@
 
 A page is found with a row-value comparison `(key, id) < (v, pk)` that an index on
 (key, id) serves directly, so page 10,000 costs what page 1 costs. No OFFSET, and no
-COUNT(*) over the whole match: totals are counted only up to a cap.
+COUNT(*) over the whole match: totals are counted only up to a cap, on the first page;
+the cursors carry that total to the pages after it.
 """
 
 import base64
 import binascii
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 
@@ -22,11 +23,38 @@ PREV = "prev"
 
 
 @dataclass(frozen=True)
+class Total:
+    """How many rows match: counted up to a cap, with the planner's estimate when capped."""
+
+    count: int
+    capped: bool  # more than `count` rows match
+    approximate: int | None = None  # the planner's estimate of all matches, when capped
+
+    def as_list(self):
+        return [self.count, self.capped, self.approximate]
+
+    @classmethod
+    def from_list(cls, data) -> "Total":
+        count, capped, approximate = data
+        if not (_is_count(count) and isinstance(capped, bool)
+                and (approximate is None or _is_count(approximate))):
+            raise ValueError(data)
+        return cls(count, capped, approximate)
+
+
+def _is_count(value):
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+@dataclass(frozen=True)
 class Cursor:
     ordering: str  # "-cost": the sort the cursor was made for
     value: object  # the sort key of the boundary row
     pk: int
     direction: str  # NEXT: rows after the boundary; PREV: rows before it
+    # The first page's total, carried so deeper pages need not count again (a log's
+    # matches change only at the new end, and the count is capped anyway).
+    total: Total | None = None
 
     @property
     def key(self):
@@ -38,8 +66,10 @@ class Cursor:
             value = value.isoformat()
         elif isinstance(value, Decimal):
             value = str(value)
-        raw = json.dumps({"o": self.ordering, "v": value, "id": self.pk, "d": self.direction},
-                         separators=(",", ":"))
+        data = {"o": self.ordering, "v": value, "id": self.pk, "d": self.direction}
+        if self.total is not None:
+            data["t"] = self.total.as_list()
+        raw = json.dumps(data, separators=(",", ":"))
         return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
     @classmethod
@@ -49,6 +79,7 @@ class Cursor:
             padded = token + "=" * (-len(token) % 4)
             data = json.loads(base64.urlsafe_b64decode(padded.encode()))
             cursor_ordering, raw_value, pk, direction = data["o"], data["v"], data["id"], data["d"]
+            total = Total.from_list(data["t"]) if "t" in data else None
         except (binascii.Error, ValueError, TypeError, KeyError, UnicodeDecodeError):
             raise ValueError("Malformed cursor; start again from the first page.") from None
         if cursor_ordering != ordering:
@@ -62,7 +93,7 @@ class Cursor:
             raise ValueError("Malformed cursor; start again from the first page.") from None
         if value is None:
             raise ValueError("Malformed cursor; start again from the first page.")
-        return cls(ordering, value, pk, direction)
+        return cls(ordering, value, pk, direction, total)
 
 
 @dataclass
@@ -79,6 +110,13 @@ class KeysetPage:
     @property
     def has_previous(self):
         return self.prev_cursor is not None
+
+    def carry(self, total: Total):
+        """Let this page's links carry `total` to the pages they lead to."""
+        if self.next_cursor is not None:
+            self.next_cursor = replace(self.next_cursor, total=total)
+        if self.prev_cursor is not None:
+            self.prev_cursor = replace(self.prev_cursor, total=total)
 
 
 def keyset_queryset(queryset, ordering: str, cursor: Cursor | None):

@@ -5,15 +5,15 @@ and paging are decided once. A selector wraps the kind's FilterSet.
 """
 
 from dataclasses import dataclass
+from functools import cached_property
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
 
 from .access import access_for, visible_kinds
-from .services import log_read_record
-
-from .pagination import KeysetPage, capped_count, keyset_page, planned_rows
+from .pagination import KeysetPage, Total, capped_count, keyset_page, planned_rows
 from .registry import LogKind
+from .services import log_read_record
 
 
 class InvalidLogQuery(Exception):
@@ -32,15 +32,21 @@ class LogListing:
     queryset: object  # filtered, not yet ordered or sliced
     page: KeysetPage
 
-    def estimated_total(self):
-        """(count, capped): counted up to LOGCENTER['COUNT_CAP'], never a full COUNT(*)."""
-        return capped_count(self.queryset, settings.LOGCENTER["COUNT_CAP"])
-
-    def approximate_total(self):
-        """The planner's estimate of all matches (no rows read), or None: shown, labelled
-        as an estimate, beside a capped count (so never below the cap)."""
-        planned = planned_rows(self.queryset)
-        return None if planned is None else max(planned, settings.LOGCENTER["COUNT_CAP"] + 1)
+    @cached_property
+    def total(self) -> Total:
+        """The matches counted up to LOGCENTER['COUNT_CAP'] (never a full COUNT(*)), and
+        past the cap the planner's estimate (no rows read), shown labelled as an estimate
+        and never below the cap. Counted on the first page; a cursor brings it along."""
+        cursor = self.filterset.cursor_value
+        if cursor is not None and cursor.total is not None:
+            total = cursor.total
+        else:
+            cap = settings.LOGCENTER["COUNT_CAP"]
+            count, capped = capped_count(self.queryset, cap)
+            planned = planned_rows(self.queryset) if capped else None
+            total = Total(count, capped, None if planned is None else max(planned, cap + 1))
+        self.page.carry(total)
+        return total
 
 
 def log_visible(kind: LogKind, user):

@@ -74,8 +74,7 @@ class LogListView(LogKindMixin, TemplateView):
         table.current_ordering = (
             filterset.ordering_value if listing else self.request.GET.get("ordering", "")
         )
-        total = listing.estimated_total() if listing else None
-        approximate = listing.approximate_total() if total and total[1] else None
+        total = listing.total if listing else None
         context.update(
             kind=kind,
             access=access,
@@ -95,7 +94,6 @@ class LogListView(LogKindMixin, TemplateView):
             page=listing.page if listing else None,
             table=table,
             total=total,
-            approximate_total=approximate,
             window=filterset.time_window if listing else None,
             # Figures and charts load in a second request (LogPanelsView), so the rows
             # show at once; deeper pages skip them.

@@ -10,7 +10,7 @@ class KeysetPagination(BasePagination):
     page_size_query_param = "page_size"
 
     def get_paginated_payload(self, request, listing, results):
-        count, capped = listing.estimated_total()
+        total = listing.total  # first: it lets the page's cursors carry it
         page = listing.page
         url = request.build_absolute_uri()
         return {
@@ -18,9 +18,9 @@ class KeysetPagination(BasePagination):
             "previous": self._link(url, page.prev_cursor),
             "page_size": listing.filterset.page_size_value,
             "ordering": page.ordering,
-            "estimated_total": count,
-            "estimated_total_capped": capped,
-            "approximate_total": listing.approximate_total() if capped else None,
+            "estimated_total": total.count,
+            "estimated_total_capped": total.capped,
+            "approximate_total": total.approximate,
             "results": results,
         }
 
@@ -40,7 +40,8 @@ class KeysetPagination(BasePagination):
                 "ordering": {"type": "string"},
                 "estimated_total": {
                     "type": "integer",
-                    "description": f"Matches counted up to {settings.LOGCENTER['COUNT_CAP']}.",
+                    "description": f"Matches counted up to {settings.LOGCENTER['COUNT_CAP']}, "
+                                   "on the first page; later pages repeat that count.",
                 },
                 "estimated_total_capped": {"type": "boolean"},
                 "approximate_total": {

@@ -1,11 +1,16 @@
 """Keyset pagination: every sort walks the whole set forwards and back without gaps."""
 
+import base64
+import json
 from decimal import Decimal
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from logcenter import selectors
-from logcenter.pagination import Cursor
+from logcenter.pagination import Cursor, Total
 from logcenter.registry import registry
 
 pytestmark = pytest.mark.django_db
@@ -61,16 +66,48 @@ def test_cursor_round_trip():
     when = datetime(2026, 1, 2, 3, 4, 5, 678000, tzinfo=timezone.utc)
     cursor = Cursor("-occurred_at", when, 42, "next")
     assert Cursor.decode(cursor.encode(), "-occurred_at", UsageRecord) == cursor
-    cost = Cursor("cost", Decimal("0.00012300"), 7, "prev")
+    cost = Cursor("cost", Decimal("0.00012300"), 7, "prev", Total(1000, True, 867650))
     assert Cursor.decode(cost.encode(), "cost", UsageRecord) == cost
+
+
+def test_deeper_pages_show_the_first_pages_total_without_counting_again(
+        staff, factories, staff_client, api_client):
+    factories["usage"].create_batch(5)
+    first = api_client.get("/api/v1/usage-records/", {"page_size": "2"}).json()
+    assert first["estimated_total"] == 5
+    factories["usage"].create_batch(2)  # arrivals after the first page was counted
+    with CaptureQueriesContext(connection) as queries:
+        second = api_client.get(first["next"]).json()
+    assert second["estimated_total"] == 5 and len(second["results"]) == 2
+    assert not [q for q in queries.captured_queries if "COUNT(" in q["sql"].upper()]
+    # ...and carry it on, forwards and back; a new first page counts afresh.
+    assert api_client.get(second["next"]).json()["estimated_total"] == 5
+    assert api_client.get(second["previous"]).json()["estimated_total"] == 5
+    assert api_client.get("/api/v1/usage-records/").json()["estimated_total"] == 7
+    cursor = second["next"].split("cursor=")[1].split("&")[0]
+    page = staff_client.get("/logs/usage/", {"page_size": "2", "cursor": cursor})
+    assert "5 matching rows" in page.content.decode()
+
+
+@pytest.mark.parametrize("total", [[-1, False, None], [5, "yes", None], [5, True, "many"],
+                                   [5, True], "5"])
+def test_a_cursor_with_a_malformed_total_is_a_400(staff, factories, api_client, total):
+    factories["usage"].create_batch(3)
+    token = Cursor("-occurred_at", timezone.now(), 1, "next").encode()
+    raw = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+    raw["t"] = total
+    forged = base64.urlsafe_b64encode(json.dumps(raw).encode()).decode()
+    response = api_client.get("/api/v1/usage-records/", {"cursor": forged})
+    assert response.status_code == 400
+    assert "Malformed cursor" in json.dumps(response.json())
 
 
 def test_total_is_capped(staff, factories, settings):
     settings.LOGCENTER = {**settings.LOGCENTER, "COUNT_CAP": 5}
     factories["system"].create_batch(7)
     listing = selectors.log_list(registry["system"], staff, {})
-    assert listing.estimated_total() == (5, True)
-    assert listing.approximate_total() >= 6  # the planner's guess, never below the cap
+    assert (listing.total.count, listing.total.capped) == (5, True)
+    assert listing.total.approximate >= 6  # the planner's guess, never below the cap
 
 
 def test_a_capped_total_is_labelled_with_the_planners_estimate(staff, factories, settings,
