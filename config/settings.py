@@ -184,6 +184,8 @@ CELERY_BEAT_SCHEDULE = {
                         "schedule": crontab(hour=3, minute=15)},
     "usage-partitions": {"task": "logcenter.usage_partitions_ensure",
                          "schedule": crontab(hour=2, minute=45)},
+    # Planner statistics of the busiest tables, fresher than autovacuum keeps them.
+    "planner-stats": {"task": "logcenter.planner_stats_refresh", "schedule": 600.0},
 }
 
 # Log console behaviour.

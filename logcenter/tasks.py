@@ -91,6 +91,14 @@ def usage_partitions_ensure(months_ahead=3):
     return ensure_usage_partitions(now, now + timedelta(days=31 * months_ahead))
 
 
+@shared_task(name="logcenter.planner_stats_refresh", ignore_result=True)
+def planner_stats_refresh():
+    """ANALYZE the log tables that changed enough since their last ANALYZE."""
+    from .planner_stats import analyze_stale_tables
+
+    return analyze_stale_tables()
+
+
 @shared_task(name="logcenter.usage_rollups_fold", ignore_result=True)
 def usage_rollups_fold():
     """Fold freshly ingested usage sums into the hourly rollups (every few seconds)."""

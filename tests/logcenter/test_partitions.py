@@ -90,3 +90,31 @@ def test_seed_demo_usage_loads_whole_months_and_swaps_them_in(on_postgres):
         assert (sums["n"], sums["cost"]) == (raw["n"], raw["cost"]), rollup.__name__
     with pytest.raises(DatabaseError), transaction.atomic():
         UsageRecord.objects.filter(pk=UsageRecord.objects.order_by("-pk")[0].pk).update(cost=0)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_planner_stats_refresh_analyzes_the_partitions_ingestion_changed(on_postgres):
+    from logcenter.planner_stats import analyze_stale_tables, stale_tables
+
+    def flushed(query):  # this backend's counters reach the shared ones once it is idle
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_stat_force_next_flush()")
+        with connection.cursor() as cursor:
+            cursor.execute(query)
+            return cursor.fetchall()
+
+    now = timezone.now()
+    partitions.ensure_usage_partitions(now, now)
+    current = partitions.partition_name(partitions.month_start(now))
+    with connection.cursor() as cursor:
+        cursor.execute(f'ANALYZE "{current}"')
+    UsageRecordFactory.create_batch(30, occurred_at=now)
+    flushed("SELECT 1")
+    assert current in stale_tables(stale_rows=20, stale_share=0)
+    assert current not in stale_tables(stale_rows=50, stale_share=0)
+
+    assert current in analyze_stale_tables(stale_rows=20, stale_share=0)
+    (analyzed,) = flushed(f"SELECT n_live_tup, n_mod_since_analyze FROM pg_stat_user_tables "
+                          f"WHERE relname = '{current}'")
+    assert analyzed == (30, 0)
+    assert current not in stale_tables(stale_rows=20, stale_share=0)
