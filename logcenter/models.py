@@ -72,19 +72,24 @@ def log_permissions(model_name, label, *extra):
 
 
 def envelope_indexes(prefix, *filter_fields, sorts=(), time_extra=()):
-    """Indexes every kind needs, plus (field, occurred_at) per filter and (key, id) per sort.
+    """Indexes every kind needs, plus (field, occurred_at, id) per filter and (key, id) per
+    sort.
 
+    A filter's index holds the whole keyset order (occurred_at, id): its rows come out in
+    page order and a cursor is one seek, so the planner has no reason to walk the time
+    index instead. (With (field, occurred_at) it did, for a value absent from a month:
+    the merge of the monthly partitions then read that month's whole window for nothing.)
     `time_extra` columns follow (occurred_at, id) in the time index: a range filter on them
     (cost ≥ x) is then checked on index entries, so only matching rows are read from the
     table, and capped counts are index-only."""
     indexes = [
         models.Index(fields=["occurred_at", "id", *time_extra], name=f"{prefix}_time_idx"),
         models.Index(fields=["request_id"], name=f"{prefix}_request_idx"),
-        models.Index(fields=["actor_name", "occurred_at"], name=f"{prefix}_actor_idx"),
-        models.Index(fields=["actor_id", "occurred_at"], name=f"{prefix}_actorid_idx"),
+        models.Index(fields=["actor_name", "occurred_at", "id"], name=f"{prefix}_actor_idx"),
+        models.Index(fields=["actor_id", "occurred_at", "id"], name=f"{prefix}_actorid_idx"),
     ]
     for field in filter_fields:
-        indexes.append(models.Index(fields=[field, "occurred_at"],
+        indexes.append(models.Index(fields=[field, "occurred_at", "id"],
                                     name=f"{prefix}_{field[:16]}_idx"))
     for key in sorts:
         indexes.append(models.Index(fields=[key, "id"], name=f"{prefix}_{key[:12]}_sort_idx"))
