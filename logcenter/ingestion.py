@@ -21,14 +21,13 @@ from django.db import connection, models, transaction
 from django.utils import timezone
 
 from . import rollups
-from .models import UsageRecord
+from .models import FUTURE_TOLERANCE, UsageRecord
 from .registry import registry
 
 METADATA_KEY_RE = re.compile(r"^[A-Za-z0-9_]{1,64}$")
 METADATA_MAX_KEYS = 50
 METADATA_MAX_BYTES = 8 * 1024
 JSON_MAX_BYTES = 64 * 1024
-FUTURE_TOLERANCE = timedelta(minutes=5)
 SERVER_FIELDS = {"id", "ingested_at"}
 
 

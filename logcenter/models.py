@@ -4,11 +4,12 @@ Every kind shares one envelope (LogEnvelope). Rows hold snapshots (names, emails
 prefixes) and never a cascading foreign key: deleting a user deletes no log.
 
 Indexes: each list is always bounded by a time range, so each offered filter gets a
-(field, occurred_at) index and each offered sort a (sort key, id) index, matching the
+(field, occurred_at, id) index and each offered sort a (sort key, id) index, matching the
 keyset pagination in logcenter.pagination.
 """
 
 import uuid
+from datetime import timedelta
 from urllib.parse import urlencode
 
 from django.db import models
@@ -26,6 +27,11 @@ class ActorType(models.TextChoices):
 class Result(models.TextChoices):
     SUCCESS = "success", "Success"
     FAILURE = "failure", "Failure"
+
+
+# How far in the future an event's occurred_at may be (senders' clocks drift); ingestion
+# rejects later ones, so lists can bound their window by it and skip the months ahead.
+FUTURE_TOLERANCE = timedelta(minutes=5)
 
 
 class LogEnvelope(models.Model):

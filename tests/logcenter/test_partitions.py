@@ -118,3 +118,21 @@ def test_planner_stats_refresh_analyzes_the_partitions_ingestion_changed(on_post
                           f"WHERE relname = '{current}'")
     assert analyzed == (30, 0)
     assert current not in stale_tables(stale_rows=20, stale_share=0)
+
+
+def test_lists_leave_out_the_partitions_made_for_the_months_ahead(on_postgres, staff):
+    from logcenter import selectors
+    from logcenter.registry import registry
+
+    usage_partitions_ensure()
+    now = timezone.now()
+    current = partitions.partition_name(partitions.month_start(now))
+    ahead = partitions.partition_name(partitions.next_month(partitions.next_month(now)))
+    assert ahead in [name for name, _, _ in partitions.usage_partitions()]
+    for params in ({}, {"range": "all"}, {"start_time": "2020-01-01T00:00"}):
+        queryset = selectors.log_list(registry["usage"], staff, params).queryset
+        with connection.cursor() as cursor:
+            cursor.execute("EXPLAIN " + str(queryset.query.sql_with_params()[0]),
+                           queryset.query.sql_with_params()[1])
+            plan = "\n".join(row[0] for row in cursor.fetchall())
+        assert current in plan and ahead not in plan, params
