@@ -4,7 +4,7 @@
                                     [--ranges default 30d]
 
 For every tab, each offered sort and each page filter (alone, with the time range: the
-tab's default window and 30 days), page 1 and a page `--deep` rows deep are timed through
+tab's default window and 30 days; for usage also the API key filter with each sort), page 1 and a page `--deep` rows deep are timed through
 Django's test client, as HTML and as API, then the data work alone (selector page, capped
 count, estimate; a deep page's cursor carries the first page's total, as its links do), and
 the same query through a naive Django list (the same FilterSet, then Paginator: OFFSET and
@@ -109,6 +109,10 @@ def main():
                 cases.append((f"filter {name}", {name: value}))
         if slug == "usage":
             cases.append(("filter request_id", {"request_id": sample.request_id}))
+            # Finance's question: one API key's costliest (biggest, slowest) calls.
+            key = filter_value(kind, "api_key", sample)
+            cases += [(f"filter api_key, sort {s}", {"api_key": key, "ordering": f"-{s}"})
+                      for s in kind.sorts if s != "occurred_at"]
         cases = [(name, params) for name, params in cases if args.match in name]
         for window in args.ranges:
             for name, params in cases:
