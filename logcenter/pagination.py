@@ -14,8 +14,8 @@ from datetime import datetime
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
-from django.db import connection
-from django.db.models import F
+from django.db import OperationalError, connection, transaction
+from django.db.models import ExpressionWrapper, F, Value
 from django.db.models.fields.tuple_lookups import Tuple, TupleGreaterThan, TupleLessThan
 
 NEXT = "next"
@@ -119,14 +119,25 @@ class KeysetPage:
             self.prev_cursor = replace(self.prev_cursor, total=total)
 
 
-def keyset_queryset(queryset, ordering: str, cursor: Cursor | None):
-    """The rows after (or, for PREV, before) the cursor, in reading order."""
+def keyset_queryset(queryset, ordering: str, cursor: Cursor | None, sort_matches=False):
+    """The rows after (or, for PREV, before) the cursor, in reading order.
+
+    `sort_matches`: order by an expression no index provides, so PostgreSQL reads the
+    matches through a filter's index and keeps the top rows, instead of walking the sort
+    key's index and reading every non-match met on the way (for a key whose calls are
+    never the cheapest, "its cheapest calls" walked a month's rows: seconds)."""
     key = ordering.lstrip("-")
     backwards = cursor is not None and cursor.direction == PREV
     # Walking backwards means reading the opposite order, then flipping the page.
     read_descending = ordering.startswith("-") != backwards
     sign = "-" if read_descending else ""
-    queryset = queryset.order_by(f"{sign}{key}", f"{sign}id")
+    if sort_matches:
+        field = queryset.model._meta.get_field(key)
+        sort_key = ExpressionWrapper(F(key) + Value(0), output_field=type(field)())
+        queryset = queryset.order_by(sort_key.desc() if read_descending else sort_key.asc(),
+                                     f"{sign}id")
+    else:
+        queryset = queryset.order_by(f"{sign}{key}", f"{sign}id")
     if cursor is not None:
         boundary = Tuple(F(key), F("id"))
         lookup = TupleLessThan if read_descending else TupleGreaterThan
@@ -134,11 +145,44 @@ def keyset_queryset(queryset, ordering: str, cursor: Cursor | None):
     return queryset
 
 
-def keyset_page(queryset, ordering: str, cursor: Cursor | None, page_size: int) -> KeysetPage:
-    """One page of `queryset` in `ordering` (plus id as the tie-breaker)."""
+def keyset_page(queryset, ordering: str, cursor: Cursor | None, page_size: int,
+                cuts=None, sort_matches=False) -> KeysetPage:
+    """One page of `queryset` in `ordering` (plus id as the tie-breaker).
+
+    `cuts` (a list, maybe empty), times inside the window: each stretch of occurred_at
+    between them is read on its own (page_size + 1 rows at most), the results merged, all
+    within WALK_BUDGET_MS, else the matches are sorted instead. Cut at the monthly
+    partitions' bounds, each query is planned with its own month's statistics: as one
+    query, a month lacking the filtered value (a new API key) was walked whole in sort
+    order, to find nothing. `sort_matches`: see keyset_queryset."""
     key = ordering.lstrip("-")
     backwards = cursor is not None and cursor.direction == PREV
-    rows = list(keyset_queryset(queryset, ordering, cursor)[: page_size + 1])
+    ordered = keyset_queryset(queryset, ordering, cursor, sort_matches)
+    if cuts is not None:
+        def walk_months():
+            rows = []
+            for lower, upper in zip([None, *cuts], [*cuts, None]):
+                stretch = ordered
+                if lower is not None:
+                    stretch = stretch.filter(occurred_at__gte=lower)
+                if upper is not None:
+                    stretch = stretch.filter(occurred_at__lt=upper)
+                rows += stretch[: page_size + 1]
+            # Back in reading order: descending, unless walking an ascending sort forwards
+            # or a descending one backwards.
+            rows.sort(key=lambda row: (getattr(row, key), row.pk),
+                      reverse=ordering.startswith("-") != backwards)
+            return rows[: page_size + 1]
+
+        try:
+            # A filter can shun the top of the sort (a key whose calls are never the
+            # cheapest): the walk then meets only non-matches. Past a budget, sort instead.
+            rows = within_budget(walk_months, WALK_BUDGET_MS)
+        except OverBudget:
+            sorted_matches = keyset_queryset(queryset, ordering, cursor, sort_matches=True)
+            rows = list(sorted_matches[: page_size + 1])
+    else:
+        rows = list(ordered[: page_size + 1])
     more = len(rows) > page_size
     rows = rows[:page_size]
     if backwards:
@@ -154,6 +198,36 @@ def keyset_page(queryset, ordering: str, cursor: Cursor | None, page_size: int) 
         Cursor(ordering, getattr(last, key), last.pk, NEXT) if has_next else None,
         Cursor(ordering, getattr(first, key), first.pk, PREV) if has_prev else None,
     )
+
+
+WALK_BUDGET_MS = 100
+
+
+class OverBudget(Exception):
+    """A query ran past its budget and was cancelled."""
+
+
+def within_budget(read, budget_ms):
+    """`read()` with PostgreSQL cancelling any of its queries that runs past `budget_ms`
+    (OverBudget then); elsewhere, plainly. The caller's transaction stays usable."""
+    if connection.vendor != "postgresql":
+        return read()
+    from psycopg.errors import QueryCanceled
+
+    try:
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT current_setting('statement_timeout'), "
+                               "set_config('statement_timeout', %s, true)", [f"{budget_ms}ms"])
+                previous = cursor.fetchone()[0]
+            result = read()
+            with connection.cursor() as cursor:  # SET LOCAL would outlive the savepoint
+                cursor.execute("SELECT set_config('statement_timeout', %s, true)", [previous])
+            return result
+    except OperationalError as error:
+        if isinstance(error.__cause__, QueryCanceled):
+            raise OverBudget from error
+        raise
 
 
 def capped_count(queryset, cap: int) -> tuple[int, bool]:

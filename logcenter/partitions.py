@@ -58,6 +58,21 @@ def usage_partitions():
     return found
 
 
+def month_starts_within(start, end):
+    """The starts of the months (the partitions' bounds) inside (start, end), oldest first;
+    `start` None: from the first partition's month."""
+    if start is None:
+        months = usage_partitions()
+        cut = months[0][1] if months else month_start(end)
+    else:
+        cut = next_month(month_start(start))
+    cuts = []
+    while cut < end:
+        cuts.append(cut)
+        cut = next_month(cut)
+    return cuts
+
+
 def ensure_usage_partitions(start, end):
     """Create the monthly partitions covering [start, end]; returns the names created."""
     if connection.vendor != "postgresql":

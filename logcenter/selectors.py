@@ -9,8 +9,12 @@ from functools import cached_property
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
+from django.db import connection
+from django.utils import timezone
 
+from . import partitions
 from .access import access_for, visible_kinds
+from .models import FUTURE_TOLERANCE, UsageRecord
 from .pagination import KeysetPage, Total, capped_count, keyset_page, planned_rows
 from .registry import LogKind
 from .services import log_read_record
@@ -76,10 +80,30 @@ def log_list(kind: LogKind, user, params) -> LogListing:
     filterset = log_filter(kind, user, params)
     queryset = filterset.qs
     page = keyset_page(
-        queryset, filterset.ordering_value, filterset.cursor_value, filterset.page_size_value
+        queryset, filterset.ordering_value, filterset.cursor_value, filterset.page_size_value,
+        **_sort_plan(kind, filterset, queryset),
     )
     access_for(user, kind).apply(page.rows)
     return LogListing(kind, filterset, queryset, page)
+
+
+def _sort_plan(kind: LogKind, filterset, queryset):
+    """How to read a page sorted by something other than time on the partitioned usage
+    table (keyset_page's `cuts` and `sort_matches`). Time order needs no plan: every
+    filter's index holds (occurred_at, id).
+
+    Up to LOGCENTER['SORT_MATCHES_UP_TO'] matches (the planner's estimate), they are read
+    through a filter's index and sorted: bounded, whatever the filter. More, the sort key's
+    index is walked, a month at a time, each month planned with its own statistics, and
+    sorted after all if that walk overruns its budget."""
+    if (kind.model is not UsageRecord or connection.vendor != "postgresql"
+            or filterset.ordering_value.lstrip("-") == "occurred_at"):
+        return {}
+    if planned_rows(queryset) <= settings.LOGCENTER["SORT_MATCHES_UP_TO"]:
+        return {"sort_matches": True}
+    start, end, _ = filterset.time_window
+    return {"cuts": partitions.month_starts_within(
+        start, end or timezone.now() + FUTURE_TOLERANCE)}
 
 
 def log_get(kind: LogKind, user, event_id):

@@ -121,3 +121,53 @@ def test_a_capped_total_is_labelled_with_the_planners_estimate(staff, factories,
     assert "5+ matching rows" in page and "estimated)" in page
     settings.LOGCENTER = {**settings.LOGCENTER, "COUNT_CAP": 50}
     assert api_client.get("/api/v1/system-events/").json()["approximate_total"] is None
+
+
+@pytest.mark.parametrize("sort_matches_up_to", [0, 1000])
+@pytest.mark.parametrize("ordering", ["-cost", "cost", "-latency_ms"])
+def test_sorts_across_months_are_paged_month_by_month_and_merged(
+        staff, factories, settings, ordering, sort_matches_up_to):
+    """Sorts other than time either walk each month of the window on its own or sort the
+    matches (PostgreSQL, by the planner's estimate of them): walking every page forwards
+    and back yields each row once, in order, either way."""
+    from datetime import timedelta
+
+    from logcenter import partitions
+
+    settings.LOGCENTER = {**settings.LOGCENTER, "SORT_MATCHES_UP_TO": sort_matches_up_to}
+
+    now = timezone.now()
+    partitions.ensure_usage_partitions(now - timedelta(days=80), now)
+    rows = [factories["usage"](occurred_at=now - timedelta(days=days, minutes=i),
+                               api_key_name=key, cost=Decimal(i % 4), latency_ms=i % 3)
+            for i, (days, key) in enumerate([(d, k) for d in (2, 35, 70) for k in ("a", "b")] * 2)]
+    if connection.vendor == "postgresql":
+        assert len(partitions.month_starts_within(now - timedelta(days=90), now)) >= 2
+    params = {"ordering": ordering, "range": "90d", "api_key": "a"}
+    pages = walk(staff, params)
+    key = ordering.lstrip("-")
+    expected = sorted([r for r in rows if r.api_key_name == "a"],
+                      key=lambda r: (getattr(r, key), r.pk), reverse=ordering.startswith("-"))
+    assert [row.pk for page in pages for row in page.rows] == [r.pk for r in expected]
+    back = selectors.log_list(registry["usage"], staff, {
+        **params, "page_size": "4", "cursor": pages[-1].prev_cursor.encode()})
+    assert [r.pk for r in back.page.rows] == [r.pk for r in pages[-2].rows]
+
+
+def test_a_query_over_its_budget_is_cancelled_and_the_transaction_goes_on(on_postgres):
+    from django.db import transaction
+
+    from logcenter.pagination import OverBudget, within_budget
+
+    def read(sql):
+        with connection.cursor() as cursor:
+            cursor.execute(sql)
+            return cursor.fetchone()[0]
+
+    with transaction.atomic():
+        before = read("SHOW statement_timeout")
+        with pytest.raises(OverBudget):
+            within_budget(lambda: read("SELECT pg_sleep(0.5)"), 50)
+        assert within_budget(lambda: read("SELECT 7"), 50) == 7
+        assert read("SHOW statement_timeout") == before  # not left at 50 ms
+        assert read("SELECT count(*) FROM pg_sleep(0.1)") == 1
