@@ -10,11 +10,10 @@ from functools import cached_property
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.db import connection
-from django.utils import timezone
 
 from . import partitions
 from .access import access_for, visible_kinds
-from .models import FUTURE_TOLERANCE, UsageRecord
+from .models import UsageRecord
 from .pagination import KeysetPage, Total, capped_count, keyset_page, planned_rows
 from .registry import LogKind
 from .services import log_read_record
@@ -101,9 +100,8 @@ def _sort_plan(kind: LogKind, filterset, queryset):
         return {}
     if planned_rows(queryset) <= settings.LOGCENTER["SORT_MATCHES_UP_TO"]:
         return {"sort_matches": True}
-    start, end, _ = filterset.time_window
-    return {"cuts": partitions.month_starts_within(
-        start, end or timezone.now() + FUTURE_TOLERANCE)}
+    start, _, _ = filterset.time_window
+    return {"cuts": partitions.month_starts_within(start, filterset.window_end)}
 
 
 def log_get(kind: LogKind, user, event_id):
