@@ -256,17 +256,17 @@ class LogFilterSet(filters.FilterSet):
             start, _, _ = self.time_window
             if start is not None:
                 queryset = queryset.filter(occurred_at__gte=start)
-        if not data.get("end_time"):
-            # The planner then leaves out the usage partitions made for the months ahead,
-            # and plans each query faster.
-            queryset = queryset.filter(occurred_at__lt=self.window_end)
-        return queryset
+        # No later row can exist: the planner then leaves out the usage partitions made
+        # for the months ahead, and plans each query faster.
+        return queryset.filter(occurred_at__lt=self.window_end)
 
     @property
     def window_end(self):
-        """The explicit end_time, else the latest time a row can have: ingestion refuses
-        events further ahead than FUTURE_TOLERANCE."""
-        return self.form.cleaned_data.get("end_time") or timezone.now() + FUTURE_TOLERANCE
+        """The explicit end_time, but never past the latest time a row can have: ingestion
+        refuses events further ahead than FUTURE_TOLERANCE."""
+        latest = timezone.now() + FUTURE_TOLERANCE
+        end = self.form.cleaned_data.get("end_time")
+        return latest if end is None else min(end, latest)
 
     def filter_range(self, queryset, name, value):
         if self.form.cleaned_data.get("start_time") or self.form.cleaned_data.get("end_time"):

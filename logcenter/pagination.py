@@ -9,6 +9,7 @@ the cursors carry that total to the pages after it.
 import base64
 import binascii
 import json
+import time
 from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
@@ -151,7 +152,7 @@ def keyset_page(queryset, ordering: str, cursor: Cursor | None, page_size: int,
 
     `cuts` (a list, maybe empty), times inside the window: each stretch of occurred_at
     between them is read on its own (page_size + 1 rows at most), the results merged, all
-    within WALK_BUDGET_MS, else the matches are sorted instead. Cut at the monthly
+    together within WALK_BUDGET_MS, else the matches are sorted instead. Cut at the monthly
     partitions' bounds, each query is planned with its own month's statistics: as one
     query, a month lacking the filtered value (a new API key) was walked whole in sort
     order, to find nothing. `sort_matches`: see keyset_queryset."""
@@ -159,7 +160,7 @@ def keyset_page(queryset, ordering: str, cursor: Cursor | None, page_size: int,
     backwards = cursor is not None and cursor.direction == PREV
     ordered = keyset_queryset(queryset, ordering, cursor, sort_matches)
     if cuts is not None:
-        def walk_months():
+        def walk_months(arm):
             rows = []
             for lower, upper in zip([None, *cuts], [*cuts, None]):
                 stretch = ordered
@@ -167,6 +168,7 @@ def keyset_page(queryset, ordering: str, cursor: Cursor | None, page_size: int,
                     stretch = stretch.filter(occurred_at__gte=lower)
                 if upper is not None:
                     stretch = stretch.filter(occurred_at__lt=upper)
+                arm()
                 rows += stretch[: page_size + 1]
             # Back in reading order: descending, unless walking an ascending sort forwards
             # or a descending one backwards.
@@ -204,23 +206,36 @@ WALK_BUDGET_MS = 100
 
 
 class OverBudget(Exception):
-    """A query ran past its budget and was cancelled."""
+    """Queries ran past their shared budget: the last one was cancelled, or not started."""
 
 
 def within_budget(read, budget_ms):
-    """`read()` with PostgreSQL cancelling any of its queries that runs past `budget_ms`
-    (OverBudget then); elsewhere, plainly. The caller's transaction stays usable."""
-    if connection.vendor != "postgresql":
-        return read()
+    """`read(arm)`, its queries sharing `budget_ms` between them: `read` calls `arm()`
+    before each one, and PostgreSQL cancels the one that runs past what is left
+    (OverBudget then, also when nothing is left to start another); elsewhere no query is
+    cancelled. The caller's transaction stays usable."""
+    deadline = time.monotonic() + budget_ms / 1000
+    postgres = connection.vendor == "postgresql"
+
+    def arm():
+        left_ms = int((deadline - time.monotonic()) * 1000)
+        if left_ms <= 0:
+            raise OverBudget
+        if postgres:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT set_config('statement_timeout', %s, true)",
+                               [f"{left_ms}ms"])
+
+    if not postgres:
+        return read(lambda: None)
     from psycopg.errors import QueryCanceled
 
     try:
         with transaction.atomic():
             with connection.cursor() as cursor:
-                cursor.execute("SELECT current_setting('statement_timeout'), "
-                               "set_config('statement_timeout', %s, true)", [f"{budget_ms}ms"])
+                cursor.execute("SELECT current_setting('statement_timeout')")
                 previous = cursor.fetchone()[0]
-            result = read()
+            result = read(arm)
             with connection.cursor() as cursor:  # SET LOCAL would outlive the savepoint
                 cursor.execute("SELECT set_config('statement_timeout', %s, true)", [previous])
             return result

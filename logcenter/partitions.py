@@ -58,19 +58,12 @@ def usage_partitions():
     return found
 
 
-def month_starts_within(start, end):
-    """The starts of the months (the partitions' bounds) inside (start, end), oldest first;
-    `start` None: from the first partition's month."""
-    if start is None:
-        months = usage_partitions()
-        cut = months[0][1] if months else month_start(end)
-    else:
-        cut = next_month(month_start(start))
-    cuts = []
-    while cut < end:
-        cuts.append(cut)
-        cut = next_month(cut)
-    return cuts
+def bounds_within(start, end):
+    """The monthly partitions' bounds inside (start, end), oldest first (`start` None: from
+    the beginning). Only partitions that exist: a window reaching far past them (an
+    end_time in 9999) cuts no more than they do."""
+    bounds = {when for _, first, last in usage_partitions() for when in (first, last)}
+    return sorted(b for b in bounds if (start is None or b > start) and b < end)
 
 
 def ensure_usage_partitions(start, end):

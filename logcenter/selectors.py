@@ -101,7 +101,7 @@ def _sort_plan(kind: LogKind, filterset, queryset):
     if planned_rows(queryset) <= settings.LOGCENTER["SORT_MATCHES_UP_TO"]:
         return {"sort_matches": True}
     start, _, _ = filterset.time_window
-    return {"cuts": partitions.month_starts_within(start, filterset.window_end)}
+    return {"cuts": partitions.bounds_within(start, filterset.window_end)}
 
 
 def log_get(kind: LogKind, user, event_id):

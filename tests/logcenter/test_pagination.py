@@ -142,7 +142,7 @@ def test_sorts_across_months_are_paged_month_by_month_and_merged(
                                api_key_name=key, cost=Decimal(i % 4), latency_ms=i % 3)
             for i, (days, key) in enumerate([(d, k) for d in (2, 35, 70) for k in ("a", "b")] * 2)]
     if connection.vendor == "postgresql":
-        assert len(partitions.month_starts_within(now - timedelta(days=90), now)) >= 2
+        assert len(partitions.bounds_within(now - timedelta(days=90), now)) >= 2
     params = {"ordering": ordering, "range": "90d", "api_key": "a"}
     pages = walk(staff, params)
     key = ordering.lstrip("-")
@@ -164,10 +164,37 @@ def test_a_query_over_its_budget_is_cancelled_and_the_transaction_goes_on(on_pos
             cursor.execute(sql)
             return cursor.fetchone()[0]
 
+    def queries(*sqls):
+        def run(arm):
+            for sql in sqls:
+                arm()
+                result = read(sql)
+            return result
+        return run
+
     with transaction.atomic():
         before = read("SHOW statement_timeout")
         with pytest.raises(OverBudget):
-            within_budget(lambda: read("SELECT pg_sleep(0.5)"), 50)
-        assert within_budget(lambda: read("SELECT 7"), 50) == 7
+            within_budget(queries("SELECT pg_sleep(0.5)"), 50)
+        # The budget is shared: two queries of 0.06 s each overrun 0.1 s together.
+        with pytest.raises(OverBudget):
+            within_budget(queries("SELECT pg_sleep(0.06)", "SELECT pg_sleep(0.06)"), 100)
+        assert within_budget(queries("SELECT 6", "SELECT 7"), 50) == 7
         assert read("SHOW statement_timeout") == before  # not left at 50 ms
         assert read("SELECT count(*) FROM pg_sleep(0.1)") == 1
+
+
+def test_a_sorted_page_with_an_end_far_ahead_cuts_only_at_partitions(
+        staff, factories, settings, api_client, staff_client):
+    from logcenter import partitions
+
+    settings.LOGCENTER = {**settings.LOGCENTER, "SORT_MATCHES_UP_TO": 0}  # walk the months
+    factories["usage"].create_batch(3)
+    params = {"ordering": "-cost", "start_time": "1970-01-01T00:00",
+              "end_time": "9999-12-31T00:00"}
+    assert api_client.get("/api/v1/usage-records/", params).json()["estimated_total"] == 3
+    assert staff_client.get("/logs/usage/", params).status_code == 200
+    if connection.vendor == "postgresql":
+        far = timezone.now().replace(year=9999)
+        existing = {b for _, first, last in partitions.usage_partitions() for b in (first, last)}
+        assert set(partitions.bounds_within(None, far)) == existing
