@@ -17,6 +17,7 @@ with `manage.py seed_demo --usage 10000000`.
 """
 
 import argparse
+import dataclasses
 import json
 import time
 
@@ -85,7 +86,7 @@ def main():
 
     from accounts.models import User
     from logcenter import selectors
-    from logcenter.pagination import NEXT, Cursor, keyset_queryset
+    from logcenter.pagination import keyset_queryset
     from logcenter.registry import registry
 
     # Not setup_test_environment(): its instrumented template rendering would be timed too.
@@ -127,10 +128,12 @@ def main():
                 pages = [("page 1", None)]
                 if boundary:
                     value, pk = boundary[0]
-                    # As the links from the first page make it: carrying that page's total.
-                    total = selectors.log_list(kind, user, params).total
-                    pages.append((f"{args.deep} deep",
-                                  Cursor(ordering, value, pk, NEXT, total).encode()))
+                    # As the links from the first page make it, carrying that page's total
+                    # (and the digest of the filters it was counted for).
+                    first = selectors.log_list(kind, user, params)
+                    first.total  # noqa: B018 (lets the page's cursors carry it)
+                    pages.append((f"{args.deep} deep", dataclasses.replace(
+                        first.page.next_cursor, value=value, pk=pk).encode()))
                 for page_name, cursor in pages:
                     query = dict(params, **({"cursor": cursor} if cursor else {}))
                     listing = selectors.log_list(kind, user, query)

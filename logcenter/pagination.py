@@ -54,8 +54,10 @@ class Cursor:
     pk: int
     direction: str  # NEXT: rows after the boundary; PREV: rows before it
     # The first page's total, carried so deeper pages need not count again (a log's
-    # matches change only at the new end, and the count is capped anyway).
+    # matches change only at the new end, and the count is capped anyway), and a digest
+    # of the filters it was counted for: with other filters the cursor counts afresh.
     total: Total | None = None
+    filters: str | None = None
 
     @property
     def key(self):
@@ -69,7 +71,7 @@ class Cursor:
             value = str(value)
         data = {"o": self.ordering, "v": value, "id": self.pk, "d": self.direction}
         if self.total is not None:
-            data["t"] = self.total.as_list()
+            data["t"], data["f"] = self.total.as_list(), self.filters
         raw = json.dumps(data, separators=(",", ":"))
         return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
@@ -81,6 +83,9 @@ class Cursor:
             data = json.loads(base64.urlsafe_b64decode(padded.encode()))
             cursor_ordering, raw_value, pk, direction = data["o"], data["v"], data["id"], data["d"]
             total = Total.from_list(data["t"]) if "t" in data else None
+            filters = data.get("f")
+            if not (filters is None or isinstance(filters, str)):
+                raise ValueError(filters)
         except (binascii.Error, ValueError, TypeError, KeyError, UnicodeDecodeError):
             raise ValueError("Malformed cursor; start again from the first page.") from None
         if cursor_ordering != ordering:
@@ -94,7 +99,7 @@ class Cursor:
             raise ValueError("Malformed cursor; start again from the first page.") from None
         if value is None:
             raise ValueError("Malformed cursor; start again from the first page.")
-        return cls(ordering, value, pk, direction, total)
+        return cls(ordering, value, pk, direction, total, filters)
 
 
 @dataclass
@@ -112,12 +117,13 @@ class KeysetPage:
     def has_previous(self):
         return self.prev_cursor is not None
 
-    def carry(self, total: Total):
-        """Let this page's links carry `total` to the pages they lead to."""
+    def carry(self, total: Total, filters: str):
+        """Let this page's links carry `total`, counted for `filters` (a digest), to the
+        pages they lead to."""
         if self.next_cursor is not None:
-            self.next_cursor = replace(self.next_cursor, total=total)
+            self.next_cursor = replace(self.next_cursor, total=total, filters=filters)
         if self.prev_cursor is not None:
-            self.prev_cursor = replace(self.prev_cursor, total=total)
+            self.prev_cursor = replace(self.prev_cursor, total=total, filters=filters)
 
 
 def keyset_queryset(queryset, ordering: str, cursor: Cursor | None, sort_matches=False):

@@ -4,6 +4,8 @@ The list page, the REST API and the export call these, so visibility, filters, s
 and paging are decided once. A selector wraps the kind's FilterSet.
 """
 
+import hashlib
+import json
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -41,15 +43,25 @@ class LogListing:
         past the cap the planner's estimate (no rows read), shown labelled as an estimate
         and never below the cap. Counted on the first page; a cursor brings it along."""
         cursor = self.filterset.cursor_value
-        if cursor is not None and cursor.total is not None:
+        filters = _filters_digest(self.filterset)
+        if cursor is not None and cursor.total is not None and cursor.filters == filters:
             total = cursor.total
         else:
             cap = settings.LOGCENTER["COUNT_CAP"]
             count, capped = capped_count(self.queryset, cap)
             planned = planned_rows(self.queryset) if capped else None
             total = Total(count, capped, None if planned is None else max(planned, cap + 1))
-        self.page.carry(total)
+        self.page.carry(total, filters)
         return total
+
+
+def _filters_digest(filterset):
+    """A short digest of the validated filters (not the paging), which a carried total
+    must have been counted for."""
+    data = {k: v for k, v in filterset.form.cleaned_data.items()
+            if k not in ("cursor", "page_size") and v not in (None, "")}
+    text = json.dumps(data, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def log_visible(kind: LogKind, user):

@@ -66,7 +66,7 @@ def test_cursor_round_trip():
     when = datetime(2026, 1, 2, 3, 4, 5, 678000, tzinfo=timezone.utc)
     cursor = Cursor("-occurred_at", when, 42, "next")
     assert Cursor.decode(cursor.encode(), "-occurred_at", UsageRecord) == cursor
-    cost = Cursor("cost", Decimal("0.00012300"), 7, "prev", Total(1000, True, 867650))
+    cost = Cursor("cost", Decimal("0.00012300"), 7, "prev", Total(1000, True, 867650), "ab12")
     assert Cursor.decode(cost.encode(), "cost", UsageRecord) == cost
 
 
@@ -87,6 +87,9 @@ def test_deeper_pages_show_the_first_pages_total_without_counting_again(
     cursor = second["next"].split("cursor=")[1].split("&")[0]
     page = staff_client.get("/logs/usage/", {"page_size": "2", "cursor": cursor})
     assert "5 matching rows" in page.content.decode()
+    # The same cursor under other filters counts for them.
+    other = api_client.get("/api/v1/usage-records/", {"cursor": cursor, "status": "error"})
+    assert other.json()["estimated_total"] == 0
 
 
 @pytest.mark.parametrize("total", [[-1, False, None], [5, "yes", None], [5, True, "many"],
