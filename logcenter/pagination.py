@@ -220,21 +220,18 @@ def within_budget(read, budget_ms):
     before each one, and PostgreSQL cancels the one that runs past what is left
     (OverBudget then, also when nothing is left to start another); elsewhere no query is
     cancelled. The caller's transaction stays usable."""
+    if connection.vendor != "postgresql":
+        return read(lambda: None)
+    from psycopg.errors import QueryCanceled
+
     deadline = time.monotonic() + budget_ms / 1000
-    postgres = connection.vendor == "postgresql"
 
     def arm():
         left_ms = int((deadline - time.monotonic()) * 1000)
         if left_ms <= 0:
             raise OverBudget
-        if postgres:
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT set_config('statement_timeout', %s, true)",
-                               [f"{left_ms}ms"])
-
-    if not postgres:
-        return read(lambda: None)
-    from psycopg.errors import QueryCanceled
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT set_config('statement_timeout', %s, true)", [f"{left_ms}ms"])
 
     try:
         with transaction.atomic():

@@ -110,7 +110,10 @@ def test_total_is_capped(staff, factories, settings):
     factories["system"].create_batch(7)
     listing = selectors.log_list(registry["system"], staff, {})
     assert (listing.total.count, listing.total.capped) == (5, True)
-    assert listing.total.approximate >= 6  # the planner's guess, never below the cap
+    if connection.vendor == "postgresql":  # the planner's guess, never below the cap
+        assert listing.total.approximate >= 6
+    else:  # SQLite has no planner estimate to show
+        assert listing.total.approximate is None
 
 
 def test_a_capped_total_is_labelled_with_the_planners_estimate(staff, factories, settings,
@@ -119,9 +122,10 @@ def test_a_capped_total_is_labelled_with_the_planners_estimate(staff, factories,
     factories["system"].create_batch(7)
     body = api_client.get("/api/v1/system-events/").json()
     assert body["estimated_total"] == 5 and body["estimated_total_capped"] is True
-    assert isinstance(body["approximate_total"], int)
     page = staff_client.get("/logs/system/").content.decode()
-    assert "5+ matching rows" in page and "estimated)" in page
+    assert "5+ matching rows" in page
+    if connection.vendor == "postgresql":
+        assert isinstance(body["approximate_total"], int) and "estimated)" in page
     settings.LOGCENTER = {**settings.LOGCENTER, "COUNT_CAP": 50}
     assert api_client.get("/api/v1/system-events/").json()["approximate_total"] is None
 
