@@ -36,6 +36,7 @@ class LogListing:
     filterset: object
     queryset: object  # filtered, not yet ordered or sliced
     page: KeysetPage
+    viewer: object = None  # whose visible rows were counted: a total is carried for them only
 
     @cached_property
     def total(self) -> Total:
@@ -43,7 +44,7 @@ class LogListing:
         past the cap the planner's estimate (no rows read), shown labelled as an estimate
         and never below the cap. Counted on the first page; a cursor brings it along."""
         cursor = self.filterset.cursor_value
-        filters = _filters_digest(self.filterset)
+        filters = _filters_digest(self.filterset, self.viewer)
         if cursor is not None and cursor.total is not None and cursor.filters == filters:
             total = cursor.total
         else:
@@ -55,11 +56,13 @@ class LogListing:
         return total
 
 
-def _filters_digest(filterset):
-    """A short digest of the validated filters (not the paging), which a carried total
-    must have been counted for."""
+def _filters_digest(filterset, viewer):
+    """A short digest of the validated filters (not the paging) and of the viewer, which a
+    carried total must have been counted for (a member opening an administrator's link
+    counts their own rows, and does not see the administrator's total)."""
     data = {k: v for k, v in filterset.form.cleaned_data.items()
             if k not in ("cursor", "page_size") and v not in (None, "")}
+    data["lc_viewer"] = viewer
     text = json.dumps(data, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
@@ -95,7 +98,7 @@ def log_list(kind: LogKind, user, params) -> LogListing:
         **_sort_plan(kind, filterset, queryset),
     )
     access_for(user, kind).apply(page.rows)
-    return LogListing(kind, filterset, queryset, page)
+    return LogListing(kind, filterset, queryset, page, viewer=user.pk)
 
 
 def _sort_plan(kind: LogKind, filterset, queryset):

@@ -8,6 +8,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
+from rest_framework.test import APIClient
 
 from logcenter import selectors
 from logcenter.pagination import Cursor, Total
@@ -71,7 +72,7 @@ def test_cursor_round_trip():
 
 
 def test_deeper_pages_show_the_first_pages_total_without_counting_again(
-        staff, factories, staff_client, api_client):
+        staff, member, factories, staff_client, api_client):
     factories["usage"].create_batch(5)
     first = api_client.get("/api/v1/usage-records/", {"page_size": "2"}).json()
     assert first["estimated_total"] == 5
@@ -87,9 +88,15 @@ def test_deeper_pages_show_the_first_pages_total_without_counting_again(
     cursor = second["next"].split("cursor=")[1].split("&")[0]
     page = staff_client.get("/logs/usage/", {"page_size": "2", "cursor": cursor})
     assert "5 matching rows" in page.content.decode()
-    # The same cursor under other filters counts for them.
+    # The same cursor under other filters counts for them; so does another viewer's.
     other = api_client.get("/api/v1/usage-records/", {"cursor": cursor, "status": "error"})
     assert other.json()["estimated_total"] == 0
+    member_client = APIClient()
+    member_client.force_authenticate(member)
+    own = member_client.get("/api/v1/usage-records/").json()["estimated_total"]
+    assert own < 7  # only their own rows...
+    assert member_client.get("/api/v1/usage-records/", {"cursor": cursor}).json()[
+        "estimated_total"] == own  # ...counted for them, not the staff's total carried
 
 
 @pytest.mark.parametrize("total", [[-1, False, None], [5, "yes", None], [5, True, "many"],
