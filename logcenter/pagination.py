@@ -126,6 +126,13 @@ class KeysetPage:
             self.prev_cursor = replace(self.prev_cursor, total=total, filters=filters)
 
 
+def reads_descending(ordering: str, cursor: Cursor | None) -> bool:
+    """Whether the rows are read in descending order: walking backwards means reading the
+    opposite order, then flipping the page."""
+    backwards = cursor is not None and cursor.direction == PREV
+    return ordering.startswith("-") != backwards
+
+
 def keyset_queryset(queryset, ordering: str, cursor: Cursor | None, sort_matches=False):
     """The rows after (or, for PREV, before) the cursor, in reading order.
 
@@ -134,9 +141,7 @@ def keyset_queryset(queryset, ordering: str, cursor: Cursor | None, sort_matches
     key's index and reading every non-match met on the way (for a key whose calls are
     never the cheapest, "its cheapest calls" walked a month's rows: seconds)."""
     key = ordering.lstrip("-")
-    backwards = cursor is not None and cursor.direction == PREV
-    # Walking backwards means reading the opposite order, then flipping the page.
-    read_descending = ordering.startswith("-") != backwards
+    read_descending = reads_descending(ordering, cursor)
     sign = "-" if read_descending else ""
     if sort_matches:
         field = queryset.model._meta.get_field(key)
@@ -176,10 +181,9 @@ def keyset_page(queryset, ordering: str, cursor: Cursor | None, page_size: int,
                     stretch = stretch.filter(occurred_at__lt=upper)
                 arm()
                 rows += stretch[: page_size + 1]
-            # Back in reading order: descending, unless walking an ascending sort forwards
-            # or a descending one backwards.
+            # Back in reading order, as each stretch came.
             rows.sort(key=lambda row: (getattr(row, key), row.pk),
-                      reverse=ordering.startswith("-") != backwards)
+                      reverse=reads_descending(ordering, cursor))
             return rows[: page_size + 1]
 
         try:
