@@ -37,6 +37,7 @@ class LogListing:
     queryset: object  # filtered, not yet ordered or sliced
     page: KeysetPage
     viewer: object = None  # whose visible rows were counted: a total is carried for them only
+    planned: int | None = None  # the planner's estimate of the matches, if already asked
 
     @cached_property
     def total(self) -> Total:
@@ -50,7 +51,10 @@ class LogListing:
         else:
             cap = settings.LOGCENTER["COUNT_CAP"]
             count, capped = capped_count(self.queryset, cap)
-            planned = planned_rows(self.queryset) if capped else None
+            planned = None
+            if capped:
+                planned = self.planned if self.planned is not None else planned_rows(
+                    self.queryset)
             total = Total(count, capped, None if planned is None else max(planned, cap + 1))
         self.page.carry(total, filters)
         return total
@@ -93,18 +97,20 @@ def log_filter(kind: LogKind, user, params):
 def log_list(kind: LogKind, user, params) -> LogListing:
     filterset = log_filter(kind, user, params)
     queryset = filterset.qs
+    plan, planned = _sort_plan(kind, filterset, queryset)
     page = keyset_page(
         queryset, filterset.ordering_value, filterset.cursor_value, filterset.page_size_value,
-        **_sort_plan(kind, filterset, queryset),
+        **plan,
     )
     access_for(user, kind).apply(page.rows)
-    return LogListing(kind, filterset, queryset, page, viewer=user.pk)
+    return LogListing(kind, filterset, queryset, page, viewer=user.pk, planned=planned)
 
 
 def _sort_plan(kind: LogKind, filterset, queryset):
     """How to read a page sorted by something other than time on the partitioned usage
-    table (keyset_page's `cuts` and `sort_matches`). Time order needs no plan: every
-    filter's index holds (occurred_at, id).
+    table (keyset_page's `cuts` and `sort_matches`), and the planner's estimate of the
+    matches it asked for (the page's total reuses it), else None. Time order needs no
+    plan: every filter's index holds (occurred_at, id).
 
     Up to LOGCENTER['SORT_MATCHES_UP_TO'] matches (the planner's estimate), they are read
     through a filter's index and sorted: bounded, whatever the filter. More, the sort key's
@@ -112,11 +118,12 @@ def _sort_plan(kind: LogKind, filterset, queryset):
     sorted after all if that walk overruns its budget."""
     if (kind.model is not UsageRecord or connection.vendor != "postgresql"
             or filterset.ordering_value.lstrip("-") == "occurred_at"):
-        return {}
-    if planned_rows(queryset) <= settings.LOGCENTER["SORT_MATCHES_UP_TO"]:
-        return {"sort_matches": True}
+        return {}, None
+    planned = planned_rows(queryset)
+    if planned <= settings.LOGCENTER["SORT_MATCHES_UP_TO"]:
+        return {"sort_matches": True}, planned
     start, _, _ = filterset.time_window
-    return {"cuts": partitions.bounds_within(start, filterset.window_end)}
+    return {"cuts": partitions.bounds_within(start, filterset.window_end)}, planned
 
 
 def log_get(kind: LogKind, user, event_id):
