@@ -115,6 +115,23 @@ def test_default_window_hides_old_rows_and_range_all_shows_them(factories):
     assert ids(run("usage", {"range": "1h"})) <= {new.pk}
 
 
+def test_method_filters_read_their_own_filterset_not_another_instances(factories):
+    """FilterSets share their filters' definitions (no deep copy per request): a method
+    filter must still read the query of the instance it belongs to."""
+    two_hours_ago = factories["usage"](occurred_at=timezone.now() - timedelta(hours=2))
+    recent = factories["usage"](occurred_at=timezone.now() - timedelta(minutes=5))
+    kind, user = registry["usage"], _staff()
+    start = (timezone.now() - timedelta(hours=3)).isoformat()
+    explicit = selectors.log_filter(kind, user, {"range": "1h", "start_time": start})
+    preset = selectors.log_filter(kind, user, {"range": "1h"})
+    # Evaluated after the other instance was built: an explicit start wins over the
+    # preset only in the instance that has one.
+    assert ids(explicit.qs) == {two_hours_ago.pk, recent.pk}
+    assert ids(preset.qs) == {recent.pk}
+    assert ids(selectors.log_filter(kind, user, {"range": "1h", "start_time": start}).qs) \
+        == {two_hours_ago.pk, recent.pk}
+
+
 def test_time_range_accepts_iso_and_unix_start_inclusive_end_exclusive(factories):
     at = timezone.now().replace(microsecond=0) - timedelta(days=10)
     row = factories["system"](occurred_at=at)
