@@ -365,21 +365,31 @@ def _buckets_sql(query, pieces, tz):
     dims = [f"d{i}" for i in range(len(query.group_fields))]
     measures = [f"m_{m}" for m in query.measures]
     order = "m_cost" if "cost" in query.measures else "m_requests"
-    fields = []
+    # Each group's object is written as text by format(): half the time json_build_object
+    # takes for thousands of groups. Names are ours (measures, group names); values are
+    # numbers, fixed-point text, or JSON-encoded dimension strings.
+    members, values = [], []
     for m in query.measures:
         if m in _CENTS:
             places = -_CENTS[m].as_tuple().exponent
-            fields.append(f"'{m}', round(m_{m}, {places})::text")
+            members.append(f'"{m}":"%s"')
+            values.append(f"round(m_{m}, {places})")
         elif m != "latency_ms_sum":
-            fields.append(f"'{m}', m_{m}::bigint")
-    fields.append("'avg_latency_ms', CASE WHEN m_requests > 0 THEN "
+            members.append(f'"{m}":%s')
+            values.append(f"m_{m}::bigint")
+    members.append('"avg_latency_ms":%s')
+    values.append("CASE WHEN m_requests > 0 THEN "
                   "floor((2 * m_latency_ms_sum + m_requests) / (2 * m_requests))::bigint "
                   "ELSE 0 END")
-    fields += [f"'{name}', {d}" for name, d in zip(query.group_names, dims)]
+    for name, d in zip(query.group_names, dims):
+        members.append(f'"{name}":%s')
+        values.append(f"coalesce(to_json({d})::text, 'null')")
+    # %% : the statement goes through the driver's own %s parameters.
+    template = ("{" + ",".join(members) + "}").replace("%s", "%%s")
     ranking = ", ".join([f"{order} DESC", *(f'{d} COLLATE "C"' for d in dims)])
     grouping = ", ".join(["b", *dims])
-    sql = (f"SELECT b, json_agg(json_build_object({', '.join(fields)}) ORDER BY {ranking})"
-           f"::text FROM (SELECT {grouping}, "
+    sql = (f"SELECT b, '[' || string_agg(format('{template}', {', '.join(values)}), ',' "
+           f"ORDER BY {ranking}) || ']' FROM (SELECT {grouping}, "
            + ", ".join(f"sum({m}) AS {m}" for m in measures)
            + f" FROM ({' UNION ALL '.join(parts)}) AS pieces (b, "
            + ", ".join([*dims, *measures]) + f") GROUP BY {grouping}) AS grouped GROUP BY b")

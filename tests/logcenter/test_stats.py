@@ -17,7 +17,7 @@ from rest_framework.test import APIClient
 from logcenter import rollups, stats
 from logcenter.ingestion import ingest
 from logcenter.models import (USAGE_ROLLUPS, UsageHourly, UsageHourlyByModel,
-                              UsageHourlyByUser, UsageRollupInbox)
+                              UsageHourlyByUser, UsageHourlyByUserOnly, UsageRollupInbox)
 from logcenter.rollups import rollup_rebuild
 from tests.factories import MemberFactory, StaffFactory, UsageRecordFactory
 
@@ -59,11 +59,14 @@ def test_rollups_are_kept_current_and_equal_a_rebuild():
 
 def test_the_narrowest_covering_rollup_is_read(staff):
     assert stats.parse(staff, {}, group_by="model").rollup is UsageHourlyByModel
-    assert stats.parse(staff, {}, group_by="user").rollup is UsageHourlyByUser
+    assert stats.parse(staff, {}, group_by="user").rollup is UsageHourlyByUserOnly
+    assert stats.parse(staff, {}, group_by="user,status").rollup is UsageHourlyByUser
+    assert stats.parse(staff, {"status": "error"}, group_by="user").rollup is UsageHourlyByUser
     assert stats.parse(staff, {"platform_model": "x"}, group_by="user").rollup is UsageHourly
     member = MemberFactory(username="narrow")
     assert stats.parse(member, {}, group_by="model").rollup is UsageHourly
-    assert stats.parse(member, {}).rollup is UsageHourlyByUser
+    assert stats.parse(member, {}).rollup is UsageHourlyByUserOnly
+    assert stats.parse(member, {}, group_by="status").rollup is UsageHourlyByUser
 
 
 @pytest.mark.parametrize("seed", range(6))
@@ -271,3 +274,19 @@ def test_minute_buckets_keep_the_repeated_hour_of_a_dst_change(client):
     spent = {b["start_time"]: b["results"][0]["cost"] for b in body["data"]
              if b["results"][0]["requests"]}
     assert spent == {"2025-10-26T00:15:00Z": "1.00000000", "2025-10-26T01:15:00Z": "2.00000000"}
+
+
+def test_group_names_come_out_of_the_database_json_intact(staff):
+    """The database writes each group's JSON as text: names with quotes, backslashes,
+    control characters, percent signs or non-ASCII letters must read back unchanged."""
+    names = ['say "hi"', "back\\slash", "line\nbreak\ttab", "100%s %d", "Zoë 张"]
+    for name in names:
+        UsageRecordFactory(username=name, occurred_at=timezone.now() - timedelta(hours=2),
+                           cost=Decimal("0.25"))
+    query = stats.parse(staff, {"range": "24h"}, group_by="user")
+    found = {row["user"] for bucket in stats.buckets(query, "1h") for row in bucket["results"]}
+    assert found == set(names)
+    width_edges = stats.bucket_edges(query, "1h")
+    pieces = stats._pieces(query, TruncHour, "auto", dt_timezone.utc)
+    assert (stats._buckets_sql(query, pieces, dt_timezone.utc)
+            == stats._buckets_python(query, pieces, width_edges, dt_timezone.utc))
