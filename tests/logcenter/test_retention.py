@@ -1,6 +1,7 @@
 """Retention policies, legal holds, "delete history" jobs and the append-only trigger."""
 
 from datetime import timedelta
+from datetime import timezone as dt_timezone
 
 import pytest
 from django.db import connection, transaction
@@ -37,8 +38,18 @@ def test_purge_deletes_only_expired_rows_in_batches_and_reports(settings):
     assert event.details["deleted"]["usage"] == 7
 
 
+def expired_in_the_cutoffs_month(days):
+    """A time just past a `days` policy, in the month that holds the cutoff: that month's
+    partition is not wholly expired, so its rows are purged one batch at a time (a month
+    that is wholly expired is dropped at once, whatever the budget)."""
+    cutoff = days_ago(days)
+    month_start = cutoff.astimezone(dt_timezone.utc).replace(
+        day=1, hour=0, minute=0, second=0, microsecond=0)
+    return max(cutoff - timedelta(hours=1), month_start)
+
+
 def test_time_budget_stops_a_purge_and_says_so():
-    FACTORIES["usage"].create_batch(5, occurred_at=days_ago(100))
+    FACTORIES["usage"].create_batch(5, occurred_at=expired_in_the_cutoffs_month(90))
     report = retention.retention_purge(batch_size=2, budget_seconds=-1)
     assert not report.finished and UsageRecord.objects.count() == 5
     assert SystemEvent.objects.get(event="retention.purged").level == "warning"
