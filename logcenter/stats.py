@@ -390,7 +390,10 @@ def _buckets_sql(query, pieces, tz):
     grouping = ", ".join(["b", *dims])
     sql = (f"SELECT b, '[' || string_agg(format('{template}', {', '.join(values)}), ',' "
            f"ORDER BY {ranking}) || ']' FROM (SELECT {grouping}, "
-           + ", ".join(f"sum({m}) AS {m}" for m in measures)
+           + ", ".join(f"sum(m_{m}) AS m_{m}" if m in _CENTS
+                       # bigint sums as bigint: see migration 0014
+                       else f"logcenter_sum_int8(m_{m}::bigint) AS m_{m}"
+                       for m in query.measures)
            + f" FROM ({' UNION ALL '.join(parts)}) AS pieces (b, "
            + ", ".join([*dims, *measures]) + f") GROUP BY {grouping}) AS grouped GROUP BY b")
     with transaction.atomic(), connection.cursor() as cursor:

@@ -9,6 +9,7 @@ from datetime import timezone as dt_timezone
 from decimal import Decimal
 
 import pytest
+from django.db import DataError, connection, transaction
 from django.db.models import Sum
 from django.db.models.functions import TruncDay, TruncHour
 from django.utils import timezone
@@ -290,3 +291,18 @@ def test_group_names_come_out_of_the_database_json_intact(staff):
     pieces = stats._pieces(query, TruncHour, "auto", dt_timezone.utc)
     assert (stats._buckets_sql(query, pieces, dt_timezone.utc)
             == stats._buckets_python(query, pieces, width_edges, dt_timezone.utc))
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="a PostgreSQL aggregate")
+def test_bigint_sums_are_exact_or_an_error_never_wrapped():
+    """Bucket sums of whole numbers use logcenter_sum_int8 (a bigint state, not numeric):
+    an overflow must fail loudly rather than wrap around."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT logcenter_sum_int8(x) FROM (VALUES (5::bigint), (NULL), "
+                       "(9223372036854775800)) AS v (x)")
+        assert cursor.fetchone()[0] == 9223372036854775805
+        cursor.execute("SELECT logcenter_sum_int8(x) FROM (VALUES (NULL::bigint)) AS v (x)")
+        assert cursor.fetchone()[0] is None  # as sum(): no value, no number
+    with pytest.raises(DataError), transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SELECT logcenter_sum_int8(x) FROM (VALUES (9223372036854775807), "
+                       "(1::bigint)) AS v (x)")
