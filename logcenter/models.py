@@ -87,7 +87,11 @@ def envelope_indexes(prefix, *filter_fields, sorts=(), time_extra=()):
     the merge of the monthly partitions then read that month's whole window for nothing.)
     `time_extra` columns follow (occurred_at, id) in the time index: a range filter on them
     (cost ≥ x) is then checked on index entries, so only matching rows are read from the
-    table, and capped counts are index-only."""
+    table, and capped counts are index-only.
+
+    A filter's index also carries the sort keys (INCLUDE): "this model's costliest calls",
+    when the sort's own index meets other models' calls first, ranks the model's matches on
+    index entries alone (index-only) and reads only the page's rows from the table."""
     indexes = [
         models.Index(fields=["occurred_at", "id", *time_extra], name=f"{prefix}_time_idx"),
         models.Index(fields=["request_id"], name=f"{prefix}_request_idx"),
@@ -95,7 +99,7 @@ def envelope_indexes(prefix, *filter_fields, sorts=(), time_extra=()):
         models.Index(fields=["actor_id", "occurred_at", "id"], name=f"{prefix}_actorid_idx"),
     ]
     for field in filter_fields:
-        indexes.append(models.Index(fields=[field, "occurred_at", "id"],
+        indexes.append(models.Index(fields=[field, "occurred_at", "id"], include=list(sorts),
                                     name=f"{prefix}_{field[:16]}_idx"))
     for key in sorts:
         # occurred_at after the keyset order: the time window is checked on index entries,

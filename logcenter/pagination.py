@@ -192,7 +192,9 @@ def keyset_page(queryset, ordering: str, cursor: Cursor | None, page_size: int,
             rows = within_budget(walk_months, WALK_BUDGET_MS)
         except OverBudget:
             sorted_matches = keyset_queryset(queryset, ordering, cursor, sort_matches=True)
-            rows = list(sorted_matches[: page_size + 1])
+            rows = _sorted_matches_page(sorted_matches, page_size + 1)
+    elif sort_matches:
+        rows = _sorted_matches_page(ordered, page_size + 1)
     else:
         rows = list(ordered[: page_size + 1])
     more = len(rows) > page_size
@@ -210,6 +212,20 @@ def keyset_page(queryset, ordering: str, cursor: Cursor | None, page_size: int,
         Cursor(ordering, getattr(last, key), last.pk, NEXT) if has_next else None,
         Cursor(ordering, getattr(first, key), first.pk, PREV) if has_prev else None,
     )
+
+
+def _sorted_matches_page(ordered, limit):
+    """The first `limit` rows of sorted matches, ranked on their keys alone: a usage
+    filter's index carries the sort keys, so PostgreSQL ranks the matches on index entries
+    (index-only) and only the page's rows are then read from the table, by primary key."""
+    keys = list(ordered.values_list("pk", "occurred_at")[:limit])
+    if not keys:
+        return []
+    rows = ordered.model._default_manager.filter(
+        pk__in=[pk for pk, _ in keys], occurred_at__in={when for _, when in keys})
+    found = {(row.pk, row.occurred_at): row for row in rows}
+    # A row purged by retention in between is left out.
+    return [found[key] for key in keys if key in found]
 
 
 WALK_BUDGET_MS = 100

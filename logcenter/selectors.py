@@ -112,8 +112,8 @@ def _sort_plan(kind: LogKind, filterset, queryset):
     matches it asked for (the page's total reuses it), else None. Time order needs no
     plan: every filter's index holds (occurred_at, id).
 
-    Up to LOGCENTER['SORT_MATCHES_UP_TO'] matches (the planner's estimate), they are read
-    through a filter's index and sorted: bounded, whatever the filter. More, the sort key's
+    Up to LOGCENTER['SORT_MATCHES_UP_TO'] matches (the planner's estimate), they are ranked
+    on a filter index's entries (it carries the sort keys): bounded, whatever the filter. More, the sort key's
     index is walked, a month at a time, each month planned with its own statistics, and
     sorted after all if that walk overruns its budget."""
     if (kind.model is not UsageRecord or connection.vendor != "postgresql"

@@ -212,3 +212,55 @@ def test_a_sorted_page_with_an_end_far_ahead_cuts_only_at_partitions(
         far = timezone.now().replace(year=9999)
         existing = {b for _, first, last in partitions.usage_partitions() for b in (first, last)}
         assert set(partitions.bounds_within(None, far)) == existing
+
+
+@pytest.mark.django_db(transaction=True)  # VACUUM runs outside a transaction
+@pytest.mark.parametrize("filter_name, ordering", [
+    ("api_key_name", "-cost"), ("platform_model", "total_tokens"), ("endpoint", "-latency_ms"),
+    ("status", "cost")])
+def test_a_filters_matches_are_ranked_on_index_entries_alone(
+        staff, factories, on_postgres, filter_name, ordering):
+    """Sorting one filter's matches by cost, tokens or latency reads their keys from the
+    filter's index (it carries the sort keys): index-only, whatever the table holds. The
+    page's rows are then read by primary key."""
+    import json as json_module
+
+    from django.db import transaction
+
+    from logcenter.pagination import Cursor, keyset_queryset
+
+    rows = factories["usage"].create_batch(6, api_key_name="k", platform_model="m",
+                                           endpoint="chat", status="success")
+    with connection.cursor() as db:  # as autovacuum would: the pages become all-visible
+        db.execute("VACUUM ANALYZE logcenter_usagerecord")
+    filterset = selectors.log_filter(registry["usage"], staff,
+                                     {filter_name: getattr(rows[0], filter_name)})
+    key = ordering.lstrip("-")
+    expected = sorted(rows, key=lambda r: (getattr(r, key), r.pk),
+                      reverse=ordering.startswith("-"))
+    # After the first row: the keyset condition is checked on index entries too.
+    cursor = Cursor(ordering, getattr(expected[0], key), expected[0].pk, "next")
+    ranked = keyset_queryset(filterset.qs, ordering, cursor, sort_matches=True)
+    sql, params = ranked.values_list("pk", "occurred_at")[:51].query.sql_with_params()
+    with transaction.atomic(), connection.cursor() as db:
+        # Six rows: make the planner choose among index scans, not what is cheapest.
+        db.execute("SET LOCAL enable_seqscan = off")
+        db.execute("SET LOCAL enable_bitmapscan = off")
+        db.execute("EXPLAIN (FORMAT JSON) " + sql, params)
+        plan = db.fetchone()[0]
+    plan = json_module.loads(plan) if isinstance(plan, str) else plan
+    scans = []
+
+    def collect(node):
+        if node.get("Relation Name", "").startswith("logcenter_usagerecord"):
+            scans.append((node["Node Type"], node.get("Index Name", "")))
+        for child in node.get("Plans", []):
+            collect(child)
+
+    collect(plan[0]["Plan"])
+    # Only the filter's index holds the filtered field with the sort key and the keyset.
+    assert scans and all(node == "Index Only Scan" for node, _ in scans), scans
+    # And the page itself: the rows after the cursor, in order.
+    listing = selectors.log_list(registry["usage"], staff, {
+        filter_name: getattr(rows[0], filter_name), "ordering": ordering})
+    assert [r.pk for r in listing.page.rows] == [r.pk for r in expected]
