@@ -8,6 +8,7 @@ dimensions, and only the partial hours at the edges of the range from the raw ro
 hours (1-minute buckets, zones with :30 offsets) are computed from the raw rows.
 """
 
+import gc
 import json
 import zoneinfo
 from contextlib import contextmanager
@@ -400,7 +401,25 @@ def _buckets_sql(query, pieces, tz):
         cursor.execute("SET LOCAL work_mem = '64MB'")  # hash the groups in memory
         cursor.execute(sql, params)
         rows = cursor.fetchall()
-    return {_utc(when, tz): json.loads(results) for when, results in rows}
+    with _cyclic_gc_paused():
+        return {_utc(when, tz): json.loads(results) for when, results in rows}
+
+
+@contextmanager
+def _cyclic_gc_paused():
+    """Decoding thousands of groups allocates ~100,000 objects: enough to set off the cyclic
+    garbage collector several times, once in a while a full pass over every object of the
+    process (decoding 9,000 groups: 10 ms, or 25-80 ms with those passes). Decoded JSON
+    holds no reference cycles, so nothing is lost by pausing it meanwhile. Only the caller
+    that paused it turns it back on (another thread may be decoding too)."""
+    paused = gc.isenabled()
+    if paused:
+        gc.disable()
+    try:
+        yield
+    finally:
+        if paused:
+            gc.enable()
 
 
 def _iso(value):

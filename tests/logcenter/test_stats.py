@@ -306,3 +306,18 @@ def test_bigint_sums_are_exact_or_an_error_never_wrapped():
     with pytest.raises(DataError), transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("SELECT logcenter_sum_int8(x) FROM (VALUES (9223372036854775807), "
                        "(1::bigint)) AS v (x)")
+
+
+def test_decoding_buckets_leaves_the_garbage_collector_as_it_found_it(staff):
+    """The cyclic GC is paused while thousands of groups are decoded, and only turned back
+    on by the code that paused it."""
+    import gc
+
+    random_rows(random.Random(5), 20)
+    query = stats.parse(staff, {"range": "24h"}, group_by="user")
+    assert stats.buckets(query, "1h") and gc.isenabled()
+    gc.disable()
+    try:
+        assert stats.buckets(query, "1h") and not gc.isenabled()
+    finally:
+        gc.enable()
