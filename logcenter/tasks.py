@@ -93,10 +93,10 @@ def usage_partitions_ensure(months_ahead=3):
 
 @shared_task(name="logcenter.planner_stats_refresh", ignore_result=True)
 def planner_stats_refresh():
-    """ANALYZE the log tables that changed enough since their last ANALYZE."""
-    from .planner_stats import analyze_stale_tables
+    """VACUUM (ANALYZE) the log tables that changed enough since their last ANALYZE."""
+    from .planner_stats import refresh_stale_tables
 
-    return analyze_stale_tables()
+    return refresh_stale_tables()
 
 
 @shared_task(name="logcenter.usage_rollups_fold", ignore_result=True)

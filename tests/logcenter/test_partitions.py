@@ -93,8 +93,9 @@ def test_seed_demo_usage_loads_whole_months_and_swaps_them_in(on_postgres):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_planner_stats_refresh_analyzes_the_partitions_ingestion_changed(on_postgres):
-    from logcenter.planner_stats import analyze_stale_tables, stale_tables
+def test_planner_stats_refresh_vacuums_and_analyzes_the_partitions_ingestion_changed(
+        on_postgres):
+    from logcenter.planner_stats import refresh_stale_tables, stale_tables
 
     def flushed(query):  # this backend's counters reach the shared ones once it is idle
         with connection.cursor() as cursor:
@@ -113,10 +114,15 @@ def test_planner_stats_refresh_analyzes_the_partitions_ingestion_changed(on_post
     assert current in stale_tables(stale_rows=20, stale_share=0)
     assert current not in stale_tables(stale_rows=50, stale_share=0)
 
-    assert current in analyze_stale_tables(stale_rows=20, stale_share=0)
+    def all_visible_pages():
+        return flushed(f"SELECT relallvisible FROM pg_class WHERE relname = '{current}'")[0][0]
+
+    assert all_visible_pages() == 0  # new rows: index-only reads would visit the table too
+    assert current in refresh_stale_tables(stale_rows=20, stale_share=0)
     (analyzed,) = flushed(f"SELECT n_live_tup, n_mod_since_analyze FROM pg_stat_user_tables "
                           f"WHERE relname = '{current}'")
     assert analyzed == (30, 0)
+    assert all_visible_pages() > 0  # vacuumed: marked all-visible
     assert current not in stale_tables(stale_rows=20, stale_share=0)
 
 
