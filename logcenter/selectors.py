@@ -44,11 +44,9 @@ class LogListing:
         """The matches counted up to LOGCENTER['COUNT_CAP'] (never a full COUNT(*)), and
         past the cap the planner's estimate (no rows read), shown labelled as an estimate
         and never below the cap. Counted on the first page; a cursor brings it along."""
-        cursor = self.filterset.cursor_value
         filters = _filters_digest(self.filterset, self.viewer)
-        if cursor is not None and cursor.total is not None and cursor.filters == filters:
-            total = cursor.total
-        else:
+        total = _carried_total(self.filterset, filters)
+        if total is None:
             cap = settings.LOGCENTER["COUNT_CAP"]
             count, capped = capped_count(self.queryset, cap)
             planned = None
@@ -58,6 +56,14 @@ class LogListing:
             total = Total(count, capped, None if planned is None else max(planned, cap + 1))
         self.page.carry(total, filters)
         return total
+
+
+def _carried_total(filterset, filters) -> Total | None:
+    """The total the cursor carries, if it was counted for these filters (a digest)."""
+    cursor = filterset.cursor_value
+    if cursor is not None and cursor.total is not None and cursor.filters == filters:
+        return cursor.total
+    return None
 
 
 def _filters_digest(filterset, viewer):
@@ -97,7 +103,8 @@ def log_filter(kind: LogKind, user, params):
 def log_list(kind: LogKind, user, params) -> LogListing:
     filterset = log_filter(kind, user, params)
     queryset = filterset.qs
-    plan, planned = _sort_plan(kind, filterset, queryset)
+    carried = _carried_total(filterset, _filters_digest(filterset, user.pk))
+    plan, planned = _sort_plan(kind, filterset, queryset, carried)
     page = keyset_page(
         queryset, filterset.ordering_value, filterset.cursor_value, filterset.page_size_value,
         **plan,
@@ -106,7 +113,7 @@ def log_list(kind: LogKind, user, params) -> LogListing:
     return LogListing(kind, filterset, queryset, page, viewer=user.pk, planned=planned)
 
 
-def _sort_plan(kind: LogKind, filterset, queryset):
+def _sort_plan(kind: LogKind, filterset, queryset, carried: Total | None = None):
     """How to read a page sorted by something other than time on the partitioned usage
     table (keyset_page's `cuts` and `sort_matches`), and the planner's estimate of the
     matches it asked for (the page's total reuses it), else None. Time order needs no
@@ -115,11 +122,15 @@ def _sort_plan(kind: LogKind, filterset, queryset):
     Up to LOGCENTER['SORT_MATCHES_UP_TO'] matches (the planner's estimate), they are ranked
     on a filter index's entries (it carries the sort keys): bounded, whatever the filter. More, the sort key's
     index is walked, a month at a time, each month planned with its own statistics, and
-    sorted after all if that walk overruns its budget."""
+    sorted after all if that walk overruns its budget. A deeper page decides by the total
+    its cursor carries (the first page's count, or past the cap the estimate), without
+    asking the planner again."""
     if (kind.model is not UsageRecord or connection.vendor != "postgresql"
             or filterset.ordering_value.lstrip("-") == "occurred_at"):
         return {}, None
-    planned = planned_rows(queryset)
+    known = None if carried is None else (
+        carried.approximate if carried.capped else carried.count)
+    planned = known if known is not None else planned_rows(queryset)
     if planned <= settings.LOGCENTER["SORT_MATCHES_UP_TO"]:
         return {"sort_matches": True}, planned
     start, _, _ = filterset.time_window

@@ -264,3 +264,28 @@ def test_a_filters_matches_are_ranked_on_index_entries_alone(
     listing = selectors.log_list(registry["usage"], staff, {
         filter_name: getattr(rows[0], filter_name), "ordering": ordering})
     assert [r.pk for r in listing.page.rows] == [r.pk for r in expected]
+
+
+def test_deeper_sorted_pages_decide_their_plan_by_the_carried_total(
+        staff, factories, api_client, on_postgres):
+    """A page sorted by cost asks the planner how many rows match, to choose between
+    sorting them and walking the sort's index; the pages after it decide by the total
+    their cursor carries, and ask nothing."""
+    factories["usage"].create_batch(5)
+    params = {"page_size": "2", "ordering": "-cost"}
+    with CaptureQueriesContext(connection) as queries:
+        first = api_client.get("/api/v1/usage-records/", params).json()
+    assert [q for q in queries.captured_queries if q["sql"].startswith("EXPLAIN")]
+    with CaptureQueriesContext(connection) as queries:
+        second = api_client.get(first["next"]).json()
+    assert not [q for q in queries.captured_queries if q["sql"].startswith("EXPLAIN")]
+    third = api_client.get(second["next"]).json()
+    costs = [r["cost"] for page in (first, second, third) for r in page["results"]]
+    assert [Decimal(c) for c in costs] == sorted((Decimal(c) for c in costs), reverse=True)
+    assert len(costs) == 5 and second["estimated_total"] == 5
+    # Under other filters the carried total is not theirs: the planner is asked again.
+    with CaptureQueriesContext(connection) as queries:
+        api_client.get("/api/v1/usage-records/", {
+            "cursor": first["next"].split("cursor=")[1].split("&")[0], "ordering": "-cost",
+            "status": "error"})
+    assert [q for q in queries.captured_queries if q["sql"].startswith("EXPLAIN")]
