@@ -170,6 +170,7 @@ def keyset_page(queryset, ordering: str, cursor: Cursor | None, page_size: int,
     key = ordering.lstrip("-")
     backwards = cursor is not None and cursor.direction == PREV
     ordered = keyset_queryset(queryset, ordering, cursor, sort_matches)
+    ranked = None  # rows ranked by key first, when the matches are sorted
     if cuts is not None:
         def walk_months(arm):
             rows = []
@@ -192,12 +193,13 @@ def keyset_page(queryset, ordering: str, cursor: Cursor | None, page_size: int,
             rows = within_budget(walk_months, WALK_BUDGET_MS)
         except OverBudget:
             sorted_matches = keyset_queryset(queryset, ordering, cursor, sort_matches=True)
-            rows = _sorted_matches_page(sorted_matches, page_size + 1)
+            rows, ranked = _sorted_matches_page(sorted_matches, page_size + 1)
     elif sort_matches:
-        rows = _sorted_matches_page(ordered, page_size + 1)
+        rows, ranked = _sorted_matches_page(ordered, page_size + 1)
     else:
         rows = list(ordered[: page_size + 1])
-    more = len(rows) > page_size
+    # Whether more rows follow: as ranked (a row purged since takes no page with it).
+    more = (len(rows) if ranked is None else ranked) > page_size
     rows = rows[:page_size]
     if backwards:
         rows.reverse()
@@ -215,17 +217,18 @@ def keyset_page(queryset, ordering: str, cursor: Cursor | None, page_size: int,
 
 
 def _sorted_matches_page(ordered, limit):
-    """The first `limit` rows of sorted matches, ranked on their keys alone: a usage
+    """(rows, how many were ranked): the first `limit` rows of sorted matches, ranked on
+    their keys alone: a usage
     filter's index carries the sort keys, so PostgreSQL ranks the matches on index entries
     (index-only) and only the page's rows are then read from the table, by primary key."""
     keys = list(ordered.values_list("pk", "occurred_at")[:limit])
     if not keys:
-        return []
-    rows = ordered.model._default_manager.filter(
+        return [], 0
+    rows = ordered.model._default_manager.db_manager(ordered.db).filter(
         pk__in=[pk for pk, _ in keys], occurred_at__in={when for _, when in keys})
     found = {(row.pk, row.occurred_at): row for row in rows}
     # A row purged by retention in between is left out.
-    return [found[key] for key in keys if key in found]
+    return [found[key] for key in keys if key in found], len(keys)
 
 
 # A walk that finds its page finds it within a few ms; one that has not within this is

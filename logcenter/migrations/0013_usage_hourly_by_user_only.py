@@ -9,6 +9,8 @@ SUMS = ("requests", "prompt_tokens", "completion_tokens", "cached_tokens", "tota
 
 
 def fill(apps, schema_editor):
+    if schema_editor.connection.vendor == "postgresql":  # no fold meanwhile (rollups.FOLD_LOCK)
+        schema_editor.execute("SELECT pg_advisory_xact_lock(%s)", [0x4C43_524F])
     by_user = apps.get_model("logcenter", "UsageHourlyByUser")
     by_user_only = apps.get_model("logcenter", "UsageHourlyByUserOnly")
     grouped = (by_user.objects.values("hour", "user_id", "username")
