@@ -54,8 +54,9 @@ class Cursor:
     pk: int
     direction: str  # NEXT: rows after the boundary; PREV: rows before it
     # The first page's total, carried so deeper pages need not count again (a log's
-    # matches change only at the new end, and the count is capped anyway), and a digest
-    # of the filters it was counted for: with other filters the cursor counts afresh.
+    # matches change only at the new end, and the count is capped anyway), and its seal:
+    # a keyed digest of the total and the filters and viewer it was counted for
+    # (selectors._total_seal); with other filters, or a forged total, it counts afresh.
     total: Total | None = None
     filters: str | None = None
 

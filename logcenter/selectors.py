@@ -4,7 +4,6 @@ The list page, the REST API and the export call these, so visibility, filters, s
 and paging are decided once. A selector wraps the kind's FilterSet.
 """
 
-import hashlib
 import json
 from dataclasses import dataclass
 from functools import cached_property
@@ -12,6 +11,7 @@ from functools import cached_property
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.db import connection
+from django.utils.crypto import constant_time_compare, salted_hmac
 
 from . import partitions
 from .access import access_for, visible_kinds
@@ -44,8 +44,7 @@ class LogListing:
         """The matches counted up to LOGCENTER['COUNT_CAP'] (never a full COUNT(*)), and
         past the cap the planner's estimate (no rows read), shown labelled as an estimate
         and never below the cap. Counted on the first page; a cursor brings it along."""
-        filters = _filters_digest(self.filterset, self.viewer)
-        total = _carried_total(self.filterset, filters)
+        total = _carried_total(self.filterset, self.viewer)
         if total is None:
             cap = settings.LOGCENTER["COUNT_CAP"]
             count, capped = capped_count(self.queryset, cap)
@@ -54,27 +53,32 @@ class LogListing:
                 planned = self.planned if self.planned is not None else planned_rows(
                     self.queryset)
             total = Total(count, capped, None if planned is None else max(planned, cap + 1))
-        self.page.carry(total, filters)
+        self.page.carry(total, _total_seal(self.filterset, self.viewer, total))
         return total
 
 
-def _carried_total(filterset, filters) -> Total | None:
-    """The total the cursor carries, if it was counted for these filters (a digest)."""
+def _carried_total(filterset, viewer) -> Total | None:
+    """The total the cursor carries, if its seal shows it was counted here, for these
+    filters and this viewer; else None (count afresh)."""
     cursor = filterset.cursor_value
-    if cursor is not None and cursor.total is not None and cursor.filters == filters:
-        return cursor.total
-    return None
+    if cursor is None or cursor.total is None or not isinstance(cursor.filters, str):
+        return None
+    if not constant_time_compare(cursor.filters, _total_seal(filterset, viewer, cursor.total)):
+        return None
+    return cursor.total
 
 
-def _filters_digest(filterset, viewer):
-    """A short digest of the validated filters (not the paging) and of the viewer, which a
-    carried total must have been counted for (a member opening an administrator's link
-    counts their own rows, and does not see the administrator's total)."""
+def _total_seal(filterset, viewer, total: Total) -> str:
+    """A keyed digest of the validated filters (not the paging), the viewer and the total.
+    A carried total must have been counted for the same filters and viewer (a member
+    opening an administrator's link counts their own rows), and by us: a deeper sorted
+    page plans by it, so a forged small total would buy an unbounded sort."""
     data = {k: v for k, v in filterset.form.cleaned_data.items()
             if k not in ("cursor", "page_size") and v not in (None, "")}
     data["lc_viewer"] = viewer
+    data["lc_total"] = total.as_list()
     text = json.dumps(data, sort_keys=True, default=str)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
+    return salted_hmac("logcenter.cursor-total", text, algorithm="sha256").hexdigest()[:32]
 
 
 def log_visible(kind: LogKind, user):
@@ -103,7 +107,7 @@ def log_filter(kind: LogKind, user, params):
 def log_list(kind: LogKind, user, params) -> LogListing:
     filterset = log_filter(kind, user, params)
     queryset = filterset.qs
-    carried = _carried_total(filterset, _filters_digest(filterset, user.pk))
+    carried = _carried_total(filterset, user.pk)
     plan, planned = _sort_plan(kind, filterset, queryset, carried)
     page = keyset_page(
         queryset, filterset.ordering_value, filterset.cursor_value, filterset.page_size_value,

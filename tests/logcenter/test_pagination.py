@@ -312,3 +312,18 @@ def test_a_sorted_row_purged_between_ranking_and_reading_keeps_the_next_link(
     page = pagination.keyset_page(UsageRecord.objects.filter(pk__in=[r.pk for r in rows]),
                                   "-cost", None, 2, sort_matches=True)
     assert len(page.rows) == 2 and page.has_next
+
+
+def test_a_forged_total_in_a_cursor_is_not_believed(staff, factories, api_client):
+    """A cursor's total is sealed with the server's key: one edited by hand (a small
+    count, to make a deeper sorted page sort every match) is counted afresh."""
+    factories["usage"].create_batch(5)
+    first = api_client.get("/api/v1/usage-records/", {"page_size": "2",
+                                                      "ordering": "-cost"}).json()
+    token = first["next"].split("cursor=")[1].split("&")[0]
+    data = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+    data["t"] = [1, False, None]
+    forged = base64.urlsafe_b64encode(json.dumps(data).encode()).decode().rstrip("=")
+    page = api_client.get("/api/v1/usage-records/", {"page_size": "2", "ordering": "-cost",
+                                                     "cursor": forged}).json()
+    assert page["estimated_total"] == 5  # counted, not the forged 1
