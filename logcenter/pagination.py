@@ -219,9 +219,9 @@ def keyset_page(queryset, ordering: str, cursor: Cursor | None, page_size: int,
 
 def _sorted_matches_page(ordered, limit):
     """(rows, how many were ranked): the first `limit` rows of sorted matches, ranked on
-    their keys alone: a usage
-    filter's index carries the sort keys, so PostgreSQL ranks the matches on index entries
-    (index-only) and only the page's rows are then read from the table, by primary key."""
+    their keys alone. A usage filter's index carries the sort keys, so PostgreSQL ranks the
+    matches on index entries (index-only); only the page's rows are then read from the
+    table, by primary key."""
     keys = list(ordered.values_list("pk", "occurred_at")[:limit])
     if not keys:
         return [], 0

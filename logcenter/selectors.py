@@ -38,13 +38,14 @@ class LogListing:
     page: KeysetPage
     viewer: object = None  # whose visible rows were counted: a total is carried for them only
     planned: int | None = None  # the planner's estimate of the matches, if already asked
+    carried: Total | None = None  # the total the cursor carries, its seal checked
 
     @cached_property
     def total(self) -> Total:
         """The matches counted up to LOGCENTER['COUNT_CAP'] (never a full COUNT(*)), and
         past the cap the planner's estimate (no rows read), shown labelled as an estimate
         and never below the cap. Counted on the first page; a cursor brings it along."""
-        total = _carried_total(self.filterset, self.viewer)
+        total = self.carried
         if total is None:
             cap = settings.LOGCENTER["COUNT_CAP"]
             count, capped = capped_count(self.queryset, cap)
@@ -114,7 +115,8 @@ def log_list(kind: LogKind, user, params) -> LogListing:
         **plan,
     )
     access_for(user, kind).apply(page.rows)
-    return LogListing(kind, filterset, queryset, page, viewer=user.pk, planned=planned)
+    return LogListing(kind, filterset, queryset, page, viewer=user.pk, planned=planned,
+                      carried=carried)
 
 
 def _sort_plan(kind: LogKind, filterset, queryset, carried: Total | None = None):
@@ -124,11 +126,11 @@ def _sort_plan(kind: LogKind, filterset, queryset, carried: Total | None = None)
     plan: every filter's index holds (occurred_at, id).
 
     Up to LOGCENTER['SORT_MATCHES_UP_TO'] matches (the planner's estimate), they are ranked
-    on a filter index's entries (it carries the sort keys): bounded, whatever the filter. More, the sort key's
-    index is walked, a month at a time, each month planned with its own statistics, and
-    sorted after all if that walk overruns its budget. A deeper page decides by the total
-    its cursor carries (the first page's count, or past the cap the estimate), without
-    asking the planner again."""
+    on a filter index's entries (it carries the sort keys): bounded, whatever the filter.
+    More, the sort key's index is walked, a month at a time, each month planned with its
+    own statistics, and sorted after all if that walk overruns its budget. A deeper page
+    decides by the total its cursor carries (the first page's count, or past the cap the
+    estimate), without asking the planner again."""
     if (kind.model is not UsageRecord or connection.vendor != "postgresql"
             or filterset.ordering_value.lstrip("-") == "occurred_at"):
         return {}, None
