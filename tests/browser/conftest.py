@@ -1,5 +1,6 @@
 import os
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -36,7 +37,35 @@ def page(browser):
     page = context.new_page()
     page.set_default_timeout(10_000)
     yield page
+    # A page may still be loading a fragment (the usage panels load after the page does)
+    # when the test ends. The live server's thread then holds table locks in its stats
+    # transaction, and the test database's TRUNCATE deadlocks against it. Let the page
+    # settle, close it, then wait until no other session on this database is mid-query.
+    try:
+        page.wait_for_load_state("networkidle", timeout=5_000)
+    except Exception:  # a page that never settles still gets closed below
+        pass
     context.close()
+    _wait_for_other_sessions_to_settle()
+
+
+def _wait_for_other_sessions_to_settle(timeout_s=15.0):
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                " AND pid <> pg_backend_pid()"
+                " AND state IN ('active', 'idle in transaction')"
+            )
+            (busy,) = cursor.fetchone()
+        if not busy:
+            return
+        time.sleep(0.05)
 
 
 @pytest.fixture
