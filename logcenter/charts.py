@@ -41,7 +41,8 @@ def stacked_bars_svg(buckets, *, unit, title, link, colours=None, width=960, hei
     colours = colours or {}
     colour = {name: colours.get(name, PALETTE[i % len(PALETTE)]) for i, name in
               enumerate(series)}
-    top = _nice_top(float(max([sum(values.values()) for _, _, values in buckets] + [0])))
+    top = _nice_top(float(max([sum(values.values()) for _, _, values in buckets] + [0])),
+                    whole=unit != "USD")
     left, right, upper, lower = 64, 12, 14, 38
     plot_w, plot_h = width - left - right, height - upper - lower
     scale = plot_h / float(top) if top else 0
@@ -80,15 +81,19 @@ def stacked_bars_svg(buckets, *, unit, title, link, colours=None, width=960, hei
                      f'</figcaption>{"".join(parts)}<div class="legend">{legend}</div></figure>')
 
 
-def _nice_top(value):
-    """Round the axis up so its four steps are round numbers (1, 2, 2.5 or 5 × 10^n)."""
+def _nice_top(value, whole=False):
+    """Round the axis up so its four steps are round numbers (1, 2, 2.5 or 5 × 10^n); for
+    counts (`whole`) whole numbers too, or a top of 1 would be labelled 0, 0, 0, 1, 1."""
     if value <= 0:
         return 0.0
     step = value / 4
     magnitude = 10 ** math.floor(math.log10(step))
     for factor in (1, 2, 2.5, 5, 10):
-        if step <= factor * magnitude:
-            return 4 * factor * magnitude
+        candidate = factor * magnitude
+        if whole and candidate != round(candidate):
+            continue
+        if step <= candidate:
+            return 4 * candidate
     return value
 
 
