@@ -163,7 +163,8 @@ registry.register(LogKind(
                                "actor_name", "session_key_hash")),
         ENVELOPE_REQUEST,
     ),
-    page_filters=("user", "event", "result", "ip", "identity_provider") + COMMON_FILTERS,
+    page_filters=("user", "event", "result", "failure_reason", "ip",
+                  "identity_provider") + COMMON_FILTERS,
 ))
 
 registry.register(LogKind(
