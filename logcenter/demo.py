@@ -1501,7 +1501,7 @@ def add_usage(n, chunk=20_000, days=EXTRA_DAYS, workers=1, log=print, alongside=
     """
     setup_rng = random.Random()
     now = timezone.now()
-    ensure_usage_partitions(now - timedelta(days=days), now)  # PostgreSQL; else a no-op
+    ensure_usage_partitions(now - timedelta(days=days), now, wait=True)  # PostgreSQL only
     people = []
     for user in User.objects.order_by("pk"):
         people.append(Person(user=user, group="default", company="", office_ip="192.0.2.10",

@@ -1,35 +1,42 @@
-"""A migration operation that replaces indexes of a large log table without locking it.
+"""A migration operation that replaces indexes of a large log table while writes go on.
 
 Django's RemoveIndex/AddIndex run a plain CREATE INDEX, which holds a SHARE lock on the
 table for the whole build: on the partitioned usage table that stops ingestion for minutes
 (2 min 42 s for fifteen indexes on 10M rows). PostgreSQL cannot build an index on a
 partitioned table CONCURRENTLY, so this operation does what its manual describes instead:
 
-1. create the new index on the parent alone (`ON ONLY`: instant, invalid until complete);
-2. build it CONCURRENTLY on each partition and attach it (writes go on meanwhile);
-3. in one short transaction, drop the old index and give the new one its name.
+1. create the new index on the parent alone (`ON ONLY`: no rows read, invalid until done);
+2. build it CONCURRENTLY on each partition and attach it there;
+3. drop the old indexes and give the new ones their names, in one transaction.
 
-Only step 3 locks the table, for milliseconds, and it waits at most `LOCK_TIMEOUT` for a
-long reader (an export) before trying again. A run that was interrupted leaves invalid
-half-built indexes; the next run drops them first and starts that index again.
+Builds take no lock that stops writes. The steps that do lock (1, each attach, 3, and the
+clean-up of an interrupted run) are short, and each waits at most `LOCK_TIMEOUT_MS` for
+its lock: behind a long reader (an export) it backs off and tries again, instead of
+queueing every insert behind itself. The partition jobs (months ahead, retention, the demo
+loader) hold `partitions.LAYOUT_LOCK` while they change partitions, and so does this
+operation, so no partition appears or goes while its indexes are built.
 
-On SQLite, and on a PostgreSQL table that is not partitioned, the same state change is
-made with the schema editor's own statements (CONCURRENTLY where PostgreSQL allows it).
-Migrations using this operation must set `atomic = False`.
+A run that was interrupted leaves `<name>_n` indexes: a finished one is kept, a half-built
+one is dropped and built again. On SQLite, and on a PostgreSQL table that is not
+partitioned, the same state change is made with the schema editor's own statements
+(CONCURRENTLY where PostgreSQL allows it). Migrations using this operation must set
+`atomic = False`.
 """
 
+import random
+import re
 import time
 
-from django.db import transaction
+from django.db import OperationalError, transaction
 from django.db.migrations.operations.base import Operation
 
 BUILDING_SUFFIX = "_n"  # the new index's name while it is built beside the old one
-LOCK_TIMEOUT = "5s"
-SWAP_ATTEMPTS = 12
+LOCK_TIMEOUT_MS = 1000
+LOCK_ATTEMPTS = 120  # with the back-off below: about ten minutes behind a long reader
 
 
 class ReplaceIndexesOnline(Operation):
-    """Replace the model's indexes named in `remove` by `add`, without a long table lock.
+    """Replace the model's indexes named in `remove` by `add` while writes go on.
 
     A name may appear in both: the index is redefined under the same name."""
 
@@ -47,7 +54,7 @@ class ReplaceIndexesOnline(Operation):
                 {"model_name": self.model_name, "remove": self.remove, "add": self.add})
 
     def describe(self):
-        return f"Replace {len(self.remove)} indexes of {self.model_name} without locking it"
+        return f"Replace {len(self.remove)} indexes of {self.model_name} while writes go on"
 
     @property
     def migration_name_fragment(self):
@@ -82,9 +89,44 @@ class ReplaceIndexesOnline(Operation):
             return
         if schema_editor.connection.in_atomic_block:
             raise RuntimeError(f"{self.describe()}: the migration needs `atomic = False`.")
-        for index in new:
-            _build(schema_editor, new_model, index)
-        _swap(schema_editor, new_model, old, new)
+        from logcenter.partitions import layout_locked
+
+        with layout_locked(wait=True):
+            for index in new:
+                _build(schema_editor, new_model, index)
+            quote = schema_editor.quote_name
+            table = new_model._meta.db_table
+            statements = [f"DROP INDEX IF EXISTS {quote(index.name)}" for index in old]
+            for index in new:
+                building = index.name + BUILDING_SUFFIX
+                statements.append(f"ALTER INDEX {quote(building)} RENAME TO {quote(index.name)}")
+                statements.extend(
+                    f"ALTER INDEX IF EXISTS {quote(_child_name(building, partition, table))} "
+                    f"RENAME TO {quote(_child_name(index.name, partition, table))}"
+                    for partition in _partitions(schema_editor, table) or ())
+            run_with_short_locks(schema_editor.connection, statements)
+
+
+def run_with_short_locks(connection, statements):
+    """Run `statements` in one transaction whose every lock wait is capped at
+    LOCK_TIMEOUT_MS; when one times out (a long reader holds the table), roll back, back
+    off and try again. Returns the number of attempts it took."""
+    from psycopg import errors
+
+    for attempt in range(1, LOCK_ATTEMPTS + 1):
+        try:
+            with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
+                cursor.execute(f"SET LOCAL lock_timeout = {LOCK_TIMEOUT_MS}")
+                for statement in statements:
+                    cursor.execute(str(statement))
+            return attempt
+        except OperationalError as error:
+            retry = isinstance(error.__cause__, (errors.LockNotAvailable, errors.DeadlockDetected))
+            if not retry or attempt == LOCK_ATTEMPTS:
+                raise
+            # Jittered so that the writers queued behind one attempt get through first.
+            time.sleep(min(5.0, 0.1 * attempt) * random.uniform(0.5, 1.5))
+    return LOCK_ATTEMPTS
 
 
 def _partitions(schema_editor, table):
@@ -109,65 +151,53 @@ def _child_name(index_name, partition, table):
     return f"{index_name}_{partition.removeprefix(table).lstrip('_')}"
 
 
+def _comparable(definition):
+    """An index definition with quoting, schema and the default method left out."""
+    definition = definition.replace('"', "").replace("public.", "").replace(" USING btree", "")
+    return re.sub(r"\s+", " ", definition).strip()
+
+
+def _valid_definition(schema_editor, name):
+    with schema_editor.connection.cursor() as cursor:
+        cursor.execute("SELECT indisvalid, pg_get_indexdef(indexrelid) FROM pg_index "
+                       "WHERE indexrelid = to_regclass(%s)", [name])
+        row = cursor.fetchone()
+    return _comparable(row[1]) if row and row[0] else None
+
+
 def _build(schema_editor, model, index):
+    connection, quote = schema_editor.connection, schema_editor.quote_name
     table = model._meta.db_table
     building = _named(index, index.name + BUILDING_SUFFIX)
-    quote = schema_editor.quote_name
-    # Whatever an interrupted run left of this index is invalid: start it again.
-    schema_editor.execute(f"DROP INDEX IF EXISTS {quote(building.name)}")
     partitions = _partitions(schema_editor, table)
     if partitions is None:
-        schema_editor.execute(building.create_sql(model, schema_editor, concurrently=True))
+        create = building.create_sql(model, schema_editor, concurrently=True)
+        if _valid_definition(schema_editor, building.name) == _comparable(
+                str(create).replace(" CONCURRENTLY", "")):
+            return  # finished by an interrupted run
+        schema_editor.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {quote(building.name)}")
+        schema_editor.execute(create)
         return
+
+    parent = building.create_sql(model, schema_editor,
+                                 sql=schema_editor.sql_create_index.replace(" ON ", " ON ONLY ", 1))
+    if _valid_definition(schema_editor, building.name) == _comparable(str(parent)):
+        return  # finished by an interrupted run (its swap gave up)
+    # Whatever else an interrupted run left of this index is half-built: start it again.
+    # The parent's drop takes its attached partition indexes along; the others go
+    # CONCURRENTLY, one at a time.
+    run_with_short_locks(connection, [f"DROP INDEX IF EXISTS {quote(building.name)}"])
     for partition in partitions:
-        schema_editor.execute(
-            f"DROP INDEX IF EXISTS {quote(_child_name(building.name, partition, table))}")
-    schema_editor.execute(building.create_sql(
-        model, schema_editor,
-        sql=schema_editor.sql_create_index.replace(" ON ", " ON ONLY ", 1)))
-    # Partitions are listed after the parent has the index: one created from now on (the
-    # months-ahead task) gets its own copy from the parent as it is created.
+        schema_editor.execute("DROP INDEX CONCURRENTLY IF EXISTS "
+                              f"{quote(_child_name(building.name, partition, table))}")
+    run_with_short_locks(connection, [parent])
     for partition in _partitions(schema_editor, table):
         child = _child_name(building.name, partition, table)
-        with schema_editor.connection.cursor() as cursor:
-            cursor.execute("SELECT 1 FROM pg_inherits WHERE inhparent = %s::regclass AND "
-                           "inhrelid IN (SELECT indexrelid FROM pg_index WHERE indrelid = "
-                           "%s::regclass)", [building.name, partition])
-            if cursor.fetchone():
-                continue  # made with the partition
         statement = _named(index, child).create_sql(model, schema_editor, concurrently=True)
         statement.rename_table_references(table, partition)
         schema_editor.execute(statement)
-        schema_editor.execute(
-            f"ALTER INDEX {quote(building.name)} ATTACH PARTITION {quote(child)}")
-    with schema_editor.connection.cursor() as cursor:
-        cursor.execute("SELECT indisvalid FROM pg_index WHERE indexrelid = %s::regclass",
-                       [building.name])
-        if not cursor.fetchone()[0]:
-            raise RuntimeError(f"{building.name} is not valid after building it on every "
-                               f"partition of {table}; run the migration again.")
-
-
-def _swap(schema_editor, model, old, new):
-    """Drop the old indexes and name the new ones, in one short transaction."""
-    connection, quote = schema_editor.connection, schema_editor.quote_name
-    table = model._meta.db_table
-    partitions = _partitions(schema_editor, table) or ()
-    for attempt in range(1, SWAP_ATTEMPTS + 1):
-        try:
-            with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
-                cursor.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
-                for index in old:
-                    cursor.execute(f"DROP INDEX IF EXISTS {quote(index.name)}")
-                for index in new:
-                    building = index.name + BUILDING_SUFFIX
-                    cursor.execute(f"ALTER INDEX {quote(building)} RENAME TO {quote(index.name)}")
-                    for partition in partitions:
-                        cursor.execute(
-                            f"ALTER INDEX IF EXISTS {quote(_child_name(building, partition, table))} "
-                            f"RENAME TO {quote(_child_name(index.name, partition, table))}")
-            return
-        except Exception as error:  # lock_timeout: a long reader holds the table
-            if getattr(error.__cause__, "sqlstate", None) != "55P03" or attempt == SWAP_ATTEMPTS:
-                raise
-            time.sleep(1)
+        run_with_short_locks(
+            connection, [f"ALTER INDEX {quote(building.name)} ATTACH PARTITION {quote(child)}"])
+    if _valid_definition(schema_editor, building.name) is None:
+        raise RuntimeError(f"{building.name} is not valid after building it on every "
+                           f"partition of {table}; run the migration again.")

@@ -8,6 +8,8 @@ unique per occurred_at, as PostgreSQL requires the partition key in unique index
 re-sent event (same event_id and time) is still stored once.
 """
 
+import logging
+from contextlib import contextmanager
 from datetime import datetime
 from datetime import timezone as dt_timezone
 
@@ -15,8 +17,34 @@ from django.db import connection, transaction
 
 from .models import UsageRecord
 
+logger = logging.getLogger(__name__)
 TABLE = UsageRecord._meta.db_table
 DEFAULT_PARTITION = f"{TABLE}_default"
+# Held while partitions come or go, or their indexes are rebuilt (the months-ahead job,
+# retention's drops, the demo loader, ReplaceIndexesOnline): they take turns.
+LAYOUT_LOCK = 0x4C43_5041  # 'LCPA'
+
+
+@contextmanager
+def layout_locked(*, wait):
+    """Hold LAYOUT_LOCK for the block; yields whether it is held (with wait=False, False
+    when someone else holds it). A session lock: it outlives the block's transactions."""
+    if connection.vendor != "postgresql":
+        yield True
+        return
+    with connection.cursor() as cursor:
+        if wait:
+            cursor.execute("SELECT pg_advisory_lock(%s)", [LAYOUT_LOCK])
+            held = True
+        else:
+            cursor.execute("SELECT pg_try_advisory_lock(%s)", [LAYOUT_LOCK])
+            held = cursor.fetchone()[0]
+    try:
+        yield held
+    finally:
+        if held:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(%s)", [LAYOUT_LOCK])
 
 
 def month_start(value):
@@ -66,27 +94,37 @@ def bounds_within(start, end):
     return sorted(b for b in bounds if (start is None or b > start) and b < end)
 
 
-def ensure_usage_partitions(start, end):
-    """Create the monthly partitions covering [start, end]; returns the names created."""
+def ensure_usage_partitions(start, end, *, wait=False):
+    """Create the monthly partitions covering [start, end]; returns the names created.
+
+    Without `wait`, creates none while the layout is busy (an index rebuild): the
+    scheduled job runs daily and keeps months in hand, so a skipped day costs nothing."""
     if connection.vendor != "postgresql":
         return []
-    existing = {name for name, _, _ in usage_partitions()}
-    created, month = [], month_start(start)
-    with connection.cursor() as cur:
-        while month <= end:
-            name = partition_name(month)
-            if name not in existing:
-                cur.execute(f'CREATE TABLE IF NOT EXISTS "{name}" PARTITION OF "{TABLE}" '
-                            f"FOR VALUES FROM (%s) TO (%s)", [month, next_month(month)])
-                created.append(name)
-            month = next_month(month)
+    with layout_locked(wait=wait) as held:
+        if not held:
+            logger.info("usage partitions: layout busy (an index rebuild?), next run creates them")
+            return []
+        existing = {name for name, _, _ in usage_partitions()}
+        created, month = [], month_start(start)
+        with connection.cursor() as cur:
+            while month <= end:
+                name = partition_name(month)
+                if name not in existing:
+                    cur.execute(f'CREATE TABLE IF NOT EXISTS "{name}" PARTITION OF "{TABLE}" '
+                                f"FOR VALUES FROM (%s) TO (%s)", [month, next_month(month)])
+                    created.append(name)
+                month = next_month(month)
     return created
 
 
 def drop_usage_partitions_before(cutoff):
-    """Drop whole months that end on or before `cutoff`; returns {name: rows}."""
+    """Drop whole months that end on or before `cutoff`; returns {name: rows}, or None
+    when the layout is busy (an index rebuild): those months go on a later run."""
     dropped = {}
-    with connection.cursor() as cursor:
+    with layout_locked(wait=False) as held, connection.cursor() as cursor:
+        if not held:
+            return None
         for name, _, end in usage_partitions():
             if end <= cutoff:
                 cursor.execute(f'SELECT count(*) FROM "{name}"')
@@ -101,7 +139,7 @@ def bulk_load_tables(start, end):
     Rows COPYed into these cost no index upkeep; `bulk_load_swap` then builds every index
     once per month, which is several times faster than maintaining them row by row.
     """
-    ensure_usage_partitions(start, end)
+    ensure_usage_partitions(start, end, wait=True)
     tables = {}
     with connection.cursor() as cursor:
         for name, month, month_end in usage_partitions():
@@ -123,9 +161,11 @@ def _index_statements(load, prefix):
                        [TABLE])
         constraints = [f'ALTER TABLE "{load}" ADD CONSTRAINT "{prefix}_c{n}" {definition}'
                        for n, (_, definition) in enumerate(cursor.fetchall())]
+        # Valid ones only: an invalid index is one an interrupted rebuild left behind.
         cursor.execute("SELECT pg_get_indexdef(i.indexrelid) FROM pg_index i "
-                       "WHERE i.indrelid = %s::regclass AND NOT EXISTS (SELECT 1 FROM "
-                       "pg_constraint c WHERE c.conindid = i.indexrelid) ORDER BY 1", [TABLE])
+                       "WHERE i.indrelid = %s::regclass AND i.indisvalid AND NOT EXISTS ("
+                       "SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid) ORDER BY 1",
+                       [TABLE])
         indexes = []
         for n, (definition,) in enumerate(cursor.fetchall()):
             columns = definition[definition.index(" USING "):]
@@ -176,8 +216,14 @@ def bulk_load_swap(tables, workers=2):
     connections side by side (one sort per index, instead of row-by-row upkeep). Then, in
     one transaction, the partition's existing rows join the load table, which takes the
     partition's name and is attached: PostgreSQL adopts the matching indexes and clones the
-    append-only trigger. Until the commit, readers see the old partitions.
+    append-only trigger. Until the commit, readers see the old partitions. The layout is
+    held throughout, so the indexes read at the start are the ones the parent still has.
     """
+    with layout_locked(wait=True):
+        _swap_in(tables, workers)
+
+
+def _swap_in(tables, workers):
     import secrets
 
     token = secrets.token_hex(3)

@@ -27,7 +27,8 @@ class PurgeReport:
     deleted: dict = field(default_factory=dict)  # kind -> rows
     held: list = field(default_factory=list)  # kinds skipped for a legal hold
     partitions_dropped: list = field(default_factory=list)
-    finished: bool = True  # False when the time budget ran out first
+    deferred: list = field(default_factory=list)  # kinds left for the next run
+    finished: bool = True  # False when the time budget ran out first, or a kind was deferred
 
 
 def _delete_batch(model, before, batch_size):
@@ -69,6 +70,7 @@ def retention_purge(now=None, *, batch_size=None, budget_seconds=None):
     batch_size = batch_size or cfg["PURGE_BATCH_SIZE"]
     deadline = time.monotonic() + (budget_seconds or cfg["PURGE_BUDGET_SECONDS"])
     report = PurgeReport()
+    out_of_time = False
     for kind in registry:
         policy = RetentionPolicy.for_kind(kind.slug)
         if policy.legal_hold:
@@ -79,18 +81,27 @@ def retention_purge(now=None, *, batch_size=None, budget_seconds=None):
         if kind.model is UsageRecord and partitions.is_partitioned():
             # Whole months past the policy go at once; the rest row by row below.
             dropped = partitions.drop_usage_partitions_before(cutoff)
+            if dropped is None:
+                # An index rebuild holds the layout: rather than delete whole months row
+                # by row, leave usage to the next run.
+                report.deferred.append(kind.slug)
+                report.finished = False
+                continue
             report.partitions_dropped.extend(dropped)
             deleted += sum(dropped.values())
         rows, done = purge_kind(kind, cutoff, batch_size=batch_size, deadline=deadline)
         report.deleted[kind.slug] = deleted + rows
         report.finished = report.finished and done
+        out_of_time = out_of_time or not done
     system_event_record(
         source="retention", event="retention.purged",
         level=SystemEvent.Level.INFO if report.finished else SystemEvent.Level.WARNING,
         message=(f"Purged {sum(report.deleted.values())} expired rows"
-                 + ("" if report.finished else "; time budget reached, the rest goes next run")
+                 + (f"; {', '.join(report.deferred)} deferred: partitions are being reindexed"
+                    if report.deferred else "")
+                 + ("; time budget reached, the rest goes next run" if out_of_time else "")
                  + (f"; legal hold on {', '.join(report.held)}" if report.held else "")),
-        details={"deleted": report.deleted, "legal_hold": report.held,
+        details={"deleted": report.deleted, "legal_hold": report.held, "deferred": report.deferred,
                  "finished": report.finished,
                  "partitions_dropped": report.partitions_dropped},
     )

@@ -68,7 +68,8 @@ def retention_purge():
     from .retention import retention_purge as purge
 
     report = purge()
-    return {"deleted": report.deleted, "held": report.held, "finished": report.finished}
+    return {"deleted": report.deleted, "held": report.held, "deferred": report.deferred,
+            "finished": report.finished}
 
 
 @shared_task(name="logcenter.deletion_run", acks_late=True)

@@ -1,19 +1,22 @@
 """Migration 0015 rebuilds the usage filter indexes online, partition by partition."""
 
+import threading
 from datetime import timedelta
 
 import pytest
-from django.db import connection
+from django.db import connection, connections
 from django.db.migrations.executor import MigrationExecutor
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from logcenter.migration_operations import _build, run_with_short_locks
 from logcenter.models import UsageRecord
 from tests.factories import UsageRecordFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 BEFORE = [("logcenter", "0014_sum_int8_aggregate")]
+AFTER = ("logcenter", "0015_filter_indexes_carry_the_sort_keys")
 FILTER_INDEXES = [index.name for index in UsageRecord._meta.indexes if index.include]
 
 
@@ -45,7 +48,7 @@ def _partitions():
         return {name for (name,) in cursor.fetchall()}
 
 
-def test_filter_indexes_are_replaced_partition_by_partition_without_a_table_lock(on_postgres):
+def test_filter_indexes_are_replaced_partition_by_partition_while_writes_go_on(on_postgres):
     now = timezone.now()
     for days in (0, 40, 70):
         UsageRecordFactory(occurred_at=now - timedelta(days=days))
@@ -63,6 +66,12 @@ def test_filter_indexes_are_replaced_partition_by_partition_without_a_table_lock
                            "(status)")
             cursor.execute('CREATE INDEX "usage_status_idx_n_default" ON '
                            "logcenter_usagerecord_default (status)")
+        # ...and one index it had finished before its swap gave up: that one is kept.
+        model = MigrationExecutor(connection).loader.project_state(AFTER).apps.get_model(
+            "logcenter", "UsageRecord")
+        finished = next(i for i in model._meta.indexes if i.name == "usage_user_id_idx")
+        with connection.schema_editor(atomic=False) as editor:
+            _build(editor, model, finished)
         forwards = _migrate(None)
     finally:
         _migrate(None)
@@ -78,7 +87,36 @@ def test_filter_indexes_are_replaced_partition_by_partition_without_a_table_lock
 
     # A plain CREATE INDEX holds off every write to the table while it reads all of it.
     # Here each partition's index is built CONCURRENTLY; the parent's (ON ONLY) reads nothing.
-    for statements in (backwards, forwards):
+    for statements, built in ((backwards, 15), (forwards, 14)):
         builds = [sql for sql in statements if sql.lstrip().upper().startswith("CREATE INDEX")]
-        assert len(builds) == 15 * (len(_partitions()) + 1)
+        assert len(builds) == built * (len(_partitions()) + 1)
         assert all("CONCURRENTLY" in sql or " ON ONLY " in sql for sql in builds), builds
+    assert not any('"usage_user_id_idx_n' in sql for sql in forwards if "CREATE" in sql)
+
+
+def test_short_lock_statements_back_off_behind_a_long_reader_and_then_run(on_postgres):
+    """A statement that needs the table exclusively (an ATTACH, the final swap) does not
+    queue behind an export's long read, and every insert with it: it gives up its wait
+    after a second, backs off, and runs once the reader is gone."""
+    holding, release = threading.Event(), threading.Event()
+
+    def long_reader():
+        try:
+            with connections["default"].cursor() as cursor:
+                cursor.execute("BEGIN")
+                cursor.execute("SELECT count(*) FROM logcenter_usagerecord")
+                holding.set()
+                release.wait(10)
+                cursor.execute("COMMIT")
+        finally:
+            connections.close_all()
+
+    reader = threading.Thread(target=long_reader)
+    reader.start()
+    assert holding.wait(10)
+    threading.Timer(2.5, release.set).start()
+    attempts = run_with_short_locks(
+        connection, ["LOCK TABLE logcenter_usagerecord IN ACCESS EXCLUSIVE MODE"])
+    reader.join()
+    assert release.is_set()  # it ran only once the reader had let go
+    assert attempts >= 2

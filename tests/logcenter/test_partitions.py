@@ -2,6 +2,7 @@
 
 from datetime import timedelta
 
+import psycopg
 import pytest
 from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
@@ -142,3 +143,37 @@ def test_lists_leave_out_the_partitions_made_for_the_months_ahead(on_postgres, s
                            queryset.query.sql_with_params()[1])
             plan = "\n".join(row[0] for row in cursor.fetchall())
         assert current in plan and ahead not in plan, params
+
+
+@pytest.mark.django_db(transaction=True)
+def test_partition_jobs_step_aside_while_the_layout_is_held(on_postgres):
+    """While an online index rebuild holds the layout, the months-ahead job creates nothing
+    and retention leaves usage for its next run, instead of blocking or racing it."""
+    old = timezone.now() - timedelta(days=400)
+    partitions.ensure_usage_partitions(old, old)
+    ahead = timezone.now() + timedelta(days=200)
+    holder = psycopg.connect(_dsn(), autocommit=True)
+    try:
+        holder.execute("SELECT pg_advisory_lock(%s)", [partitions.LAYOUT_LOCK])
+        assert partitions.ensure_usage_partitions(ahead, ahead) == []
+        report = retention.retention_purge()
+        assert report.deferred == ["usage"] and not report.finished
+        assert partitions.partition_name(partitions.month_start(old)) in {
+            name for name, _, _ in partitions.usage_partitions()}
+    finally:
+        # Unlocked explicitly: a closed session's locks go only once its backend has exited.
+        holder.execute("SELECT pg_advisory_unlock(%s)", [partitions.LAYOUT_LOCK])
+        holder.close()
+    assert partitions.ensure_usage_partitions(ahead, ahead) == [
+        partitions.partition_name(partitions.month_start(ahead))]
+    assert retention.retention_purge().deferred == []
+    assert partitions.partition_name(partitions.month_start(old)) not in {
+        name for name, _, _ in partitions.usage_partitions()}
+    with connection.cursor() as cursor:  # other tests count the months ahead
+        cursor.execute(f'DROP TABLE "{partitions.partition_name(partitions.month_start(ahead))}"')
+
+
+def _dsn():
+    settings = connection.settings_dict
+    return (f"host={settings['HOST']} port={settings['PORT'] or 5432} "
+            f"user={settings['USER']} dbname={settings['NAME']}")
