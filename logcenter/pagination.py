@@ -92,11 +92,17 @@ class Cursor:
         if cursor_ordering != ordering:
             raise ValueError("This cursor was made for another sort order; "
                              "start again from the first page.")
-        if direction not in (NEXT, PREV) or not isinstance(pk, int) or isinstance(pk, bool):
+        if (direction not in (NEXT, PREV) or not isinstance(pk, int) or isinstance(pk, bool)
+                or not 0 < pk < 2**63):  # ids are positive bigints
             raise ValueError("Malformed cursor; start again from the first page.")
+        field = model._meta.get_field(ordering.lstrip("-"))
         try:
-            value = model._meta.get_field(ordering.lstrip("-")).to_python(raw_value)
-        except ValidationError:
+            value = field.to_python(raw_value)
+            if value is not None:
+                # The column's own bounds (bigint range, decimal digits): an edited value
+                # outside them is a bad cursor, not a database error.
+                field.run_validators(value)
+        except (ValidationError, TypeError, ValueError, OverflowError, ArithmeticError):
             raise ValueError("Malformed cursor; start again from the first page.") from None
         if value is None:
             raise ValueError("Malformed cursor; start again from the first page.")

@@ -112,6 +112,30 @@ def test_a_cursor_with_a_malformed_total_is_a_400(staff, factories, api_client, 
     assert "Malformed cursor" in json.dumps(response.json())
 
 
+@pytest.mark.parametrize("ordering, value, pk", [
+    ("-occurred_at", "2026-12-01T00:00:00+00:00", 2**63),  # past bigint
+    ("-occurred_at", "2026-12-01T00:00:00+00:00", 0),
+    ("-occurred_at", -10**20, 5),  # a number where a time belongs
+    ("total_tokens", 10**30, 5),
+    ("-latency_ms", -10**30, 5),
+    ("-cost", "1e999", 5),
+    ("-cost", "NaN", 5),
+])
+def test_an_edited_cursor_value_is_a_400_not_a_500(staff_client, api_client, factories,
+                                                     ordering, value, pk):
+    factories["usage"].create_batch(2)
+    token = Cursor(ordering, timezone.now(), 1, "next").encode()
+    raw = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+    raw["v"], raw["id"] = value, pk
+    forged = base64.urlsafe_b64encode(json.dumps(raw).encode()).decode()
+    query = {"cursor": forged, "ordering": ordering}
+    response = api_client.get("/api/v1/usage-records/", query)
+    assert response.status_code == 400
+    assert "Malformed cursor" in json.dumps(response.json())
+    page = staff_client.get("/logs/usage/", query)
+    assert page.status_code == 400 and "Malformed cursor" in page.content.decode()
+
+
 def test_total_is_capped(staff, factories, settings):
     settings.LOGCENTER = {**settings.LOGCENTER, "COUNT_CAP": 5}
     factories["system"].create_batch(7)
