@@ -102,6 +102,8 @@ def audit_role_change(sender, instance, action, reverse, pk_set, **kwargs):
 def audit_permission_change(sender, instance, action, reverse, pk_set, **kwargs):
     if action not in ("post_add", "post_remove", "post_clear") or reverse or _suppressed.get():
         return
+    if action != "post_clear" and not pk_set:
+        return  # nothing granted or revoked (sync_roles re-adding what a role has): no event
     from django.contrib.auth.models import Permission
 
     perms = sorted(f"{p.content_type.app_label}.{p.codename}"

@@ -62,6 +62,19 @@ def test_role_and_permission_changes():
     assert granted.changes["permissions"]["after"] == ["logcenter.view_sensitive_usagerecord"]
 
 
+def test_re_syncing_roles_that_lack_nothing_leaves_no_empty_events():
+    from accounts.roles import sync_roles
+
+    before = AuditEvent.objects.filter(category="role").count()
+    sync_roles()  # what every `migrate` does: every role already has its permissions
+    assert AuditEvent.objects.filter(category="role").count() == before
+    Group.objects.get(name="Finance").permissions.add(
+        Permission.objects.get(codename="view_sensitive_usagerecord"))  # already there?
+    events = AuditEvent.objects.filter(category="role")
+    assert all(e.changes["permissions"]["after"] or e.changes["permissions"]["before"]
+               for e in events)
+
+
 def test_viewing_an_audit_record_is_audited_on_page_and_api(client):
     admin = StaffFactory(username="curious")
     row = AuditEventFactory()
