@@ -861,7 +861,7 @@ class DemoBuilder:
     # Audit -------------------------------------------------------------------------------
     def actor_user(self, row_kwargs, person):
         row_kwargs.update(actor_type="user", actor_id=str(person.user.pk),
-                          actor_name=person.user.email, ip=person.office_ip,
+                          actor_name=person.user.username, ip=person.office_ip,
                           user_agent=person.browser_ua)
 
     def audit_row(self, ts, action, person=None, key=None, **kw):
@@ -1139,7 +1139,7 @@ class DemoBuilder:
         if person is not None:
             values.update(user_id=str(person.user.pk), username_attempted=person.user.username,
                           actor_type="user", actor_id=str(person.user.pk),
-                          actor_name=person.user.email, ip=ip or person.office_ip,
+                          actor_name=person.user.username, ip=ip or person.office_ip,
                           user_agent=ua or person.browser_ua,
                           identity_provider=provider or person.idp)
         else:
