@@ -49,6 +49,24 @@ class FlexibleDateTimeFilter(filters.Filter):
     field_class = FlexibleDateTimeField
 
 
+class StrictBooleanField(forms.NullBooleanField):
+    """true or false (1 or 0); anything else is an error, not "no filter" as Django's
+    NullBooleanField would have it (is_stream=maybe silently listed every call)."""
+
+    def to_python(self, value):
+        if value in (None, ""):
+            return None
+        if value in (True, "true", "True", "1"):
+            return True
+        if value in (False, "false", "False", "0"):
+            return False
+        raise ValidationError("Use true or false.", code="invalid")
+
+
+class StrictBooleanFilter(filters.BooleanFilter):
+    field_class = StrictBooleanField
+
+
 class PassThroughFilter(filters.CharFilter):
     """A parameter read by the paginator (ordering, cursor, page size), not a WHERE clause."""
 
@@ -370,7 +388,7 @@ class UsageRecordFilterSet(LogFilterSet):
                                         label="Billing mode", empty_label="Any")
     status = filters.ChoiceFilter(choices=UsageRecord.Status.choices, empty_label="Any")
     error_code = filters.CharFilter(label="Error code")
-    is_stream = filters.BooleanFilter(label="Stream", widget=forms.Select(
+    is_stream = StrictBooleanFilter(label="Stream", widget=forms.Select(
         choices=[("", "Any"), ("true", "Stream"), ("false", "Non-stream")]))
     cost_min = filters.NumberFilter(field_name="cost", lookup_expr="gte", label="Cost ≥")
     cost_max = filters.NumberFilter(field_name="cost", lookup_expr="lte", label="Cost ≤")

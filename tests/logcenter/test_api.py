@@ -68,12 +68,22 @@ def test_ordering_and_cursor_pages(api_client, factories):
     ("cursor=abc", "cursor"),
     ("cost_min=3&cost_max=1", "cost_max"),
     ("status=exploded", "status"),
+    ("is_stream=maybe", "is_stream"),
 ])
 def test_bad_input_is_400_with_field_and_reason(api_client, query, field):
     response = api_client.get(f"/api/v1/usage-records/?{query}")
     assert response.status_code == 400
     body = response.json()
     assert field in body and isinstance(body[field][0], str) and body[field][0]
+
+
+@pytest.mark.parametrize("value, streamed", [("true", True), ("1", True), ("false", False),
+                                             ("0", False)])
+def test_stream_filter_takes_true_and_false(api_client, factories, value, streamed):
+    factories["usage"](is_stream=True)
+    factories["usage"](is_stream=False)
+    rows = api_client.get("/api/v1/usage-records/", {"is_stream": value}).json()["results"]
+    assert [row["is_stream"] for row in rows] == [streamed]
 
 
 def test_malformed_event_id_is_400_and_unknown_is_404(api_client):
