@@ -259,6 +259,11 @@ class LogFilterSet(filters.FilterSet):
         form.restricted_filters = {
             name for name, f in self.filters.items() if f.field_name in self.restricted
         }
+        # Say where the search looks (for this viewer), so that no rows is not taken for
+        # "no such thing" when the text sits in a field the search does not cover.
+        searched = [str(self._meta.model._meta.get_field(f).verbose_name)
+                    for f in self.search_fields if f not in self.restricted]
+        form.fields["q"].help_text = f"text in {', '.join(searched)}; or a whole request ID"
         form.fields["ordering"].choices = [("", "Newest first")] + [
             (f"{sign}{key}", f"{key} {'descending' if sign else 'ascending'}")
             for key in self.sorts
@@ -438,7 +443,8 @@ class AuthEventFilterSet(LogFilterSet):
     failure_reason = filters.CharFilter(label="Failure reason")
     session_key_hash = filters.CharFilter(label="Session")
 
-    search_fields = ("username_attempted", "event", "failure_reason", "user_agent")
+    search_fields = ("username_attempted", "event", "failure_reason", "identity_provider",
+                     "user_agent")
     default_range = "7d"
     unfiltered_fields = {
         "user_agent": "free text, found through q",

@@ -93,6 +93,7 @@ NARROWING_CASES = [
     ("audit", {"metadata": "tenant=acme"}, {"metadata": {"tenant": "acme"}}),
     ("usage", {"q": "special-model"}, {"platform_model": "special-model"}),
     ("usage", {"q": "req_abc"}, {"request_id": "req_abc"}),
+    ("auth", {"q": "okta"}, {"identity_provider": "okta-sso"}),
     ("audit", {"actor_type": "service"}, {"actor_type": "service"}),
 ]
 
@@ -162,3 +163,18 @@ def test_bad_parameters_name_the_field(params, field):
         selectors.log_filter(registry["usage"], _staff(), params)
     assert field in info.value.errors
     assert info.value.errors[field][0]["message"]
+
+
+def test_the_search_box_says_where_it_looks_for_this_viewer(staff):
+    from logcenter.access import access_for
+    from tests.factories import MemberFactory
+
+    usage = registry["usage"]
+    finance = MemberFactory(username="fin", roles=["Finance"])
+    hints = {user.username: usage.filterset(data={}, access=access_for(user, usage))
+             .form.fields["q"].help_text for user in (staff, finance)}
+    assert "error message" in hints[staff.username] and "request ID" in hints["fin"]
+    # Finance sees error messages masked, so its search does not look there either.
+    assert "error message" not in hints["fin"]
+    auth = registry["auth"].filterset(data={}).form.fields["q"].help_text
+    assert "identity provider" in auth and "failure reason" in auth
