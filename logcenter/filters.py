@@ -125,6 +125,9 @@ class LogFilterForm(forms.Form):
         for name in self.restricted_filters:
             if data.get(name) not in (None, "") and name not in self.errors:
                 self.add_error(name, "Your role may not filter by this field.")
+        if str(self.data.get("ordering", "")).lstrip("-") in self.restricted_sorts:
+            # Not offered to this viewer: say why, as for a filter, not "not a valid choice".
+            self.errors["ordering"] = self.error_class(["Your role may not sort by this field."])
         for name in list(self.fields):
             if not name.endswith("_min"):
                 continue
@@ -264,6 +267,7 @@ class LogFilterSet(filters.FilterSet):
         searched = [str(self._meta.model._meta.get_field(f).verbose_name)
                     for f in self.search_fields if f not in self.restricted]
         form.fields["q"].help_text = f"text in {', '.join(searched)}; or a whole request ID"
+        form.restricted_sorts = {key for key in self.sorts if key in self.restricted}
         form.fields["ordering"].choices = [("", "Newest first")] + [
             (f"{sign}{key}", f"{key} {'descending' if sign else 'ascending'}")
             for key in self.sorts
