@@ -125,3 +125,11 @@ def test_schema_and_offline_docs(staff_client):
     html = docs.content.decode()
     assert "/static/drf_spectacular_sidecar/swagger-ui-dist/" in html
     assert "cdn" not in html.lower()
+
+
+def test_schema_generates_without_warnings(tmp_path):
+    """A warning means a made-up name in the docs (Status232Enum) or a guessed type."""
+    from django.core.management import call_command
+
+    call_command("spectacular", "--fail-on-warn", "--file", str(tmp_path / "schema.yml"))
+    assert "UsageStatusEnum:" in (tmp_path / "schema.yml").read_text()
