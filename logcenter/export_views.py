@@ -8,6 +8,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from . import exports, selectors
+from .access import access_for, visible_kinds
 from .api.exports import download_response
 from .models import ExportJob
 
@@ -39,7 +40,10 @@ def export_jobs(request):
     jobs = ExportJob.objects.filter(user=request.user)[:50]
     template = "logcenter/_jobs.html" if request.htmx else "logcenter/jobs.html"
     return render(request, template, {
-        "jobs": jobs, "polling": any(job.is_active for job in jobs)})
+        "jobs": jobs, "polling": any(job.is_active for job in jobs),
+        # The tabs whose Export button this user has (none for some roles).
+        "exportable_kinds": [kind for kind in visible_kinds(request.user)
+                             if access_for(request.user, kind).can_export]})
 
 
 @login_required

@@ -21,10 +21,17 @@ class PolicyForm(forms.Form):
 
 class DeletionForm(forms.Form):
     kind = forms.ChoiceField(choices=KIND_CHOICES)
+    # Typed as on the lists' time fields; a time without offset is in the user's timezone.
     before = forms.DateTimeField(
         label="Delete rows older than",
-        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
-        input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%d"])
+        widget=forms.DateTimeInput(format="%Y-%m-%d %H:%M",
+                                   attrs={"placeholder": "YYYY-MM-DD HH:MM"}),
+        input_formats=["%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M", "%Y-%m-%d"])
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["before"].help_text = (
+            f"In your timezone ({timezone.get_current_timezone_name()}).")
 
     def clean_before(self):
         before = self.cleaned_data["before"]

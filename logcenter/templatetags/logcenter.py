@@ -1,10 +1,13 @@
 import json
+import re
 from datetime import datetime
+from decimal import Decimal
 
 from django import template
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
+from django.utils.text import capfirst
 
 register = template.Library()
 
@@ -29,15 +32,15 @@ def sort_link(context, table, column):
 
 @register.filter
 def render_value(value):
-    """A detail-page value: JSON pretty-printed, times in the user's timezone, blanks dashed."""
+    """A detail-page value: JSON pretty-printed, times in the user's timezone, blanks dashed.
+
+    Numbers are shown as given (a metadata trace ID 253238103 is not "253,238,103");
+    render_field groups the digits of the row's own counts."""
     if value is None or value == "" or value == {} or value == []:
         return mark_safe('<span class="muted">—</span>')
     if isinstance(value, bool):
         return "yes" if value else "no"
-    if isinstance(value, int):
-        return f"{value:,}"
-    if (isinstance(value, list) and value and all(isinstance(v, dict) for v in value)
-            and len({tuple(v) for v in value}) == 1):
+    if is_records(value):
         return _records_table(value)
     if isinstance(value, list) and all(isinstance(v, (str, int, float)) for v in value):
         return ", ".join(str(v) for v in value)
@@ -53,13 +56,48 @@ def render_value(value):
     return value
 
 
+@register.filter
+def render_field(value):
+    """A model field's value: as render_value, but integers, which the log models use only
+    for counts and durations (tokens, quota, latency), get thousands separators."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}"
+    return render_value(value)
+
+
+@register.filter
+def is_records(value):
+    """A list of same-shaped objects (billing items): shown as a table."""
+    return bool(isinstance(value, list) and value and all(isinstance(v, dict) for v in value)
+                and len({tuple(v) for v in value}) == 1)
+
+
+_NUMBER = re.compile(r"-?\d+(\.\d+)?")
+_NUM = mark_safe(' class="num"')
+
+
+def _is_number(value):
+    return (isinstance(value, (int, float, Decimal)) and not isinstance(value, bool)) or (
+        isinstance(value, str) and _NUMBER.fullmatch(value) is not None)
+
+
+def humanize_key(key):
+    """unit_price -> "Unit price"."""
+    return capfirst(str(key).replace("_", " "))
+
+
 def _records_table(records):
-    """A list of same-shaped objects (billing items) as a small table."""
+    """A list of same-shaped objects (billing items) as a small table: readable headers,
+    number columns right-aligned, values shown as given."""
     columns = list(records[0])
-    head = format_html_join("", "<th>{}</th>", ((c,) for c in columns))
+    numeric = {c: all(_is_number(r[c]) for r in records) for c in columns}
+    head = format_html_join("", '<th{} title="{}">{}</th>',
+                            ((_NUM if numeric[c] else "", c, humanize_key(c)) for c in columns))
     body = format_html_join(
         "", "<tr>{}</tr>",
-        ((format_html_join("", "<td>{}</td>", ((r.get(c, ""),) for c in columns)),)
+        ((format_html_join("", "<td{}>{}</td>",
+                           ((_NUM if numeric[c] else "", "" if r[c] is None else r[c])
+                            for c in columns)),)
          for r in records))
     return format_html('<table class="kv-table"><thead><tr>{}</tr></thead><tbody>{}</tbody>'
                        "</table>", head, body)
@@ -71,3 +109,13 @@ def is_change_set(value):
     return isinstance(value, dict) and value and all(
         isinstance(v, dict) and ("before" in v or "after" in v) for v in value.values()
     )
+
+
+@register.filter
+def pager_labels(ordering):
+    """(previous, next) for the pager: newer/older only when the rows are in time order."""
+    if ordering in ("", None, "-occurred_at"):
+        return ("← Newer", "Older →")
+    if ordering == "occurred_at":
+        return ("← Older", "Newer →")
+    return ("← Previous", "Next →")

@@ -1,5 +1,6 @@
 """The generic list and detail pages, for every kind."""
 
+import re
 from html import escape
 
 import pytest
@@ -198,3 +199,114 @@ def test_p95_latency_reads_the_latest_calls_and_says_so_when_sampled(staff_clien
     monkeypatch.setattr(charts, "P95_SAMPLE", 3)  # the latest 3 (+1) calls: 100–400 ms
     html = staff_client.get("/logs/usage/panels/").content.decode()
     assert "400 ms" in html and "of the latest 3 calls" in html
+
+
+# --- what the QA pass found: layout, detail values, retention, exports, pager --------------
+
+def test_top_spenders_tables_scroll_in_boxes_of_their_own(staff_client, factories):
+    factories["usage"](username="someone-with-a-rather-long-name@example.com")
+    html = staff_client.get("/logs/usage/panels/").content.decode()
+    top = html.split('id="top-spenders"')[1]
+    assert top.count('<table class="log-table top">') == 3
+    assert top.count('<div class="table-wrap">\n      <table class="log-table top">') == 3
+
+
+def test_billing_items_are_a_full_width_table_with_readable_headers(staff_client, factories):
+    row = factories["usage"](billing_items=[
+        {"name": "input", "quantity": 3748, "unit_price": "0.000003", "amount": "0.01124400"},
+        {"name": "output", "quantity": 1443, "unit_price": "0.000015", "amount": "0.02164500"}])
+    html = staff_client.get(row.get_absolute_url()).content.decode()
+    cell = html.split('<dd class="field-billing_items records">')[1].split("</dd>")[0]
+    headers = re.findall(r"<th[^>]*>([^<]*)</th>", cell)
+    assert sorted(headers) == ["Amount", "Name", "Quantity", "Unit price"]  # in stored order
+    assert '<td class="num">0.01124400</td>' in cell and "<td>input</td>" in cell
+
+
+def test_metadata_numbers_are_shown_as_given_and_counts_with_separators(staff_client,
+                                                                         factories):
+    row = factories["usage"](metadata={"trace": 253238103, "env": "prod"},
+                             prompt_tokens=12000, completion_tokens=345, total_tokens=12345,
+                             latency_ms=19483)
+    html = staff_client.get(row.get_absolute_url()).content.decode()
+    metadata = html.split("<h2>Metadata</h2>")[1].split("</section>")[0]
+    assert "<dd>253238103</dd>" in metadata and "253,238,103" not in html
+    # The row's own counts keep their separators.
+    total = html.split('<dd class="field-total_tokens">')[1].split("</dd>")[0]
+    latency = html.split('<dd class="field-latency_ms">')[1].split("</dd>")[0]
+    assert total.strip() == "12,345" and latency.strip() == "19,483"
+
+
+def test_delete_history_asks_first_and_reads_the_time_in_the_users_timezone(staff,
+                                                                            staff_client):
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from logcenter.models import DeletionJob
+
+    staff.timezone = "Europe/Berlin"
+    staff.save(update_fields=["timezone"])
+    html = staff_client.get("/retention/").content.decode()
+    form = html.split('id="delete-history"')[1].split("</form>")[0]
+    assert 'data-timezone="Europe/Berlin"' in form
+    assert "return confirm(" in form and "f.kind.selectedOptions[0].text" in form
+    assert "f.before.value" in form and "This cannot be undone." in form
+    assert 'placeholder="YYYY-MM-DD HH:MM"' in form and "In your timezone (Europe/Berlin)." in form
+    response = staff_client.post("/retention/", {"action": "delete", "kind": "system",
+                                                 "before": "2026-01-15 10:00"})
+    assert response.status_code == 302
+    job = DeletionJob.objects.get()
+    assert job.before == datetime(2026, 1, 15, 10, 0, tzinfo=ZoneInfo("Europe/Berlin"))
+    jobs = staff_client.get("/retention/").content.decode().split("Deletion jobs")[1]
+    assert "2026-01-15 10:00 CET" in jobs
+
+
+def test_jobs_page_shows_the_filter_decoded_counts_grouped_and_expiry(staff, staff_client):
+    from datetime import datetime
+    from datetime import timezone as dt_timezone
+
+    from logcenter.models import ExportJob
+
+    staff.timezone = "Europe/Berlin"
+    staff.save(update_fields=["timezone"])
+    ExportJob.objects.create(
+        user=staff, kind="audit", params={"action": ["user.*"], "range": ["7d"]},
+        status="completed", rows_written=5061, estimated_total=5061, file_name="x.csv",
+        expires_at=datetime(2026, 3, 1, 11, 30, tzinfo=dt_timezone.utc))
+    html = staff_client.get("/exports/").content.decode()
+    row = html.split('<tr id="job-')[1].split("</tr>")[0]
+    assert "<code>action=user.*</code>" in row and "%2A" not in row
+    assert "<code>range=7d</code>" in row
+    assert "5,061 / 5,061" in row
+    assert "<th>Expires</th>" in html and "2026-03-01 12:30" in row  # in the user's zone
+
+
+@pytest.mark.parametrize("roles, says, never", [
+    (["Administrator"], "use the Export button on the", "cannot export"),
+    (["Finance"], 'Export button on the <a href="/logs/usage/">Usage</a> tab.', "cannot export"),
+    (["Support"], "Your role cannot export logs", "Export button"),
+])
+def test_jobs_page_says_how_to_export_per_role(client, roles, says, never):
+    from tests.factories import MemberFactory
+
+    client.force_login(MemberFactory(username=f"jobs-{roles[0].lower()}", roles=roles))
+    html = client.get("/exports/").content.decode()
+    empty = html.split('<td class="empty"')[1].split("</td>")[0]
+    assert says in empty and never not in empty
+
+
+@pytest.mark.parametrize("ordering, previous, following", [
+    ("", "← Newer", "Older →"),
+    ("-occurred_at", "← Newer", "Older →"),
+    ("occurred_at", "← Older", "Newer →"),
+    ("-cost", "← Previous", "Next →"),
+    ("total_tokens", "← Previous", "Next →"),
+    ("-latency_ms", "← Previous", "Next →"),
+])
+def test_pager_says_newer_and_older_only_in_time_order(staff_client, factories, ordering,
+                                                       previous, following):
+    factories["usage"].create_batch(3)
+    html = staff_client.get(f"/logs/usage/?page_size=25&ordering={ordering}").content.decode()
+    pager = html.split('<nav class="pager"')[1].split("</nav>")[0]
+    assert previous in pager and following in pager
+    if ordering.lstrip("-") not in ("", "occurred_at"):
+        assert "Newer" not in pager and "Older" not in pager
