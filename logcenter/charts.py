@@ -5,6 +5,7 @@ one click from the rows behind it.
 """
 
 import math
+import zlib
 from datetime import datetime, timedelta
 from decimal import Decimal
 from urllib.parse import urlencode
@@ -19,8 +20,9 @@ from django.utils.safestring import mark_safe
 from . import selectors, stats
 from .registry import registry
 
-PALETTE = ["#2557d6", "#12805c", "#b54708", "#7a5af8", "#c11574", "#0e9384", "#667085",
-           "#dc6803", "#1570ef", "#6172f3"]
+PALETTE = ["#2557d6", "#12805c", "#b54708", "#7a5af8", "#c11574", "#0e9384", "#dc6803",
+           "#1570ef", "#6172f3", "#4e5ba6"]
+OTHER_COLOUR = "#98a2b3"  # the grey of "the rest"
 LEVEL_COLOURS = {"debug": "#98a2b3", "info": "#2e90fa", "warning": "#f79009",
                  "error": "#d92d20", "critical": "#7a271a"}
 OTHER = "other"
@@ -32,17 +34,30 @@ def choose_width(start, end):
 
 
 def stacked_bars_svg(buckets, *, unit, title, link, colours=None, width=960, height=230):
-    """buckets: [(start, end, {series: value})]. link(start, end, series) -> URL."""
-    series = []
+    """buckets: [(start, end, {series: value})]. link(start, end, series) -> URL, or None
+    for a segment that no list filter can show (OTHER: the rest of the models).
+
+    Series stack and are listed biggest first, OTHER last; with `colours` (levels), in
+    that dict's order and colours instead."""
+    totals = {}
     for _, _, values in buckets:
-        for name in values:
-            if name not in series:
-                series.append(name)
-    colours = colours or {}
-    colour = {name: colours.get(name, PALETTE[i % len(PALETTE)]) for i, name in
-              enumerate(series)}
+        for name, value in values.items():
+            totals[name] = totals.get(name, 0) + value
+    if colours:
+        rank = list(colours)
+        series = sorted(totals, key=lambda n: (rank.index(n) if n in rank else len(rank), n))
+    else:
+        series = sorted(totals, key=lambda n: (n == OTHER, -totals[n], n))
+    colour = _series_colours(series, colours or {})
     top = _nice_top(float(max([sum(values.values()) for _, _, values in buckets] + [0])),
                     whole=unit != "USD")
+    tz = timezone.get_current_timezone_name()
+    caption = (f'<figcaption>{escape(title)} <small class="muted">({escape(unit)}; times in '
+               f'{escape(tz)})</small></figcaption>')
+    if not top:  # nothing to draw: say so, rather than an empty plot under five zero labels
+        nothing = {"USD": "cost", "requests": "requests", "events": "events"}.get(unit, unit)
+        return mark_safe(f'<figure class="chart-box">{caption}<p class="chart-empty muted">'
+                         f"No {escape(nothing)} in this window.</p></figure>")
     left, right, upper, lower = 64, 12, 14, 38
     plot_w, plot_h = width - left - right, height - upper - lower
     scale = plot_h / float(top) if top else 0
@@ -65,20 +80,38 @@ def stacked_bars_svg(buckets, *, unit, title, link, colours=None, width=960, hei
                 continue
             h = float(value) * scale
             y -= h
-            tip = f"{name}: {_fmt(value, unit)} ({_when(start, end)})"
-            parts.append(f'<a href="{escape(link(start, end, name))}"><rect x="{x + 1:.1f}" '
-                         f'y="{y:.1f}" width="{max(bar_w - 2, 1):.1f}" height="{h:.1f}" '
-                         f'fill="{colour[name]}"><title>{escape(tip)}</title></rect></a>')
+            label = "other (the rest, together)" if name == OTHER else name
+            tip = f"{label}: {_fmt(value, unit)} ({_when(start, end)})"
+            rect = (f'<rect x="{x + 1:.1f}" y="{y:.1f}" width="{max(bar_w - 2, 1):.1f}" '
+                    f'height="{h:.1f}" fill="{colour[name]}"><title>{escape(tip)}</title></rect>')
+            href = link(start, end, name)
+            parts.append(f'<a href="{escape(href)}">{rect}</a>' if href else rect)
         if index % label_every == 0:
             parts.append(f'<text x="{x + bar_w / 2:.1f}" y="{height - lower + 14}" '
                          f'class="axis" text-anchor="middle">{escape(_tick(start, end))}</text>')
     parts.append("</svg>")
     legend = "".join(f'<span><i style="background:{colour[name]}"></i>{escape(name)}</span>'
                      for name in series)
-    tz = timezone.get_current_timezone_name()
-    return mark_safe(f'<figure class="chart-box"><figcaption>{escape(title)} '
-                     f'<small class="muted">({escape(unit)}; times in {escape(tz)})</small>'
-                     f'</figcaption>{"".join(parts)}<div class="legend">{legend}</div></figure>')
+    return mark_safe(f'<figure class="chart-box">{caption}{"".join(parts)}'
+                     f'<div class="legend">{legend}</div></figure>')
+
+
+def _series_colours(series, given):
+    """A colour per series. Each name has its own place in the palette (a checksum of the
+    name, not Python's per-process hash), so gpt-4o keeps its colour from one view to the
+    next; when two names meet there, the smaller series takes the next free colour."""
+    colour, taken = {}, set()
+    for name in series:
+        if name in given:
+            colour[name] = given[name]
+        elif name == OTHER:
+            colour[name] = OTHER_COLOUR
+        else:
+            start = zlib.crc32(name.encode())
+            free = [PALETTE[(start + step) % len(PALETTE)] for step in range(len(PALETTE))]
+            colour[name] = next((c for c in free if c not in taken), free[0])
+        taken.add(colour[name])
+    return colour
 
 
 def _nice_top(value, whole=False):
@@ -164,14 +197,17 @@ def usage_panels(user, params):
         title=f"{'Cost' if measure == 'cost' else 'Requests'} per "
               f"{'hour' if width == '1h' else 'day'} by model",
         link=lambda s, e, name: _list_link(
-            "usage", params, s, e, {} if name == OTHER else {"platform_model": name},
-            window_start=query.start))
+            "usage", params, s, e, {"platform_model": name}, window_start=query.start)
+        if name != OTHER else None)
     top_by = params.get("top_by") if params.get("top_by") in TOP_ORDERS else measure
     top = {}
     for group in ("user", "api_key", "model"):
         rows = stats.totals(stats.regroup(query, group))
         rows.sort(key=lambda r: Decimal(str(r.get(top_by, 0))), reverse=True)
         top[group] = rows[:10]
+    names = _api_key_names([row["api_key"] for row in top["api_key"]])
+    for row in top["api_key"]:  # the table shows keys by name: so does the panel
+        row["api_key_name"] = names.get(row["api_key"], "")
     kind = registry["usage"]
     status = {r["status"]: r["requests"] for r in
               stats.totals(stats.regroup(query, "status"))}
@@ -209,6 +245,16 @@ def _p95_latency(queryset):
         return 0, False
     # percentile_disc: the first value whose cumulative share reaches 95 %.
     return values[max(0, math.ceil(len(values) * 0.95) - 1)], len(values) > P95_SAMPLE
+
+
+def _api_key_names(key_ids):
+    """{api_key_id: the name its newest call carried} (a key may be renamed; the id stays):
+    one index seek per key, on the rows the viewer already sees summed in the panel."""
+    from .models import UsageRecord
+
+    return {key_id: UsageRecord.objects.filter(api_key_id=key_id).order_by("-occurred_at")
+            .values_list("api_key_name", flat=True).first() or ""
+            for key_id in key_ids if key_id}
 
 
 def event_panels(kind_slug, user, params):

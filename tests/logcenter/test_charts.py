@@ -6,7 +6,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from logcenter.charts import stacked_bars_svg
+from logcenter.charts import OTHER, stacked_bars_svg
 
 
 def _axis_labels(svg):
@@ -31,3 +31,55 @@ def test_count_axes_step_by_whole_numbers(largest):
 def test_cost_axes_keep_cents():
     labels = _axis_labels(_chart(1, "USD"))
     assert labels == ["$0.00", "$0.2500", "$0.5000", "$0.7500", "$1.00"]
+
+
+def _buckets(*values):
+    start = timezone.now().replace(minute=0, second=0, microsecond=0)
+    return [(start + timedelta(hours=i), start + timedelta(hours=i + 1), v)
+            for i, v in enumerate(values)]
+
+
+def _svg(buckets, unit="USD", **kwargs):
+    return stacked_bars_svg(buckets, unit=unit, title="Cost", link=lambda s, e, n: f"/{n}",
+                            **kwargs)
+
+
+def _legend(svg):
+    return re.findall(r'<span><i style="background:(#\w+)"></i>([^<]*)</span>', svg)
+
+
+def test_the_rest_of_the_models_is_not_a_link_to_all_of_them():
+    svg = stacked_bars_svg(_buckets({"gpt-4o": 2, OTHER: 1}), unit="USD", title="Cost",
+                           link=lambda s, e, n: None if n == OTHER else f"/{n}")
+    assert '<a href="/gpt-4o">' in svg
+    other = re.search(r"(<a [^>]*>)?<rect [^>]*><title>other[^<]*</title>", svg)
+    assert other and other.group(1) is None
+    assert "the rest, together" in other.group(0)
+
+
+@pytest.mark.parametrize("unit, words", [("USD", "No cost"), ("requests", "No requests"),
+                                         ("events", "No events")])
+def test_a_chart_with_nothing_to_draw_says_so(unit, words):
+    svg = _svg(_buckets({"gpt-4o": 0}, {}), unit=unit)
+    assert f"{words} in this window." in svg
+    assert "<svg" not in svg and _axis_labels(svg) == []
+
+
+def test_a_series_keeps_its_colour_from_one_view_to_the_next():
+    one = dict((name, c) for c, name in _legend(_svg(_buckets({"gpt-4o": 5, "qwen-max": 1}))))
+    two = dict((name, c) for c, name in _legend(_svg(_buckets(
+        {"gpt-4o": 1, "claude-haiku": 9, "gemini": 4, OTHER: 2}))))
+    assert one["gpt-4o"] == two["gpt-4o"]
+    assert len(set(two.values())) == len(two)  # distinct within one chart
+    assert two[OTHER] == "#98a2b3"
+
+
+def test_the_legend_lists_the_biggest_first_and_the_rest_last():
+    svg = _svg(_buckets({"small": 1, OTHER: 50, "big": 10}, {"middle": 5, "small": 1}))
+    assert [name for _, name in _legend(svg)] == ["big", "middle", "small", "other"]
+
+
+def test_given_colours_keep_their_own_order():
+    svg = _svg(_buckets({"error": 9, "info": 1}), unit="events",
+               colours={"info": "#2e90fa", "warning": "#f79009", "error": "#d92d20"})
+    assert _legend(svg) == [("#2e90fa", "info"), ("#d92d20", "error")]

@@ -142,6 +142,30 @@ def test_usage_charts_cards_and_top_spenders(staff_client, factories):
     assert "Requests ▼" in by_requests
 
 
+def test_top_api_keys_are_named_as_in_the_table(staff_client, factories):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    now = timezone.now()
+    factories["usage"](api_key_id="lc_k1", api_key_name="old-name", cost="3",
+                       occurred_at=now - timedelta(hours=2))
+    factories["usage"](api_key_id="lc_k1", api_key_name="slack-bot", cost="3",
+                       occurred_at=now - timedelta(minutes=1))
+    html = staff_client.get("/logs/usage/panels/").content.decode()
+    top = html.split('id="top-spenders"')[1]
+    assert 'slack-bot <code class="muted">lc_k1</code>' in top  # its newest name, and its id
+    assert "old-name" not in top
+
+
+def test_the_rest_of_the_models_is_no_link_in_the_usage_chart(staff_client, factories):
+    for n in range(10):  # more models than the chart names: the rest sum up as "other"
+        factories["usage"](platform_model=f"model-{n}", cost=str(n + 1))
+    chart = staff_client.get("/logs/usage/panels/").content.decode().split("<svg")[1]
+    assert "<title>other (the rest, together)" in chart
+    assert not re.search(r"<a [^>]*><rect [^>]*><title>other", chart)
+
+
 @pytest.mark.parametrize("slug, title, row", [
     ("auth", "Sign-in failures and lockouts", {"event": "login.failed", "result": "failure"}),
     ("system", "Events by level", {"level": "critical"}),
