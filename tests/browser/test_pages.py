@@ -192,3 +192,18 @@ def test_retention_page_shows_policies_to_an_admin(page, live_server, screenshot
     policies.locator("tbody tr", has_text="Usage").get_by_role("button", name="Save").click()
     expect(page.locator(".messages li.success")).to_have_text("Usage retention saved: 120 days.")
     expect(page.get_by_label("Usage days", exact=True)).to_have_value("120")
+
+
+def test_a_capped_count_becomes_exact_once_the_usage_figures_load(page, live_server, settings):
+    settings.LOGCENTER = {**settings.LOGCENTER, "COUNT_CAP": 2}
+    StaffFactory(username="count-admin")
+    UsageRecordFactory.create_batch(5)
+    AuthEventFactory.create_batch(5)
+
+    sign_in(page, live_server, "count-admin", PASSWORD)
+    # The list counts up to its cap; the panels' exact figure then takes its place.
+    expect(page.locator("#usage-summary")).to_be_visible()
+    expect(page.locator("#row-count")).to_have_text("5 matching rows")
+    # Tabs without usage figures keep the capped count.
+    page.goto(f"{live_server.url}/logs/auth/?range=30d")
+    expect(page.locator("#row-count")).to_contain_text("2+ matching rows")
