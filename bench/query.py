@@ -62,6 +62,9 @@ def filter_value(kind, name, sample):
     if kind.slug == "auth" and name == "user":
         source = "username_attempted"
     value = getattr(sample, source, None)
+    if value in (None, ""):  # the newest row leaves it blank (a success has no failure reason)
+        value = (kind.model.objects.exclude(**{source: ""}).exclude(**{source: None})
+                 .order_by("-occurred_at").values_list(source, flat=True).first())
     return None if value in (None, "") else str(value).lower() if isinstance(value, bool) \
         else str(value)
 
@@ -187,6 +190,9 @@ def main():
                         plan=sorted({f"{n} ({r})" for n, r in nodes}), seq_scan=seq)
                     figures_all.append(figures)
                     report(**figures)
+    if not figures_all:
+        report(case="summary", cases=0, note="no case matched --kinds/--match")
+        return
     deep = [f for f in figures_all if f["page"] != "page 1"]
     report(case="summary", cases=len(figures_all),
            worst_html_p95_ms=max(f["html"]["p95_ms"] for f in figures_all),
