@@ -12,7 +12,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from . import partitions
+from . import partitions, rollups
 from .models import DeletionJob, RetentionPolicy, SystemEvent, UsageRecord
 from .registry import registry
 from .services import audit_event_record, system_event_record
@@ -52,15 +52,21 @@ def _delete_batch(model, before, batch_size):
 
 def purge_kind(kind, before, *, batch_size, deadline, progress=None):
     """Delete a kind's rows older than `before` until done or past `deadline`."""
-    deleted = 0
+    deleted, done = 0, False
     while time.monotonic() < deadline:
         count = _delete_batch(kind.model, before, batch_size)
         deleted += count
         if progress:
             progress(deleted)
         if count < batch_size:
-            return deleted, True
-    return deleted, False
+            done = True
+            break
+    if kind.model is UsageRecord:
+        # The usage figures (rollups) must drop what the rows dropped (here or in whole
+        # months before), or stats and the exact row count would still count them: the
+        # hours up to `before` are summed again from the rows that remain.
+        rollups.rollup_rebuild(None, before)
+    return deleted, done
 
 
 def retention_purge(now=None, *, batch_size=None, budget_seconds=None):

@@ -123,3 +123,18 @@ def test_trigger_refuses_orm_update_too(on_postgres):
     with pytest.raises(DatabaseError, match="append-only"):
         with transaction.atomic():
             UsageRecord.objects.filter(pk=row.pk).update(cost=0)
+
+
+def test_purged_usage_leaves_the_usage_figures_too(staff):
+    """Stats (and the usage list's exact count) read the rollups: rows deleted by
+    retention or a deletion job must leave them as well."""
+    from logcenter import stats
+    from logcenter.registry import registry
+
+    now = timezone.now()
+    FACTORIES["usage"].create_batch(5, occurred_at=now - timedelta(days=3))
+    FACTORIES["usage"].create_batch(3, occurred_at=now - timedelta(minutes=5))
+    assert stats.usage_stats(staff, {"range": "7d"})["requests"] == 8
+    retention.purge_kind(registry["usage"], now - timedelta(days=1), batch_size=100,
+                         deadline=float("inf"))
+    assert stats.usage_stats(staff, {"range": "7d"})["requests"] == 3
