@@ -205,7 +205,7 @@ def usage_panels(user, params):
         rows = stats.totals(stats.regroup(query, group))
         rows.sort(key=lambda r: Decimal(str(r.get(top_by, 0))), reverse=True)
         top[group] = rows[:10]
-    names = _api_key_names([row["api_key"] for row in top["api_key"]])
+    names = _api_key_names(user, [row["api_key"] for row in top["api_key"]])
     for row in top["api_key"]:  # the table shows keys by name: so does the panel
         row["api_key_name"] = names.get(row["api_key"], "")
     kind = registry["usage"]
@@ -247,12 +247,15 @@ def _p95_latency(queryset):
     return values[max(0, math.ceil(len(values) * 0.95) - 1)], len(values) > P95_SAMPLE
 
 
-def _api_key_names(key_ids):
+def _api_key_names(user, key_ids):
     """{api_key_id: the name its newest call carried} (a key may be renamed; the id stays):
-    one index seek per key, on the rows the viewer already sees summed in the panel."""
+    one index seek per key, among the rows this viewer may see (a member's key id may
+    also appear on someone else's rows, under a name that is not theirs to read)."""
+    from .access import access_for
     from .models import UsageRecord
 
-    return {key_id: UsageRecord.objects.filter(api_key_id=key_id).order_by("-occurred_at")
+    visible = access_for(user, registry["usage"]).scope(UsageRecord.objects.all())
+    return {key_id: visible.filter(api_key_id=key_id).order_by("-occurred_at")
             .values_list("api_key_name", flat=True).first() or ""
             for key_id in key_ids if key_id}
 

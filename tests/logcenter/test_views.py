@@ -158,6 +158,24 @@ def test_top_api_keys_are_named_as_in_the_table(staff_client, factories):
     assert "old-name" not in top
 
 
+def test_a_members_top_keys_are_named_from_their_own_rows_only(client, factories):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from tests.factories import MemberFactory
+
+    member, now = MemberFactory(username="mina"), timezone.now()
+    factories["usage"](user_id=str(member.pk), username="mina", api_key_id="lc_shared",
+                       api_key_name="mine", cost="1", occurred_at=now - timedelta(hours=1))
+    factories["usage"](user_id="someone-else", username="other", api_key_id="lc_shared",
+                       api_key_name="SECRET-other-name", cost="1",
+                       occurred_at=now - timedelta(minutes=1))  # newer, not theirs
+    client.force_login(member)
+    top = client.get("/logs/usage/panels/").content.decode().split('id="top-spenders"')[1]
+    assert "mine" in top and "SECRET" not in top
+
+
 def test_the_rest_of_the_models_is_no_link_in_the_usage_chart(staff_client, factories):
     for n in range(10):  # more models than the chart names: the rest sum up as "other"
         factories["usage"](platform_model=f"model-{n}", cost=str(n + 1))
