@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from datetime import timezone as dt_timezone
 
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 
 from .models import UsageRecord
 
@@ -43,8 +43,13 @@ def layout_locked(*, wait):
         yield held
     finally:
         if held:
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_unlock(%s)", [LAYOUT_LOCK])
+            try:
+                with connection.cursor() as cursor:
+                    cursor.execute("SELECT pg_advisory_unlock(%s)", [LAYOUT_LOCK])
+            except DatabaseError:
+                # The block failed inside a transaction, which refuses the unlock: closing
+                # the session releases the lock (and the error raised by the block stands).
+                connection.close()
 
 
 def month_start(value):

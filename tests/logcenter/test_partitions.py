@@ -146,13 +146,13 @@ def test_lists_leave_out_the_partitions_made_for_the_months_ahead(on_postgres, s
 
 
 @pytest.mark.django_db(transaction=True)
-def test_partition_jobs_step_aside_while_the_layout_is_held(on_postgres):
+def test_partition_jobs_step_aside_while_the_layout_is_held(on_postgres, drop_ahead):
     """While an online index rebuild holds the layout, the months-ahead job creates nothing
     and retention leaves usage for its next run, instead of blocking or racing it."""
     old = timezone.now() - timedelta(days=400)
     partitions.ensure_usage_partitions(old, old)
     ahead = timezone.now() + timedelta(days=200)
-    holder = psycopg.connect(_dsn(), autocommit=True)
+    holder = psycopg.connect(**connection.get_connection_params(), autocommit=True)
     try:
         holder.execute("SELECT pg_advisory_lock(%s)", [partitions.LAYOUT_LOCK])
         assert partitions.ensure_usage_partitions(ahead, ahead) == []
@@ -169,11 +169,26 @@ def test_partition_jobs_step_aside_while_the_layout_is_held(on_postgres):
     assert retention.retention_purge().deferred == []
     assert partitions.partition_name(partitions.month_start(old)) not in {
         name for name, _, _ in partitions.usage_partitions()}
+
+
+@pytest.fixture
+def drop_ahead():
+    yield
     with connection.cursor() as cursor:  # other tests count the months ahead
-        cursor.execute(f'DROP TABLE "{partitions.partition_name(partitions.month_start(ahead))}"')
+        cursor.execute('DROP TABLE IF EXISTS "%s"' % partitions.partition_name(
+            partitions.month_start(timezone.now() + timedelta(days=200))))
 
 
-def _dsn():
-    settings = connection.settings_dict
-    return (f"host={settings['HOST']} port={settings['PORT'] or 5432} "
-            f"user={settings['USER']} dbname={settings['NAME']}")
+
+@pytest.mark.django_db(transaction=True)
+def test_a_failed_partition_change_lets_go_of_the_layout(on_postgres):
+    with pytest.raises(DatabaseError, match="no_such_table"):
+        with transaction.atomic(), partitions.layout_locked(wait=True):
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT * FROM no_such_table")
+    other = psycopg.connect(**connection.get_connection_params(), autocommit=True)
+    try:
+        assert other.execute("SELECT pg_try_advisory_lock(%s)",
+                             [partitions.LAYOUT_LOCK]).fetchone()[0]
+    finally:
+        other.close()
