@@ -160,7 +160,7 @@ def _plain(value):
     if isinstance(value, datetime):
         return value.astimezone(dt_timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     if isinstance(value, Decimal):
-        return str(value)
+        return format(value, "f")  # str() writes a zero stored as 0 on SQLite as "0E-8"
     if hasattr(value, "hex") and not isinstance(value, (str, bytes)):  # UUID
         return str(value)
     return value

@@ -243,3 +243,12 @@ def test_the_copy_rows_byte_check_knows_every_control_character_the_escaper_know
             exports._WIDE_CONTROLS.search(char.encode())), hex(code)
         if CONTROL_RE.match(char):
             assert exports._needs_treatment(f"a,b{char}c\n".encode(), 1)
+
+
+@pytest.mark.parametrize("value, text", [(Decimal("0E-8"), "0.00000000"),
+                                         (Decimal("1.5E-7"), "0.00000015"),
+                                         (Decimal("12.34000000"), "12.34000000")])
+def test_money_is_written_in_plain_digits(value, text):
+    from logcenter.exports import csv_cell
+
+    assert csv_cell(value) == text
