@@ -39,10 +39,7 @@ def stacked_bars_svg(buckets, *, unit, title, link, colours=None, width=960, hei
 
     Series stack and are listed biggest first, OTHER last; with `colours` (levels), in
     that dict's order and colours instead."""
-    totals = {}
-    for _, _, values in buckets:
-        for name, value in values.items():
-            totals[name] = totals.get(name, 0) + value
+    totals = _series_totals(buckets)
     if colours:
         rank = list(colours)
         series = sorted(totals, key=lambda n: (rank.index(n) if n in rank else len(rank), n))
@@ -163,12 +160,18 @@ def _local(value):
     return timezone.localtime(value).strftime("%Y-%m-%d %H:%M:%S")
 
 
+def _series_totals(buckets):
+    """{series: its sum over every bucket}."""
+    totals = {}
+    for _, _, values in buckets:
+        for name, value in values.items():
+            totals[name] = totals.get(name, 0) + value
+    return totals
+
+
 def _top(values, limit=7):
     """Keep the biggest series; fold the rest into "other" so the legend stays readable."""
-    totals = {}
-    for _, _, bucket in values:
-        for name, value in bucket.items():
-            totals[name] = totals.get(name, 0) + value
+    totals = _series_totals(values)
     keep = set(sorted(totals, key=totals.get, reverse=True)[:limit])
     folded = []
     for start, end, bucket in values:
@@ -290,9 +293,6 @@ def event_panels(kind_slug, user, params):
         nxt = cursor + step
         series.append((cursor, nxt, counts.get(cursor, {})))
         cursor = nxt
-    order = list(colours)
-    series = [(s, e, dict(sorted(v.items(), key=lambda kv: order.index(kv[0])
-                                 if kv[0] in order else 99))) for s, e, v in series]
     return {"chart": stacked_bars_svg(
         series, unit="events", title=f"{title} per {'hour' if width == '1h' else 'day'}",
         colours=colours,
