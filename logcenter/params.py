@@ -1,0 +1,55 @@
+"""Strict request parameters: every face refuses what it does not know.
+
+A client that misspells a filter (`eventType` for `event`) must get an error, not HTTP 200
+with unfiltered rows. Each face names the parameters it takes; anything else is answered
+with `{"unknown_parameters": [...]}` (a 400), and a parameter given twice where one value
+is expected is a 400 naming it. Filters that take several values accept repeats.
+"""
+
+from collections.abc import Iterable, Mapping
+
+UNKNOWN = "unknown_parameters"
+REPEATED = "Given more than once; this parameter takes one value."
+
+
+def _names_and_counts(params) -> dict[str, int]:
+    """{name: how many values} for a QueryDict, a plain dict, or a dict of lists."""
+    if hasattr(params, "lists"):
+        return {name: len(values) for name, values in params.lists()}
+    if isinstance(params, Mapping):
+        return {name: len(value) if isinstance(value, (list, tuple)) else 1
+                for name, value in params.items()}
+    raise TypeError(params)
+
+
+def parameter_errors(params, known: Iterable[str], multi: Iterable[str] = ()) -> dict:
+    """{name: [reasons]} for `params`: unknown names under UNKNOWN (sorted), and each
+    single-valued known name that came more than once. Empty when all is well."""
+    known, multi = set(known), set(multi)
+    counts = _names_and_counts(params)
+    errors = {}
+    unknown = sorted(name for name in counts if name not in known)
+    if unknown:
+        errors[UNKNOWN] = unknown
+    for name, count in counts.items():
+        if name in known and name not in multi and count > 1:
+            errors[name] = [REPEATED]
+    return errors
+
+
+def check_parameters(params, known: Iterable[str], multi: Iterable[str] = ()):
+    """Raise rest_framework's ValidationError (HTTP 400) with parameter_errors, if any."""
+    from rest_framework.exceptions import ValidationError
+
+    errors = parameter_errors(params, known, multi)
+    if errors:
+        raise ValidationError(errors)
+
+
+def describe(errors: dict) -> str:
+    """A one-line form error for a page: 'Unknown parameter: eventType.'"""
+    unknown = errors.get(UNKNOWN) or []
+    if not unknown:
+        return ""
+    label = "Unknown parameter" if len(unknown) == 1 else "Unknown parameters"
+    return f"{label}: {', '.join(unknown)}."
