@@ -88,7 +88,9 @@ class ApiKey(models.Model):
 
 
 class SignInThrottle(models.Model):
-    """Failure counter for one username ("user:<name>") or one client IP ("ip:<addr>").
+    """Failure counter for one account ("account:<pk>", whichever of its username or e-mail
+    was typed), one identifier that names no account ("user:<typed name>"), or one client
+    IP ("ip:<addr>").
 
     Rows are locked with SELECT … FOR UPDATE while an attempt is judged, so parallel
     attempts are counted one at a time (see accounts.services.sign_in).

@@ -10,6 +10,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from logcenter.models import Result
+from logcenter.request_context import client_ip
 from logcenter.services import audit_event_record, auth_event_record
 
 from .models import ApiKey, SignInThrottle
@@ -52,16 +53,25 @@ def find_user(identifier):
     return User.objects.filter(Q(username__iexact=identifier) | Q(email__iexact=identifier)).first()
 
 
+def throttle_key(identifier, user=None):
+    """The failure counter an attempt counts against: one per account, whichever of its
+    names (username or e-mail, any case) was typed; an identifier that names no account
+    has a counter of its own, so unknown names are throttled as known ones are."""
+    if user is not None:
+        return f"account:{user.pk}"
+    return f"user:{identifier.lower()}"[:300]
+
+
 def sign_in(request, identifier, password) -> SignInResult:
-    """Judge one sign-in attempt. Counting is atomic: the username's (and the IP's)
+    """Judge one sign-in attempt. Counting is atomic: the account's (and the IP's)
     throttle rows stay locked until the attempt is recorded."""
     identifier = (identifier or "").strip()
     now = timezone.now()
-    ip = getattr(request, "client_ip", None) or request.META.get("REMOTE_ADDR")
+    ip = getattr(request, "client_ip", None) or client_ip(request)
     with transaction.atomic():
-        user_throttle = _throttle_for_update(f"user:{identifier.lower()}"[:300])
-        ip_throttle = _throttle_for_update(f"ip:{ip}") if ip else None
         known = find_user(identifier)
+        user_throttle = _throttle_for_update(throttle_key(identifier, known))
+        ip_throttle = _throttle_for_update(f"ip:{ip}") if ip else None
         if user_throttle.is_locked(now):
             result = SignInResult(failure=LOCKED, reason="locked")
         elif ip_throttle is not None and ip_throttle.is_locked(now):
@@ -101,12 +111,14 @@ def record_sign_in(request, user):
 
 def unlock_account(*, actor, user):
     """An administrator lifts a lockout (audited, and an auth event for the user)."""
-    key = f"user:{user.username.lower()}"
+    key = throttle_key("", user)
+    # Counters from before failures were counted per account were kept per typed name.
+    by_name = [f"user:{user.username.lower()}", f"user:{user.email.lower()}"]
     with transaction.atomic():
         throttle = SignInThrottle.objects.select_for_update().filter(key=key).first()
         was_locked = bool(throttle and throttle.is_locked(timezone.now()))
         SignInThrottle.objects.filter(
-            key__in=[key, f"user:{user.email.lower()}"]
+            key__in=[key, *by_name]
         ).update(failures=0, locked_until=None, window_started_at=None)
         auth_event_record(event="account.unlocked", user=user, actor=actor)
         audit_event_record(action="user.unlocked", actor=actor, resource=user,

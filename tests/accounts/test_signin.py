@@ -123,3 +123,40 @@ def test_twenty_parallel_wrong_attempts_lock_after_exactly_the_limit(on_postgres
     request = RequestFactory().post("/accounts/login/")
     assert services.sign_in(request, "jules", PASSWORD).failure == services.LOCKED
     assert User.objects.get(username="jules").last_login is None
+
+
+@pytest.mark.django_db
+def test_failures_by_username_and_email_share_one_count_and_one_lock(client, settings):
+    settings.SIGNIN = {**settings.SIGNIN, "MAX_FAILURES": 4}
+    MemberFactory(username="kira", email="Kira@Example.com")
+    for typed in ("kira", "kira@example.com", "KIRA", "KIRA@EXAMPLE.COM"):
+        post_login(client, typed, "bad", REMOTE_ADDR="192.0.2.60")
+    assert AuthEvent.objects.filter(event="account.locked").count() == 1
+    # Locked whichever name is typed, even with the right password.
+    for typed in ("kira", "kira@example.com"):
+        response = post_login(client, typed, PASSWORD, REMOTE_ADDR="192.0.2.61")
+        assert "Too many failed sign-in attempts" in response.content.decode()
+    assert AuthEvent.objects.filter(event="login.failed", failure_reason="locked").count() == 2
+
+
+@pytest.mark.django_db
+def test_unknown_identifiers_are_throttled_each_on_their_own(client, settings):
+    settings.SIGNIN = {**settings.SIGNIN, "MAX_FAILURES": 2}
+    user = MemberFactory(username="lena", email="lena@example.com")
+    for _ in range(2):
+        post_login(client, "ghost@example.com", "bad", REMOTE_ADDR="192.0.2.70")
+    response = post_login(client, "ghost@example.com", "bad", REMOTE_ADDR="192.0.2.71")
+    assert "Too many failed sign-in attempts" in response.content.decode()  # as a real account
+    # Another unknown name, and the real account, are not locked by the ghost's failures.
+    assert AuthEvent.objects.filter(event="account.locked").count() == 1
+    post_login(client, "ghost2@example.com", "bad", REMOTE_ADDR="192.0.2.72")
+    assert AuthEvent.objects.filter(username_attempted="ghost2@example.com",
+                                    failure_reason="unknown_user").exists()
+    assert post_login(client, "lena@example.com", PASSWORD,
+                      REMOTE_ADDR="192.0.2.73").status_code == 302
+    # An unlock clears the account's one counter.
+    client.post("/accounts/logout/")
+    for typed in ("lena", "LENA@example.com"):
+        post_login(client, typed, "bad", REMOTE_ADDR="192.0.2.74")
+    services.unlock_account(actor=user, user=user)
+    assert post_login(client, "lena", PASSWORD, REMOTE_ADDR="192.0.2.75").status_code == 302
