@@ -7,3 +7,6 @@ class LogcenterConfig(AppConfig):
 
     def ready(self):
         from . import signals, tasks  # noqa: F401  (rollup upkeep, task-failure reporting)
+        from .log_filters import install as scrub_request_lines
+
+        scrub_request_lines()  # no `?key=` secret in the servers' request lines

@@ -1,7 +1,10 @@
 """Usage endpoints beside the generic viewset: the key's own lookup and the stats."""
 
+import logging
+import time
 from contextlib import contextmanager
 
+from django.core.cache.backends.locmem import LocMemCache
 from django.utils.decorators import method_decorator
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
@@ -16,19 +19,52 @@ from accounts.models import ApiKey
 
 from .. import selectors, stats
 from ..models import UsageRecord
+from ..params import check_parameters
 from ..registry import registry
+from ..request_context import client_ip
 from .serializers import UTCDateTimeField
 
+logger = logging.getLogger(__name__)
+
 BY_KEY_LIMIT = 1000
+BY_KEY_PARAMETERS = {"key", "limit"}
+
+try:  # the errors of the cache the throttle counts in, when that cache is Redis
+    from redis.exceptions import RedisError as _CacheError
+except ImportError:  # pragma: no cover
+    _CacheError = OSError
 
 
 class ByKeyThrottle(SimpleRateThrottle):
-    """Per client IP: the lookup is public, so guessing keys must be slow."""
+    """Per client IP: the lookup is public, so guessing keys must be slow.
+
+    The IP is the console's one client address (X-Forwarded-For only from TRUSTED_PROXIES;
+    DRF's own get_ident believes any X-Forwarded-For). When the shared cache (Redis) is
+    down, each process counts in its own memory instead: the lookup keeps answering, and
+    stays limited (per process) until Redis is back.
+    """
 
     scope = "usage_by_key"
+    local_cache = LocMemCache("logcenter-usage-by-key", {})
+    _warned_at = 0.0
+
+    def get_ident(self, request):
+        return getattr(request, "client_ip", None) or client_ip(request) or "unknown"
 
     def get_cache_key(self, request, view):
         return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
+
+    def allow_request(self, request, view):
+        try:
+            return super().allow_request(request, view)
+        except (_CacheError, OSError) as exc:
+            now = time.monotonic()
+            if now - ByKeyThrottle._warned_at > 60:
+                ByKeyThrottle._warned_at = now
+                logger.warning("usage by-key: cache unavailable (%s); rate-limiting in this "
+                               "process's memory until it is back", type(exc).__name__)
+            self.cache = self.local_cache
+            return super().allow_request(request, view)
 
 
 class ByKeyUsageSerializer(serializers.ModelSerializer):
@@ -48,7 +84,7 @@ def _key_from_request(request):
     if not secret:
         raise AuthenticationFailed("Send the key as 'Authorization: Bearer <key>' or ?key=.")
     key = ApiKey.from_secret(secret)
-    if key is None:
+    if key is None or not key.owner.is_active:  # as accounts.authentication refuses them
         raise AuthenticationFailed("Unknown or revoked key.")
     return key
 
@@ -57,7 +93,8 @@ def _key_from_request(request):
 class UsageByKeyView(APIView):
     """The most recent usage rows of the API key sent with the request (newest first).
 
-    Public and CORS-enabled for the gateway's own pages; the key itself is never echoed.
+    Public and CORS-enabled for the gateway's own pages; the key itself is never echoed,
+    and servers' access logs show a `?key=` as `key=[redacted]` (logcenter.log_filters).
     """
 
     authentication_classes = []
@@ -74,6 +111,7 @@ class UsageByKeyView(APIView):
         responses=ByKeyUsageSerializer(many=True),
     )
     def get(self, request):
+        check_parameters(request.query_params, known=BY_KEY_PARAMETERS)
         key = _key_from_request(request)
         try:
             limit = int(request.query_params.get("limit", BY_KEY_LIMIT))
@@ -86,7 +124,7 @@ class UsageByKeyView(APIView):
         return Response({
             "key": {"name": key.name, "prefix": key.prefix},
             "results": ByKeyUsageSerializer(rows, many=True).data,
-        })
+        }, headers={"Cache-Control": "no-store"})  # its URL may hold the key
 
 
 class UsageStatsView(APIView):
