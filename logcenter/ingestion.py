@@ -1,33 +1,51 @@
 """Ingestion: validate events from other services and store them fast and idempotently.
 
 Validation is derived from the models (types, lengths, choices, required fields), so a
-field added to a kind is validated without more code. Storing uses PostgreSQL COPY into
-a temporary staging table and one INSERT … ON CONFLICT DO NOTHING per kind;
-other databases use bulk_create. Re-sending a batch stores nothing twice: the sender's
-event_id is the idempotency key.
+field added to a kind is validated without more code; every value is bounded so that
+nothing stored can fail the database or a later read (finite numbers, no NUL or unpaired
+surrogates, capped text and JSON, storable addresses), and an event is rejected with every
+bad field named. Storing uses PostgreSQL COPY into a temporary staging table and one
+INSERT … ON CONFLICT DO NOTHING per kind; other databases use bulk_create. Re-sending a
+batch stores nothing twice: the sender's event_id is the idempotency key, and for usage the
+ledger (UsageLedger) holds it whatever occurred_at it comes with.
 """
 
 import ipaddress
 import json
+import math
 import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from datetime import timezone as dt_timezone
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from django.conf import settings
 from django.db import connection, models, transaction
 from django.utils import timezone
 
 from . import rollups
-from .models import FUTURE_TOLERANCE, UsageRecord
+from .models import FUTURE_TOLERANCE, UsageLedger, UsageRecord
 from .registry import registry
 
-METADATA_KEY_RE = re.compile(r"^[A-Za-z0-9_]{1,64}$")
+METADATA_KEY_RE = re.compile(r"[A-Za-z0-9_]{1,64}")
 METADATA_MAX_KEYS = 50
 METADATA_MAX_BYTES = 8 * 1024
 JSON_MAX_BYTES = 64 * 1024
+JSON_MAX_DEPTH = 32  # containers inside one JSON field
+BODY_MAX_DEPTH = 64  # containers in a request body (the batch, an event, its JSON fields)
+TEXT_MAX_CHARS = 64 * 1024  # text fields without a max_length (messages, error payloads)
+TIME_MIN = datetime(2000, 1, 1, tzinfo=dt_timezone.utc)
+# Per-event caps on the summed usage columns: the sums of up to SUM_SAFE_EVENTS events (one
+# rollup row, one stats answer) then fit the rollups' columns, so no fold or stats query can
+# overflow. Whole numbers: (2**63 - 1) // 2**32 = 2**31 - 1.
+SUM_SAFE_EVENTS = 2 ** 32
+# A decimal's text: at most 40 digits each side of the point and a 4-digit exponent, checked
+# before any conversion (1e-99999999 never reaches Decimal).
+DECIMAL_RE = re.compile(r"[+-]?(?:\d{1,40}(?:\.\d{0,40})?|\.\d{1,40})(?:[eE][+-]?\d{1,4})?")
+DECIMAL_TEXT_MAX = 96
+ATOM_TEXT_MAX = 64  # times, UUIDs and IPs as text
+BAD_CHAR_RE = re.compile("[\x00\ud800-\udfff]")
 SERVER_FIELDS = {"id", "ingested_at"}
 
 
@@ -38,57 +56,251 @@ class FieldError(Exception):
         self.reason = reason
 
 
+class InvalidEvent(FieldError):
+    """Every bad field of one event (`errors`: [FieldError]); reads as the first of them."""
+
+    def __init__(self, errors):
+        super().__init__(errors[0].field, errors[0].reason)
+        self.errors = errors
+
+
 @dataclass
 class IngestResult:
     accepted: int = 0
     duplicates: int = 0
-    rejected: list = field(default_factory=list)  # [{"index", "field", "reason"}]
+    rejected: int = 0  # events
+    errors: list = field(default_factory=list)  # [{"index", "field", "reason"}], one per bad field
     event_ids: list = field(default_factory=list)  # per input item; None when rejected
 
     def as_dict(self):
         return {"accepted": self.accepted, "duplicates": self.duplicates,
-                "rejected": len(self.rejected), "errors": self.rejected,
+                "rejected": self.rejected, "errors": self.errors,
                 "event_ids": self.event_ids}
+
+
+# --- reading a body -----------------------------------------------------------------
+
+class BadNumber:
+    """A JSON number no field can hold (NaN, Infinity, 1e999, an integer of more than 40
+    digits), kept as a marker so that validation names the field it was given for."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text):
+        self.text = text
+
+    def __repr__(self):
+        return f"BadNumber({self.text[:20]!r})"
+
+
+class JsonFloat(float):
+    """A JSON number with a fraction or exponent, remembering how it was written: a decimal
+    field validates (and keeps the precision of) the text, not the rounded float."""
+
+    __slots__ = ("text",)
+
+    def __new__(cls, text):
+        number = super().__new__(cls, text)
+        number.text = text
+        return number
+
+
+def _parse_int(text):
+    return int(text) if len(text) <= 41 else BadNumber(text)
+
+
+def _parse_float(text):
+    number = JsonFloat(text)
+    return number if math.isfinite(number) else BadNumber(text)
+
+
+_STRING_RE = re.compile(r'(?s)"[^"\\]*+(?:\\.[^"\\]*+)*+(?:"|\Z)')
+_NOT_BRACKET_RE = re.compile(r"[^\[\]{}]++")
+_PAIR_RE = re.compile(r"[\[{][\]}]")
+
+
+def nests_deeper_than(text, limit):
+    """Whether JSON text nests arrays and objects more than `limit` deep, found without
+    parsing it (so without recursion, however deep): strings are cut out, then each pass
+    removes the innermost pairs of brackets; one still left after `limit` passes, or more
+    than `limit` brackets left open, is too deep. Linear passes in C; at most `limit`."""
+    if text.count("[") + text.count("{") <= limit:
+        return False
+    skeleton = _NOT_BRACKET_RE.sub("", _STRING_RE.sub("", text))
+    for _ in range(limit):
+        reduced = _PAIR_RE.sub("", skeleton)
+        if len(reduced) == len(skeleton):
+            break
+        skeleton = reduced
+    else:
+        if _PAIR_RE.search(skeleton):
+            return True
+    # What cannot pair is closers then openers (malformed JSON: the parser says where).
+    return len(skeleton) - len(skeleton.rstrip("[{")) > limit
+
+
+def loads(text):
+    """json.loads for bodies from outside: ValueError for text nesting deeper than
+    BODY_MAX_DEPTH (checked first, without recursion); NaN, Infinity, overflowing and
+    over-long numbers become BadNumber markers, reported on their field by validation."""
+    if nests_deeper_than(text, BODY_MAX_DEPTH):
+        raise ValueError(f"nested more than {BODY_MAX_DEPTH} levels deep")
+    return json.loads(text, parse_int=_parse_int, parse_float=_parse_float,
+                      parse_constant=BadNumber)
 
 
 # --- validation ---------------------------------------------------------------------
 
+def label(text, limit=80):
+    """User-given text (an unknown field's name, a metadata key) safe to echo in an error
+    and to store in a warning's details: cut to `limit`, NUL, controls and unpaired
+    surrogates written as \\uXXXX escapes."""
+    return re.sub("[\x00-\x1f\x7f\ud800-\udfff]", lambda m: f"\\u{ord(m.group()):04x}",
+                  str(text)[:limit])
+
+
+def _bad_char_reason(value):
+    found = BAD_CHAR_RE.search(value)
+    if found is None:
+        return None
+    if found.group() == "\x00":
+        return "must not contain NUL characters"
+    return "must not contain unpaired surrogates (\\ud800-\\udfff): not valid Unicode"
+
+
+def _check_text(value, name, max_length):
+    if not isinstance(value, str):
+        raise FieldError(name, "must be a string")
+    if len(value) > max_length:
+        raise FieldError(name, f"is longer than {max_length} characters")
+    reason = _bad_char_reason(value)
+    if reason:
+        raise FieldError(name, reason)
+    return value
+
+
 def _parse_time(value, name, now):
-    if isinstance(value, bool):
+    latest = now + FUTURE_TOLERANCE
+    if isinstance(value, (bool, BadNumber)):
         raise FieldError(name, "must be an ISO 8601 time or Unix seconds")
     if isinstance(value, (int, float)):
-        try:
-            parsed = datetime.fromtimestamp(value, tz=dt_timezone.utc)
-        except (OverflowError, OSError, ValueError):
-            raise FieldError(name, "is not a valid Unix time") from None
+        # Bounds first, on the number: no date arithmetic on 1e300, NaN or -1.
+        if not (math.isfinite(value) and TIME_MIN.timestamp() <= value <= latest.timestamp()):
+            raise FieldError(name, f"must be a Unix time between {TIME_MIN:%Y-%m-%d} and "
+                                   "5 minutes from now")
+        return datetime.fromtimestamp(value, tz=dt_timezone.utc)
+    if isinstance(value, datetime):
+        parsed = value
     elif isinstance(value, str):
+        if len(value) > ATOM_TEXT_MAX:
+            raise FieldError(name, "must be an ISO 8601 time or Unix seconds")
         try:
             parsed = datetime.fromisoformat(value.strip())
         except ValueError:
             raise FieldError(name, "must be an ISO 8601 time or Unix seconds") from None
-        if parsed.tzinfo is None:
-            raise FieldError(name, "needs a timezone offset (e.g. Z or +08:00)")
     else:
         raise FieldError(name, "must be an ISO 8601 time or Unix seconds")
-    if parsed > now + FUTURE_TOLERANCE:
+    if parsed.tzinfo is None or parsed.utcoffset() is None:
+        raise FieldError(name, "needs a timezone offset (e.g. Z or +08:00)")
+    # Aware comparisons never overflow, even for year 1 or 9999 with any offset.
+    if parsed > latest:
         raise FieldError(name, "is more than 5 minutes in the future")
-    return parsed
+    if parsed < TIME_MIN:
+        raise FieldError(name, f"is before {TIME_MIN:%Y-%m-%d}")
+    return parsed.astimezone(dt_timezone.utc)
+
+
+def _metadata_value_error(item):
+    if isinstance(item, bool):
+        return None
+    if isinstance(item, str):
+        return _bad_char_reason(item)
+    if isinstance(item, int):
+        return None
+    if isinstance(item, float):
+        return None if math.isfinite(item) else "numbers must be finite"
+    if isinstance(item, BadNumber):
+        return "numbers must be finite, with at most 40 digits"
+    if item is None:
+        return "values must be a string, number or boolean (null is not; leave the key out)"
+    return "values must be a string, number or boolean"
 
 
 def validate_metadata(value):
+    """Metadata is checked whole: a FieldError per bad key (InvalidEvent when several)."""
     if not isinstance(value, dict):
         raise FieldError("metadata", "must be an object")
     if len(value) > METADATA_MAX_KEYS:
         raise FieldError("metadata", f"has more than {METADATA_MAX_KEYS} keys")
+    errors = []
     for key, item in value.items():
-        if not METADATA_KEY_RE.match(key):
-            raise FieldError(f"metadata.{key}"[:80],
-                             "keys are 1-64 letters, digits or underscores")
-        if item is not None and not isinstance(item, (str, int, float, bool)):
-            raise FieldError(f"metadata.{key}", "values must be a string, number or boolean")
-    if len(json.dumps(value, separators=(",", ":")).encode()) > METADATA_MAX_BYTES:
-        raise FieldError("metadata", f"is larger than {METADATA_MAX_BYTES // 1024} KB")
+        if not (isinstance(key, str) and METADATA_KEY_RE.fullmatch(key)):
+            errors.append(FieldError(label(f"metadata.{key}"),
+                                     "keys are 1-64 letters, digits or underscores"))
+            continue
+        reason = _metadata_value_error(item)
+        if reason:
+            errors.append(FieldError(f"metadata.{key}", reason))
+    if not errors and (len(json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+                           .encode()) > METADATA_MAX_BYTES):
+        errors.append(FieldError("metadata", f"is larger than {METADATA_MAX_BYTES // 1024} KB"))
+    if len(errors) == 1:
+        raise errors[0]
+    if errors:
+        raise InvalidEvent(errors)
     return value
+
+
+def _json_error(value):
+    """Why `value` cannot be a stored JSON field (None when it can): finite numbers, text
+    without NUL or unpaired surrogates (keys too), at most JSON_MAX_DEPTH containers deep.
+    Walked with a stack, not recursion."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, (dict, list)):
+            if depth > JSON_MAX_DEPTH:
+                return f"nests more than {JSON_MAX_DEPTH} levels deep"
+            if isinstance(item, dict):
+                for key in item:
+                    if not isinstance(key, str):
+                        return "keys must be strings"
+                    reason = _bad_char_reason(key)
+                    if reason:
+                        return f"keys {reason}"
+                children = item.values()
+            else:
+                children = item
+            stack.extend((child, depth + 1) for child in children)
+        elif isinstance(item, str):
+            reason = _bad_char_reason(item)
+            if reason:
+                return f"text {reason}"
+        elif isinstance(item, float):
+            if not math.isfinite(item):
+                return "numbers must be finite"
+        elif isinstance(item, BadNumber):
+            return "numbers must be finite, with at most 40 digits"
+        elif not (item is None or isinstance(item, (bool, int))):
+            return "must hold only JSON values"
+    return None
+
+
+def _sum_cap(model_field):
+    """(low, high) for a usage column summed into the rollups, or None: the per-event range
+    that keeps SUM_SAFE_EVENTS events' sum inside the rollup column."""
+    if model_field.model is not UsageRecord:
+        return None
+    column = next((c for c, s in rollups.SUM_SOURCES.items() if s == model_field.name), None)
+    if column is None:
+        return None
+    target = rollups.USAGE_ROLLUPS[-1]._meta.get_field(column)
+    if isinstance(target, models.DecimalField):
+        whole = target.max_digits - target.decimal_places
+        # The largest power of ten under 10**whole / SUM_SAFE_EVENTS.
+        high = Decimal(10) ** (whole - len(str(SUM_SAFE_EVENTS)))
+        return -high, high
+    return -(2 ** 63) // SUM_SAFE_EVENTS, (2 ** 63 - 1) // SUM_SAFE_EVENTS
 
 
 def _field_validator(model_field):
@@ -100,17 +312,27 @@ def _field_validator(model_field):
         return lambda value, now: _parse_time(value, name, now)
     if isinstance(model_field, models.UUIDField):
         def check_uuid(value, now):
+            if isinstance(value, uuid.UUID):
+                return value
+            if not isinstance(value, str) or len(value) > ATOM_TEXT_MAX:
+                raise FieldError(name, "must be a UUID")
             try:
-                return uuid.UUID(str(value))
+                return uuid.UUID(value)
             except ValueError:
                 raise FieldError(name, "must be a UUID") from None
         return check_uuid
     if isinstance(model_field, models.GenericIPAddressField):
         def check_ip(value, now):
-            if value in (None, ""):
+            if value == "":
                 return None
+            if not isinstance(value, str) or len(value) > ATOM_TEXT_MAX:
+                raise FieldError(name, "must be an IPv4 or IPv6 address")
+            if "%" in value:
+                # PostgreSQL's inet has no zone: refused rather than silently cut.
+                raise FieldError(name, "must be an address without a zone (fe80::1, not "
+                                       "fe80::1%eth0)")
             try:
-                return str(ipaddress.ip_address(str(value)))
+                return str(ipaddress.ip_address(value))
             except ValueError:
                 raise FieldError(name, "must be an IPv4 or IPv6 address") from None
         return check_ip
@@ -122,28 +344,38 @@ def _field_validator(model_field):
         return check_bool
     if isinstance(model_field, models.DecimalField):
         digits, places = model_field.max_digits, model_field.decimal_places
+        high = Decimal(10) ** (digits - places)
+        cap = _sum_cap(model_field)
+        if cap is not None:
+            high = min(high, cap[1])
+        step = Decimal(1).scaleb(-places)
 
         def check_decimal(value, now):
-            if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+            if isinstance(value, BadNumber):
+                raise FieldError(name, "must be a finite number")
+            if isinstance(value, bool) or not isinstance(value, (str, int, float, Decimal)):
                 raise FieldError(name, "must be a decimal number (a string keeps precision)")
-            try:
-                number = Decimal(str(value))
-            except InvalidOperation:
-                raise FieldError(name, "must be a decimal number") from None
-            if not number.is_finite() or number < 0:
-                raise FieldError(name, "must be a finite, non-negative number")
-            if abs(number) >= Decimal(10) ** (digits - places):
-                raise FieldError(name, f"is too large (at most {digits - places} digits "
-                                       "before the point)")
-            return number.quantize(Decimal(1).scaleb(-places))
+            text = getattr(value, "text", None) or str(value)
+            text = text.strip()
+            # The text's shape first: no NaN, Infinity or 9-digit exponent reaches Decimal.
+            if len(text) > DECIMAL_TEXT_MAX or not DECIMAL_RE.fullmatch(text):
+                raise FieldError(name, "must be a finite decimal number (at most 40 digits "
+                                       "each side of the point, exponent of at most 4 digits)")
+            number = Decimal(text)
+            if number < 0:
+                raise FieldError(name, "must not be negative")
+            if number >= high:
+                raise FieldError(name, f"must be less than {high:,f}")
+            return number.quantize(step)
         return check_decimal
     if isinstance(model_field, (models.IntegerField, models.BigIntegerField)):
         low = 0 if isinstance(model_field, models.PositiveIntegerField) else -(2 ** 63)
         high = 2 ** 31 - 1 if not isinstance(model_field, models.BigIntegerField) else 2 ** 63 - 1
+        cap = _sum_cap(model_field)
+        if cap is not None:
+            low, high = max(low, cap[0]), min(high, cap[1])
 
         def check_int(value, now):
-            if value is None and model_field.null:
-                return None
             if isinstance(value, bool) or not isinstance(value, int):
                 raise FieldError(name, "must be a whole number")
             if not low <= value <= high:
@@ -154,21 +386,19 @@ def _field_validator(model_field):
         def check_json(value, now):
             if not isinstance(value, (dict, list)):
                 raise FieldError(name, "must be an object or a list")
-            if len(json.dumps(value, default=str).encode()) > JSON_MAX_BYTES:
+            reason = _json_error(value)
+            if reason:
+                raise FieldError(name, reason)
+            if len(json.dumps(value, ensure_ascii=False).encode()) > JSON_MAX_BYTES:
                 raise FieldError(name, f"is larger than {JSON_MAX_BYTES // 1024} KB")
             return value
         return check_json
     if isinstance(model_field, (models.CharField, models.TextField)):
-        max_length = model_field.max_length
+        max_length = model_field.max_length or TEXT_MAX_CHARS
         choices = {str(c[0]) for c in model_field.choices} if model_field.choices else None
 
         def check_text(value, now):
-            if not isinstance(value, str):
-                raise FieldError(name, "must be a string")
-            if "\x00" in value:
-                raise FieldError(name, "must not contain NUL characters")
-            if max_length and len(value) > max_length:
-                raise FieldError(name, f"is longer than {max_length} characters")
+            _check_text(value, name, max_length)
             if choices is not None and value not in choices:
                 raise FieldError(name, f"must be one of: {', '.join(sorted(choices))}")
             return value
@@ -199,23 +429,29 @@ class KindSchema:
         return cls(kind, validators, frozenset(required), defaults)
 
     def clean(self, item, now):
-        """A dict of model field values, or FieldError for the first bad field."""
-        unknown = set(item) - set(self.validators) - {"kind"}
-        if unknown:
-            raise FieldError(sorted(unknown)[0], "is not a field of this kind")
-        missing = self.required - set(item)
-        if missing:
-            raise FieldError(sorted(missing)[0], "is required")
+        """A dict of model field values, or InvalidEvent listing every bad field."""
+        errors = [FieldError(label(name), "is not a field of this kind")
+                  for name in sorted(map(str, set(item) - set(self.validators) - {"kind"}))]
         values = {}
         for name, check in self.validators.items():
-            if name in item and item[name] is not None:
-                values[name] = check(item[name], now)
-            elif name in self.required:
-                raise FieldError(name, "is required")
-            else:
-                values[name] = self.defaults[name]()
-        if "total_tokens" in self.validators and "total_tokens" not in item:
+            try:
+                if name in item and item[name] is not None:
+                    values[name] = check(item[name], now)
+                elif name in self.required:
+                    raise FieldError(name, "is required")
+                else:
+                    values[name] = self.defaults[name]()
+            except InvalidEvent as error:
+                errors.extend(error.errors)
+            except FieldError as error:
+                errors.append(error)
+        if "total_tokens" in self.validators and "total_tokens" not in item and not errors:
             values["total_tokens"] = values["prompt_tokens"] + values["completion_tokens"]
+            if values["total_tokens"] > 2 ** 31 - 1:
+                errors.append(FieldError("total_tokens", "prompt_tokens + completion_tokens "
+                                                         f"is over {2 ** 31 - 1}"))
+        if errors:
+            raise InvalidEvent(errors)
         return values
 
 
@@ -249,7 +485,9 @@ def ingest(items, *, kind_slug=None):
                 raise FieldError("kind", "must be one of: audit, usage, auth, system")
             values = schema_for(kind).clean(item, now)
         except FieldError as error:
-            result.rejected.append({"index": index, "field": error.field, "reason": error.reason})
+            result.rejected += 1
+            result.errors.extend({"index": index, "field": e.field, "reason": e.reason}
+                                 for e in getattr(error, "errors", [error]))
             continue
         values["ingested_at"] = now
         result.event_ids[index] = str(values["event_id"])
@@ -273,6 +511,14 @@ def _store(kind, rows):
     if connection.vendor == "postgresql":
         return _store_copy(kind, rows)
     model = kind.model
+    if model is UsageRecord:
+        # The ledger first: an id it holds is a duplicate, whatever its time.
+        ledgered = set(UsageLedger.objects.filter(event_id__in=[r["event_id"] for r in rows])
+                       .values_list("event_id", flat=True))
+        rows = [row for row in rows if row["event_id"] not in ledgered]
+        UsageLedger.objects.bulk_create(
+            [UsageLedger(event_id=row["event_id"], occurred_at=row["occurred_at"])
+             for row in rows], batch_size=500, ignore_conflicts=True)
     existing = set(model.objects.filter(event_id__in=[r["event_id"] for r in rows])
                    .values_list("event_id", flat=True))
     fresh = [model(**row) for row in rows if row["event_id"] not in existing]
@@ -311,8 +557,17 @@ def _store_copy(kind, rows):
         insert = (f'INSERT INTO "{table}" ({column_list}) SELECT {column_list} FROM "{stage}" '
                   f"ON CONFLICT DO NOTHING")
         if model is UsageRecord:
-            # The rollup inbox takes the new rows' sums in the same statement.
-            cursor.execute(rollups.ingest_with_rollups_sql(insert))
+            # One statement: the ledger takes the ids it has not seen (whatever their time;
+            # in id order, so concurrent batches lock them in one order), only those rows are
+            # inserted, and the rollup inbox takes the new rows' sums.
+            ledger = UsageLedger._meta.db_table
+            seen = (f'seen AS (INSERT INTO "{ledger}" (event_id, occurred_at) '
+                    f'SELECT event_id, occurred_at FROM "{stage}" ORDER BY event_id '
+                    f"ON CONFLICT DO NOTHING RETURNING event_id)")
+            insert = (f'INSERT INTO "{table}" ({column_list}) SELECT {column_list} '
+                      f'FROM "{stage}" WHERE event_id IN (SELECT event_id FROM seen) '
+                      f"ON CONFLICT DO NOTHING")
+            cursor.execute(rollups.ingest_with_rollups_sql(insert, before=[seen]))
             inserted = cursor.fetchone()[0]
         else:
             cursor.execute(insert)

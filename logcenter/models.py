@@ -537,3 +537,23 @@ class UsageRollupInbox(UsageRollup, UserDimensions, KeyDimensions, RouteDimensio
 
     class Meta:
         verbose_name_plural = "usage rollup inbox"
+
+
+class UsageLedger(models.Model):
+    """Every usage event_id stored, once, whatever its time.
+
+    The partitioned usage table can hold event_id unique only per occurred_at (PostgreSQL
+    wants the partition key in every unique index), so an event re-sent with another time
+    would be stored, and billed, twice. Ingestion inserts here in the same statement as the
+    rows and stores only the ids this insert took (logcenter.ingestion); retention deletes
+    an id once the rows it covers are gone (`occurred_at`: the time stored with it).
+    """
+
+    event_id = models.UUIDField("event ID", primary_key=True)
+    occurred_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["occurred_at"], name="usage_ledger_time_idx")]
+
+    def __str__(self):
+        return str(self.event_id)

@@ -13,7 +13,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from . import partitions, rollups
-from .models import DeletionJob, RetentionPolicy, SystemEvent, UsageRecord
+from .models import DeletionJob, RetentionPolicy, SystemEvent, UsageLedger, UsageRecord
 from .registry import registry
 from .services import audit_event_record, system_event_record
 
@@ -33,20 +33,20 @@ class PurgeReport:
 
 def _delete_batch(model, before, batch_size):
     """Delete up to batch_size rows older than `before`; returns how many."""
-    table = model._meta.db_table
+    table, key = model._meta.db_table, model._meta.pk.column
     with transaction.atomic():
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:
                 cursor.execute("SET LOCAL logcenter.purge = 'on'")
                 cursor.execute(
-                    f'DELETE FROM "{table}" WHERE id IN (SELECT id FROM "{table}" '
+                    f'DELETE FROM "{table}" WHERE "{key}" IN (SELECT "{key}" FROM "{table}" '
                     f"WHERE occurred_at < %s ORDER BY occurred_at LIMIT %s)",
                     [before, batch_size],
                 )
                 return cursor.rowcount
         ids = list(model.objects.filter(occurred_at__lt=before)
-                   .order_by("occurred_at").values_list("id", flat=True)[:batch_size])
-        model.objects.filter(id__in=ids).delete()
+                   .order_by("occurred_at").values_list("pk", flat=True)[:batch_size])
+        model.objects.filter(pk__in=ids).delete()
         return len(ids)
 
 
@@ -61,6 +61,15 @@ def purge_kind(kind, before, *, batch_size, deadline, progress=None):
         if count < batch_size:
             done = True
             break
+    if kind.model is UsageRecord and done:
+        # The ledger's ids go with the rows they cover (those before `before`, here or in
+        # the whole months dropped before): the ids of rows still kept stay duplicates.
+        while True:
+            if time.monotonic() >= deadline:
+                done = False
+                break
+            if _delete_batch(UsageLedger, before, batch_size) < batch_size:
+                break
     if kind.model is UsageRecord:
         # The usage figures (rollups) must drop what the rows dropped (here or in whole
         # months before), or stats and the exact row count would still count them: the

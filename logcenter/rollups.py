@@ -66,11 +66,13 @@ def upsert_sql(rollup, source_sql, upsert=True, hour_order=False):
                if upsert else ""))
 
 
-def ingest_with_rollups_sql(insert_sql):
-    """One statement: insert the rows, append their sums to the inbox, return how many."""
+def ingest_with_rollups_sql(insert_sql, before=()):
+    """One statement: insert the rows, append their sums to the inbox, return how many.
+    `before`: common table expressions the insert may read (ingestion's ledger)."""
     columns = _quoted(["occurred_at", *RAW_COLUMNS])
     inbox = upsert_sql(UsageRollupInbox, "SELECT * FROM inserted", upsert=False)
-    return (f"WITH inserted AS ({insert_sql} RETURNING {columns}), inboxed AS ({inbox}) "
+    return (f"WITH {''.join(f'{cte}, ' for cte in before)}"
+            f"inserted AS ({insert_sql} RETURNING {columns}), inboxed AS ({inbox}) "
             f"SELECT count(*) FROM inserted")
 
 

@@ -13,8 +13,9 @@ from rest_framework.views import APIView
 
 from accounts.authentication import ApiKeyAuthentication
 
-from ..ingestion import reject_alert_threshold
+from ..ingestion import loads, reject_alert_threshold
 from ..models import SystemEvent
+from ..params import check_parameters
 from ..services import events_ingest, system_event_record
 
 NDJSON = "application/x-ndjson"
@@ -29,8 +30,24 @@ class IngestRequiresKey(PermissionDenied):
     default_detail = "Ingestion needs an API key with the 'ingest' scope."
 
 
+def _loads(text, what, line=None):
+    """One JSON document; ParseError naming the line for malformed text, or for text nested
+    too deeply (checked before parsing, so no depth reaches a RecursionError)."""
+    try:
+        return loads(text)
+    except json.JSONDecodeError as error:
+        raise ParseError(f"Malformed {what} at line {line or error.lineno}, column "
+                         f"{error.colno}: {error.msg}.") from None
+    except (ValueError, RecursionError) as error:
+        where = f" at line {line}" if line else ""
+        raise ParseError(f"The {what}{where} is {error}.") from None
+
+
 def parse_batch(body: bytes, content_type: str):
-    """A list of events from a JSON array or NDJSON; ParseError names the line."""
+    """A list of events from a JSON array or NDJSON; ParseError names the line.
+
+    NaN, Infinity and numbers no field can hold are not a parse error: they reach
+    validation as markers, and the event is rejected naming the field."""
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
@@ -40,17 +57,9 @@ def parse_batch(body: bytes, content_type: str):
         for number, line in enumerate(text.splitlines(), start=1):
             if not line.strip():
                 continue
-            try:
-                items.append(json.loads(line))
-            except json.JSONDecodeError as error:
-                raise ParseError(f"Malformed NDJSON at line {number}, column {error.colno}: "
-                                 f"{error.msg}.") from None
+            items.append(_loads(line, "NDJSON", number))
         return items
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise ParseError(f"Malformed JSON at line {error.lineno}, column {error.colno}: "
-                         f"{error.msg}.") from None
+    data = _loads(text, "JSON")
     if not isinstance(data, list):
         raise ParseError("The body must be a JSON array of events (or NDJSON).")
     return data
@@ -89,6 +98,7 @@ class IngestView(APIView):
             "cost": "0.0045", "metadata": {"env": "prod"}}])],
     )
     def post(self, request):
+        check_parameters(request.query_params, known=())
         limits = settings.LOGCENTER
         max_bytes, max_events = limits["INGEST_MAX_BYTES"], limits["INGEST_MAX_EVENTS"]
         declared = request.META.get("CONTENT_LENGTH") or "0"
@@ -101,13 +111,13 @@ class IngestView(APIView):
         if len(items) > max_events:
             raise PayloadTooLarge(f"At most {max_events} events per request; got {len(items)}.")
         result = events_ingest(items)
-        if len(result.rejected) >= reject_alert_threshold():
+        if result.rejected >= reject_alert_threshold():
             system_event_record(
                 source="ingestion", event="ingestion.rejected", level=SystemEvent.Level.WARNING,
-                message=f"{len(result.rejected)} of {len(items)} events rejected from key "
+                message=f"{result.rejected} of {len(items)} events rejected from key "
                         f"{request.auth.prefix}",
                 resource_type="api_key", resource_id=str(request.auth.pk),
-                details={"rejected": len(result.rejected), "batch": len(items),
-                         "first_errors": result.rejected[:5]},
+                details={"rejected": result.rejected, "batch": len(items),
+                         "first_errors": result.errors[:5]},
             )
         return Response(result.as_dict(), status=status.HTTP_200_OK)
