@@ -225,12 +225,12 @@ def test_decimals_keep_the_text_precision(ingest_client):
     items = [usage(cost="999999.99999999"), usage(cost="1e-12"), usage(credits="12.5E+3")]
     body = post_raw(ingest_client, "[" + ", ".join(
         [json.dumps(items[0]), json.dumps(items[1]), json.dumps(items[2]),
-         event_text(cost="0.123456789012345678")]) + "]").json()
+         event_text(cost="0.1234567850000000001")]) + "]").json()
     assert body["accepted"] == 4, body
     costs = sorted(UsageRecord.objects.values_list("cost", flat=True))
-    # 0.12345679: rounded from the number's text (a float would give 0.12345679 too, but
-    # the text is what was checked: 1e-99999999 written as a number is refused above).
-    assert costs == [0, 0, Decimal("0.12345679"), Decimal("999999.99999999")]
+    # A JSON number is rounded from its text: as a float it would be 0.123456785 and round
+    # (half even) down to 0.12345678.
+    assert costs == [0, Decimal("0.00123"), Decimal("0.12345679"), Decimal("999999.99999999")]
     assert str(UsageRecord.objects.get(event_id=items[2]["event_id"]).credits) == "12500.0000"
 
 
