@@ -42,6 +42,15 @@ class Access:
         return not self.kind.cost_fields or self._has("view_cost")
 
     @cached_property
+    def can_view_stats(self):
+        """Figures and charts: a kind with a view_stats_<model> permission (usage) needs
+        it; the others' charts go with the tab."""
+        codename = f"view_stats_{self.kind.model_name}"
+        if not any(name == codename for name, _ in self.kind.model._meta.permissions):
+            return self.can_view
+        return self._has("view_stats")
+
+    @cached_property
     def masked_fields(self) -> frozenset:
         return frozenset(() if self.can_view_sensitive else self.kind.sensitive_fields)
 

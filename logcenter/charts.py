@@ -185,9 +185,14 @@ def _top(values, limit=7):
 
 # --- the charts of each tab -------------------------------------------------------------
 
+# The panels' own parameter, beside the list's.
+PANEL_PARAMETERS = ("top_by",)
+MAX_EVENT_BUCKETS = 366
+
+
 def usage_panels(user, params):
     """Cards, cost (or requests) per bucket by model, and the top spenders."""
-    query = stats.parse(user, params, group_by="model")
+    query = stats.parse(user, params, group_by="model", also=PANEL_PARAMETERS)
     width = choose_width(query.start, query.end)
     buckets = stats.buckets(query, width)
     measure = "cost" if "cost" in query.measures else "requests"
@@ -202,7 +207,9 @@ def usage_panels(user, params):
         link=lambda s, e, name: _list_link(
             "usage", params, s, e, {"platform_model": name}, window_start=query.start)
         if name != OTHER else None)
-    top_by = params.get("top_by") if params.get("top_by") in TOP_ORDERS else measure
+    top_by = params.get("top_by") or measure
+    if top_by not in TOP_ORDERS or (top_by == "cost" and measure != "cost"):
+        raise stats.StatsError("top_by", f"Use one of: {', '.join(TOP_ORDERS)}.")
     top = {}
     for group in ("user", "api_key", "model"):
         rows = stats.totals(stats.regroup(query, group))
@@ -215,7 +222,8 @@ def usage_panels(user, params):
     status = {r["status"]: r["requests"] for r in
               stats.totals(stats.regroup(query, "status"))}
     requests = sum(status.values())
-    p95_ms, p95_sampled = _p95_latency(selectors.log_filter(kind, user, params).qs)
+    p95_ms, p95_sampled = _p95_latency(
+        selectors.log_filter(kind, user, params, also=PANEL_PARAMETERS).qs)
     return {
         "chart": chart,
         "top": top,
@@ -266,11 +274,14 @@ def _api_key_names(user, key_ids):
 def event_panels(kind_slug, user, params):
     """Auth: failures and lockouts over time. System: events by level over time."""
     kind = registry[kind_slug]
-    filterset = selectors.log_filter(kind, user, params)
+    filterset = selectors.log_filter(kind, user, params, also=PANEL_PARAMETERS)
     start, _, _ = filterset.time_window
-    end = filterset.form.cleaned_data.get("end_time") or timezone.now()
+    end = min(filterset.form.cleaned_data.get("end_time") or timezone.now(), timezone.now())
     start = start or end - timedelta(days=7)
     width = choose_width(start, end)
+    if end - start > timedelta(days=MAX_EVENT_BUCKETS):  # as the usage buckets are bounded
+        raise stats.StatsError("start_time", f"Charts cover at most {MAX_EVENT_BUCKETS} "
+                                             "days: narrow the range.")
     trunc = (TruncHour if width == "1h" else TruncDay)("occurred_at",
                                                        tzinfo=timezone.get_current_timezone())
     queryset = filterset.qs

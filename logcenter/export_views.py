@@ -21,8 +21,10 @@ def export_start(request, kind):
     try:
         exports.export_create(user=request.user, kind_slug=kind, fmt=fmt, params=request.GET,
                               excel_bom=request.POST.get("excel_bom") == "on")
-    except selectors.InvalidLogQuery:
-        messages.error(request, "Fix the filters before exporting.")
+    except selectors.InvalidLogQuery as exc:
+        problems = "; ".join(f"{name}: {' '.join(reasons)}"
+                             for name, reasons in exc.api_errors().items())
+        messages.error(request, f"Fix the filters before exporting ({problems}).")
         return redirect(f"{reverse('logcenter:list', args=[kind])}?{request.GET.urlencode()}")
     except ValueError as exc:
         messages.error(request, str(exc))

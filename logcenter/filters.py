@@ -4,17 +4,24 @@ The HTML list, the REST API and the export all validate their query string with 
 FilterSets (through logcenter.selectors), so a parameter means the same thing in each.
 Parameter names follow the model fields; ranges are `<field>_min` / `<field>_max`; the
 time range is `start_time` (inclusive) / `end_time` (exclusive) or a `range` preset.
+
+Every choice and exact-match filter takes several values, repeated (`level=error&
+level=critical`) or as a comma list (`status=error,timeout`; a value holding a comma is
+quoted, `"Smith, John"`), meaning any of them; and each has a negation, `exclude_<name>`,
+taking values the same way, meaning none of them. Every value is parsed within bounds
+(times, numbers, lengths) before it reaches the database.
 """
 
 import copy
-import json
+import csv
 import re
 from datetime import datetime, timedelta
 from datetime import timezone as dt_timezone
+from decimal import Decimal
 
 import django_filters as filters
 from django import forms
-from django.core.exceptions import ValidationError
+from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.db.models import Q
 from django.db.models.fields.json import KeyTransform
 from django.utils import timezone
@@ -32,17 +39,53 @@ RANGE_PRESETS = {
     "all": ("All time", None),
 }
 METADATA_KEY_RE = re.compile(r"^[A-Za-z0-9_]{1,64}$")
+# Query times outside these are refused: no stored row is older than 2000 (ingestion's
+# rule) or later than now + 5 minutes, and within them no window arithmetic overflows.
+EARLIEST_QUERY_TIME = datetime(1970, 1, 1, tzinfo=dt_timezone.utc)
+LATEST_QUERY_TIME = datetime(2100, 1, 1, tzinfo=dt_timezone.utc)
+SEARCH_MAX_LENGTH = 512
+TEXT_MAX_LENGTH = 1024  # an exact-match value of a column without max_length
+MAX_VALUES = 100  # values of one multi-valued filter
+NEGATION_PREFIX = "exclude_"
+SURROGATES_RE = re.compile("[\ud800-\udfff]")
+
+
+def refuse_surrogates(value):
+    """Lone surrogates (from JSON's "\\ud800") cannot be encoded for the database."""
+    if isinstance(value, str) and SURROGATES_RE.search(value):
+        raise ValidationError("Must be valid Unicode text (no lone surrogates).",
+                              code="surrogates")
+
+
+class BoundedCharField(forms.CharField):
+    """Text with a length cap, no NUL (Django's own check) and no lone surrogates."""
+
+    default_validators = [refuse_surrogates]
+
+    def __init__(self, *args, max_length=TEXT_MAX_LENGTH, **kwargs):
+        super().__init__(*args, max_length=max_length, **kwargs)
 
 
 class FlexibleDateTimeField(forms.DateTimeField):
-    """ISO 8601 (with or without offset; naive means the user's timezone) or Unix seconds."""
+    """ISO 8601 (with or without offset; naive means the user's timezone) or Unix seconds,
+    between 1970 and 2100."""
 
     widget = forms.DateTimeInput(attrs={"placeholder": "YYYY-MM-DD HH:MM"})
 
     def to_python(self, value):
-        if isinstance(value, str) and re.fullmatch(r"\s*\d{9,11}(\.\d+)?\s*", value):
-            return datetime.fromtimestamp(float(value), tz=dt_timezone.utc)
-        return super().to_python(value)
+        if isinstance(value, str) and len(value) > 64:
+            raise ValidationError("Enter a valid date/time.", code="invalid")
+        try:
+            if isinstance(value, str) and re.fullmatch(r"\s*\d{1,11}(\.\d{1,9})?\s*", value):
+                parsed = datetime.fromtimestamp(float(value), tz=dt_timezone.utc)
+            else:
+                parsed = super().to_python(value)
+            if parsed is not None and not EARLIEST_QUERY_TIME <= parsed < LATEST_QUERY_TIME:
+                raise OverflowError
+        except (OverflowError, OSError):  # year 1 or 9999 shifted by its offset, …
+            raise ValidationError("Must be between 1970-01-01 and 2100-01-01.",
+                                  code="out_of_range") from None
+        return parsed
 
 
 class FlexibleDateTimeFilter(filters.Filter):
@@ -67,6 +110,67 @@ class StrictBooleanFilter(filters.BooleanFilter):
     field_class = StrictBooleanField
 
 
+DECIMAL_RE = re.compile(r"\s*[+-]?(\d{1,30}(\.\d{0,30})?|\.\d{1,30})\s*")
+
+
+class BoundedDecimalField(forms.DecimalField):
+    """A plain decimal within a column's digits. The text is checked before any conversion:
+    `1e-99999999` or `1e309` never reach Decimal arithmetic (or the database)."""
+
+    def __init__(self, *, max_digits, decimal_places, **kwargs):
+        super().__init__(max_digits=max_digits + decimal_places, decimal_places=decimal_places,
+                         min_value=0, **kwargs)
+        self.whole_digits = max_digits - decimal_places
+
+    def to_python(self, value):
+        if value in self.empty_values:
+            return None
+        if not isinstance(value, str) or not DECIMAL_RE.fullmatch(value):
+            raise ValidationError("Enter a plain decimal number, like 0.5 (no exponent).",
+                                  code="invalid")
+        number = Decimal(value.strip())
+        if abs(number) >= Decimal(10) ** self.whole_digits:
+            raise ValidationError(f"Must be below {10 ** self.whole_digits}.", code="max_value")
+        return number
+
+    def validate(self, value):
+        super(forms.DecimalField, self).validate(value)
+
+
+class BoundedIntegerField(forms.IntegerField):
+    """A whole number within the column's range (digits checked before conversion)."""
+
+    def __init__(self, *, min_value=0, max_value=2**63 - 1, **kwargs):
+        super().__init__(min_value=min_value, max_value=max_value, **kwargs)
+
+    def to_python(self, value):
+        if isinstance(value, str) and not re.fullmatch(r"\s*[+-]?\d{1,20}\s*", value):
+            if value.strip():
+                raise ValidationError("Enter a whole number.", code="invalid")
+        return super().to_python(value)
+
+
+class BoundedNumberFilter(filters.NumberFilter):
+    """`<field>_min` / `<field>_max` with the column's bounds."""
+
+    def __init__(self, *args, model_field=None, **kwargs):
+        self.model_field = model_field
+        super().__init__(*args, **kwargs)
+
+    @property
+    def field(self):
+        if not hasattr(self, "_field"):
+            column = self.model_field
+            if column.get_internal_type() == "DecimalField":
+                self._field = BoundedDecimalField(
+                    max_digits=column.max_digits, decimal_places=column.decimal_places,
+                    required=False, label=self.label)
+            else:
+                self._field = BoundedIntegerField(required=False, label=self.label,
+                                                  max_value=2**31 - 1)
+        return self._field
+
+
 class PassThroughFilter(filters.CharFilter):
     """A parameter read by the paginator (ordering, cursor, page size), not a WHERE clause."""
 
@@ -74,7 +178,7 @@ class PassThroughFilter(filters.CharFilter):
         return qs
 
 
-class MetadataPairField(forms.CharField):
+class MetadataPairField(BoundedCharField):
     """`key=value`; the key follows the ingestion rule for metadata keys."""
 
     def to_python(self, value):
@@ -87,6 +191,9 @@ class MetadataPairField(forms.CharField):
         return key.strip(), expected.strip()
 
 
+NUMBER_TEXT_RE = re.compile(r"-?\d{1,18}(\.\d{1,18})?")
+
+
 class MetadataFilter(filters.Filter):
     field_class = MetadataPairField
 
@@ -96,25 +203,244 @@ class MetadataFilter(filters.Filter):
         key, expected = value
         # KeyTransform takes the key literally (no `__` lookup parsing); its exact lookup
         # compares JSON values, so "5" also finds the number 5 and "true" the boolean.
+        # Only plain numbers are tried as numbers (never json.loads: "1e999" is infinity,
+        # "[[[…" a recursion error).
         candidates = [expected]
-        try:
-            parsed = json.loads(expected)
-        except ValueError:
-            parsed = None
-        if isinstance(parsed, (int, float, bool)):
-            candidates.append(parsed)
+        if expected in ("true", "false"):
+            candidates.append(expected == "true")
+        elif NUMBER_TEXT_RE.fullmatch(expected):
+            candidates.append(float(expected) if "." in expected else int(expected))
         condition = Q()
         for candidate in candidates:
             condition |= Q(metadata_match=candidate)
         return qs.alias(metadata_match=KeyTransform(key, "metadata")).filter(condition)
 
 
-class IPFilter(filters.CharFilter):
-    field_class = forms.GenericIPAddressField
+class SafeIPAddressField(forms.GenericIPAddressField):
+    """An address PostgreSQL's inet can hold: no IPv6 zone (`fe80::1%eth0`)."""
+
+    def to_python(self, value):
+        if isinstance(value, str) and "%" in value:
+            raise ValidationError("Enter an IP address without a zone (%…).", code="invalid")
+        return super().to_python(value)
+
+
+# --- several values per filter ----------------------------------------------------------
+
+def split_values(raw_values) -> list[str]:
+    """Repeats and comma lists as one list, in order, without blanks or repeats. A value
+    holding a comma is written in double quotes (CSV quoting)."""
+    values = []
+    for raw in raw_values:
+        if raw is None:
+            continue
+        if not isinstance(raw, str):
+            raw = str(raw)
+        if len(raw) > TEXT_MAX_LENGTH * 4:
+            raise ValidationError("Too long.", code="max_length")
+        if "," in raw or '"' in raw:
+            try:
+                parts = next(csv.reader([raw], skipinitialspace=True, strict=True))
+            except (csv.Error, StopIteration):
+                raise ValidationError('Unbalanced quotes: quote a value holding a comma '
+                                      'as "a, b".', code="invalid") from None
+        else:
+            parts = [raw]
+        for part in parts:
+            part = part.strip()
+            if part and part not in values:
+                values.append(part)
+    if len(values) > MAX_VALUES:
+        raise ValidationError(f"At most {MAX_VALUES} values.", code="max_values")
+    return values
+
+
+class ManyValuesWidgetMixin:
+    """Reads every value given for the name (repeats), and shows them comma-joined."""
+
+    def value_from_datadict(self, data, files, name):
+        if hasattr(data, "getlist"):
+            return data.getlist(name)
+        value = data.get(name)
+        if value is None:
+            return []
+        return list(value) if isinstance(value, (list, tuple)) else [value]
+
+
+def _quote(value):
+    return f'"{value}"' if "," in value or '"' in value else value
+
+
+class ManyValuesInput(ManyValuesWidgetMixin, forms.TextInput):
+    def format_value(self, value):
+        if isinstance(value, (list, tuple)):
+            return ", ".join(_quote(str(v)) for v in value if v not in (None, "")) or None
+        return super().format_value(value)
+
+
+class ManyValuesSelect(ManyValuesWidgetMixin, forms.Select):
+    """A select that turns into a multiple select when the query holds several values."""
+
+    def get_context(self, name, value, attrs):
+        values = value if isinstance(value, (list, tuple)) else [value]
+        self.allow_multiple_selected = len([v for v in values if v not in (None, "")]) > 1
+        return super().get_context(name, value, attrs)
+
+
+class ManyValuesField(forms.Field):
+    """Several values, each cleaned by `inner` (a form field); None when none are given."""
+
+    def __init__(self, *, inner: forms.Field, **kwargs):
+        self.inner = inner
+        kwargs.setdefault("widget", ManyValuesSelect(choices=[("", "Any"), *inner.choices])
+                          if isinstance(inner, forms.ChoiceField) else ManyValuesInput())
+        super().__init__(**kwargs)
+
+    def to_python(self, value):
+        if value in (None, "", [], ()):
+            return None
+        raw = value if isinstance(value, (list, tuple)) else [value]
+        return split_values(raw) or None
+
+    def validate(self, value):
+        pass
+
+    def run_validators(self, value):
+        if not value:
+            return
+        errors, cleaned = [], []
+        for item in value:
+            try:
+                cleaned.append(self.inner.clean(item))
+            except ValidationError as error:
+                for message in error.messages:
+                    errors.append(ValidationError(f"{item[:80]!r}: {message}", code="invalid"))
+        if errors:
+            raise ValidationError(errors)
+        value[:] = [v for v in cleaned if v not in (None, "")]
+
+    def clean(self, value):
+        value = self.to_python(value)
+        self.run_validators(value)
+        return value or None
+
+
+def _any_of(field_name):
+    """The default condition: the field equals any of the values."""
+
+    def condition(queryset, values):
+        if len(values) == 1:
+            return Q(**{field_name: values[0]})
+        return Q(**{f"{field_name}__in": values})
+
+    return condition
+
+
+class AnyOfFilter(filters.CharFilter):
+    """A choice or exact-match filter taking several values (OR), or, as its derived
+    `exclude_<name>` twin, refusing them all. `condition(queryset, values)` -> Q says what
+    a match is (the field equals a value, by default)."""
+
+    field_class = ManyValuesField
+
+    def __init__(self, *args, inner=None, condition=None, choices=None, **kwargs):
+        self.inner_field = inner
+        self.choices = choices
+        self.condition = condition
+        super().__init__(*args, **kwargs)
+
+    def make_inner(self):
+        if self.choices is not None:
+            return forms.ChoiceField(choices=self.choices, required=False)
+        if self.inner_field is not None:
+            return copy.deepcopy(self.inner_field)
+        max_length = TEXT_MAX_LENGTH
+        try:
+            column = self.model._meta.get_field(self.field_name)
+            max_length = getattr(column, "max_length", None) or TEXT_MAX_LENGTH
+        except (AttributeError, FieldDoesNotExist):  # a condition over several fields
+            pass
+        return BoundedCharField(required=False, max_length=max_length)
+
+    @property
+    def field(self):
+        if not hasattr(self, "_field"):
+            self._field = ManyValuesField(inner=self.make_inner(), required=False,
+                                          label=self.label, help_text=self.extra.get(
+                                              "help_text", ""))
+        return self._field
+
+    def negation(self):
+        """The `exclude_<name>` twin of this filter."""
+        twin = copy.copy(self)
+        twin.__dict__.pop("_field", None)
+        twin.exclude = True
+        twin.label = f"Not {self.label or self.field_name}"
+        twin.negates = self
+        return twin
+
+    def filter(self, qs, value):
+        if not value:
+            return qs
+        condition = (self.condition or _any_of(self.field_name))(qs, value)
+        return qs.exclude(condition) if self.exclude else qs.filter(condition)
+
+
+def match_any(*fields):
+    """A condition matching any of several fields exactly (user id or name, …).
+
+    A value is nearly always in one of the fields only: the fields holding it among the
+    rows being filtered (the user's visible rows) are probed first, one index lookup each,
+    and only those enter the condition. One field is then one ordered index scan, where an
+    OR would read every candidate row of the window. The rows matched are the same."""
+
+    def condition(queryset, values):
+        result = Q()
+        for field in fields:
+            holding = values
+            if issubclass(queryset.model, LogEnvelope):
+                holding = [v for v in values if queryset.filter(**{field: v}).exists()]
+            if holding:
+                result |= _any_of(field)(queryset, holding)
+        return result or _any_of(fields[0])(queryset, values)
+
+    return condition
+
+
+def exact_or_prefix(field):
+    """`user.role_changed` matches exactly; `user.*` (or `user.`) matches the prefix."""
+
+    def condition(queryset, values):
+        exact = [v for v in values if not v.endswith("*")]
+        result = _any_of(field)(queryset, exact) if exact else Q()
+        for prefix in (v.rstrip("*") for v in values if v.endswith("*")):
+            result |= Q(**{f"{field}__startswith": prefix})
+        return result
+
+    return condition
+
+
+class LevelAtLeastFilter(filters.ChoiceFilter):
+    """System events of this level or above (`level_min=warning`): one value."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("choices", SystemEvent.Level.choices)
+        kwargs.setdefault("empty_label", "Any")
+        super().__init__(*args, **kwargs)
+
+    def filter(self, qs, value):
+        if not value:
+            return qs
+        order = list(SystemEvent.Level.values)
+        return qs.filter(level__in=order[order.index(value):])
 
 
 class PassThroughChoiceFilter(PassThroughFilter):
     field_class = forms.ChoiceField
+
+
+class SearchFilter(filters.CharFilter):
+    field_class = BoundedCharField
 
 
 class LogFilterForm(forms.Form):
@@ -148,39 +474,6 @@ class LogFilterForm(forms.Form):
         return data
 
 
-def match_any(*fields):
-    """A filter method matching any of several fields exactly (user id or name, …).
-
-    A value is nearly always in one of the fields only: the fields holding it among the
-    rows being filtered (the user's visible rows) are probed first, one index lookup each,
-    and only those enter the condition. One field is then one ordered index scan, where an
-    OR would read every candidate row of the window. The rows matched are the same."""
-
-    def apply(queryset, name, value):
-        value = value.strip()
-        holding = fields  # rollups (stats) have no index to probe with: a plain OR there
-        if issubclass(queryset.model, LogEnvelope):
-            holding = [f for f in fields if queryset.filter(**{f: value}).exists()]
-        condition = Q()
-        for field in holding or fields[:1]:
-            condition |= Q(**{field: value})
-        return queryset.filter(condition)
-
-    return apply
-
-
-def exact_or_prefix(field):
-    """`user.role_changed` matches exactly; `user.*` (or `user.`) matches the prefix."""
-
-    def apply(queryset, name, value):
-        value = value.strip()
-        if value.endswith("*"):
-            return queryset.filter(**{f"{field}__startswith": value.rstrip("*")})
-        return queryset.filter(**{field: value})
-
-    return apply
-
-
 class _BaseFilters(dict):
     """A FilterSet class's `base_filters`, which django-filter deep-copies for every
     instance: about 1 ms of each request for some 40 filters. No filter's state changes
@@ -210,17 +503,17 @@ class LogFilterSet(filters.FilterSet):
         label="Time range",
         empty_label="Default",
     )
-    q = filters.CharFilter(method="filter_search", label="Search")
-    request_id = filters.CharFilter(label="Request ID")
-    event_id = filters.UUIDFilter(label="Event ID")
-    actor_type = filters.ChoiceFilter(choices=AuditEvent._meta.get_field("actor_type").choices,
-                                      empty_label="Any")
-    actor_id = filters.CharFilter(label="Actor ID")
-    actor_name = filters.CharFilter(label="Actor name")
-    ip = IPFilter(label="IP address")
+    q = SearchFilter(method="filter_search", label="Search", max_length=SEARCH_MAX_LENGTH)
+    request_id = AnyOfFilter(label="Request ID")
+    event_id = AnyOfFilter(label="Event ID", inner=forms.UUIDField(required=False))
+    actor_type = AnyOfFilter(choices=AuditEvent._meta.get_field("actor_type").choices,
+                             label="Actor type")
+    actor_id = AnyOfFilter(label="Actor ID")
+    actor_name = AnyOfFilter(label="Actor name")
+    ip = AnyOfFilter(label="IP address", inner=SafeIPAddressField(required=False))
     metadata = MetadataFilter(label="Metadata", help_text="key=value, e.g. env=prod")
     ordering = PassThroughChoiceFilter(label="Sort")
-    cursor = PassThroughFilter(label="Cursor")
+    cursor = PassThroughFilter(label="Cursor", max_length=4096)
     page_size = PassThroughFilter(label="Page size")  # field replaced in __init__
 
     # Set by each kind.
@@ -236,7 +529,24 @@ class LogFilterSet(filters.FilterSet):
 
     @classmethod
     def get_filters(cls):
-        return _BaseFilters(super().get_filters())
+        """The declared filters, and for each multi-valued one its `exclude_<name>` twin
+        (derived here, so a new filter gets its negation without more code)."""
+        declared = super().get_filters()
+        for name, filter_ in list(declared.items()):
+            if isinstance(filter_, AnyOfFilter) and not filter_.exclude:
+                declared[NEGATION_PREFIX + name] = filter_.negation()
+        return _BaseFilters(declared)
+
+    @classmethod
+    def multi_valued(cls) -> frozenset:
+        """Parameters that take several values (repeats or a comma list)."""
+        return frozenset(name for name, filter_ in cls.base_filters.items()
+                         if isinstance(filter_, AnyOfFilter))
+
+    @classmethod
+    def parameter_names(cls) -> frozenset:
+        """Every parameter a list of this kind takes: its filters, time window and paging."""
+        return frozenset(cls.base_filters)
 
     def get_form_class(self):
         """One form class per FilterSet class: its fields are the same for every request
@@ -355,16 +665,21 @@ class LogFilterSet(filters.FilterSet):
 RESULT_CHOICES = Result.choices
 
 
+def _column(model, name):
+    return model._meta.get_field(name)
+
+
 class AuditEventFilterSet(LogFilterSet):
-    actor = filters.CharFilter(method=match_any("actor_name", "actor_id"), label="Actor")
-    action = filters.CharFilter(method=exact_or_prefix("action"), label="Action",
-                                help_text="exact, or a prefix like user.*")
-    category = filters.CharFilter()
-    resource_type = filters.CharFilter(label="Resource type")
-    resource_id = filters.CharFilter(label="Resource ID")
-    resource_name = filters.CharFilter(label="Resource name")
-    result = filters.ChoiceFilter(choices=RESULT_CHOICES, empty_label="Any")
-    reason = filters.CharFilter(field_name="reason", lookup_expr="icontains")
+    actor = AnyOfFilter(condition=match_any("actor_name", "actor_id"), label="Actor")
+    action = AnyOfFilter(condition=exact_or_prefix("action"), label="Action",
+                         help_text="exact, or a prefix like user.*")
+    category = AnyOfFilter(label="Category")
+    resource_type = AnyOfFilter(label="Resource type")
+    resource_id = AnyOfFilter(label="Resource ID")
+    resource_name = AnyOfFilter(label="Resource name")
+    result = AnyOfFilter(choices=RESULT_CHOICES, label="Result")
+    reason = SearchFilter(field_name="reason", lookup_expr="icontains", label="Reason",
+                          max_length=256)
 
     search_fields = ("action", "actor_name", "resource_name", "resource_id", "reason")
     default_range = "7d"
@@ -379,40 +694,40 @@ class AuditEventFilterSet(LogFilterSet):
         model = AuditEvent
 
 
+def _range(model, name, bound, label):
+    lookup = "gte" if bound == "min" else "lte"
+    return BoundedNumberFilter(field_name=name, lookup_expr=lookup, label=label,
+                               model_field=_column(model, name))
+
 
 class UsageRecordFilterSet(LogFilterSet):
-    user = filters.CharFilter(method=match_any("username", "user_id"), label="User",
-                              help_text="username or user id")
-    user_id = filters.CharFilter(label="User ID")
-    username = filters.CharFilter()
-    api_key = filters.CharFilter(method=match_any("api_key_name", "api_key_id"), label="API key",
-                                 help_text="key name or key id")
-    api_key_id = filters.CharFilter(label="API key ID")
-    api_key_name = filters.CharFilter(label="API key name")
-    group = filters.CharFilter()
-    endpoint = filters.ChoiceFilter(choices=UsageRecord.Endpoint.choices, empty_label="Any")
-    platform_model = filters.CharFilter(label="Platform model")
-    upstream_model = filters.CharFilter(label="Upstream model")
-    upstream_name = filters.CharFilter(label="Upstream")
-    channel_id = filters.CharFilter(label="Channel")
-    binding_code = filters.CharFilter(label="Binding code")
-    protocol = filters.CharFilter()
-    billing_mode = filters.ChoiceFilter(choices=UsageRecord.BillingMode.choices,
-                                        label="Billing mode", empty_label="Any")
-    status = filters.ChoiceFilter(choices=UsageRecord.Status.choices, empty_label="Any")
-    error_code = filters.CharFilter(label="Error code")
+    user = AnyOfFilter(condition=match_any("username", "user_id"), label="User",
+                       help_text="username or user id")
+    user_id = AnyOfFilter(label="User ID")
+    username = AnyOfFilter(label="Username")
+    api_key = AnyOfFilter(condition=match_any("api_key_name", "api_key_id"), label="API key",
+                          help_text="key name or key id")
+    api_key_id = AnyOfFilter(label="API key ID")
+    api_key_name = AnyOfFilter(label="API key name")
+    group = AnyOfFilter(label="Group")
+    endpoint = AnyOfFilter(choices=UsageRecord.Endpoint.choices, label="Endpoint")
+    platform_model = AnyOfFilter(label="Platform model")
+    upstream_model = AnyOfFilter(label="Upstream model")
+    upstream_name = AnyOfFilter(label="Upstream")
+    channel_id = AnyOfFilter(label="Channel")
+    binding_code = AnyOfFilter(label="Binding code")
+    protocol = AnyOfFilter(label="Protocol")
+    billing_mode = AnyOfFilter(choices=UsageRecord.BillingMode.choices, label="Billing mode")
+    status = AnyOfFilter(choices=UsageRecord.Status.choices, label="Status")
+    error_code = AnyOfFilter(label="Error code")
     is_stream = StrictBooleanFilter(label="Stream", widget=forms.Select(
         choices=[("", "Any"), ("true", "Stream"), ("false", "Non-stream")]))
-    cost_min = filters.NumberFilter(field_name="cost", lookup_expr="gte", label="Cost ≥")
-    cost_max = filters.NumberFilter(field_name="cost", lookup_expr="lte", label="Cost ≤")
-    total_tokens_min = filters.NumberFilter(field_name="total_tokens", lookup_expr="gte",
-                                            label="Tokens ≥")
-    total_tokens_max = filters.NumberFilter(field_name="total_tokens", lookup_expr="lte",
-                                            label="Tokens ≤")
-    latency_ms_min = filters.NumberFilter(field_name="latency_ms", lookup_expr="gte",
-                                          label="Latency ≥ (ms)")
-    latency_ms_max = filters.NumberFilter(field_name="latency_ms", lookup_expr="lte",
-                                          label="Latency ≤ (ms)")
+    cost_min = _range(UsageRecord, "cost", "min", "Cost ≥")
+    cost_max = _range(UsageRecord, "cost", "max", "Cost ≤")
+    total_tokens_min = _range(UsageRecord, "total_tokens", "min", "Tokens ≥")
+    total_tokens_max = _range(UsageRecord, "total_tokens", "max", "Tokens ≤")
+    latency_ms_min = _range(UsageRecord, "latency_ms", "min", "Latency ≥ (ms)")
+    latency_ms_max = _range(UsageRecord, "latency_ms", "max", "Latency ≤ (ms)")
 
     search_fields = ("username", "api_key_name", "platform_model", "upstream_model",
                      "error_message")
@@ -435,21 +750,20 @@ class UsageRecordFilterSet(LogFilterSet):
         model = UsageRecord
 
 
-
 class AuthEventFilterSet(LogFilterSet):
-    user = filters.CharFilter(
-        method=match_any("username_attempted", "user_id", "actor_name"),
+    user = AnyOfFilter(
+        condition=match_any("username_attempted", "user_id", "actor_name"),
         label="User",
         help_text="user id or attempted username",
     )
-    user_id = filters.CharFilter(label="User ID")
-    username_attempted = filters.CharFilter(label="Username attempted")
-    event = filters.CharFilter(method=exact_or_prefix("event"), label="Event",
-                               help_text="exact, or a prefix like login.*")
-    result = filters.ChoiceFilter(choices=RESULT_CHOICES, empty_label="Any")
-    identity_provider = filters.CharFilter(label="Identity provider")
-    failure_reason = filters.CharFilter(label="Failure reason")
-    session_key_hash = filters.CharFilter(label="Session")
+    user_id = AnyOfFilter(label="User ID")
+    username_attempted = AnyOfFilter(label="Username attempted")
+    event = AnyOfFilter(condition=exact_or_prefix("event"), label="Event",
+                        help_text="exact, or a prefix like login.*")
+    result = AnyOfFilter(choices=RESULT_CHOICES, label="Result")
+    identity_provider = AnyOfFilter(label="Identity provider")
+    failure_reason = AnyOfFilter(label="Failure reason")
+    session_key_hash = AnyOfFilter(label="Session")
 
     search_fields = ("username_attempted", "event", "failure_reason", "identity_provider",
                      "user_agent")
@@ -463,14 +777,15 @@ class AuthEventFilterSet(LogFilterSet):
         model = AuthEvent
 
 
-
 class SystemEventFilterSet(LogFilterSet):
-    source = filters.CharFilter()
-    event = filters.CharFilter(method=exact_or_prefix("event"), label="Event",
-                               help_text="exact, or a prefix like export.*")
-    level = filters.ChoiceFilter(choices=SystemEvent.Level.choices, empty_label="Any")
-    resource_type = filters.CharFilter(label="Resource type")
-    resource_id = filters.CharFilter(label="Resource ID")
+    source = AnyOfFilter(label="Source")
+    event = AnyOfFilter(condition=exact_or_prefix("event"), label="Event",
+                        help_text="exact, or a prefix like export.*")
+    level = AnyOfFilter(choices=SystemEvent.Level.choices, label="Level")
+    level_min = LevelAtLeastFilter(label="Level at least",
+                                   help_text="this level or above, e.g. warning")
+    resource_type = AnyOfFilter(label="Resource type")
+    resource_id = AnyOfFilter(label="Resource ID")
 
     search_fields = ("source", "event", "message", "resource_id")
     default_range = "7d"

@@ -53,3 +53,29 @@ def describe(errors: dict) -> str:
         return ""
     label = "Unknown parameter" if len(unknown) == 1 else "Unknown parameters"
     return f"{label}: {', '.join(unknown)}."
+
+
+def as_querydict(params):
+    """`params` as a QueryDict: a QueryDict as it is; a dict's values (a scalar or a list of
+    scalars, as a JSON export request gives them) as text. ValueError for nested values."""
+    from django.http import QueryDict
+
+    if isinstance(params, QueryDict):
+        return params
+    query = QueryDict(mutable=True)
+    for name, value in params.items():
+        values = value if isinstance(value, (list, tuple)) else [value]
+        texts = []
+        for item in values:
+            if item is None:
+                continue
+            if isinstance(item, bool):
+                texts.append("true" if item else "false")
+            elif isinstance(item, (str, int, float)):
+                texts.append(str(item))
+            else:
+                raise ValueError(f"{name}: a filter's value is a string or number, "
+                                 "or a list of them.")
+        if texts:
+            query.setlist(str(name), texts)
+    return query

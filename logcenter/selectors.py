@@ -14,6 +14,7 @@ from django.db import connection
 from django.utils.crypto import constant_time_compare, salted_hmac
 
 from . import partitions
+from .params import UNKNOWN, as_querydict, parameter_errors
 from .access import access_for, visible_kinds
 from .models import UsageRecord
 from .pagination import KeysetPage, Total, capped_count, keyset_page, planned_rows
@@ -22,12 +23,18 @@ from .services import log_read_record
 
 
 class InvalidLogQuery(Exception):
-    """The query string did not validate; `errors` maps parameter -> reasons."""
+    """The query string did not validate; `errors` maps parameter -> reasons, as a form's
+    get_json_data() gives them ([{"message", "code"}]). Unknown parameters come under
+    params.UNKNOWN, one entry per name."""
 
     def __init__(self, errors, filterset=None):
         super().__init__("Invalid log query")
         self.errors = errors
         self.filterset = filterset
+
+    def api_errors(self) -> dict:
+        """{parameter: [messages]}: the body of the API's HTTP 400 (every face's)."""
+        return {field: [e["message"] for e in errors] for field, errors in self.errors.items()}
 
 
 @dataclass
@@ -92,21 +99,36 @@ def log_visible(kind: LogKind, user):
 
 
 def log_filterset(kind: LogKind, user, params):
-    """The kind's FilterSet bound to `params` over what `user` may see (not yet validated)."""
-    return kind.filterset(params, queryset=log_visible(kind, user),
+    """The kind's FilterSet bound to `params` (a QueryDict, or a dict of values or lists)
+    over what `user` may see (not yet validated)."""
+    return kind.filterset(as_querydict(params), queryset=log_visible(kind, user),
                           access=access_for(user, kind))
 
 
-def log_filter(kind: LogKind, user, params):
-    """The validated FilterSet; raises InvalidLogQuery with per-parameter reasons."""
+def log_filter(kind: LogKind, user, params, *, also=()):
+    """The validated FilterSet; raises InvalidLogQuery with per-parameter reasons.
+
+    Every parameter must be one of the kind's (filters, time window, paging) or of `also`,
+    the face's own (a chart's `top_by`); a single-valued one may come once."""
+    try:
+        params = as_querydict(params)
+    except ValueError as exc:
+        raise InvalidLogQuery({"filters": [{"message": str(exc), "code": "invalid"}]}) from None
     filterset = log_filterset(kind, user, params)
-    if not filterset.is_valid():
-        raise InvalidLogQuery(filterset.errors.get_json_data(), filterset)
+    problems = parameter_errors(params, kind.filterset.parameter_names() | set(also),
+                                kind.filterset.multi_valued())
+    valid = filterset.is_valid()
+    if problems or not valid:
+        errors = filterset.errors.get_json_data() if not valid else {}
+        for name, reasons in problems.items():
+            code = "unknown" if name == UNKNOWN else "repeated"
+            errors[name] = [{"message": reason, "code": code} for reason in reasons]
+        raise InvalidLogQuery(errors, filterset)
     return filterset
 
 
-def log_list(kind: LogKind, user, params) -> LogListing:
-    filterset = log_filter(kind, user, params)
+def log_list(kind: LogKind, user, params, *, also=()) -> LogListing:
+    filterset = log_filter(kind, user, params, also=also)
     queryset = filterset.qs
     carried = _carried_total(filterset, user.pk)
     plan, planned = _sort_plan(kind, filterset, queryset, carried)

@@ -11,13 +11,14 @@ hours (1-minute buckets, zones with :30 offsets) are computed from the raw rows.
 import gc
 import json
 import zoneinfo
-from contextlib import contextmanager
 from bisect import bisect_right
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from datetime import timezone as dt_timezone
 from decimal import Decimal
 
+from django.core.exceptions import PermissionDenied
 from django.db import connection, transaction
 from django.db.models import Count, F, Sum, Value
 from django.db.models.functions import TruncDay, TruncHour, TruncMinute
@@ -25,7 +26,9 @@ from django.utils import timezone
 
 from . import selectors
 from .access import access_for
+from .filters import NEGATION_PREFIX
 from .models import USAGE_ROLLUPS, UsageRollupInbox
+from .params import as_querydict
 from .registry import registry
 
 WIDTHS = {  # width: (step, most buckets per request)
@@ -50,7 +53,10 @@ ROLLUP_FILTERS = {
     "platform_model": {"platform_model"}, "upstream_name": {"upstream_name"},
     "status": {"status"},
 }
-NOT_FILTERS = {"start_time", "end_time", "range", "ordering", "cursor", "page_size"}
+# A negation reads the same dimensions as its filter.
+ROLLUP_FILTERS.update({NEGATION_PREFIX + name: dims for name, dims in ROLLUP_FILTERS.items()})
+PAGING = {"ordering", "cursor", "page_size"}
+NOT_FILTERS = {"start_time", "end_time", "range", *PAGING}
 # output name: (raw column, rollup column); a raw row counts as one request.
 MEASURES = {
     "requests": (None, "requests"),
@@ -111,17 +117,30 @@ class Query:
         return self.rollup is not None
 
 
-def parse(user, params, *, group_by="", default_range=timedelta(days=1)):
+def filter_lists(params) -> dict:
+    """{name: [values]} of the usage filters in `params`, without time window and paging."""
+    names = registry["usage"].filterset.parameter_names() - NOT_FILTERS
+    return {k: v for k, v in as_querydict(params).lists() if k in names}
+
+
+def parameter_names() -> frozenset:
+    """What the stats take: the usage list's parameters but its paging."""
+    return registry["usage"].filterset.parameter_names() - PAGING
+
+
+def parse(user, params, *, group_by="", default_range=timedelta(days=1), also=()):
     """Validate like the usage list; the time range becomes [start, end) of the stats and
-    the other filters a FilterSet without any time window of its own."""
+    the other filters a FilterSet without any time window of its own. PermissionDenied
+    without view_stats_usagerecord. `also`: the face's own parameters."""
     kind = registry["usage"]
-    windowed = selectors.log_filter(kind, user, params)
+    if not access_for(user, kind).can_view_stats:
+        raise PermissionDenied("Your role may not see usage statistics.")
+    windowed = selectors.log_filter(kind, user, params, also=also)
     data = windowed.form.cleaned_data
     now = timezone.now()
     start, _, _ = windowed.time_window
     end = min(data.get("end_time") or now, now)
-    unwindowed = {k: v for k, v in params.items() if k not in NOT_FILTERS}
-    filterset = selectors.log_filter(kind, user, {**unwindowed, "range": "all"})
+    filterset = selectors.log_filter(kind, user, {**filter_lists(params), "range": "all"})
     if start is None and data.get("range") == "all":
         # All time: from the first row this user may see under these filters.
         start = filterset.qs.order_by("occurred_at").values_list("occurred_at",
@@ -138,11 +157,16 @@ def parse(user, params, *, group_by="", default_range=timedelta(days=1)):
 
 def regroup(query, group_by):
     """The same validated query, grouped by `group_by` (comma-separated public names)."""
+    if len(group_by or "") > 200:
+        raise StatsError("group_by", "Too long.")
     names = [g.strip() for g in (group_by or "").split(",") if g.strip()]
     unknown = [g for g in names if g not in GROUP_BY]
     if unknown:
         raise StatsError("group_by", f"Unknown: {', '.join(unknown)}. Use any of: "
                                      f"{', '.join(GROUP_BY)}.")
+    repeated = sorted({g for g in names if names.count(g) > 1})
+    if repeated:
+        raise StatsError("group_by", f"Given more than once: {', '.join(repeated)}.")
     return replace(query, group_fields=[GROUP_BY[g] for g in names], group_names=names)
 
 
@@ -433,16 +457,16 @@ RATE_WINDOW_SECONDS = 60
 
 def usage_rates(user, params):
     """Requests and tokens in the last 60 seconds under the same (non-time) filters."""
-    recent = {k: v for k, v in params.items() if k not in NOT_FILTERS}
+    recent = filter_lists(params)
     recent["start_time"] = str(int(timezone.now().timestamp()) - RATE_WINDOW_SECONDS)
     queryset = selectors.log_filter(registry["usage"], user, recent).qs
     figures = queryset.order_by().aggregate(requests=Count("id"), tokens=Sum("total_tokens"))
     return {"rpm": figures["requests"] or 0, "tpm": figures["tokens"] or 0}
 
 
-def usage_stats(user, params):
+def usage_stats(user, params, *, also=()):
     """Totals of the usage filter (its time range) plus rpm/tpm: the stats endpoint's body."""
-    query = parse(user, params)
+    query = parse(user, params, also=also)
     figures = totals(query)[0]
     stats = {"requests": figures["requests"], "prompt_tokens": figures["input_tokens"],
              "completion_tokens": figures["output_tokens"],

@@ -20,6 +20,14 @@ def text_fields(kind):
             if f.get_internal_type() in ("CharField", "TextField")]
 
 
+def list_query(params) -> str:
+    """The query string without the panels' own parameters, url-encoded."""
+    query = params.copy()
+    for name in charts.PANEL_PARAMETERS:
+        query.pop(name, None)
+    return query.urlencode()
+
+
 class LogKindMixin(LoginRequiredMixin):
     """Resolves the kind from the URL and refuses users without console access."""
 
@@ -55,7 +63,8 @@ class LogListView(LogKindMixin, TemplateView):
     def get(self, request, *args, **kwargs):
         kind = self.kind
         try:
-            listing = selectors.log_list(kind, request.user, request.GET)
+            listing = selectors.log_list(kind, request.user, request.GET,
+                                         also=charts.PANEL_PARAMETERS)
         except selectors.InvalidLogQuery as exc:
             context = self.get_context_data(filterset=exc.filterset, listing=None,
                                             errors=exc.errors)
@@ -97,11 +106,15 @@ class LogListView(LogKindMixin, TemplateView):
             window=filterset.time_window if listing else None,
             # Figures and charts load in a second request (LogPanelsView), so the rows
             # show at once; deeper pages skip them.
-            show_panels=bool(listing and kind.charts and not filterset.cursor_value),
+            show_panels=bool(listing and kind.charts and access.can_view_stats
+                             and not filterset.cursor_value),
             errors=errors,
             page_sizes=(25, 50, 100, 200),
             range_presets=[("1h", "1 h"), ("24h", "24 h"), ("7d", "7 d"), ("30d", "30 d")],
             api_url=f"/api/v1/{kind.api_name}/",
+            # The list's query for the API and the export: the panels' own parameters
+            # (top_by) are no filter.
+            list_query=list_query(self.request.GET),
         )
         return context
 
@@ -115,8 +128,11 @@ class LogPanelsView(LogKindMixin, TemplateView):
 
     def get(self, request, *args, **kwargs):
         kind, user, params = self.kind, request.user, request.GET
+        if not self.access.can_view_stats:
+            raise PermissionDenied(f"Your role may not see the {kind.label} figures.")
         try:
-            summary = stats.usage_stats(user, params) if kind.summary else None
+            summary = (stats.usage_stats(user, params, also=charts.PANEL_PARAMETERS)
+                       if kind.summary else None)
             panels = (charts.usage_panels(user, params) if kind.charts == "usage"
                       else charts.event_panels(kind.slug, user, params)
                       if kind.charts else None)

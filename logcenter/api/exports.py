@@ -2,7 +2,7 @@
 
 from django.http import FileResponse
 from django.urls import reverse
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.generics import get_object_or_404
@@ -11,6 +11,8 @@ from rest_framework.views import APIView
 
 from .. import exports, selectors
 from ..models import ExportJob
+from ..params import UNKNOWN, check_parameters
+from ..registry import registry
 from .serializers import UTCDateTimeField
 
 
@@ -48,17 +50,26 @@ def job_response(request, job, status_code):
 
 
 class ExportCreateSerializer(serializers.Serializer):
-    kind = serializers.ChoiceField(choices=["audit", "usage", "auth", "system"])
+    kind = serializers.ChoiceField(choices=[kind.slug for kind in registry])
     format = serializers.ChoiceField(choices=ExportJob.Format.choices, default="csv")
     excel_bom = serializers.BooleanField(default=False)
     filters = serializers.DictField(
         required=False, default=dict,
         help_text="The list's query parameters; they may also be sent as query parameters.")
 
+    def to_internal_value(self, data):
+        if isinstance(data, dict):  # a field we do not know is an error, not ignored
+            unknown = sorted(set(data) - set(self.fields))
+            if unknown:
+                raise ValidationError({UNKNOWN: unknown})
+        return super().to_internal_value(data)
+
 
 class ExportListCreateView(APIView):
-    @extend_schema(responses=ExportJobSerializer(many=True))
+    @extend_schema(operation_id="v1_exports_list", responses=inline_serializer("ExportJobList", {
+        "results": ExportJobSerializer(many=True)}))
     def get(self, request):
+        check_parameters(request.query_params, known=())
         jobs = ExportJob.objects.filter(user=request.user)[:100]
         return Response({"results": ExportJobSerializer(jobs, many=True,
                                                         context={"request": request}).data})
@@ -75,8 +86,7 @@ class ExportListCreateView(APIView):
                                         fmt=data["format"], params=params,
                                         excel_bom=data["excel_bom"])
         except selectors.InvalidLogQuery as exc:
-            raise ValidationError({f: [e["message"] for e in errs]
-                                   for f, errs in exc.errors.items()}) from None
+            raise ValidationError(exc.api_errors()) from None
         except exports.QueueUnavailable as exc:
             return job_response(request, exc.job, status.HTTP_503_SERVICE_UNAVAILABLE)
         return job_response(request, job, status.HTTP_202_ACCEPTED)
@@ -85,6 +95,7 @@ class ExportListCreateView(APIView):
 class ExportDetailView(APIView):
     @extend_schema(responses=ExportJobSerializer)
     def get(self, request, export_id):
+        check_parameters(request.query_params, known=())
         job = get_object_or_404(ExportJob, export_id=export_id, user=request.user)
         return Response(ExportJobSerializer(job, context={"request": request}).data)
 
@@ -92,6 +103,8 @@ class ExportDetailView(APIView):
 class ExportRetryView(APIView):
     @extend_schema(request=None, responses={202: ExportJobSerializer})
     def post(self, request, export_id):
+        check_parameters(request.query_params, known=())
+        check_parameters(request.data if isinstance(request.data, dict) else {}, known=())
         job = get_object_or_404(ExportJob, export_id=export_id, user=request.user)
         try:
             exports.export_retry(job)
@@ -117,6 +130,7 @@ def download_response(job, user):
 class ExportDownloadView(APIView):
     @extend_schema(responses={(200, "application/octet-stream"): bytes})
     def get(self, request, export_id):
+        check_parameters(request.query_params, known=())
         job = get_object_or_404(ExportJob, export_id=export_id)
         if job.user_id != request.user.pk:
             raise NotFound("No such export.")

@@ -132,8 +132,7 @@ class UsageStatsView(APIView):
     and tokens per minute over the last 60 seconds. Members get their own figures."""
 
     @extend_schema(
-        parameters=[OpenApiParameter(name, str) for name in registry["usage"].filterset.base_filters
-                    if name not in ("ordering", "cursor", "page_size")],
+        parameters=[OpenApiParameter(name, str) for name in sorted(stats.parameter_names())],
         responses=inline_serializer("UsageStats", {
             "cost": serializers.DecimalField(max_digits=20, decimal_places=8),
             "quota": serializers.IntegerField(),
@@ -148,8 +147,15 @@ class UsageStatsView(APIView):
         }),
     )
     def get(self, request):
+        check_stats_parameters(request.query_params)
         with bad_input_as_400():
             return Response(stats.usage_stats(request.user, request.query_params))
+
+
+def check_stats_parameters(params, also=()):
+    """The usage filters (not the list's paging) and the endpoint's own parameters."""
+    check_parameters(params, stats.parameter_names() | set(also),
+                     registry["usage"].filterset.multi_valued())
 
 
 @contextmanager
@@ -157,10 +163,12 @@ def bad_input_as_400():
     try:
         yield
     except selectors.InvalidLogQuery as exc:
-        raise ValidationError(
-            {f: [e["message"] for e in errs] for f, errs in exc.errors.items()}) from None
+        raise ValidationError(exc.api_errors()) from None
     except stats.StatsError as exc:
         raise ValidationError({exc.field: [exc.reason]}) from None
+
+
+BUCKET_PARAMETERS = ("bucket_width", "group_by", "limit", "page")
 
 
 class UsageBucketsView(APIView):
@@ -185,6 +193,7 @@ class UsageBucketsView(APIView):
         }))
     def get(self, request):
         params = request.query_params
+        check_stats_parameters(params, also=BUCKET_PARAMETERS)
         width = params.get("bucket_width", "1d")
         with bad_input_as_400():
             if width not in stats.WIDTHS:
@@ -196,7 +205,8 @@ class UsageBucketsView(APIView):
                 query_params["start_time"] = params["page"]
             query = stats.parse(request.user, query_params,
                                 group_by=params.get("group_by", ""),
-                                default_range=stats.WIDTHS[width][0] * 7)
+                                default_range=stats.WIDTHS[width][0] * 7,
+                                also=BUCKET_PARAMETERS)
             has_more = len(stats.bucket_edges(query, width)) - 1 > limit
             data = stats.buckets(query, width, limit=limit)  # only this page's buckets
         return Response({"object": "page", "data": data, "has_more": has_more,
