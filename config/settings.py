@@ -1,14 +1,18 @@
 """Logcenter settings: one module, driven by the environment.
 
 Without DATABASE_URL the console runs on SQLite; without REDIS_URL Celery tasks run
-in-process. Both exist so the demo needs nothing running; production sets both.
+in-process. Both exist so the demo (DEBUG on) needs nothing running. With DEBUG off the
+settings refuse to load on the default SECRET_KEY or without REDIS_URL, so gunicorn, the
+Celery worker and every manage.py command stop at start (see the end of this module).
 """
 
 import os
+import sys
 from pathlib import Path
 
 import dj_database_url
 from celery.schedules import crontab
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -21,7 +25,8 @@ def env_list(name, default=""):
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
 
 
-SECRET_KEY = os.environ.get("SECRET_KEY", "dev-only-insecure-key-change-me")
+DEV_SECRET_KEY = "dev-only-insecure-key-change-me"
+SECRET_KEY = os.environ.get("SECRET_KEY", DEV_SECRET_KEY)
 DEBUG = env_bool("DEBUG", False)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
@@ -80,11 +85,18 @@ TEMPLATES = [
 
 WSGI_APPLICATION = "config.wsgi.application"
 
+# runserver serves each client connection in a thread of its own, and a thread's database
+# connection lives as long as the browser keeps that socket open: persistent connections
+# there only pile up idle sessions (40+ after a few hundred requests). So runserver, and
+# DEBUG, close the connection after each request; gunicorn's workers keep theirs a minute.
+DEV_SERVER = sys.argv[1:2] == ["runserver"]
+CONN_MAX_AGE = (0 if DEV_SERVER
+                else int(os.environ.get("DB_CONN_MAX_AGE") or (0 if DEBUG else 60)))
 DATABASES = {
     # An empty DATABASE_URL (as `DATABASE_URL= make run` sets it) means the default too.
     "default": dj_database_url.parse(
         os.environ.get("DATABASE_URL") or f"sqlite:///{BASE_DIR / 'db.sqlite3'}",
-        conn_max_age=int(os.environ.get("DB_CONN_MAX_AGE", "60")),
+        conn_max_age=CONN_MAX_AGE,
     )
 }
 IS_POSTGRES = DATABASES["default"]["ENGINE"].endswith("postgresql")
@@ -161,19 +173,22 @@ SPECTACULAR_SETTINGS = {
 CACHES = {
     "default": (
         {"BACKEND": "django.core.cache.backends.redis.RedisCache",
-         "LOCATION": os.environ["REDIS_URL"], "KEY_PREFIX": "logcenter"}
+         "LOCATION": os.environ["REDIS_URL"], "KEY_PREFIX": "logcenter",
+         # A Redis that does not answer costs a request a second, not a hang.
+         "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1}}
         if os.environ.get("REDIS_URL")
         else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
     )
 }
 
-# Celery: a real broker when REDIS_URL is set, in-process otherwise (demo only).
+# Celery: a real broker when REDIS_URL is set, in-process otherwise (the demo, DEBUG only:
+# production refuses to start without REDIS_URL, below).
 REDIS_URL = os.environ.get("REDIS_URL", "")
 CELERY_BROKER_URL = REDIS_URL or "memory://"
 # Job state lives in the database (ExportJob …); no result backend to wait on.
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
-CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
+CELERY_TASK_ALWAYS_EAGER = DEBUG and not REDIS_URL
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TIMEZONE = "UTC"
 CELERY_TASK_ACKS_LATE = True
@@ -240,3 +255,25 @@ LOGGING = {
     # Django's own loggers print through the root handler only (not twice).
     "loggers": {"django": {"handlers": [], "level": "INFO", "propagate": True}},
 }
+
+
+# Production refuses the demo's shortcuts when the settings load, so gunicorn, the Celery
+# worker and beat, and every manage.py command (check --deploy included) stop at start.
+def insecure_production(debug, secret_key, redis_url):
+    """What keeps these settings from serving with DEBUG off (empty when nothing does)."""
+    if debug:
+        return []
+    problems = []
+    if (secret_key in ("", DEV_SECRET_KEY) or secret_key.startswith("django-insecure-")
+            or "change-me" in secret_key):
+        problems.append("SECRET_KEY is the development default or a placeholder: set "
+                        "SECRET_KEY to a long random value (or DEBUG=1 for development).")
+    if not redis_url:
+        problems.append("REDIS_URL is not set: with DEBUG off, Celery tasks (exports, "
+                        "purges, deliveries) never run inside web requests. Set REDIS_URL "
+                        "and run a worker (or DEBUG=1 for development).")
+    return problems
+
+
+if _problems := insecure_production(DEBUG, SECRET_KEY, REDIS_URL):
+    raise ImproperlyConfigured(" ".join(_problems))
