@@ -6,11 +6,12 @@ from django.contrib.auth.decorators import login_required
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
-from django.shortcuts import redirect
+from django.shortcuts import redirect, render
 from django.views.generic import TemplateView
 
 from . import charts, selectors, stats
 from .access import access_for, visible_kinds
+from .params import describe, parameter_errors
 from .registry import registry
 from .text import escape_row
 
@@ -147,6 +148,12 @@ class LogPanelsView(LogKindMixin, TemplateView):
 
 class LogDetailView(LogKindMixin, TemplateView):
     template_name = "logcenter/detail.html"
+
+    def get(self, request, *args, **kwargs):
+        problems = parameter_errors(request.GET, known=())  # the detail takes none
+        if problems:
+            return render(request, "400.html", {"problem": describe(problems)}, status=400)
+        return super().get(request, *args, **kwargs)
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)

@@ -300,3 +300,11 @@ def test_filter_values_round_trip_through_the_export_job(api_client, factories):
     assert "action=user.updated" in job["filter"] and "result=success" in job["filter"]
     assert uuid.UUID(job["export_id"])
     assert json.dumps(job)
+
+
+def test_the_detail_page_refuses_parameters(staff_client, factories):
+    row = factories["system"]()
+    response = staff_client.get(f"/logs/system/{row.event_id}/?tab=raw")
+    assert response.status_code == 400
+    assert "Unknown parameter: tab." in response.content.decode()
+    assert staff_client.get(f"/logs/system/{row.event_id}/").status_code == 200
