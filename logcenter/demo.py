@@ -761,6 +761,15 @@ def demo_present(counts):
     )
 
 
+def stored_event_ids(model, event_ids, chunk=900):
+    """Which of `event_ids` are already stored in `model`'s table (at any time)."""
+    stored = set()
+    for start in range(0, len(event_ids), chunk):
+        stored.update(model.objects.filter(event_id__in=event_ids[start:start + chunk])
+                      .values_list("event_id", flat=True))
+    return stored
+
+
 def seed(counts=None, now=None, log=print):
     counts = {**DEFAULT_COUNTS, **(counts or {})}
     now = now or timezone.now()
@@ -786,6 +795,11 @@ def seed(counts=None, now=None, log=print):
             ("auth", AuthEvent, builder.auth),
             ("system", SystemEvent, builder.system),
         ):
+            # After a partial wipe only the missing rows go in. A re-run dates the rows
+            # anew, and on PostgreSQL a usage event_id is unique only with its time, so
+            # ignore_conflicts alone stored the same ids a second time.
+            stored = stored_event_ids(model, [row.event_id for row in rows])
+            rows = [row for row in rows if row.event_id not in stored]
             before = model.objects.count()
             model.objects.bulk_create(rows, batch_size=2000, ignore_conflicts=True)
             result.inserted[kind] = model.objects.count() - before

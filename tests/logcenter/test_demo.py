@@ -22,3 +22,53 @@ def test_demo_data_fills_every_tab_and_names_actors_as_the_console_does():
     assert all(usernames[int(pk)] == name for pk, name in by_users)
     for event in AuditEvent.objects.filter(action__startswith="role.permissions_"):
         assert event.changes["permissions"]["after"], "a grant names what it granted"
+
+
+def wipe(model):
+    """Empty one log table (on PostgreSQL past the append-only trigger, as retention is)."""
+    from django.db import connection, transaction
+
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL logcenter.purge = 'on'")
+        model.objects.all().delete()
+
+
+def test_seed_demo_after_a_partial_wipe_restores_what_is_missing_and_doubles_nothing():
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from logcenter import demo
+    from logcenter.models import AuthEvent, UsageRecord
+
+    counts = {"usage": 400, "audit": 150, "auth": 150, "system": 80}
+    models = {kind.slug: kind.model for kind in registry}
+
+    def stored():
+        """Rows per kind: (the demo's own, all of them)."""
+        return {slug: (model.objects.filter(event_id__in=[demo.demo_id(slug, n)
+                                                         for n in range(counts[slug])]).count(),
+                       model.objects.count())
+                for slug, model in models.items()}
+
+    first = demo.seed(counts=counts, log=lambda *a: None)
+    after_first = stored()
+    assert not first.skipped and {s: n for s, (n, _) in after_first.items()} == counts
+
+    wipe(AuditEvent)  # one table emptied; the next run dates its rows an hour later
+    later = timezone.now() + timedelta(hours=1)
+    second = demo.seed(counts=counts, now=later, log=lambda *a: None)
+    assert second.inserted == {"usage": 0, "audit": 150, "auth": 0, "system": 0}
+    assert {s: n for s, (n, _) in stored().items()} == counts
+    assert UsageRecord.objects.count() == 400  # was 800: the same ids again, at other times
+
+    wipe(UsageRecord)
+    wipe(AuthEvent)
+    third = demo.seed(counts=counts, now=later + timedelta(hours=1), log=lambda *a: None)
+    assert (third.inserted["usage"], third.inserted["auth"], third.inserted["audit"]) == (
+        400, 150, 0)
+    assert {s: n for s, (n, _) in stored().items()} == counts
+    assert UsageRecord.objects.count() == 400
+    assert demo.seed(counts=counts, log=lambda *a: None).skipped

@@ -1,6 +1,7 @@
 """`manage.py seed_demo`: demo users, API keys and 30 days of logs of all four kinds.
 
-Idempotent: a second run creates no users, keys or rows. `--usage N` then appends N extra
+Idempotent: a second run creates no users, keys or rows, and a run after part of the demo
+set was deleted puts back only the missing rows. `--usage N` then appends N extra
 usage rows over the last 90 days for benchmarks (COPY on PostgreSQL), plus audit, auth and
 system rows in proportion (demo.EXTRA_EVENT_SHARES); those are not idempotent.
 The data generation lives in logcenter.demo.
