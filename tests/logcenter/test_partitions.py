@@ -108,6 +108,7 @@ def test_planner_stats_refresh_vacuums_and_analyzes_the_partitions_ingestion_cha
     now = timezone.now()
     partitions.ensure_usage_partitions(now, now)
     current = partitions.partition_name(partitions.month_start(now))
+    UsageRecordFactory(occurred_at=now)  # analyzed with rows (analyzed empty, any row counts)
     with connection.cursor() as cursor:
         cursor.execute(f'ANALYZE "{current}"')
     UsageRecordFactory.create_batch(30, occurred_at=now)
@@ -122,9 +123,39 @@ def test_planner_stats_refresh_vacuums_and_analyzes_the_partitions_ingestion_cha
     assert current in refresh_stale_tables(stale_rows=20, stale_share=0)
     (analyzed,) = flushed(f"SELECT n_live_tup, n_mod_since_analyze FROM pg_stat_user_tables "
                           f"WHERE relname = '{current}'")
-    assert analyzed == (30, 0)
+    assert analyzed == (31, 0)
     assert all_visible_pages() > 0  # vacuumed: marked all-visible
     assert current not in stale_tables(stale_rows=20, stale_share=0)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_planner_stats_analyze_a_table_analyzed_empty_once_it_has_a_few_rows(on_postgres):
+    """A month's partition made ahead is analyzed while empty (or never); its first rows,
+    however few, leave the planner taking it for empty until it is analyzed again."""
+    from logcenter.planner_stats import refresh_stale_tables, stale_tables
+
+    def flushed(query):
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_stat_force_next_flush()")
+        with connection.cursor() as cursor:
+            cursor.execute(query)
+            return cursor.fetchall()
+
+    ahead = timezone.now() + timedelta(days=62)
+    partitions.ensure_usage_partitions(ahead, ahead)
+    table = partitions.partition_name(partitions.month_start(ahead))
+    with connection.cursor() as cursor:
+        cursor.execute(f'ANALYZE "{table}"')
+    flushed("SELECT 1")
+    assert table not in stale_tables()  # empty, nothing changed
+    UsageRecordFactory.create_batch(3, occurred_at=ahead)
+    flushed("SELECT 1")
+    assert table in stale_tables()  # 3 rows: far below 5,000 or 2 %, but taken for empty
+    assert table in refresh_stale_tables()
+    assert flushed(f"SELECT reltuples FROM pg_class WHERE relname = '{table}'") == [(3.0,)]
+    UsageRecordFactory.create_batch(2, occurred_at=ahead)
+    flushed("SELECT 1")
+    assert table not in stale_tables()  # analyzed with its rows: few changes wait again
 
 
 def test_lists_leave_out_the_partitions_made_for_the_months_ahead(on_postgres, staff):
