@@ -105,16 +105,6 @@ def enqueue(job):
             status=ExportJob.Status.FAILED, finished_at=timezone.now(),
             error=f"{type(exc).__name__}: {exc}"[:1000])
         job.refresh_from_db()
-    except Exception as exc:
-        # Tasks run in-process (DEBUG's demo, tests) raise their own failure here. The job
-        # reports it as the failure it is (export_run has recorded it; a task that failed
-        # before it could is recorded now); the queue was never the problem.
-        if not export_run.app.conf.task_always_eager:
-            raise
-        ExportJob.objects.filter(pk=job.pk).exclude(status=ExportJob.Status.FAILED).update(
-            status=ExportJob.Status.FAILED, finished_at=timezone.now(),
-            error=f"{type(exc).__name__}: {exc}"[:1000])
-        job.refresh_from_db()
 
 
 def export_retry(job):
