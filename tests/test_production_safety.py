@@ -113,7 +113,8 @@ def serve_and_keep_connections_open(clients):
     sockets = []
     for _ in range(clients):
         browser = http.client.HTTPConnection("127.0.0.1", server.server_port, timeout=10)
-        browser.request("GET", "/api/v1/usage-records/by-key/?key=lc_nobody")  # a key lookup
+        browser.request("GET", "/api/v1/usage-records/by-key/?key=lc_nobody",  # a key lookup
+                        headers={"X-Forwarded-For": "203.0.113.77"})  # not 127.0.0.1's counts
         response = browser.getresponse()
         response.read()
         assert response.status == 401 and response.getheader("Connection") != "close"
