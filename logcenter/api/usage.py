@@ -108,7 +108,10 @@ class UsageByKeyView(APIView):
         parameters=[OpenApiParameter("key", str, description="The API key (or use the "
                                      "Authorization header)"),
                     OpenApiParameter("limit", int, description=f"At most {BY_KEY_LIMIT}")],
-        responses=ByKeyUsageSerializer(many=True),
+        responses=inline_serializer("UsageByKey", {
+            "key": inline_serializer("UsageByKeyKey", {"name": serializers.CharField(),
+                                                      "prefix": serializers.CharField()}),
+            "results": ByKeyUsageSerializer(many=True)}),
     )
     def get(self, request):
         check_parameters(request.query_params, known=BY_KEY_PARAMETERS)
