@@ -461,6 +461,42 @@ class KindSchema:
         return values
 
 
+def fitted(kind, values):
+    """The console's own event values with text cut to its field's cap (ending in …) and
+    NUL or unpaired surrogates replaced by U+FFFD: a long or garbled exception message is
+    recorded, shortened, instead of failing the recording. Events from outside are refused
+    instead (ingest)."""
+    fitted_values = dict(values)
+    for name, value in values.items():
+        try:
+            model_field = kind.model._meta.get_field(name)
+        except LookupError:
+            continue
+        if isinstance(model_field, models.JSONField) and name != "metadata":
+            fitted_values[name] = _mended(value)
+            continue
+        if not isinstance(value, str):
+            continue
+        if model_field.choices or not isinstance(model_field, (models.CharField,
+                                                               models.TextField)):
+            continue
+        cap = model_field.max_length or TEXT_MAX_CHARS
+        value = BAD_CHAR_RE.sub("\ufffd", value)
+        fitted_values[name] = value if len(value) <= cap else value[:cap - 1] + "…"
+    return fitted_values
+
+
+def _mended(value):
+    """A copy of the console's own JSON with NUL and unpaired surrogates replaced."""
+    if isinstance(value, str):
+        return BAD_CHAR_RE.sub("\ufffd", value)
+    if isinstance(value, dict):
+        return {_mended(k) if isinstance(k, str) else k: _mended(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_mended(v) for v in value]
+    return value
+
+
 _schemas = {}
 
 

@@ -51,7 +51,8 @@ def _record(kind_slug, **values):
     """Validate one of the console's own events with the ingestion rules and store it."""
     kind = registry[kind_slug]
     clean = ingestion.schema_for(kind).clean(
-        {k: v for k, v in values.items() if v is not None}, timezone.now())
+        ingestion.fitted(kind, {k: v for k, v in values.items() if v is not None}),
+        timezone.now())
     return kind.model.objects.create(**clean)
 
 

@@ -417,3 +417,15 @@ def test_the_migration_fills_the_ledger_from_stored_rows(factories):
     migration.backfill(None, SimpleNamespace(connection=connection))
     ledger = dict(UsageLedger.objects.values_list("event_id", "occurred_at"))
     assert ledger == {r.event_id: r.occurred_at for r in rows}
+
+
+def test_the_consoles_own_events_are_shortened_and_mended_not_lost():
+    from logcenter.services import system_event_record
+
+    event = system_event_record(source="async_tasks", event="task.failed",
+                                message="boom \x00 \ud800 " + "x" * 70_000,
+                                details={"exception_message": "a\x00b", "k\ud800": ["\x00"]})
+    event.refresh_from_db()
+    assert len(event.message) == 64 * 1024 and event.message.endswith("…")
+    assert event.message.startswith("boom \ufffd \ufffd ")
+    assert event.details == {"exception_message": "a\ufffdb", "k\ufffd": ["\ufffd"]}
