@@ -32,6 +32,8 @@ class Result(models.TextChoices):
 # How far in the future an event's occurred_at may be (senders' clocks drift); ingestion
 # rejects later ones, so lists can bound their window by it and skip the months ahead.
 FUTURE_TOLERANCE = timedelta(minutes=5)
+# `ingested_by` of the rows the app writes itself (sign-ins, admin changes, exports, …).
+CONSOLE = "console"
 
 
 class LogEnvelope(models.Model):
@@ -46,6 +48,11 @@ class LogEnvelope(models.Model):
     user_agent = models.CharField(max_length=512, blank=True, default="")
     request_id = models.CharField("request ID", max_length=64, blank=True, default="")
     metadata = models.JSONField(default=dict, blank=True)
+    # Provenance, set by the server: the public id (prefix) and name of the ingest key that
+    # wrote the row, or CONSOLE for the events the app writes itself.
+    ingested_by = models.CharField("ingested by", max_length=64, blank=True, default="")
+    ingested_by_name = models.CharField("ingesting key", max_length=100, blank=True,
+                                        default="")
 
     class Meta:
         abstract = True
@@ -97,6 +104,8 @@ def envelope_indexes(prefix, *filter_fields, sorts=(), time_extra=()):
         models.Index(fields=["request_id"], name=f"{prefix}_request_idx"),
         models.Index(fields=["actor_name", "occurred_at", "id"], name=f"{prefix}_actor_idx"),
         models.Index(fields=["actor_id", "occurred_at", "id"], name=f"{prefix}_actorid_idx"),
+        models.Index(fields=["ingested_by", "occurred_at", "id"], include=list(sorts),
+                     name=f"{prefix}_ingested_by_idx"),
     ]
     for field in filter_fields:
         indexes.append(models.Index(fields=[field, "occurred_at", "id"], include=list(sorts),
