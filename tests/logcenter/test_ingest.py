@@ -429,3 +429,31 @@ def test_the_consoles_own_events_are_shortened_and_mended_not_lost():
     assert len(event.message) == 64 * 1024 and event.message.endswith("…")
     assert event.message.startswith("boom \ufffd \ufffd ")
     assert event.details == {"exception_message": "a\ufffdb", "k\ufffd": ["\ufffd"]}
+
+
+def test_rows_stored_outside_the_ledger_are_still_duplicates(ingest_client, factories):
+    """Rows saved through the ORM or bulk-loaded (the demo) are not in the ledger: the
+    usage table's own key still catches the same id and time, and the ledger then holds it."""
+    row = factories["usage"]()
+    item = usage(event_id=str(row.event_id), occurred_at=row.occurred_at.isoformat())
+    assert post(ingest_client, [item]).json()["duplicates"] == 1
+    body = post(ingest_client, [{**item, "occurred_at": "2026-11-21T10:00:00Z"}]).json()
+    assert body["duplicates"] == 1 and UsageRecord.objects.count() == 1
+
+
+def test_per_event_caps_keep_every_rollup_sum_in_range():
+    """Whatever 2**32 accepted events add up to fits the rollup column they are summed into."""
+    from logcenter import ingestion, rollups
+    from logcenter.models import UsageHourly
+
+    for column, source in rollups.SUM_SOURCES.items():
+        if source is None:
+            continue
+        low, high = ingestion._sum_cap(UsageRecord._meta.get_field(source))
+        target = UsageHourly._meta.get_field(column)
+        if target.get_internal_type() == "DecimalField":
+            limit = Decimal(10) ** (target.max_digits - target.decimal_places)
+        else:
+            limit = 2 ** 63
+        assert high * ingestion.SUM_SAFE_EVENTS < limit, column
+        assert low * ingestion.SUM_SAFE_EVENTS >= -limit, column
