@@ -457,3 +457,13 @@ def test_per_event_caps_keep_every_rollup_sum_in_range():
             limit = 2 ** 63
         assert high * ingestion.SUM_SAFE_EVENTS < limit, column
         assert low * ingestion.SUM_SAFE_EVENTS >= -limit, column
+
+
+def test_the_usage_ledger_is_append_only(on_postgres, ingest_client):
+    from django.db import connection, transaction
+    from django.db.utils import DatabaseError
+
+    post(ingest_client, [usage()])
+    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic(), \
+            connection.cursor() as cursor:
+        cursor.execute("DELETE FROM logcenter_usageledger")
