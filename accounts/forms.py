@@ -32,9 +32,35 @@ class SignInForm(AuthenticationForm):
 
 
 class ApiKeyCreateForm(forms.Form):
+    """A key for the signed-in user. The ingest scope, and the kinds such a key may write,
+    are offered only to administrators (add_ingest_apikey): an ingest key writes log rows."""
+
     name = forms.CharField(max_length=100, help_text="A label, e.g. 'billing-export script'.")
     scopes = forms.MultipleChoiceField(
         choices=ApiKey.Scope.choices, widget=forms.CheckboxSelectMultiple,
         initial=[ApiKey.Scope.READ],
     )
+    kinds = forms.MultipleChoiceField(
+        choices=(), widget=forms.CheckboxSelectMultiple, required=False,
+        label="Kinds it may write",
+        help_text="For an ingest key: the log kinds this service reports. Audit only for a "
+                  "service that reports audited operations.")
     group = forms.CharField(max_length=64, initial="default")
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.may_ingest = user.has_perm("accounts.add_ingest_apikey")
+        if self.may_ingest:
+            self.fields["kinds"].choices = [(slug, slug) for slug in services.ingest_kinds()]
+        else:
+            self.fields["scopes"].choices = [(ApiKey.Scope.READ, ApiKey.Scope.READ.label)]
+            del self.fields["kinds"]
+
+    def clean(self):
+        data = super().clean()
+        scopes, kinds = data.get("scopes") or [], data.get("kinds") or []
+        if ApiKey.Scope.INGEST in scopes and not kinds:
+            self.add_error("kinds", "Name the kinds this ingest key may write.")
+        if kinds and ApiKey.Scope.INGEST not in scopes:
+            self.add_error("kinds", "Only an ingest key writes log kinds.")
+        return data

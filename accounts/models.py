@@ -46,6 +46,10 @@ class ApiKey(models.Model):
     secret_hash = models.CharField(max_length=64, unique=True)
     group = models.CharField(max_length=64, blank=True, default="default")
     scopes = models.JSONField(default=list)
+    # The log kinds an ingest key may write (registry slugs): a service key for the gateway
+    # writes usage, auth and system events; only a key that lists "audit" may report audit
+    # events. Only administrators create ingest keys (add_ingest_apikey).
+    kinds = models.JSONField(default=list, blank=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
     created_at = models.DateTimeField(default=timezone.now)
     last_used_at = models.DateTimeField(null=True, blank=True)
@@ -55,16 +59,26 @@ class ApiKey(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        permissions = [("add_ingest_apikey",
+                        "Can create ingest keys (service keys that write logs)")]
 
     def __str__(self):
         return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def is_service_key(self) -> bool:
+        """An ingest key: it writes log rows, so only an administrator may make one."""
+        return self.Scope.INGEST in self.scopes
+
+    def may_ingest(self, kind_slug: str) -> bool:
+        return self.is_service_key and kind_slug in self.kinds
 
     @staticmethod
     def hash_secret(secret: str) -> str:
         return hashlib.sha256(secret.encode()).hexdigest()
 
     @classmethod
-    def generate(cls, *, owner, name, scopes, group="default"):
+    def generate(cls, *, owner, name, scopes, group="default", kinds=()):
         """Create a key; returns (key, secret). The secret exists only in this return value."""
         secret = "lc_" + secrets.token_urlsafe(32)
         key = cls.objects.create(
@@ -73,6 +87,7 @@ class ApiKey(models.Model):
             prefix=secret[: cls.PREFIX_LENGTH],
             secret_hash=cls.hash_secret(secret),
             scopes=sorted(set(scopes)),
+            kinds=sorted(set(kinds)),
             group=group,
         )
         return key, secret

@@ -19,6 +19,7 @@ ROLES = {
         *_perms("usagerecord", "view_cost", "view_stats"),
         "accounts.view_user", "accounts.add_user", "accounts.change_user",
         "accounts.view_apikey", "accounts.add_apikey", "accounts.change_apikey",
+        "accounts.add_ingest_apikey",
         "auth.view_group", "auth.change_group", "auth.add_group",
         "logcenter.view_retentionpolicy", "logcenter.change_retentionpolicy",
         "logcenter.add_deletionjob", "logcenter.view_deletionjob",

@@ -46,9 +46,9 @@ def api_keys(request):
     nothing to redirect to); a one-time form nonce stops a reload from making a second key.
     """
     new_secret = None
-    form = ApiKeyCreateForm()
+    form = ApiKeyCreateForm(user=request.user)
     if request.method == "POST":
-        form = ApiKeyCreateForm(request.POST)
+        form = ApiKeyCreateForm(request.POST, user=request.user)
         nonces = request.session.get(NONCE_KEY, [])
         nonce = request.POST.get("nonce", "")
         if nonce not in nonces:
@@ -59,8 +59,9 @@ def api_keys(request):
             _, new_secret = services.api_key_create(
                 actor=request.user, owner=request.user, name=form.cleaned_data["name"],
                 scopes=form.cleaned_data["scopes"], group=form.cleaned_data["group"],
+                kinds=form.cleaned_data.get("kinds") or (),
             )
-            form = ApiKeyCreateForm()
+            form = ApiKeyCreateForm(user=request.user)
     nonce = secrets.token_urlsafe(16)
     request.session[NONCE_KEY] = (request.session.get(NONCE_KEY, []) + [nonce])[-10:]
     keys = request.user.api_keys.all()

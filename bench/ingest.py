@@ -200,7 +200,8 @@ def bench_http(batches, clients=2):
 
     owner, _ = User.objects.get_or_create(username="bench-ingest",
                                           defaults={"email": "bench-ingest@example.com"})
-    _, secret = ApiKey.generate(owner=owner, name="bench", scopes=["ingest"])
+    _, secret = ApiKey.generate(owner=owner, name="bench", scopes=["ingest"],
+                        kinds=["audit", "auth", "system", "usage"])
     port = free_port()
     server = subprocess.Popen(
         [os.path.join(os.path.dirname(sys.executable), "gunicorn"), "config.wsgi:application",

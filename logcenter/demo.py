@@ -36,7 +36,7 @@ from logcenter.partitions import (bulk_load_swap, bulk_load_tables, ensure_usage
                                   is_partitioned, reserve_ids)
 from logcenter.rollups import rollup_rebuild
 
-from .models import USAGE_ROLLUPS, AuditEvent, AuthEvent, SystemEvent, UsageRecord
+from .models import CONSOLE, USAGE_ROLLUPS, AuditEvent, AuthEvent, SystemEvent, UsageRecord
 
 SEED = 20250601
 DEMO_NAMESPACE = uuid.UUID("6f1c2a4e-9d3b-5e7a-8c1f-0b2d4e6f8a90")
@@ -495,6 +495,23 @@ def hash_int(text):
     return int(hashlib.sha256(text.encode()).hexdigest()[:8], 16)
 
 
+# The services that report the demo's rows, each with its own ingest key (fixed public ids,
+# so their rows name them across runs; their secrets are random and shown to nobody).
+GATEWAY = ("lc_gateway01", "api-gateway", ["auth", "system", "usage"])
+MEMORY_SERVICE = ("lc_memsvc001", "memory-extractor", ["audit"])
+
+
+def ensure_service_keys(admin):
+    """The demo's ingest keys, owned by the administrator."""
+    import secrets
+
+    for prefix, name, kinds in (GATEWAY, MEMORY_SERVICE):
+        if not ApiKey.objects.filter(prefix=prefix).exists():
+            ApiKey.objects.create(owner=admin, name=name, prefix=prefix,
+                                  secret_hash=ApiKey.hash_secret(secrets.token_urlsafe(32)),
+                                  scopes=["ingest"], kinds=kinds, group="default")
+
+
 def ensure_keys(rng, people, now):
     """1-3 keys per person, created only for people without keys; returns created count."""
     created = 0
@@ -504,7 +521,12 @@ def ensure_keys(rng, people, now):
             count = 1 if person.user.is_staff else rng.choices((1, 2, 3), weights=(45, 35, 20))[0]
             templates = rng.sample(KEY_TEMPLATES, count)
             for j, (name, _app, env, _mix) in enumerate(templates):
-                scopes = ["read", "ingest"] if env == "prod" or rng.random() < 0.3 else ["read"]
+                # A member's key only reads (an ingest key is a service key, made by an
+                # administrator). The draw that once chose its scopes stays, so the demo's
+                # logs come out as before.
+                if env != "prod":
+                    rng.random()
+                scopes = ["read"]
                 key, _secret = ApiKey.generate(owner=person.user, name=name, scopes=scopes,
                                                group=person.group)
                 # Backdate creation: most keys predate the window, a few are new.
@@ -555,6 +577,7 @@ USAGE_FIELDS = (
     "binding_code", "protocol", "billing_mode", "prompt_tokens", "completion_tokens",
     "cached_tokens", "total_tokens", "cost", "quota", "credits", "billing_items", "latency_ms",
     "first_token_ms", "is_stream", "call_count", "status", "error_code", "error_message",
+    "ingested_by", "ingested_by_name",
 )
 U = {name: i for i, name in enumerate(USAGE_FIELDS)}
 
@@ -725,6 +748,7 @@ class UsageMaker:
             channel.channel_id, channel.binding_code, protocol, route.billing_mode,
             prompt, completion, cached, prompt + completion, fmt8(cost), cost // 200, credits,
             items, latency, first_token, is_stream, 1, status, error_code, message,
+            GATEWAY[0], GATEWAY[1],
         )
 
 
@@ -782,6 +806,8 @@ def seed(counts=None, now=None, log=print):
         # Keys draw from their own stream, so the logs come out the same whether or not
         # this run had to create them.
         result.keys_created = ensure_keys(random.Random(SEED + 1), people, now)
+        ensure_service_keys(next(p.user for p in people if p.user.is_superuser
+                                 or p.user.username == "admin"))
         if demo_present(counts):
             result.skipped = True
             return result
@@ -820,6 +846,16 @@ def seed(counts=None, now=None, log=print):
     return result
 
 
+def demo_provenance(kind, row):
+    """Who reported a demo row: the memory service its own audit events, the gateway the
+    upstream's system events, the console the rest (sign-ins, admin changes, its tasks)."""
+    if kind == "audit" and row.actor_type == "service":
+        return MEMORY_SERVICE[:2]
+    if kind == "system" and row.source == "upstream":
+        return GATEWAY[:2]
+    return CONSOLE, "Logcenter console"
+
+
 class DemoBuilder:
     """Generates the four kinds in memory, correlated by request_id and resource_id."""
 
@@ -845,6 +881,8 @@ class DemoBuilder:
             rows.sort(key=lambda r: r.occurred_at)
             for n, row in enumerate(rows):
                 row.event_id = demo_id(kind, n)
+                if kind != "usage":
+                    row.ingested_by, row.ingested_by_name = demo_provenance(kind, row)
                 if row.ingested_at > self.now:
                     row.ingested_at = self.now
 

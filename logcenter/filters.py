@@ -512,6 +512,8 @@ class LogFilterSet(filters.FilterSet):
     actor_name = AnyOfFilter(label="Actor name")
     ip = AnyOfFilter(label="IP address", inner=SafeIPAddressField(required=False))
     metadata = MetadataFilter(label="Metadata", help_text="key=value, e.g. env=prod")
+    ingested_by = AnyOfFilter(label="Ingested by",
+                              help_text="the ingest key's id (prefix), or console")
     ordering = PassThroughChoiceFilter(label="Sort")
     cursor = PassThroughFilter(label="Cursor", max_length=4096)
     page_size = PassThroughFilter(label="Page size")  # field replaced in __init__
@@ -521,7 +523,10 @@ class LogFilterSet(filters.FilterSet):
     sorts: tuple = ("occurred_at",)
     default_range = "24h"
     # Model fields deliberately without a filter, each with the reason (checked by a test).
-    unfiltered_fields: dict = {}
+    unfiltered_fields: dict = {
+        "ingested_by_name": "the ingesting key's name, shown beside ingested_by (filter by "
+                            "the key's id: names change)",
+    }
 
     class Meta:
         form = LogFilterForm
@@ -684,6 +689,7 @@ class AuditEventFilterSet(LogFilterSet):
     search_fields = ("action", "actor_name", "resource_name", "resource_id", "reason")
     default_range = "7d"
     unfiltered_fields = {
+        **LogFilterSet.unfiltered_fields,
         "changes": "before/after JSON: shown on the detail page, searched through q",
         "details": "free-form JSON: shown on the detail page",
         "user_agent": "free text, found through q on the auth tab",
@@ -733,6 +739,7 @@ class UsageRecordFilterSet(LogFilterSet):
                      "error_message")
     sorts = ("occurred_at", "cost", "total_tokens", "latency_ms")
     unfiltered_fields = {
+        **LogFilterSet.unfiltered_fields,
         "prompt_tokens": "covered by total_tokens_min/max; shown per row",
         "completion_tokens": "covered by total_tokens_min/max; shown per row",
         "cached_tokens": "covered by total_tokens_min/max; shown per row",
@@ -769,6 +776,7 @@ class AuthEventFilterSet(LogFilterSet):
                      "user_agent")
     default_range = "7d"
     unfiltered_fields = {
+        **LogFilterSet.unfiltered_fields,
         "user_agent": "free text, found through q",
         "ingested_at": "storage time, not a business time",
     }
@@ -790,6 +798,7 @@ class SystemEventFilterSet(LogFilterSet):
     search_fields = ("source", "event", "message", "resource_id")
     default_range = "7d"
     unfiltered_fields = {
+        **LogFilterSet.unfiltered_fields,
         "message": "free text, found through q",
         "details": "free-form JSON, shown on the detail page",
         "user_agent": "free text, shown on the detail page",

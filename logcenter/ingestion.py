@@ -27,7 +27,7 @@ from django.db import connection, models, transaction
 from django.utils import timezone
 
 from . import rollups
-from .models import FUTURE_TOLERANCE, UsageLedger, UsageRecord
+from .models import CONSOLE, FUTURE_TOLERANCE, UsageLedger, UsageRecord
 from .registry import registry
 
 METADATA_KEY_RE = re.compile(r"[A-Za-z0-9_]{1,64}")
@@ -48,7 +48,25 @@ DECIMAL_RE = re.compile(r"[+-]?(?:\d{1,40}(?:\.\d{0,40})?|\.\d{1,40})(?:[eE][+-]
 DECIMAL_TEXT_MAX = 96
 ATOM_TEXT_MAX = 64  # times, UUIDs and IPs as text
 BAD_CHAR_RE = re.compile("[\x00\ud800-\udfff]")
-SERVER_FIELDS = {"id", "ingested_at"}
+# Set by the server, never by the sender: a sender cannot claim another's provenance.
+SERVER_FIELDS = {"id", "ingested_at", "ingested_by", "ingested_by_name"}
+
+
+@dataclass(frozen=True)
+class Source:
+    """Who writes a batch: the ingest key (its public id and name, and the kinds it may
+    write; None = any) or the console. Stamped on every row as its provenance."""
+
+    ingested_by: str
+    name: str
+    kinds: frozenset | None = None
+
+    @classmethod
+    def for_key(cls, key):
+        return cls(key.prefix, key.name, frozenset(key.kinds))
+
+
+CONSOLE_SOURCE = Source(CONSOLE, "Logcenter console")
 
 
 class FieldError(Exception):
@@ -508,11 +526,13 @@ def schema_for(kind):
 
 # --- storing ------------------------------------------------------------------------
 
-def ingest(items, *, kind_slug=None):
+def ingest(items, *, kind_slug=None, source: Source = CONSOLE_SOURCE):
     """Validate and store a batch; valid items are stored even when others are rejected.
 
     Each item names its kind (`kind`: audit, usage, auth, system) unless `kind_slug`
-    gives one kind for the whole batch (the service functions use that).
+    gives one kind for the whole batch (the service functions use that). `source` is who
+    writes it: an event of a kind it may not write is rejected, and every row stored
+    carries its provenance.
     """
     now = timezone.now()
     result = IngestResult(event_ids=[None] * len(items))
@@ -524,7 +544,11 @@ def ingest(items, *, kind_slug=None):
             slug = kind_slug or item.get("kind")
             kind = registry.get(slug) if isinstance(slug, str) else None
             if kind is None:
-                raise FieldError("kind", "must be one of: audit, usage, auth, system")
+                raise FieldError("kind", "must be one of: "
+                                         + ", ".join(k.slug for k in registry))
+            if source.kinds is not None and kind.slug not in source.kinds:
+                raise FieldError("kind", f"this key may not write {kind.slug} events (it may "
+                                         f"write: {', '.join(sorted(source.kinds)) or 'none'})")
             values = schema_for(kind).clean(item, now)
         except FieldError as error:
             result.rejected += 1
@@ -532,6 +556,7 @@ def ingest(items, *, kind_slug=None):
                                  for e in getattr(error, "errors", [error]))
             continue
         values["ingested_at"] = now
+        values["ingested_by"], values["ingested_by_name"] = source.ingested_by, source.name
         result.event_ids[index] = str(values["event_id"])
         by_kind.setdefault(kind.slug, []).append(values)
 

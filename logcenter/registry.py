@@ -59,7 +59,8 @@ class LogKind:
 
 
 ENVELOPE_ACTOR = DetailSection("Actor", ("actor_type", "actor_id", "actor_name"))
-ENVELOPE_REQUEST = DetailSection("Request", ("request_id", "ip", "user_agent"))
+ENVELOPE_REQUEST = DetailSection("Request", ("request_id", "ip", "user_agent", "ingested_by",
+                                             "ingested_by_name"))
 COMMON_FILTERS = ("request_id", "q", "metadata")
 
 

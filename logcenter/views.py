@@ -11,6 +11,7 @@ from django.views.generic import TemplateView
 
 from . import charts, selectors, stats
 from .access import access_for, visible_kinds
+from .models import CONSOLE
 from .params import describe, parameter_errors
 from .registry import registry
 from .text import escape_row
@@ -184,6 +185,10 @@ class LogDetailView(LogKindMixin, TemplateView):
             # One-field sections of structured values get the card's full width.
             wide_sections={title for title, items in sections if len(items) == 1},
             raw_json=json.dumps(raw, indent=2, ensure_ascii=False, default=str),
+            # An actor named by an ingest key is that service's word, not something the
+            # console saw: the page says who reported it.
+            reported_by=(row.ingested_by_name or row.ingested_by)
+            if row.ingested_by not in ("", CONSOLE) and (row.actor_id or row.actor_name) else "",
             related=selectors.log_related(row, self.request.user),
         )
         return context

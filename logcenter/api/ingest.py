@@ -13,7 +13,7 @@ from rest_framework.views import APIView
 
 from accounts.authentication import ApiKeyAuthentication
 
-from ..ingestion import loads, reject_alert_threshold
+from ..ingestion import Source, loads, reject_alert_threshold
 from ..models import SystemEvent
 from ..params import check_parameters
 from ..services import events_ingest, system_event_record
@@ -110,7 +110,7 @@ class IngestView(APIView):
         items = parse_batch(body, request.content_type or "")
         if len(items) > max_events:
             raise PayloadTooLarge(f"At most {max_events} events per request; got {len(items)}.")
-        result = events_ingest(items)
+        result = events_ingest(items, source=Source.for_key(request.auth))
         if result.rejected >= reject_alert_threshold():
             system_event_record(
                 source="ingestion", event="ingestion.rejected", level=SystemEvent.Level.WARNING,

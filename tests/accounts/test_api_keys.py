@@ -68,7 +68,8 @@ def test_key_sees_what_the_owners_role_allows():
 
 def test_create_api_key_command_prints_only_the_secret(capsys):
     MemberFactory(username="ops")
-    call_command("create_api_key", "--user", "ops", "--name", "cron", "--scopes", "read,ingest")
+    call_command("create_api_key", "--user", "ops", "--name", "cron", "--scopes", "read,ingest",
+                 "--kinds", "usage,auth,system")
     out = capsys.readouterr().out.strip()
     key = ApiKey.objects.get(name="cron")
     assert out.splitlines() == [out] and ApiKey.hash_secret(out) == key.secret_hash

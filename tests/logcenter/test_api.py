@@ -105,7 +105,8 @@ def test_bearer_api_key_with_read_scope(staff, factories):
     api.credentials(HTTP_AUTHORIZATION=f"Bearer {secret}")
     assert api.get("/api/v1/system-events/").status_code == 200
 
-    _, ingest_only = ApiKey.generate(owner=staff, name="ingest", scopes=["ingest"])
+    _, ingest_only = ApiKey.generate(owner=staff, name="ingest", scopes=["ingest"],
+                        kinds=["audit", "auth", "system", "usage"])
     api.credentials(HTTP_AUTHORIZATION=f"Bearer {ingest_only}")
     assert api.get("/api/v1/system-events/").status_code == 403
 

@@ -118,7 +118,8 @@ client = Client()
 client.force_login(user)
 page = client.get("/logs/usage/").status_code
 button = client.post("/logs/usage/export/", {{"format": "csv"}}, follow=True)
-_, secret = ApiKey.generate(owner=user, name="in", scopes=["ingest"])
+_, secret = ApiKey.generate(owner=user, name="in", scopes=["ingest"],
+                        kinds=["audit", "auth", "system", "usage"])
 ingest = client.post("/api/v1/ingest/", data='[{{"kind": "system", "source": "x", "event": "y"}}]',
                      content_type="application/json", HTTP_AUTHORIZATION="Bearer " + secret)
 print(json.dumps({{"outcome": outcome, "page": page, "ingest": ingest.status_code,

@@ -20,7 +20,8 @@ URL = "/api/v1/ingest/"
 @pytest.fixture
 def ingest_client():
     owner = StaffFactory(username="gateway-svc")
-    _, secret = ApiKey.generate(owner=owner, name="gateway", scopes=["ingest"])
+    _, secret = ApiKey.generate(owner=owner, name="gateway", scopes=["ingest"],
+                        kinds=["audit", "auth", "system", "usage"])
     api = APIClient()
     api.credentials(HTTP_AUTHORIZATION=f"Bearer {secret}")
     return api

@@ -135,7 +135,8 @@ def test_the_validator_stores_or_names_the_field(event):
 @pytest.fixture
 def console(db):
     owner = StaffFactory(username="fuzz-gateway")
-    _, secret = ApiKey.generate(owner=owner, name="fuzz", scopes=["ingest"])
+    _, secret = ApiKey.generate(owner=owner, name="fuzz", scopes=["ingest"],
+                        kinds=["audit", "auth", "system", "usage"])
     sender = APIClient()
     sender.credentials(HTTP_AUTHORIZATION=f"Bearer {secret}")
     reader = APIClient()

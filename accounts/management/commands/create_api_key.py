@@ -11,9 +11,11 @@ class Command(BaseCommand):
         parser.add_argument("--user", required=True, help="username or email of the owner")
         parser.add_argument("--name", required=True, help="a label for the key")
         parser.add_argument("--scopes", default="read", help="comma-separated: read,ingest")
+        parser.add_argument("--kinds", default="",
+                            help="for an ingest key: the kinds it may write, e.g. usage,auth,system")
         parser.add_argument("--group", default="default")
 
-    def handle(self, *args, user, name, scopes, group, **options):
+    def handle(self, *args, user, name, scopes, group, kinds, **options):
         owner = find_user(user)
         if owner is None:
             raise CommandError(f"No user '{user}'.")
@@ -21,5 +23,10 @@ class Command(BaseCommand):
         unknown = set(wanted) - set(ApiKey.Scope.values)
         if not wanted or unknown:
             raise CommandError(f"Scopes must be among {', '.join(ApiKey.Scope.values)}.")
-        _, secret = api_key_create(actor=None, owner=owner, name=name, scopes=wanted, group=group)
+        try:
+            _, secret = api_key_create(actor=None, owner=owner, name=name, scopes=wanted,
+                                       group=group,
+                                       kinds=[k.strip() for k in kinds.split(",") if k.strip()])
+        except ValueError as exc:
+            raise CommandError(str(exc)) from None
         self.stdout.write(secret)

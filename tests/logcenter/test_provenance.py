@@ -1,0 +1,145 @@
+"""Who may write what, and every row saying who wrote it (ingested_by)."""
+
+import importlib
+import json
+
+import pytest
+from django.core.exceptions import PermissionDenied
+from rest_framework.test import APIClient
+
+from accounts.models import ApiKey
+from accounts.services import api_key_create
+from logcenter.models import CONSOLE, AuditEvent, UsageRecord
+from logcenter.services import audit_event_record
+from tests.factories import MemberFactory, StaffFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def _ingest(secret, events):
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {secret}")
+    return api.post("/api/v1/ingest/", events, format="json")
+
+
+# --- only administrators make ingest keys, each naming its kinds ---------------------------
+
+def test_a_member_cannot_create_an_ingest_key_in_the_console(client):
+    member = MemberFactory(username="mallory")
+    client.force_login(member)
+    page = client.get("/accounts/api-keys/")
+    assert 'value="ingest"' not in page.content.decode()
+    nonce = page.context["nonce"]
+    response = client.post("/accounts/api-keys/", {"name": "forger", "scopes": ["ingest"],
+                                                   "group": "default", "nonce": nonce})
+    assert response.status_code == 400
+    assert not ApiKey.objects.filter(name="forger").exists()
+
+
+def test_a_member_cannot_create_one_through_the_service_layer():
+    member = MemberFactory(username="mallory2")
+    with pytest.raises(PermissionDenied):
+        api_key_create(actor=member, owner=member, name="x", scopes=["ingest"], kinds=["audit"])
+    assert not ApiKey.objects.filter(owner=member).exists()
+
+
+def test_an_administrator_creates_one_naming_its_kinds(client):
+    admin = StaffFactory(username="root-admin")
+    client.force_login(admin)
+    page = client.get("/accounts/api-keys/")
+    assert 'value="ingest"' in page.content.decode()
+    nonce = page.context["nonce"]
+    missing = client.post("/accounts/api-keys/", {"name": "gw", "scopes": ["ingest"],
+                                                  "group": "default", "nonce": nonce})
+    assert missing.status_code == 400 and "Name the kinds" in missing.content.decode()
+    nonce = missing.context["nonce"]
+    made = client.post("/accounts/api-keys/", {"name": "gateway", "scopes": ["ingest"],
+                                               "kinds": ["usage", "auth", "system"],
+                                               "group": "default", "nonce": nonce})
+    assert made.status_code == 200
+    key = ApiKey.objects.get(name="gateway")
+    assert key.kinds == ["auth", "system", "usage"] and key.is_service_key
+    created = AuditEvent.objects.get(action="api_key.created", resource_id=key.prefix)
+    assert created.details["kinds"] == ["auth", "system", "usage"]
+
+
+def test_keys_made_before_the_rule_are_restricted():
+    admin = StaffFactory(username="old-admin")
+    member = MemberFactory(username="old-member")
+    admin_key, _ = ApiKey.generate(owner=admin, name="a", scopes=["read", "ingest"])
+    member_key, _ = ApiKey.generate(owner=member, name="m", scopes=["read", "ingest"])
+    migration = importlib.import_module("accounts.migrations.0004_ingest_key_kinds")
+
+    class Editor:
+        from django.db import connection
+
+    from django.apps import apps
+    migration.restrict_existing_keys(apps, Editor)
+    admin_key.refresh_from_db()
+    member_key.refresh_from_db()
+    assert admin_key.kinds == ["auth", "system", "usage"] and "ingest" in admin_key.scopes
+    assert member_key.scopes == ["read"] and member_key.kinds == []
+
+
+# --- what a key may write, and the provenance of every row -----------------------------------
+
+def test_a_key_writes_only_its_kinds_and_every_row_names_it():
+    admin = StaffFactory(username="svc-owner")
+    key, secret = ApiKey.generate(owner=admin, name="billing", scopes=["ingest"],
+                                  kinds=["usage"])
+    response = _ingest(secret, [
+        {"kind": "usage", "platform_model": "gpt-4o", "prompt_tokens": 3},
+        {"kind": "audit", "action": "user.deleted", "actor_type": "user",
+         "actor_name": "admin", "resource_id": "1"},
+    ])
+    body = response.json()
+    assert response.status_code == 200 and body["accepted"] == 1 and body["rejected"] == 1
+    assert body["errors"] == [{"index": 1, "field": "kind",
+                               "reason": "this key may not write audit events "
+                                         "(it may write: usage)"}]
+    row = UsageRecord.objects.get()
+    assert (row.ingested_by, row.ingested_by_name) == (key.prefix, "billing")
+    assert not AuditEvent.objects.filter(action="user.deleted").exists()
+
+
+def test_a_sender_cannot_claim_another_provenance():
+    admin = StaffFactory(username="svc-owner2")
+    key, secret = ApiKey.generate(owner=admin, name="gw", scopes=["ingest"], kinds=["system"])
+    body = _ingest(secret, [{"kind": "system", "source": "gw", "event": "x",
+                             "ingested_by": CONSOLE}]).json()
+    assert body["rejected"] == 1 and body["errors"][0]["field"] == "ingested_by"
+
+
+def test_the_consoles_own_events_say_console(staff):
+    row = audit_event_record(action="config.updated", actor=staff)
+    assert (row.ingested_by, row.ingested_by_name) == (CONSOLE, "Logcenter console")
+
+
+def test_provenance_is_filtered_shown_and_exported(staff_client, api_client, staff):
+    key, secret = ApiKey.generate(owner=staff, name="memory-svc", scopes=["ingest"],
+                                  kinds=["audit"])
+    body = _ingest(secret, [{"kind": "audit", "action": "memory.deleted", "actor_type": "user",
+                             "actor_id": "7", "actor_name": "alice", "resource_id": "m1"}])
+    event_id = body.json()["event_ids"][0]
+    console_row = audit_event_record(action="config.updated", actor=staff)
+
+    listed = api_client.get(f"/api/v1/audit-events/?ingested_by={key.prefix}").json()
+    assert [r["event_id"] for r in listed["results"]] == [event_id]
+    assert listed["results"][0]["ingested_by_name"] == "memory-svc"
+    others = api_client.get(f"/api/v1/audit-events/?exclude_ingested_by={key.prefix}").json()
+    assert event_id not in {r["event_id"] for r in others["results"]}
+    assert str(console_row.event_id) in {r["event_id"] for r in others["results"]}
+
+    page = staff_client.get(f"/logs/audit/{event_id}/").content.decode()
+    assert "Reported by the service <strong>memory-svc</strong>" in page
+    assert key.prefix in page
+    console_page = staff_client.get(f"/logs/audit/{console_row.event_id}/").content.decode()
+    assert "Reported by the service" not in console_page
+
+    job = api_client.post("/api/v1/exports/", {"kind": "audit", "format": "json",
+                                               "filters": {"ingested_by": key.prefix}},
+                          format="json").json()
+    download = api_client.get(f"/api/v1/exports/{job['export_id']}/download/")
+    exported = json.loads(b"".join(download.streaming_content))
+    rows = exported if isinstance(exported, list) else exported.get("rows", exported)
+    assert any(r.get("ingested_by") == key.prefix for r in rows)
