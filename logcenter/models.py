@@ -312,6 +312,8 @@ class ExportJob(JobProgress, models.Model):
     # The list's query parameters ({"name": [values]}), exactly as the page or API had them.
     params = models.JSONField(default=dict, blank=True)
     excel_bom = models.BooleanField("UTF-8 BOM for Excel", default=False)
+    # JSON and NDJSON: end with the signed digest blocks covering the rows (integrity).
+    include_digests = models.BooleanField(default=False)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
     rows_written = models.PositiveBigIntegerField(default=0)
     done_field = "rows_written"
@@ -566,3 +568,7 @@ class UsageLedger(models.Model):
 
     def __str__(self):
         return str(self.event_id)
+
+
+# The integrity room's models (digest blocks, removal records, verification runs).
+from .integrity.models import DigestBlock, IntegrityCheck, RemovalRecord  # noqa: E402,F401
