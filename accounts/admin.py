@@ -1,14 +1,28 @@
+"""The Django admin of users, roles and API keys. Every change made here is audited by the
+model signals (logcenter.admin_audit); AuditedAdminMixin makes each many-to-many field a
+form saves one change. tests/accounts/test_admin_audit_walk.py walks every registered
+model's forms and actions and fails on any change that writes no audit event."""
+
+from django import forms
 from django.contrib import admin, messages
+from django.contrib.auth.admin import GroupAdmin as BaseGroupAdmin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.contrib.auth.models import Group
+from django.utils import timezone
+
+from logcenter.admin_audit import AuditedAdminMixin
 
 from . import services
 from .models import ApiKey, User
 
 
 @admin.register(User)
-class UserAdmin(BaseUserAdmin):
+class UserAdmin(AuditedAdminMixin, BaseUserAdmin):
     fieldsets = BaseUserAdmin.fieldsets + (("Console", {"fields": ("display_name", "timezone")}),)
     list_display = ("username", "email", "display_name", "is_staff", "is_active")
+    # Facts, not settings; an editable date field would also drop their microseconds on
+    # every save of the form (a change the audit would have to report).
+    readonly_fields = ("last_login", "date_joined")
     actions = ["unlock_sign_in"]
 
     @admin.action(description="Unlock sign-in for the selected users")
@@ -18,8 +32,29 @@ class UserAdmin(BaseUserAdmin):
         messages.success(request, f"Unlocked {queryset.count()} account(s).")
 
 
+admin.site.unregister(Group)
+
+
+@admin.register(Group)
+class RoleAdmin(AuditedAdminMixin, BaseGroupAdmin):
+    pass
+
+
+class ApiKeyAdminForm(forms.ModelForm):
+    scopes = forms.MultipleChoiceField(choices=ApiKey.Scope.choices,
+                                       widget=forms.CheckboxSelectMultiple)
+
+    class Meta:
+        model = ApiKey
+        fields = "__all__"
+
+    def clean_scopes(self):
+        return sorted(set(self.cleaned_data["scopes"]))
+
+
 @admin.register(ApiKey)
-class ApiKeyAdmin(admin.ModelAdmin):
+class ApiKeyAdmin(AuditedAdminMixin, admin.ModelAdmin):
+    form = ApiKeyAdminForm
     list_display = ("name", "prefix", "owner", "status", "created_at", "last_used_at")
     list_filter = ("status",)
     readonly_fields = ("prefix", "secret_hash", "created_at", "last_used_at", "revoked_at")
@@ -28,6 +63,11 @@ class ApiKeyAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False  # keys are created in the console, where the secret is shown once
+
+    def save_model(self, request, obj, form, change):
+        if "status" in form.changed_data:  # re-activated or revoked here
+            obj.revoked_at = timezone.now() if obj.status == ApiKey.Status.REVOKED else None
+        super().save_model(request, obj, form, change)
 
     @admin.action(description="Revoke the selected keys")
     def revoke(self, request, queryset):

@@ -11,7 +11,9 @@ from django.utils import timezone
 
 from logcenter.models import Result
 from logcenter.request_context import client_ip
-from logcenter.services import audit_event_record, auth_event_record
+from logcenter import admin_audit
+from logcenter.audit_actions import AuditAction
+from logcenter.services import auth_event_record
 
 from .models import ApiKey, SignInThrottle
 
@@ -121,21 +123,14 @@ def unlock_account(*, actor, user):
             key__in=[key, *by_name]
         ).update(failures=0, locked_until=None, window_started_at=None)
         auth_event_record(event="account.unlocked", user=user, actor=actor)
-        audit_event_record(action="user.unlocked", actor=actor, resource=user,
+        admin_audit.record(AuditAction.USER_UNLOCKED, user, actor=actor,
                            changes={"locked": {"before": was_locked, "after": False}})
 
 
 def api_key_create(*, actor, owner, name, scopes, group="default"):
     """Returns (key, secret); the secret is shown once and stored only as a hash."""
-    key, secret = ApiKey.generate(owner=owner, name=name, scopes=scopes, group=group)
-    # A key is known by its public prefix in every log (usage rows carry it as api_key_id).
-    audit_event_record(
-        action="api_key.created", actor=actor, resource=key, resource_type="api_key",
-        resource_id=key.prefix,
-        category="api_key",
-        details={"owner": owner.get_username(), "prefix": key.prefix, "scopes": key.scopes,
-                 "group": key.group},
-    )
+    with admin_audit.acting_as(actor):  # api_key.created, with every field (accounts.signals)
+        key, secret = ApiKey.generate(owner=owner, name=name, scopes=scopes, group=group)
     return key, secret
 
 
@@ -144,12 +139,6 @@ def api_key_revoke(*, actor, key):
         return key
     key.status = ApiKey.Status.REVOKED
     key.revoked_at = timezone.now()
-    key.save(update_fields=["status", "revoked_at"])
-    audit_event_record(
-        action="api_key.revoked", actor=actor, resource=key, resource_type="api_key",
-        resource_id=key.prefix,
-        category="api_key",
-        changes={"status": {"before": ApiKey.Status.ACTIVE, "after": ApiKey.Status.REVOKED}},
-        details={"owner": key.owner.get_username(), "prefix": key.prefix},
-    )
+    with admin_audit.acting_as(actor):  # api_key.revoked (accounts.signals)
+        key.save(update_fields=["status", "revoked_at"])
     return key

@@ -1,121 +1,91 @@
-"""Audited administration: changes to users, roles and permissions become audit events,
-whoever makes them (console, Django admin, shell), with before/after values."""
-
-from contextlib import contextmanager
-from contextvars import ContextVar
+"""Audited administration of users, roles and API keys: every change is an audit event,
+whoever makes it (console, Django admin, shell, management command), with before/after
+values. The mechanism is logcenter.admin_audit; this module says what is audited."""
 
 from django.contrib.auth.models import Group
 from django.contrib.auth.signals import user_logged_out
-from django.db.models.signals import m2m_changed, post_delete, post_save, pre_save
 from django.dispatch import receiver
 
-from logcenter import request_context
-from logcenter.services import audit_event_record, auth_event_record
+from logcenter import admin_audit
+from logcenter.admin_audit import Audited, Relation
+from logcenter.audit_actions import AuditAction
+from logcenter.services import auth_event_record
 
-from .models import User
+from .models import ApiKey, User
 
-_suppressed: ContextVar[bool] = ContextVar("admin_audit_suppressed", default=False)
-
-
-@contextmanager
-def suppress_admin_audit():
-    """For loading demo data, which writes its own audit history: no events for the
-    users and roles it creates."""
-    token = _suppressed.set(True)
-    try:
-        yield
-    finally:
-        _suppressed.reset(token)
+# Loading demo data, which writes its own audit history: no events for what it creates.
+suppress_admin_audit = admin_audit.suppressed
 
 
-AUDITED_USER_FIELDS = ("username", "email", "display_name", "timezone", "is_active",
-                       "is_staff", "is_superuser")
+def _names(manager):
+    return sorted(manager.values_list("name", flat=True))
 
 
-def _actor():
-    return request_context.current().user
+def _permissions(manager):
+    return sorted(f"{app}.{codename}" for app, codename in
+                  manager.values_list("content_type__app_label", "codename"))
 
 
-@receiver(pre_save, sender=User)
-def remember_user_before(sender, instance, update_fields=None, **kwargs):
-    instance._audit_before = None
-    if _suppressed.get():
-        return
-    if instance.pk and not (update_fields and set(update_fields) <= {"last_login", "password"}):
-        instance._audit_before = (
-            User.objects.filter(pk=instance.pk).values(*AUDITED_USER_FIELDS).first()
-        )
+def _user_action(changes):
+    if "is_active" in changes:
+        return AuditAction.USER_ENABLED if changes["is_active"]["after"] else \
+            AuditAction.USER_DISABLED
+    if set(changes) == {"password_hash"}:
+        return AuditAction.USER_PASSWORD_CHANGED
+    return None
 
 
-@receiver(post_save, sender=User)
-def audit_user_saved(sender, instance, created, raw=False, **kwargs):
-    if raw or _suppressed.get():
-        return
-    if created:
-        audit_event_record(
-            action="user.added", actor=_actor(), resource=instance, category="user",
-            changes={f: {"before": None, "after": getattr(instance, f)}
-                     for f in AUDITED_USER_FIELDS},
-        )
-        return
-    before = getattr(instance, "_audit_before", None)
-    if not before:
-        return
-    changes = {f: {"before": before[f], "after": getattr(instance, f)}
-               for f in AUDITED_USER_FIELDS if before[f] != getattr(instance, f)}
-    if not changes:
-        return
-    action = "user.updated"
-    if set(changes) == {"is_active"}:
-        action = "user.enabled" if instance.is_active else "user.disabled"
-    audit_event_record(action=action, actor=_actor(), resource=instance, category="user",
-                       changes=changes)
+def _rehash(user, update_fields):
+    """Django re-hashing a password at sign-in (a stronger hasher): same password, no
+    change. set_password() keeps the raw password in `_password` until the save; the
+    re-hash clears it first (tests/accounts/test_audited_admin.py fails if that changes)."""
+    return (update_fields is not None and set(update_fields) == {"password"}
+            and getattr(user, "_password", None) is None)
 
 
-@receiver(post_delete, sender=User)
-def audit_user_deleted(sender, instance, **kwargs):
-    if _suppressed.get():
-        return
-    audit_event_record(action="user.deleted", actor=_actor(), resource=instance,
-                       category="user",
-                       changes={"username": {"before": instance.username, "after": None}})
+def _key_action(changes):
+    if "status" in changes:
+        return AuditAction.API_KEY_REVOKED if changes["status"]["after"] == \
+            ApiKey.Status.REVOKED else AuditAction.API_KEY_REACTIVATED
+    return None
 
 
-@receiver(m2m_changed, sender=User.groups.through)
-def audit_role_change(sender, instance, action, reverse, pk_set, **kwargs):
-    if action not in ("post_add", "post_remove", "post_clear") or reverse or _suppressed.get():
-        return
-    # Group changes made through a group (reverse) are rare; the user side is audited.
-    names = sorted(Group.objects.filter(pk__in=pk_set or []).values_list("name", flat=True))
-    now = sorted(instance.groups.values_list("name", flat=True))
-    if action == "post_add":
-        before = sorted(set(now) - set(names))
-    else:
-        before = sorted(set(now) | set(names))
-    audit_event_record(
-        action="user.role_changed", actor=_actor(), resource=instance, category="user",
-        changes={"roles": {"before": before, "after": now}},
-    )
+admin_audit.register(Audited(
+    model=User, resource_type="user", category="user",
+    created=AuditAction.USER_ADDED, updated=AuditAction.USER_UPDATED,
+    deleted=AuditAction.USER_DELETED, transition=_user_action,
+    resource_name=lambda user: user.get_username(),
+    bookkeeping=("last_login",), secret={"password": "password_hash"}, quiet=_rehash,
+    relations=(
+        Relation("groups", "roles", AuditAction.USER_ROLE_CHANGED, _names),
+        Relation("user_permissions", "permissions", AuditAction.USER_PERMISSIONS_CHANGED,
+                 _permissions),
+    ),
+))
 
+# A key is known by its public prefix in every log (usage rows carry it as api_key_id).
+# Every field is audited (the secret's hash only as changed), so a field added to ApiKey
+# is audited without a word here.
+admin_audit.register(Audited(
+    model=ApiKey, resource_type="api_key", category="api_key",
+    created=AuditAction.API_KEY_CREATED, updated=AuditAction.API_KEY_UPDATED,
+    deleted=AuditAction.API_KEY_DELETED, transition=_key_action,
+    resource_id=lambda key: key.prefix, resource_name=lambda key: key.name,
+    bookkeeping=("last_used_at",), secret={"secret_hash": "secret_hash"},
+    details=lambda key: {"owner": key.owner.get_username(), "prefix": key.prefix},
+))
 
-@receiver(m2m_changed, sender=Group.permissions.through)
-def audit_permission_change(sender, instance, action, reverse, pk_set, **kwargs):
-    if action not in ("post_add", "post_remove", "post_clear") or reverse or _suppressed.get():
-        return
-    if action != "post_clear" and not pk_set:
-        return  # nothing granted or revoked (sync_roles re-adding what a role has): no event
-    from django.contrib.auth.models import Permission
-
-    perms = sorted(f"{p.content_type.app_label}.{p.codename}"
-                   for p in Permission.objects.filter(pk__in=pk_set or [])
-                   .select_related("content_type"))
-    verb = {"post_add": "granted", "post_remove": "revoked", "post_clear": "cleared"}[action]
-    audit_event_record(
-        action=f"role.permissions_{verb}", actor=_actor(), resource=instance, category="role",
-        resource_type="role", changes={"permissions": {
-            "before": None if verb == "granted" else perms,
-            "after": perms if verb == "granted" else None}},
-    )
+# Roles are Django groups. A deleted role names the users who lost it.
+admin_audit.register(Audited(
+    model=Group, resource_type="role", category="role",
+    created=AuditAction.ROLE_CREATED, updated=AuditAction.ROLE_RENAMED,
+    deleted=AuditAction.ROLE_DELETED, resource_name=lambda group: group.name,
+    relations=(
+        Relation("permissions", "permissions", AuditAction.ROLE_PERMISSIONS_CHANGED,
+                 _permissions),
+    ),
+    lost=(("users", lambda group: sorted(group.user_set.values_list("username", flat=True))),),
+))
 
 
 @receiver(user_logged_out)

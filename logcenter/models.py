@@ -367,8 +367,11 @@ class RetentionPolicy(models.Model):
 
     @classmethod
     def for_kind(cls, kind_slug):
-        policy, _ = cls.objects.get_or_create(
-            kind=kind_slug, defaults={"days": cls.DEFAULT_DAYS.get(kind_slug, 90)})
+        from .admin_audit import suppressed
+
+        with suppressed():  # the default, stored when first read, is nobody's change
+            policy, _ = cls.objects.get_or_create(
+                kind=kind_slug, defaults={"days": cls.DEFAULT_DAYS.get(kind_slug, 90)})
         return policy
 
 

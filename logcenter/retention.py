@@ -13,6 +13,8 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from . import partitions, rollups
+from .admin_audit import acting_as
+from .audit_actions import AuditAction
 from .models import DeletionJob, RetentionPolicy, SystemEvent, UsageLedger, UsageRecord
 from .registry import registry
 from .services import audit_event_record, system_event_record
@@ -135,11 +137,8 @@ def policy_update(*, actor, kind_slug, days, legal_hold):
         return policy
     policy.days, policy.legal_hold = days, legal_hold
     policy.updated_by = actor.get_username()
-    policy.save()
-    audit_event_record(action="retention.updated", actor=actor, resource=policy,
-                       resource_type="retention_policy", resource_id=kind_slug,
-                       resource_name=f"{kind_slug} retention", category="config",
-                       changes=changes)
+    with acting_as(actor):
+        policy.save()  # audited (retention.updated) by logcenter.admin_audit
     return policy
 
 
@@ -152,7 +151,8 @@ def deletion_request(*, actor, kind_slug, before):
     job = DeletionJob.objects.create(
         kind=kind_slug, before=before, requested_by=actor.get_username(),
         estimated_total=kind.model.objects.filter(occurred_at__lt=before).count())
-    audit_event_record(action="logs.history_deleted", actor=actor, category="config",
+    audit_event_record(action=AuditAction.LOGS_HISTORY_DELETED, actor=actor,
+                       category="config",
                        resource_type="deletion_job", resource_id=str(job.job_id),
                        resource_name=f"{kind_slug} before {before.isoformat()}",
                        details={"kind": kind_slug, "before": before.isoformat(),

@@ -10,6 +10,7 @@ import re
 from django.utils import timezone
 
 from . import ingestion, request_context
+from .audit_actions import checked
 from .models import ActorType, AuditEvent, AuthEvent, Result, SystemEvent
 from .registry import registry
 
@@ -84,7 +85,8 @@ def request_fields():
 
 def audit_event_record(*, action, actor=None, resource=None, resource_type="", resource_id="",
                        resource_name="", result=Result.SUCCESS, reason="", changes=None,
-                       details=None, category="", metadata=None) -> AuditEvent:
+                       details=None, category="", metadata=None, actor_type=None) -> AuditEvent:
+    action = checked(action)  # one list of actions: logcenter.audit_actions.AuditAction
     if resource is not None:
         resource_type = resource_type or resource._meta.model_name
         resource_id = resource_id or str(resource.pk)
@@ -101,7 +103,7 @@ def audit_event_record(*, action, actor=None, resource=None, resource_type="", r
         changes=redact(changes or {}),
         details=redact(details or {}),
         metadata=metadata or {},
-        **actor_fields(actor),
+        **actor_fields(actor, actor_type),
         **request_fields(),
     )
 

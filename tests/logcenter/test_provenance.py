@@ -60,7 +60,7 @@ def test_an_administrator_creates_one_naming_its_kinds(client):
     key = ApiKey.objects.get(name="gateway")
     assert key.kinds == ["auth", "system", "usage"] and key.is_service_key
     created = AuditEvent.objects.get(action="api_key.created", resource_id=key.prefix)
-    assert created.details["kinds"] == ["auth", "system", "usage"]
+    assert created.changes["kinds"] == {"before": None, "after": ["auth", "system", "usage"]}
 
 
 def test_keys_made_before_the_rule_are_restricted():
@@ -111,7 +111,7 @@ def test_a_sender_cannot_claim_another_provenance():
 
 
 def test_the_consoles_own_events_say_console(staff):
-    row = audit_event_record(action="config.updated", actor=staff)
+    row = audit_event_record(action="retention.updated", actor=staff)
     assert (row.ingested_by, row.ingested_by_name) == (CONSOLE, "Logcenter console")
 
 
@@ -121,7 +121,7 @@ def test_provenance_is_filtered_shown_and_exported(staff_client, api_client, sta
     body = _ingest(secret, [{"kind": "audit", "action": "memory.deleted", "actor_type": "user",
                              "actor_id": "7", "actor_name": "alice", "resource_id": "m1"}])
     event_id = body.json()["event_ids"][0]
-    console_row = audit_event_record(action="config.updated", actor=staff)
+    console_row = audit_event_record(action="retention.updated", actor=staff)
 
     listed = api_client.get(f"/api/v1/audit-events/?ingested_by={key.prefix}").json()
     assert [r["event_id"] for r in listed["results"]] == [event_id]
