@@ -3,8 +3,11 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-# Tests run against the real stack: the local PostgreSQL and Redis unless told otherwise.
-test: export DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/logcenter
+# Tests run against the real stack: the local PostgreSQL and Redis unless told otherwise,
+# with two roles: the app (owns nothing, appends logs) and the owner (migrates). Set
+# MIGRATION_DATABASE_URL= (empty) to run with DATABASE_URL's role alone.
+test: export DATABASE_URL ?= postgres://logcenter_app@127.0.0.1:5432/logcenter
+test: export MIGRATION_DATABASE_URL ?= postgres://logcenter_owner@127.0.0.1:5432/logcenter
 test: export REDIS_URL ?= redis://127.0.0.1:6379/15
 
 .PHONY: install run test worker beat bench clean
@@ -21,6 +24,7 @@ run: install
 	./scripts/run-console
 
 test: install
+	if [ -n "$$MIGRATION_DATABASE_URL" ]; then $(PY) scripts/db_roles.py; fi
 	$(PY) -m pytest -n 2 --dist loadgroup
 
 worker: install

@@ -5,6 +5,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth import authenticate, get_user_model
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -16,6 +17,13 @@ from logcenter.audit_actions import AuditAction
 from logcenter.services import auth_event_record
 
 from .models import ApiKey, SignInThrottle
+
+def ingest_kinds():
+    """The log kinds an ingest key may be allowed to write: every registered kind."""
+    from logcenter.registry import registry
+
+    return [kind.slug for kind in registry]
+
 
 INVALID = "invalid"
 LOCKED = "locked"
@@ -127,10 +135,25 @@ def unlock_account(*, actor, user):
                            changes={"locked": {"before": was_locked, "after": False}})
 
 
-def api_key_create(*, actor, owner, name, scopes, group="default"):
-    """Returns (key, secret); the secret is shown once and stored only as a hash."""
+def api_key_create(*, actor, owner, name, scopes, group="default", kinds=()):
+    """Returns (key, secret); the secret is shown once and stored only as a hash.
+
+    An ingest key is a service key: it writes log rows, so only an actor with
+    add_ingest_apikey (administrators; None is an operator at the shell) may make one, and
+    it names the kinds it may write. PermissionDenied / ValueError otherwise."""
+    kinds = sorted(set(kinds))
+    if ApiKey.Scope.INGEST in scopes:
+        if actor is not None and not actor.has_perm("accounts.add_ingest_apikey"):
+            raise PermissionDenied("Only administrators create ingest keys.")
+        unknown = set(kinds) - set(ingest_kinds())
+        if not kinds or unknown:
+            raise ValueError(f"An ingest key names the kinds it may write, among: "
+                             f"{', '.join(ingest_kinds())}.")
+    elif kinds:
+        raise ValueError("Only an ingest key writes log kinds.")
     with admin_audit.acting_as(actor):  # api_key.created, with every field (accounts.signals)
-        key, secret = ApiKey.generate(owner=owner, name=name, scopes=scopes, group=group)
+        key, secret = ApiKey.generate(owner=owner, name=name, scopes=scopes, group=group,
+                                      kinds=kinds)
     return key, secret
 
 

@@ -27,8 +27,8 @@ from django.db.models.fields.json import KeyTransform
 from django.utils import timezone
 
 from . import pagination
-from .models import (FUTURE_TOLERANCE, AuditEvent, AuthEvent, LogEnvelope, Result, SystemEvent,
-                     UsageRecord)
+from .models import (FUTURE_TOLERANCE, METADATA_KEY_RE, AuditEvent, AuthEvent, LogEnvelope,
+                     Result, SystemEvent, UsageRecord)
 
 RANGE_PRESETS = {
     "1h": ("Last 1 hour", timedelta(hours=1)),
@@ -38,7 +38,6 @@ RANGE_PRESETS = {
     "90d": ("Last 90 days", timedelta(days=90)),
     "all": ("All time", None),
 }
-METADATA_KEY_RE = re.compile(r"^[A-Za-z0-9_]{1,64}$")
 # Query times outside these are refused: no stored row is older than 2000 (ingestion's
 # rule) or later than now + 5 minutes, and within them no window arithmetic overflows.
 EARLIEST_QUERY_TIME = datetime(1970, 1, 1, tzinfo=dt_timezone.utc)
@@ -186,7 +185,7 @@ class MetadataPairField(BoundedCharField):
         if not value:
             return None
         key, sep, expected = value.partition("=")
-        if not sep or not METADATA_KEY_RE.match(key.strip()):
+        if not sep or not METADATA_KEY_RE.fullmatch(key.strip()):
             raise ValidationError("Use key=value; keys are 1-64 letters, digits or underscores.")
         return key.strip(), expected.strip()
 
@@ -668,6 +667,7 @@ class LogFilterSet(filters.FilterSet):
 
 
 RESULT_CHOICES = Result.choices
+RECORD_VIEWED = "audit_log.viewed"  # services.log_read_record's action for an audit detail
 
 
 def _column(model, name):
@@ -685,6 +685,11 @@ class AuditEventFilterSet(LogFilterSet):
     result = AnyOfFilter(choices=RESULT_CHOICES, label="Result")
     reason = SearchFilter(field_name="reason", lookup_expr="icontains", label="Reason",
                           max_length=256)
+    show_views = StrictBooleanFilter(
+        label="Record views", method="filter_show_views",
+        help_text=f"{RECORD_VIEWED}: who opened which audit record (hidden unless shown, or "
+                  "asked for by action)",
+        widget=forms.Select(choices=[("", "Hidden"), ("true", "Shown")]))
 
     search_fields = ("action", "actor_name", "resource_name", "resource_id", "reason")
     default_range = "7d"
@@ -698,6 +703,21 @@ class AuditEventFilterSet(LogFilterSet):
 
     class Meta(LogFilterSet.Meta):
         model = AuditEvent
+
+    def filter_show_views(self, queryset, name, value):
+        return queryset  # applied in filter_queryset, which also sees `action`
+
+    def filter_queryset(self, queryset):
+        """Reading an audit record is itself audited; those rows would bury the changes, so
+        they are left out unless shown (show_views=true) or asked for by `action`."""
+        queryset = super().filter_queryset(queryset)
+        data = self.form.cleaned_data
+        asked = any(v == RECORD_VIEWED or (v.endswith("*") and
+                                           RECORD_VIEWED.startswith(v.rstrip("*")))
+                    for v in data.get("action") or [])
+        if not data.get("show_views") and not asked:
+            queryset = queryset.exclude(action=RECORD_VIEWED)
+        return queryset
 
 
 def _range(model, name, bound, label):

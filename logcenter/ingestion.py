@@ -27,10 +27,9 @@ from django.db import connection, models, transaction
 from django.utils import timezone
 
 from . import rollups
-from .models import CONSOLE, FUTURE_TOLERANCE, UsageLedger, UsageRecord
+from .models import CONSOLE, FUTURE_TOLERANCE, METADATA_KEY_RE, UsageLedger, UsageRecord
 from .registry import registry
 
-METADATA_KEY_RE = re.compile(r"[A-Za-z0-9_]{1,64}")
 METADATA_MAX_KEYS = 50
 METADATA_MAX_BYTES = 8 * 1024
 JSON_MAX_BYTES = 64 * 1024

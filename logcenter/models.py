@@ -8,6 +8,7 @@ Indexes: each list is always bounded by a time range, so each offered filter get
 keyset pagination in logcenter.pagination.
 """
 
+import re
 import uuid
 from datetime import timedelta
 from urllib.parse import urlencode
@@ -32,6 +33,8 @@ class Result(models.TextChoices):
 # How far in the future an event's occurred_at may be (senders' clocks drift); ingestion
 # rejects later ones, so lists can bound their window by it and skip the months ahead.
 FUTURE_TOLERANCE = timedelta(minutes=5)
+# A metadata key: letters, digits and underscore (ingestion checks it, filters parse it).
+METADATA_KEY_RE = re.compile(r"[A-Za-z0-9_]{1,64}")
 # `ingested_by` of the rows the app writes itself (sign-ins, admin changes, exports, …).
 CONSOLE = "console"
 

@@ -53,13 +53,15 @@ def stale_tables(stale_rows=STALE_ROWS, stale_share=STALE_SHARE):
 
 
 def refresh_stale_tables(**thresholds):
-    """VACUUM (ANALYZE) each stale log table (only ANALYZE inside a transaction, where VACUUM
-    cannot run); returns their names (PostgreSQL; SQLite plans without)."""
+    """ANALYZE each stale log table; returns their names (PostgreSQL; SQLite plans without).
+
+    Through the owner's `logcenter_analyze` (migration 0019): ANALYZE needs the table's
+    owner, and the app role owns nothing. Vacuuming (the visibility map that index-only
+    reads use) is autovacuum's, which runs as the owner."""
     if connection.vendor != "postgresql":
         return []
     stale = stale_tables(**thresholds)
-    command = "ANALYZE" if connection.in_atomic_block else "VACUUM (ANALYZE)"
     with connection.cursor() as cursor:
         for name in stale:
-            cursor.execute(f'{command} "{name}"')
+            cursor.execute("SELECT logcenter_analyze(%s)", [name])
     return stale

@@ -110,7 +110,8 @@ registry.register(LogKind(
         DetailSection("Changes", ("changes",)),
         DetailSection("Details", ("details",)),
     ),
-    page_filters=("actor", "action", "resource_type", "resource_id", "result") + COMMON_FILTERS,
+    page_filters=("actor", "action", "resource_type", "resource_id", "result",
+                  "show_views") + COMMON_FILTERS,
 ))
 
 registry.register(LogKind(

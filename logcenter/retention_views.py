@@ -66,7 +66,7 @@ def retention_page(request):
                                            before=deletion_form.cleaned_data["before"])
                 messages.success(request, "Deletion started; its progress is below.")
                 return redirect("retention")
-            except retention.LegalHold as exc:
+            except (retention.LegalHold, retention.NotExpired) as exc:
                 deletion_form.add_error("kind", str(exc))
         status = 400
     policies = [(kind, RetentionPolicy.for_kind(kind.slug)) for kind in registry]

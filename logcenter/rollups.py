@@ -217,8 +217,8 @@ def _rollup_rebuild(start, end, snapshot):
                 cursor.execute(f"INSERT INTO {rollup._meta.db_table} ({columns}) {sql}", params)
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:
-                for rollup in USAGE_ROLLUPS:
-                    cursor.execute(f"ANALYZE {rollup._meta.db_table}")
+                for rollup in USAGE_ROLLUPS:  # the owner's function: ANALYZE needs the owner
+                    cursor.execute("SELECT logcenter_analyze(%s)", [rollup._meta.db_table])
 
 
 def _bulk_create(rollup, groups):

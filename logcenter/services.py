@@ -54,17 +54,19 @@ def _record(kind_slug, **values):
     clean = ingestion.schema_for(kind).clean(
         ingestion.fitted(kind, {k: v for k, v in values.items() if v is not None}),
         timezone.now())
-    return kind.model.objects.create(**clean)
+    source = ingestion.CONSOLE_SOURCE
+    return kind.model.objects.create(**clean, ingested_by=source.ingested_by,
+                                     ingested_by_name=source.name)
 
 
-def usage_record_ingest(items):
-    """Store usage events from the gateway (a list of dicts); see ingestion.ingest."""
-    return ingestion.ingest(items, kind_slug="usage")
+def usage_record_ingest(items, *, source=ingestion.CONSOLE_SOURCE):
+    """Store usage events (a list of dicts); see ingestion.ingest."""
+    return ingestion.ingest(items, kind_slug="usage", source=source)
 
 
-def events_ingest(items):
-    """Store a mixed batch; each item names its `kind`."""
-    return ingestion.ingest(items)
+def events_ingest(items, *, source=ingestion.CONSOLE_SOURCE):
+    """Store a mixed batch; each item names its `kind`. `source`: the ingest key's."""
+    return ingestion.ingest(items, source=source)
 
 
 def actor_fields(actor=None, actor_type=None):

@@ -9,6 +9,8 @@ import json
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import JSONParser
 
+from ..ingestion import nests_deeper_than
+
 MAX_DEPTH = 32
 
 
@@ -16,31 +18,9 @@ def _refuse_constant(name):
     raise ValueError(f"{name} is not a number this API accepts")
 
 
-def nesting_depth(text: str) -> int:
-    """How deeply brackets nest outside strings, found without recursion."""
-    depth = deepest = 0
-    in_string = escaped = False
-    for char in text:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif char == "\\":
-                escaped = True
-            elif char == '"':
-                in_string = False
-        elif char == '"':
-            in_string = True
-        elif char in "[{":
-            depth += 1
-            deepest = max(deepest, depth)
-        elif char in "]}":
-            depth -= 1
-    return deepest
-
-
 def loads_strict(text: str):
     """json.loads with finite numbers only and at most MAX_DEPTH levels; ValueError else."""
-    if nesting_depth(text) > MAX_DEPTH:
+    if nests_deeper_than(text, MAX_DEPTH):  # ingestion's check: no recursion, in C
         raise ValueError(f"nested deeper than {MAX_DEPTH} levels")
     return json.loads(text, parse_constant=_refuse_constant)
 

@@ -14,7 +14,8 @@ from logcenter.migration_operations import _build, run_with_short_locks
 from logcenter.models import UsageRecord
 from tests.factories import UsageRecordFactory
 
-pytestmark = pytest.mark.django_db(transaction=True)
+# Migrations are the owner's (the app role may not change the schema).
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("as_owner")]
 
 BEFORE = [("logcenter", "0014_sum_int8_aggregate")]
 AFTER = ("logcenter", "0015_filter_indexes_carry_the_sort_keys")

@@ -255,7 +255,9 @@ def test_a_filters_matches_are_ranked_on_index_entries_alone(
 
     rows = factories["usage"].create_batch(6, api_key_name="k", platform_model="m",
                                            endpoint="chat", status="success")
-    with connection.cursor() as db:
+    from logcenter import db_roles
+
+    with db_roles.as_owner(), connection.cursor() as db:  # the owner's maintenance
         # Earlier tests' rolled-back rows leave the indexes bloated, which changes the
         # planner's costs; then, as autovacuum would, the pages become all-visible.
         db.execute("REINDEX TABLE logcenter_usagerecord")

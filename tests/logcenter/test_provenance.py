@@ -143,3 +143,25 @@ def test_provenance_is_filtered_shown_and_exported(staff_client, api_client, sta
     exported = json.loads(b"".join(download.streaming_content))
     rows = exported if isinstance(exported, list) else exported.get("rows", exported)
     assert any(r.get("ingested_by") == key.prefix for r in rows)
+
+
+# --- reads of audit records do not bury the changes ------------------------------------------
+
+def test_record_views_are_hidden_by_default_with_a_switch(staff_client, api_client, factories):
+    change = factories["audit"](action="user.role_changed")
+    staff_client.get(f"/logs/audit/{change.event_id}/")  # writes audit_log.viewed
+    viewed = AuditEvent.objects.get(action="audit_log.viewed")
+
+    def ids(query):
+        return {r["event_id"] for r in api_client.get(f"/api/v1/audit-events/{query}")
+                .json()["results"]}
+
+    assert str(viewed.event_id) not in ids("") and str(change.event_id) in ids("")
+    assert str(viewed.event_id) in ids("?show_views=true")
+    assert ids("?action=audit_log.viewed") == {str(viewed.event_id)}
+    assert str(viewed.event_id) in ids("?action=audit_log.*")
+    page = staff_client.get("/logs/audit/").content.decode()
+    assert 'name="show_views"' in page and "Record views" in page
+    assert str(viewed.event_id) not in page
+    assert str(viewed.event_id) in staff_client.get("/logs/audit/?show_views=true"
+                                                    ).content.decode()

@@ -14,7 +14,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 
 from accounts.models import ApiKey, User
-from logcenter import demo
+from logcenter import db_roles, demo
 from logcenter.demo import DEMO_LOGINS, DEMO_USER_PASSWORD  # noqa: F401  (re-exported)
 from logcenter.models import AuditEvent, AuthEvent, SystemEvent, UsageRecord
 
@@ -39,7 +39,7 @@ class Command(BaseCommand):
                             help="with --usage: do not (re)check the 30-day demo set first")
 
     def handle(self, *args, usage=0, chunk=20_000, days=demo.EXTRA_DAYS, workers=None,
-               skip_base=False, usage_only=False, verbosity=1, **options):
+             skip_base=False, usage_only=False, verbosity=1, **options):
         if usage < 0 or chunk < 1 or days < 1 or (workers is not None and workers < 1):
             raise CommandError("--usage must be >= 0; --chunk, --days and --workers >= 1")
         if workers is None:
@@ -80,8 +80,12 @@ class Command(BaseCommand):
 
             started = time.perf_counter()
             try:
-                rows, seconds = demo.add_usage(usage, chunk=chunk, days=days, workers=workers,
-                                               log=log, alongside=alongside)
+                # The bulk loader builds whole months in tables of its own and swaps them
+                # in: partition changes are the owner's (logcenter.db_roles).
+                with db_roles.as_owner():
+                    rows, seconds = demo.add_usage(usage, chunk=chunk, days=days,
+                                                   workers=workers, log=log,
+                                                   alongside=alongside)
             except RuntimeError as exc:
                 raise CommandError(str(exc)) from exc
             log(self.style.SUCCESS(
