@@ -215,6 +215,10 @@ CELERY_BEAT_SCHEDULE = {
                          "schedule": crontab(hour=2, minute=45)},
     # Planner statistics of the busiest tables, fresher than autovacuum keeps them.
     "planner-stats": {"task": "logcenter.planner_stats_refresh", "schedule": 600.0},
+    # Tamper evidence: new rows sealed into signed blocks every minute; all verified daily.
+    "integrity-seal": {"task": "logcenter.integrity_seal", "schedule": 60.0},
+    "integrity-verify": {"task": "logcenter.integrity_verify",
+                         "schedule": crontab(hour=4, minute=30)},
 }
 
 # Log console behaviour.
@@ -241,6 +245,24 @@ LOGCENTER = {
     # Retention purges delete in batches of this many rows, for at most this long a run.
     "PURGE_BATCH_SIZE": int(os.environ.get("PURGE_BATCH_SIZE", "5000")),
     "PURGE_BUDGET_SECONDS": int(os.environ.get("PURGE_BUDGET_SECONDS", "1800")),
+}
+
+# Tamper evidence (logcenter.integrity, docs/integrity.md). The Ed25519 signing key: PEM or
+# the 64-hex-digit seed in LOGCENTER_SIGNING_KEY, or a PEM file; with neither, one is
+# generated on first use into var/ (demo and tests only: production mounts its own file).
+# Retired keys' public halves (64 hex digits, comma-separated) still verify old blocks.
+LOGCENTER_INTEGRITY = {
+    "SIGNING_KEY": os.environ.get("LOGCENTER_SIGNING_KEY", ""),
+    "SIGNING_KEY_FILE": os.environ.get("LOGCENTER_SIGNING_KEY_FILE", ""),
+    "TRUSTED_PUBLIC_KEYS": env_list("LOGCENTER_TRUSTED_PUBLIC_KEYS"),
+    # Rows per block at most; a run seals what is new, so quiet kinds get smaller blocks.
+    "BLOCK_ROWS": int(os.environ.get("INTEGRITY_BLOCK_ROWS", "10000")),
+    # The safe horizon (logcenter.integrity.sealing): a pause for transactions that drew
+    # an id to take a transaction id, then how long to wait for writers still open.
+    "SETTLE_SECONDS": float(os.environ.get("INTEGRITY_SETTLE_SECONDS", "1")),
+    "WAIT_SECONDS": float(os.environ.get("INTEGRITY_WAIT_SECONDS", "20")),
+    # GET /api/v1/integrity/verify/ checks at most this many sealed rows per request.
+    "VERIFY_API_MAX_ROWS": int(os.environ.get("INTEGRITY_VERIFY_API_MAX_ROWS", "2000000")),
 }
 
 # Sign-in throttling: failures per username within the window lock the account (the

@@ -4,6 +4,7 @@ from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from logcenter import export_views, retention_views
+from logcenter.integrity import views as integrity_views
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="logcenter:home", permanent=False)),
@@ -14,6 +15,7 @@ urlpatterns = [
          name="export-file"),
     path("exports/<uuid:export_id>/retry/", export_views.export_retry, name="export-retry-page"),
     path("retention/", retention_views.retention_page, name="retention"),
+    path("integrity/", integrity_views.integrity_page, name="integrity"),
     path("api/v1/", include("logcenter.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),

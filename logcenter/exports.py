@@ -35,6 +35,8 @@ from .text import escape_controls
 CHUNK_ROWS = 2000
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 PAGING_PARAMS = ("cursor", "page_size")
+# Formats that can end with the digest blocks covering their rows (include_digests).
+DIGEST_FORMATS = (ExportJob.Format.JSON, ExportJob.Format.NDJSON)
 
 
 class QueueUnavailable(Exception):
@@ -60,20 +62,23 @@ def params_to_dict(params):
 
 # --- creating -----------------------------------------------------------------------
 
-def export_create(*, user, kind_slug, fmt, params, excel_bom=False):
+def export_create(*, user, kind_slug, fmt, params, excel_bom=False, include_digests=False):
     """Validate and queue an export. PermissionDenied without the export permission,
-    selectors.InvalidLogQuery for a bad filter, ValueError for a bad kind or format."""
+    selectors.InvalidLogQuery for a bad filter, ValueError for a bad kind or format.
+    `include_digests` (JSON and NDJSON): end with the signed digest blocks of the rows."""
     kind = registry.get(kind_slug)
     if kind is None:
         raise ValueError(f"kind must be one of: {', '.join(k.slug for k in registry)}")
     if fmt not in ExportJob.Format.values:
         raise ValueError(f"format must be one of: {', '.join(ExportJob.Format.values)}")
+    if include_digests and fmt not in DIGEST_FORMATS:
+        raise ValueError("include_digests needs the JSON or NDJSON format")
     if not access_for(user, kind).can_export:
         raise PermissionDenied(f"Your role may not export {kind.label.lower()} logs.")
     selectors.log_filter(kind, user, params)  # bad input fails now, not later
     params_dict = params_to_dict(params)
     job = ExportJob.objects.create(user=user, kind=kind.slug, format=fmt, params=params_dict,
-                                   excel_bom=excel_bom)
+                                   excel_bom=excel_bom, include_digests=include_digests)
     enqueue(job)
     return job
 
@@ -288,7 +293,9 @@ class ExportWriter:
             self.fh.write((b",\n" if self.count else b"") + line)
             self.count += 1
 
-    def finish(self):
+    def finish(self, integrity=None):
+        """The trailer; `integrity`: the JSON text pieces of the digest blocks covering the
+        rows (logcenter.integrity.exports), a last key (JSON) or line (NDJSON)."""
         self.flush()
         fmt = self.job.format
         if fmt == ExportJob.Format.CSV:
@@ -296,8 +303,18 @@ class ExportWriter:
             self._text(f"# row_count={self.count}; filter={self.meta['filter'] or '-'}; "
                        f"snapshot_at={self.meta['snapshot_at']}\r\n")
         elif fmt == ExportJob.Format.JSON:
-            self._text('\n], "row_count": ' + str(self.count) + "}\n")
+            self._text('\n], "row_count": ' + str(self.count))
+            if integrity is not None:
+                self._text(', "integrity": ')
+                for part in integrity:
+                    self._text(part)
+            self._text("}\n")
         else:
+            if integrity is not None:
+                self._text('{"_integrity": ')
+                for part in integrity:
+                    self._text(part)
+                self._text("}\n")
             self._text(json.dumps({"_export_end": {"row_count": self.count}}) + "\n")
 
 
@@ -351,7 +368,14 @@ def export_run(job_id):
                         chunk = []
                         _progress(job, writer.count)
                 writer.write_rows(chunk)
-            writer.finish()
+            if job.include_digests:
+                from .integrity.exports import trailer_parts
+
+                with transaction.atomic():  # the ids through a server-side cursor
+                    writer.finish(trailer_parts(kind, queryset.values_list("pk", flat=True)
+                                                .iterator(chunk_size=CHUNK_ROWS)))
+            else:
+                writer.finish()
         os.replace(partial, final)
     except Exception as exc:
         partial.unlink(missing_ok=True)

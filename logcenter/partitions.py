@@ -15,6 +15,7 @@ from datetime import timezone as dt_timezone
 
 from django.db import DatabaseError, connection, transaction
 
+from .integrity.removals import partition_drop
 from .models import UsageRecord
 
 logger = logging.getLogger(__name__)
@@ -132,9 +133,12 @@ def drop_usage_partitions_before(cutoff):
             return None
         for name, _, end in usage_partitions():
             if end <= cutoff:
-                cursor.execute(f'SELECT count(*) FROM "{name}"')
-                dropped[name] = cursor.fetchone()[0]
-                cursor.execute(f'DROP TABLE "{name}"')
+                # Its rows go on record (logcenter.integrity) in the drop's transaction.
+                with partition_drop(UsageRecord, name, before=cutoff) as drop:
+                    cursor.execute(f'SELECT count(*) FROM "{name}"')
+                    count = cursor.fetchone()[0]
+                    cursor.execute(f'DROP TABLE "{name}"')
+                    dropped[name] = drop.check(count)
     return dropped
 
 

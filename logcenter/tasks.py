@@ -108,3 +108,20 @@ def usage_rollups_fold():
     from .rollups import rollup_fold
 
     return rollup_fold() if connection.vendor == "postgresql" else 0
+
+
+@shared_task(name="logcenter.integrity_seal", ignore_result=True)
+def integrity_seal():
+    """Seal every kind's new rows into signed, chained digest blocks (every minute)."""
+    from .integrity import seal
+
+    run = seal()
+    return {"busy": run.busy, "blocks": run.blocks, "rows": run.rows}
+
+
+@shared_task(name="logcenter.integrity_verify", ignore_result=True)
+def integrity_verify(kind=None, requested_by="scheduled"):
+    """Verify one kind (or all) and keep the result for the console (daily, or on demand)."""
+    from .integrity.verification import verify_and_report
+
+    return verify_and_report([kind] if kind else None, requested_by=requested_by)

@@ -27,7 +27,8 @@ class ExportJobSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = ExportJob
-        fields = ("export_id", "kind", "format", "status", "rows_written", "estimated_total",
+        fields = ("export_id", "kind", "format", "include_digests", "status", "rows_written",
+                  "estimated_total",
                   "progress", "error", "filter", "created_at", "started_at", "finished_at",
                   "expires_at", "size_bytes", "download_url")
 
@@ -53,9 +54,17 @@ class ExportCreateSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=[kind.slug for kind in registry])
     format = serializers.ChoiceField(choices=ExportJob.Format.choices, default="csv")
     excel_bom = serializers.BooleanField(default=False)
+    include_digests = serializers.BooleanField(
+        default=False, help_text="JSON and NDJSON: end with the signed digest blocks covering "
+                                 "the rows, to verify them offline (docs/integrity.md).")
     filters = serializers.DictField(
         required=False, default=dict,
         help_text="The list's query parameters; they may also be sent as query parameters.")
+
+    def validate(self, data):
+        if data.get("include_digests") and data.get("format") not in exports.DIGEST_FORMATS:
+            raise ValidationError({"include_digests": ["Needs the json or ndjson format."]})
+        return data
 
     def to_internal_value(self, data):
         if isinstance(data, dict):  # a field we do not know is an error, not ignored
@@ -84,7 +93,8 @@ class ExportListCreateView(APIView):
         try:
             job = exports.export_create(user=request.user, kind_slug=data["kind"],
                                         fmt=data["format"], params=params,
-                                        excel_bom=data["excel_bom"])
+                                        excel_bom=data["excel_bom"],
+                                        include_digests=data["include_digests"])
         except selectors.InvalidLogQuery as exc:
             raise ValidationError(exc.api_errors()) from None
         except exports.QueueUnavailable as exc:

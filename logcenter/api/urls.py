@@ -4,6 +4,7 @@ from rest_framework.routers import DefaultRouter
 from .exports import (ExportDetailView, ExportDownloadView, ExportListCreateView,
                       ExportRetryView)
 from .ingest import IngestView
+from .integrity import PublicKeyView, StatusView, VerifyView
 from .usage import UsageBucketsView, UsageByKeyView, UsageStatsView
 from .views import register_routes
 
@@ -16,6 +17,9 @@ urlpatterns = [
     path("usage/stats/", UsageStatsView.as_view(), name="usage-stats"),
     path("usage/buckets/", UsageBucketsView.as_view(), name="usage-buckets"),
     path("ingest/", IngestView.as_view(), name="ingest"),
+    path("integrity/", StatusView.as_view(), name="integrity-status"),
+    path("integrity/public-key/", PublicKeyView.as_view(), name="integrity-public-key"),
+    path("integrity/verify/", VerifyView.as_view(), name="integrity-verify"),
     path("exports/", ExportListCreateView.as_view(), name="api-exports"),
     path("exports/<uuid:export_id>/", ExportDetailView.as_view(), name="export-detail"),
     path("exports/<uuid:export_id>/retry/", ExportRetryView.as_view(), name="export-retry"),

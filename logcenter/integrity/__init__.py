@@ -7,8 +7,10 @@ The entry points:
     seal()                       the beat task's work (sealing.py)
     verify(kinds, start, end)    what verify_logs and the API run (verification.py)
     record_removal(kind, ids, reason=…, before=…)
-                                 called by retention in the transaction that deletes
-                                 (removals.py)
+                                 the signed record of rows removed on purpose, written in
+                                 the transaction that deletes them (removals.py), which
+                                 retention reaches through purge_batch (a purge batch) and
+                                 partition_drop (a dropped month of usage)
 """
 
 

@@ -93,3 +93,9 @@ class IntegrityCheck(models.Model):
     def __str__(self):
         return f"{self.kind} verified {self.started_at:%Y-%m-%d %H:%M}: " \
                f"{'ok' if self.ok else 'FAILED'}"
+
+    @property
+    def summary(self):
+        return (f"{self.blocks_valid:,}/{self.blocks_total:,} digests valid, "
+                f"{self.rows_valid:,}/{self.rows_total:,} rows valid"
+                + (f", {self.rows_removed:,} removed by retention" if self.rows_removed else ""))

@@ -1,0 +1,213 @@
+"""Sealing: every kind's new rows, in id order, into signed blocks chained per kind.
+
+A run (the beat task, every minute; or `manage.py seal_logs`) seals, per kind, the rows
+after the kind's last block up to a **safe horizon**, BLOCK_ROWS at most per block.
+
+Why a horizon: ids come from a sequence when a row is inserted, but rows become visible
+when their transaction commits, so a transaction that drew id 100 may commit after one
+that drew id 101. Sealing 101 while 100 is still in flight would leave 100 inside a sealed
+range for good, and verification would call it "inserted". So, on PostgreSQL, a run reads
+each kind's sequence (S), then waits until every transaction of this database that
+started before that moment and has written anything has ended (pg_stat_activity), after
+SETTLE_SECONDS that let a transaction which drew an id get its transaction id. Every id
+up to S then is committed or never will be: rows up to S are sealed. A writer open longer
+than WAIT_SECONDS postpones the run (sealing nothing, saying so); nothing is skipped.
+The waits see the sessions of the database role the sealer runs as, so every writer of
+log rows must use that role (the app role) or the sealer's role needs pg_read_all_stats.
+SQLite has one writer at a time, committed in id order: no horizon is needed there.
+
+Bulk loads that reserve ids first and make their rows visible later (logcenter.demo's
+loader) should run while sealing is stopped, or their rows count as inserted.
+"""
+
+import hashlib
+import time
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+
+from . import canonical, keys, rows
+from .models import DigestBlock
+from .removals import chain_lock
+
+SEALING_LOCK = 0x4C43_5345  # 'LCSE': one sealing run at a time
+
+
+@dataclass
+class SealResult:
+    blocks: int = 0
+    rows: int = 0
+    head_seq: int = 0
+    waiting: str = ""  # why nothing was sealed (a writer still open)
+
+
+@dataclass
+class SealRun:
+    kinds: dict = field(default_factory=dict)  # slug -> SealResult
+    busy: bool = False  # another run held the lock
+    seconds: float = 0.0
+
+    @property
+    def rows(self):
+        return sum(r.rows for r in self.kinds.values())
+
+    @property
+    def blocks(self):
+        return sum(r.blocks for r in self.kinds.values())
+
+
+def _cfg(name):
+    return settings.LOGCENTER_INTEGRITY[name]
+
+
+class _Held:
+    def __init__(self):
+        self.held = False
+
+    def __enter__(self):
+        if connection.vendor != "postgresql":
+            self.held = True
+            return True
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_try_advisory_lock(%s)", [SEALING_LOCK])
+            self.held = cursor.fetchone()[0]
+        return self.held
+
+    def __exit__(self, *exc):
+        if self.held and connection.vendor == "postgresql":
+            try:
+                with connection.cursor() as cursor:
+                    cursor.execute("SELECT pg_advisory_unlock(%s)", [SEALING_LOCK])
+            except Exception:  # a failed transaction refuses it: closing the session frees it
+                connection.close()
+
+
+def sequence_values(kinds):
+    """{slug: the last id drawn from the kind's id sequence} (PostgreSQL)."""
+    values = {}
+    with connection.cursor() as cursor:
+        for kind in kinds:
+            cursor.execute("SELECT pg_sequence_last_value(pg_get_serial_sequence(%s, %s))",
+                           [kind.model._meta.db_table, kind.model._meta.pk.column])
+            values[kind.slug] = cursor.fetchone()[0] or 0
+    return values
+
+
+def open_writers(since):
+    """(count, oldest start) of other sessions on this database with a transaction that
+    started before `since` and has written (holds a transaction id)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_stat_clear_snapshot()")
+        cursor.execute(
+            "SELECT count(*), min(xact_start) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid() "
+            "AND backend_xid IS NOT NULL AND xact_start < %s", [since])
+        return cursor.fetchone()
+
+
+def safe_horizons(kinds, *, settle=None, wait=None):
+    """({slug: highest id safe to seal, or None for no limit}, why-not text). The text is
+    non-empty (and the dict empty) when writers stayed open past `wait` seconds."""
+    if connection.vendor != "postgresql":
+        return {kind.slug: None for kind in kinds}, ""
+    settle = _cfg("SETTLE_SECONDS") if settle is None else settle
+    wait = _cfg("WAIT_SECONDS") if wait is None else wait
+    horizons = sequence_values(kinds)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT clock_timestamp()")
+        since = cursor.fetchone()[0]
+    if settle:
+        time.sleep(settle)
+    deadline = time.monotonic() + wait
+    while True:
+        count, oldest = open_writers(since)
+        if not count:
+            return horizons, ""
+        if time.monotonic() >= deadline:
+            return {}, (f"{count} transaction(s) writing since {canonical.time_text(oldest)} "
+                        "still open: sealing waits for them")
+        time.sleep(0.1)
+
+
+def seal(kinds=None, *, block_rows=None, settle=None, wait=None):
+    """Seal every kind's (or `kinds`') new rows; returns a SealRun."""
+    from ..registry import registry
+
+    kinds = list(kinds or registry)
+    run, started = SealRun(), time.monotonic()
+    with _Held() as held:
+        if not held:
+            run.busy = True
+            return run
+        horizons, waiting = safe_horizons(kinds, settle=settle, wait=wait)
+        for kind in kinds:
+            if waiting:
+                run.kinds[kind.slug] = SealResult(waiting=waiting, head_seq=_head(kind)[0])
+                continue
+            run.kinds[kind.slug] = seal_kind(kind, horizons[kind.slug], block_rows=block_rows)
+    run.seconds = time.monotonic() - started
+    return run
+
+
+def _head(kind):
+    """(seq, last_id, digest) of the kind's newest block, or the chain's start."""
+    return (DigestBlock.objects.filter(kind=kind.slug).order_by("-seq")
+            .values_list("seq", "last_id", "digest").first()) or (0, 0, canonical.GENESIS)
+
+
+def seal_kind(kind, horizon=None, *, block_rows=None):
+    """Seal the kind's rows after its last block, up to `horizon` (an id; None: all)."""
+    block_rows = block_rows or _cfg("BLOCK_ROWS")
+    result = SealResult()
+    signer = keys.signing_key()
+    while True:
+        block = _seal_block(kind, horizon, block_rows, signer)
+        if block is None:
+            break
+        result.blocks += 1
+        result.rows += block.row_count
+        if block.row_count < block_rows:
+            break
+    result.head_seq = _head(kind)[0]
+    return result
+
+
+def _seal_block(kind, horizon, block_rows, signer):
+    with transaction.atomic():
+        chain_lock("block", kind.slug)
+        seq, after, prev_digest = _head(kind)
+        manifest, pack = bytearray(), canonical.ENTRY.pack
+        count, first_id, last_id, earliest, latest = 0, None, None, None, None
+        for row_id, leaf, occurred in rows.leaves(kind.model, after, horizon, limit=block_rows,
+                                                  with_time=True):
+            manifest += pack(row_id, leaf)
+            if occurred is not None:
+                if earliest is None or occurred < earliest:
+                    earliest = occurred
+                if latest is None or occurred > latest:
+                    latest = occurred
+            if first_id is None:
+                first_id = row_id
+            last_id, count = row_id, count + 1
+        if not count:
+            return None
+        manifest = bytes(manifest)
+        block = DigestBlock(
+            kind=kind.slug, seq=seq + 1, first_id=first_id, last_id=last_id, row_count=count,
+            first_occurred_at=earliest, last_occurred_at=latest, manifest=manifest,
+            manifest_sha256=hashlib.sha256(manifest).hexdigest(),
+            prev_digest=prev_digest, key_id=signer.key_id, created_at=timezone.now())
+        block.digest = canonical.digest_of(block_header(block))
+        block.signature = signer.sign(block.digest)
+        block.save(force_insert=True)
+    return block
+
+
+def block_header(block):
+    return canonical.block_header(
+        kind=block.kind, seq=block.seq, first_id=block.first_id, last_id=block.last_id,
+        row_count=block.row_count, first_occurred_at=block.first_occurred_at,
+        last_occurred_at=block.last_occurred_at, manifest_sha256=block.manifest_sha256,
+        prev_digest=block.prev_digest, key_id=block.key_id, created_at=block.created_at)
