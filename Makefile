@@ -10,7 +10,7 @@ test: export DATABASE_URL ?= postgres://logcenter_app@127.0.0.1:5432/logcenter
 test: export MIGRATION_DATABASE_URL ?= postgres://logcenter_owner@127.0.0.1:5432/logcenter
 test: export REDIS_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: install run test worker beat bench clean
+.PHONY: install run run-postgres test worker beat bench clean
 
 install: $(VENV)/.installed
 
@@ -21,6 +21,12 @@ $(VENV)/.installed: requirements.txt
 	touch $@
 
 run: install
+	./scripts/run-console
+
+# The same on the local PostgreSQL, with its two roles (and REDIS_URL if you set it).
+run-postgres: export DATABASE_URL ?= postgres://logcenter_app@127.0.0.1:5432/logcenter_demo
+run-postgres: export MIGRATION_DATABASE_URL ?= postgres://logcenter_owner@127.0.0.1:5432/logcenter_demo
+run-postgres: install
 	./scripts/run-console
 
 test: install
