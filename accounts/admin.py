@@ -41,15 +41,42 @@ class RoleAdmin(AuditedAdminMixin, BaseGroupAdmin):
 
 
 class ApiKeyAdminForm(forms.ModelForm):
+    """Scopes and, for an ingest key, the kinds it may write, as choices; the same rules as
+    the console (accounts.services.api_key_create)."""
+
     scopes = forms.MultipleChoiceField(choices=ApiKey.Scope.choices,
                                        widget=forms.CheckboxSelectMultiple)
+    kinds = forms.MultipleChoiceField(
+        choices=(), widget=forms.CheckboxSelectMultiple, required=False,
+        help_text="For an ingest key: the log kinds it may write.")
+    may_ingest = True  # set per request by ApiKeyAdmin.get_form
 
     class Meta:
         model = ApiKey
         fields = "__all__"
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["kinds"].choices = [(slug, slug) for slug in services.ingest_kinds()]
+
     def clean_scopes(self):
         return sorted(set(self.cleaned_data["scopes"]))
+
+    def clean_kinds(self):
+        return sorted(set(self.cleaned_data["kinds"]))
+
+    def clean(self):
+        data = super().clean()
+        scopes, kinds = data.get("scopes") or [], data.get("kinds") or []
+        ingest = ApiKey.Scope.INGEST in scopes
+        was_ingest = self.instance.pk and ApiKey.Scope.INGEST in (self.initial.get("scopes") or [])
+        if ingest and not was_ingest and not self.may_ingest:
+            self.add_error("scopes", "Only administrators make ingest keys.")
+        if ingest and not kinds:
+            self.add_error("kinds", "Name the kinds this ingest key may write.")
+        if kinds and not ingest:
+            self.add_error("kinds", "Only an ingest key writes log kinds.")
+        return data
 
 
 @admin.register(ApiKey)
@@ -63,6 +90,11 @@ class ApiKeyAdmin(AuditedAdminMixin, admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False  # keys are created in the console, where the secret is shown once
+
+    def get_form(self, request, obj=None, **kwargs):
+        form = super().get_form(request, obj, **kwargs)
+        form.may_ingest = request.user.has_perm("accounts.add_ingest_apikey")
+        return form
 
     def save_model(self, request, obj, form, change):
         if "status" in form.changed_data:  # re-activated or revoked here

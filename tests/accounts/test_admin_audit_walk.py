@@ -37,8 +37,9 @@ def _sample_user(n):
 
 
 def _sample_key(n):
+    # An ingest key, so both its scopes and its kinds have changes the form accepts.
     return ApiKey.generate(owner=MemberFactory(username=f"keyowner{n}"), name=f"walk key {n}",
-                           scopes=["read"])[0]
+                           scopes=["ingest", "read"], kinds=["usage"])[0]
 
 
 def _sample_role(n):

@@ -170,7 +170,7 @@ def test_reactivating_a_revoked_key_and_widening_it_in_the_admin_is_one_event(cl
     seen = _seen()
     response = client.post(f"/admin/accounts/apikey/{key.pk}/change/", {
         "owner": owner.pk, "name": "old", "group": "default", "scopes": ["read", "ingest"],
-        "kinds": '["usage"]', "status": "active", "_save": "1"})
+        "kinds": ["usage"], "status": "active", "_save": "1"})
     assert response.status_code == 302, response.context["errors"]
     [event] = _added_since(seen)
     key.refresh_from_db()

@@ -165,3 +165,32 @@ def test_record_views_are_hidden_by_default_with_a_switch(staff_client, api_clie
     assert str(viewed.event_id) not in page
     assert str(viewed.event_id) in staff_client.get("/logs/audit/?show_views=true"
                                                     ).content.decode()
+
+
+def test_the_admin_applies_the_same_rules_to_ingest_keys(client):
+    from django.contrib.auth.models import Permission
+
+    owner = MemberFactory(username="holder")
+    key, _ = ApiKey.generate(owner=owner, name="reader", scopes=["read"])
+    staff = MemberFactory(username="keyclerk")
+    staff.is_staff = True
+    staff.save()
+    staff.user_permissions.add(*Permission.objects.filter(
+        codename__in=["view_apikey", "change_apikey"]))
+    client.force_login(staff)
+    url = f"/admin/accounts/apikey/{key.pk}/change/"
+    data = {"owner": owner.pk, "name": "reader", "group": "default", "status": "active",
+            "_save": "1"}
+    widened = client.post(url, {**data, "scopes": ["ingest", "read"], "kinds": ["audit"]})
+    assert widened.status_code == 200
+    assert "Only administrators make ingest keys." in widened.content.decode()
+    key.refresh_from_db()
+    assert key.scopes == ["read"]
+    admin = StaffFactory(username="keyboss", is_superuser=True)
+    client.force_login(admin)
+    no_kinds = client.post(url, {**data, "scopes": ["ingest", "read"]})
+    assert "Name the kinds this ingest key may write." in no_kinds.content.decode()
+    assert client.post(url, {**data, "scopes": ["ingest", "read"],
+                             "kinds": ["audit"]}).status_code == 302
+    key.refresh_from_db()
+    assert key.kinds == ["audit"]
