@@ -7,6 +7,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse_lazy
 from django.views.decorators.http import require_POST
 
+from logcenter.params import page_takes
 from logcenter.services import auth_event_record
 
 from . import services
@@ -39,6 +40,7 @@ NONCE_KEY = "api_key_form_nonces"
 
 
 @login_required
+@page_takes()
 def api_keys(request):
     """The signed-in user's API keys: list, create (secret shown once), revoke.
 

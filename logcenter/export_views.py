@@ -11,6 +11,7 @@ from . import exports, selectors
 from .access import access_for, visible_kinds
 from .api.exports import download_response
 from .models import ExportJob
+from .params import page_takes
 
 
 @login_required
@@ -38,6 +39,7 @@ def export_start(request, kind):
 
 
 @login_required
+@page_takes()
 def export_jobs(request):
     jobs = ExportJob.objects.filter(user=request.user)[:50]
     template = "logcenter/_jobs.html" if request.htmx else "logcenter/jobs.html"
@@ -49,6 +51,7 @@ def export_jobs(request):
 
 
 @login_required
+@page_takes()
 def export_download(request, export_id):
     job = get_object_or_404(ExportJob, export_id=export_id, user=request.user)
     try:

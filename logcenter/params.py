@@ -79,3 +79,25 @@ def as_querydict(params):
         if texts:
             query.setlist(str(name), texts)
     return query
+
+
+def page_takes(*names, multi=()):
+    """A page view's decorator: a query parameter the page does not take (or a repeated
+    one) answers the styled 400 page naming it, not the page as if it were not there."""
+    from functools import wraps
+
+    def decorate(view):
+        @wraps(view)
+        def checked(request, *args, **kwargs):
+            problems = parameter_errors(request.GET, names, multi)
+            if problems:
+                from django.shortcuts import render
+
+                message = describe(problems) or "; ".join(
+                    f"{name}: {' '.join(reasons)}" for name, reasons in problems.items())
+                return render(request, "400.html", {"problem": message}, status=400)
+            return view(request, *args, **kwargs)
+
+        return checked
+
+    return decorate

@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from . import retention
 from .models import DeletionJob, RetentionPolicy
+from .params import page_takes
 from .registry import registry
 
 KIND_CHOICES = [(kind.slug, kind.label) for kind in registry]
@@ -41,6 +42,7 @@ class DeletionForm(forms.Form):
 
 
 @login_required
+@page_takes()
 @permission_required("logcenter.change_retentionpolicy", raise_exception=True)
 def retention_page(request):
     deletion_form = DeletionForm()

@@ -308,3 +308,11 @@ def test_the_detail_page_refuses_parameters(staff_client, factories):
     assert response.status_code == 400
     assert "Unknown parameter: tab." in response.content.decode()
     assert staff_client.get(f"/logs/system/{row.event_id}/").status_code == 200
+
+
+@pytest.mark.parametrize("path", ["/exports/", "/retention/", "/accounts/api-keys/"])
+def test_the_other_pages_refuse_parameters_too(staff_client, path):
+    response = staff_client.get(f"{path}?sort=name")
+    assert response.status_code == 400
+    assert "Unknown parameter: sort." in response.content.decode()
+    assert staff_client.get(path).status_code == 200
