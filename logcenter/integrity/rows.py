@@ -30,6 +30,7 @@ _FAST = (models.CharField, models.TextField, models.IntegerField, models.Boolean
          models.DecimalField, models.JSONField, models.AutoField, models.BigAutoField)
 _TIME_FORMAT = 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'
 _EMPTY = {"{}": "{}", "[]": "[]", None: "null"}
+_KNOWN_MAX = 10_000  # JSON values remembered per read, with their canonical form
 
 
 def _quote(name):
@@ -60,13 +61,13 @@ class PostgresRows:
         time_field = next((f for f in model._meta.concrete_fields
                            if f.attname == "occurred_at"), None)
         self.time_column = f", t.{_quote(time_field.column)}" if time_field else ", NULL"
-        self.select = (f"SELECT t.{_quote(pk.column)}, (SELECT row_to_json(lc)::text FROM "
-                       f"(SELECT {', '.join(inner)}) lc){json_columns}")
+        self.select = f"SELECT t.{_quote(pk.column)}, row_to_json(lc)::text{json_columns}"
+        self.source = f" CROSS JOIN LATERAL (SELECT {', '.join(inner)}) lc"
         self.table, self.pk = _quote(model._meta.db_table), f"t.{_quote(pk.column)}"
 
     def sql(self, with_time, upto, limit):
         sql = (self.select + (self.time_column if with_time else "")
-               + f" FROM {self.table} t WHERE {self.pk} > %s")
+               + f" FROM {self.table} t{self.source} WHERE {self.pk} > %s")
         if upto is not None:
             sql += f" AND {self.pk} <= %s"
         sql += f" ORDER BY {self.pk}"
@@ -78,7 +79,7 @@ class PostgresRows:
         params = [after] + ([upto] if upto is not None else []) + (
             [limit] if limit is not None else [])
         markers, n = self.markers, len(self.markers)
-        sha256, empty, loads = hashlib.sha256, _EMPTY, json.loads
+        sha256, known, loads = hashlib.sha256, dict(_EMPTY), json.loads
         with connection.cursor() as cursor:
             cursor.execute("SET LOCAL jit = off")  # compiling the casts costs more than it saves
         with connection.chunked_cursor() as cursor:
@@ -91,9 +92,13 @@ class PostgresRows:
                     text = row[1]
                     for i in range(n):
                         value = row[2 + i]
-                        canonical = empty.get(value)
+                        canonical = known.get(value)
                         if canonical is None:
+                            # Rows often repeat a JSON value ({"env": "prod"}): written once.
                             canonical = canonical_json(loads(value))
+                            if len(known) > _KNOWN_MAX:
+                                known = dict(_EMPTY)
+                            known[value] = canonical
                         marker, key = markers[i]
                         text = text.replace(marker, key + canonical, 1)
                     leaf = sha256(text.encode("utf-8", "surrogatepass")).digest()

@@ -280,28 +280,41 @@ def _headers(slug, lo, hi, chunk=200):
         after = batch[-1].seq
 
 
-def verify_kind(kind, *, start=None, end=None, trusted=None, portable=False):
+def verify_kind(kind, *, start=None, end=None, trusted=None, portable=False, workers=1):
     """A KindReport of one kind: every block, or those whose rows' times meet
-    [start, end) (and the chain link into the first of them)."""
+    [start, end) (and the chain link into the first of them). `workers` > 1 (PostgreSQL,
+    outside a transaction): that many processes verify consecutive runs of blocks."""
     started = time.monotonic()
     trusted = trusted if trusted is not None else keys.trusted_keys()
     slug = kind.slug
-    ranged = start is not None or end is not None
     report = KindReport(kind=slug, scope=_scope(start, end))
-    removals = _Removals(report, trusted)
     head = DigestBlock.objects.filter(kind=slug).order_by("-seq").values_list(
         "seq", "digest").first()
     if head:
         report.head_seq, report.head_digest = head
-    if ranged:
+    if start is not None or end is not None:
         lo, hi = _block_range(slug, start, end)
     else:
         lo, hi = (1, head[0]) if head else (None, None)
     if lo is None:
-        removals.refresh()
+        _Removals(report, trusted).refresh()
         report.seconds = time.monotonic() - started
         return report
+    parts = _parts(slug, lo, hi, workers)
+    if len(parts) == 1:
+        after = _check_blocks(report, kind, lo, hi, trusted, portable, _Removals(report, trusted))
+    else:
+        after = _check_in_processes(report, kind, parts, trusted, portable)
+    if hi == report.head_seq:
+        report.unsealed = kind.model.objects.filter(pk__gt=after)[:UNSEALED_CAP + 1].count()
+    report.seconds = time.monotonic() - started
+    return report
 
+
+def _check_blocks(report, kind, lo, hi, trusted, portable, removals):
+    """Check blocks lo..hi and their rows into `report`; returns the last id they cover."""
+    slug = kind.slug
+    removals.refresh()
     # The chain into the first block: the newest block before it (blocks before it that
     # are missing show as a gap, as they would in the middle).
     prev_seq, prev_digest, after = (
@@ -337,10 +350,62 @@ def verify_kind(kind, *, start=None, end=None, trusted=None, portable=False):
                   removals, problem is None)
         prev_seq, prev_digest, after = block.seq, block.digest, block.last_id
     removals.refresh()
-    if hi == report.head_seq:
-        report.unsealed = kind.model.objects.filter(pk__gt=after)[:UNSEALED_CAP + 1].count()
-    report.seconds = time.monotonic() - started
-    return report
+    return after
+
+
+def _parts(slug, lo, hi, workers):
+    """Consecutive runs of blocks lo..hi holding about as many rows each, one a worker."""
+    from django.db import connection
+
+    if workers <= 1 or connection.vendor != "postgresql" or connection.in_atomic_block:
+        return [(lo, hi)]
+    sizes = list(DigestBlock.objects.filter(kind=slug, seq__gte=lo, seq__lte=hi)
+                 .order_by("seq").values_list("seq", "row_count"))
+    if len(sizes) < 2 * workers:
+        return [(lo, hi)]
+    share, parts, start, total = sum(n for _, n in sizes) / workers, [], lo, 0
+    for seq, rows_ in sizes:
+        total += rows_
+        if total >= share * (len(parts) + 1) and len(parts) < workers - 1 and seq < hi:
+            parts.append((start, seq))
+            start = seq + 1
+    parts.append((start, hi))
+    return parts
+
+
+def _check_part(slug, lo, hi, trusted_hex, portable, first):
+    """In a worker process: one run of blocks. Removal records are counted by the first
+    part only (every part reads them, to know which rows they excuse)."""
+    from ..registry import registry
+
+    trusted = {key_id: keys.parse_public(text) for key_id, text in trusted_hex.items()}
+    report = KindReport(kind=slug)
+    removals = _Removals(report if first else KindReport(kind=slug), trusted)
+    after = _check_blocks(report, registry[slug], lo, hi, trusted, portable, removals)
+    return report, after
+
+
+def _check_in_processes(report, kind, parts, trusted, portable):
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    from django.db import connections
+
+    connections.close_all()  # each process opens its own
+    trusted_hex = {key_id: keys.public_key_hex(key) for key_id, key in trusted.items()}
+    with ProcessPoolExecutor(len(parts), mp_context=multiprocessing.get_context("fork"),
+                             initializer=connections.close_all) as pool:
+        futures = [pool.submit(_check_part, kind.slug, lo, hi, trusted_hex, portable, n == 0)
+                   for n, (lo, hi) in enumerate(parts)]
+        results = [future.result() for future in futures]
+    after = 0
+    for part, after in results:
+        for name in ("blocks_valid", "blocks_total", "rows_valid", "rows_total",
+                     "rows_removed", "removals_valid", "removals_total"):
+            setattr(report, name, getattr(report, name) + getattr(part, name))
+        report.problems.update(part.problems)
+        report.first = report.first or part.first
+    return after
 
 
 def _scope(start, end):
@@ -350,16 +415,17 @@ def _scope(start, end):
             f"{canonical.time_text(end) if end else '…'}")
 
 
-def verify(kinds=None, *, start=None, end=None, public_keys=None, record_as=None):
+def verify(kinds=None, *, start=None, end=None, public_keys=None, record_as=None, workers=1):
     """[KindReport] for every kind (or `kinds`). `public_keys`: trust only these (text);
-    `record_as`: store each report as an IntegrityCheck requested by that name."""
+    `record_as`: store each report as an IntegrityCheck requested by that name; `workers`:
+    processes per kind (PostgreSQL)."""
     from ..registry import registry
 
     trusted = keys.trusted_keys(public_keys)
     reports = []
     for kind in kinds or registry:
         started_at = timezone.now()
-        report = verify_kind(kind, start=start, end=end, trusted=trusted)
+        report = verify_kind(kind, start=start, end=end, trusted=trusted, workers=workers)
         if record_as is not None:
             record_check(report, requested_by=record_as, started_at=started_at)
         reports.append(report)

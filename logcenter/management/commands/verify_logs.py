@@ -5,6 +5,7 @@ Prints, per kind and in total, "N/N digests valid, M/M rows valid" and, when som
 wrong, the first broken block and row and what is wrong with it. Exits 1 when anything is.
 """
 
+import os
 from datetime import datetime, time
 from datetime import timezone as dt_timezone
 
@@ -38,18 +39,24 @@ class Command(BaseCommand):
                             help="trust only this Ed25519 public key (64 hex digits, or a "
                                  "PEM file); repeat for retired keys. Default: the "
                                  "configured signing key and LOGCENTER_TRUSTED_PUBLIC_KEYS")
+        parser.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1),
+                            help="processes verifying each kind side by side on PostgreSQL "
+                                 "(default: 2, or 1 on a single CPU)")
         parser.add_argument("--no-record", action="store_true",
                             help="do not keep the result for the console's Integrity page")
 
     def handle(self, *args, kind=None, start=None, end=None, public_key=None,
-               no_record=False, **options):
+               no_record=False, workers=1, **options):
         if start and end and start >= end:
             raise CommandError("--from must be before --to")
+        if workers < 1:
+            raise CommandError("--workers must be at least 1")
         keys = [_key_text(value) for value in public_key or []]
         kinds = [registry[slug] for slug in kind] if kind else list(registry)
         try:
             reports = verification.verify(kinds, start=start, end=end, public_keys=keys,
-                                          record_as=None if no_record else "verify_logs")
+                                          record_as=None if no_record else "verify_logs",
+                                          workers=workers)
         except ValueError as exc:  # a public key that is not one
             raise CommandError(f"--public-key: {exc}") from None
         for report in reports:
