@@ -454,6 +454,24 @@ def test_an_altered_block_record_and_a_broken_chain_are_caught():
     assert (problem.what, problem.block, report.blocks_valid) == ("chain_broken", 2, 1)
 
 
+@tamper
+def test_two_worker_processes_verify_consecutive_runs_of_blocks(on_postgres):
+    made = FACTORIES["auth"].create_batch(12)
+    seal(block_rows=2)
+    assert verification._parts("auth", 1, 6, 2) == [(1, 3), (4, 6)]
+    report = report_of("auth", workers=2)
+    assert report.ok and (report.blocks_valid, report.rows_valid) == (6, 12)
+    with superuser() as cursor:
+        cursor.execute("UPDATE logcenter_authevent SET result = 'failure' WHERE id = %s",
+                       [made[9].pk])
+        cursor.execute("DELETE FROM logcenter_digestblock WHERE kind = 'auth' AND seq = 4")
+    report = report_of("auth", workers=2)
+    # The second worker starts at block 4's successor's chain: the gap is seen there.
+    assert (report.first.what, report.first.block) == ("digest_missing", 4)
+    assert report.problems == {"digest_missing": 1, "edited": 1}
+    assert (report.blocks_valid, report.blocks_total, report.rows_valid) == (5, 6, 9)
+
+
 # --- retention's removals --------------------------------------------------------------
 
 def test_removed_ids_round_trip_compactly():
