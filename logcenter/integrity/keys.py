@@ -41,7 +41,11 @@ def _raw(public_key: Ed25519PublicKey) -> bytes:
 @dataclass(frozen=True)
 class SigningKey:
     private: Ed25519PrivateKey
-    source: str  # "setting", "file" or "generated"
+    source: str  # "setting", "file"; "generated" or "default" (var/, demo and tests only)
+
+    @property
+    def is_demo_key(self):
+        return self.source in ("generated", "default")
     path: str = ""
 
     @property
@@ -115,7 +119,9 @@ def _load(key_text, key_file, default_file):
         return SigningKey(_parse_private(key_text, "LOGCENTER_SIGNING_KEY"), "setting")
     path = Path(key_file or default_file)
     if path.exists():
-        return SigningKey(_parse_private(path.read_text(), str(path)), "file", str(path))
+        # "default": the demo's key, generated into var/ by a process before this one.
+        return SigningKey(_parse_private(path.read_text(), str(path)),
+                          "file" if key_file else "default", str(path))
     if key_file:
         raise ImproperlyConfigured(f"LOGCENTER_SIGNING_KEY_FILE: {path} does not exist")
     return SigningKey(_parse_private(_generate(path), str(path)), "generated", str(path))

@@ -4,6 +4,8 @@ results of verification runs (operational: the console's status)."""
 from django.db import models
 from django.utils import timezone
 
+from . import checks  # noqa: F401  (registers the deploy check of the signing key)
+
 
 class DigestBlock(models.Model):
     """Up to BLOCK_ROWS rows of one kind, in id order, sealed: the manifest lists each

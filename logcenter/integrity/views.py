@@ -27,4 +27,4 @@ def integrity_page(request):
     signer = keys.signing_key()
     return render(request, "logcenter/integrity.html", {
         "statuses": [status.kind_status(kind) for kind in kinds], "signer": signer,
-        "generated_key": signer.source == "generated", "cap": status.UNSEALED_CAP})
+        "generated_key": signer.is_demo_key, "cap": status.UNSEALED_CAP})
