@@ -99,6 +99,10 @@ DATABASES = {
         conn_max_age=CONN_MAX_AGE,
     )
 }
+# The owner role that migrates (the same database as DATABASE_URL): DATABASE_URL's role then
+# owns nothing and may only read and append log rows (logcenter.db_roles). Unset: one role.
+MIGRATION_DATABASE = (dj_database_url.parse(os.environ["MIGRATION_DATABASE_URL"])
+                      if os.environ.get("MIGRATION_DATABASE_URL") else None)
 IS_POSTGRES = DATABASES["default"]["ENGINE"].endswith("postgresql")
 # The usage indexes' INCLUDE columns serve PostgreSQL's index-only reads; SQLite (the demo)
 # builds the same indexes without them, which is all it needs.
@@ -245,6 +249,10 @@ LOGCENTER = {
     # Retention purges delete in batches of this many rows, for at most this long a run.
     "PURGE_BATCH_SIZE": int(os.environ.get("PURGE_BATCH_SIZE", "5000")),
     "PURGE_BUDGET_SECONDS": int(os.environ.get("PURGE_BUDGET_SECONDS", "1800")),
+    # Whatever a retention policy says, PostgreSQL's purge function keeps every row at least
+    # this many days (written into the database by each migrate, as the owner): the app
+    # role cannot shorten a policy to nothing and erase what just happened.
+    "MIN_RETENTION_DAYS": int(os.environ.get("MIN_RETENTION_DAYS", "1")),
 }
 
 # Tamper evidence (logcenter.integrity, docs/integrity.md). The Ed25519 signing key: PEM or

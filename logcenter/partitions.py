@@ -117,8 +117,8 @@ def ensure_usage_partitions(start, end, *, wait=False):
             while month <= end:
                 name = partition_name(month)
                 if name not in existing:
-                    cur.execute(f'CREATE TABLE IF NOT EXISTS "{name}" PARTITION OF "{TABLE}" '
-                                f"FOR VALUES FROM (%s) TO (%s)", [month, next_month(month)])
+                    # The owner's function (migration 0019): the app role owns no table.
+                    cur.execute("SELECT logcenter_create_usage_partition(%s)", [month])
                     created.append(name)
                 month = next_month(month)
     return created
@@ -133,12 +133,12 @@ def drop_usage_partitions_before(cutoff):
             return None
         for name, _, end in usage_partitions():
             if end <= cutoff:
+                # The owner's function counts and drops it, once it has checked that the
+                # whole month is past the retention policy (migration 0019).
                 # Its rows go on record (logcenter.integrity) in the drop's transaction.
                 with partition_drop(UsageRecord, name, before=cutoff) as drop:
-                    cursor.execute(f'SELECT count(*) FROM "{name}"')
-                    count = cursor.fetchone()[0]
-                    cursor.execute(f'DROP TABLE "{name}"')
-                    dropped[name] = drop.check(count)
+                    cursor.execute("SELECT logcenter_drop_usage_partition(%s)", [name])
+                    dropped[name] = drop.check(cursor.fetchone()[0])
     return dropped
 
 

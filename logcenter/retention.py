@@ -1,7 +1,9 @@
 """Retention: purge each kind's expired rows in bounded batches, never holding long locks.
 
-Deletes run in short transactions that set `logcenter.purge` locally, the only way past
-the append-only trigger. Every purge leaves a system event with its counts.
+On PostgreSQL every delete goes through `logcenter_purge` (migration 0019), a function of
+the owner role that checks the retention policy itself: the app role has no DELETE on log
+tables, and the function refuses rows that are not expired or are under legal hold. Every
+purge leaves a system event with its counts.
 """
 
 import time
@@ -34,19 +36,36 @@ class PurgeReport:
     finished: bool = True  # False when the time budget ran out first, or a kind was deferred
 
 
+class NotExpired(Exception):
+    """The database refused: the rows asked for are not expired, or are on legal hold."""
+
+
+def purgeable_tables():
+    """[(table, kind slug, key column)]: what retention deletes from, derived from the
+    registry (and the usage ledger, which goes with the usage rows). The owner writes this
+    into the database after each migrate (logcenter.db_roles.after_migrate)."""
+    tables = [(kind.model._meta.db_table, kind.slug, kind.model._meta.pk.column)
+              for kind in registry]
+    tables.append((UsageLedger._meta.db_table, registry.for_model(UsageRecord).slug,
+                   UsageLedger._meta.pk.column))
+    return tables
+
+
 def _delete_batch(model, before, batch_size):
     """Delete up to batch_size rows older than `before`; returns how many."""
-    table, key = model._meta.db_table, model._meta.pk.column
     with transaction.atomic():
         if connection.vendor == "postgresql":
-            with connection.cursor() as cursor:
-                cursor.execute("SET LOCAL logcenter.purge = 'on'")
-                cursor.execute(
-                    f'DELETE FROM "{table}" WHERE "{key}" IN (SELECT "{key}" FROM "{table}" '
-                    f"WHERE occurred_at < %s ORDER BY occurred_at LIMIT %s)",
-                    [before, batch_size],
-                )
-                return cursor.rowcount
+            from django.db import DatabaseError
+
+            try:
+                with transaction.atomic(), connection.cursor() as cursor:
+                    cursor.execute("SELECT logcenter_purge(%s, %s, %s)",
+                                   [model._meta.db_table, before, batch_size])
+                    return cursor.fetchone()[0]
+            except DatabaseError as error:
+                if getattr(error.__cause__, "sqlstate", "") == "42501":  # refused
+                    raise NotExpired(str(error.__cause__).splitlines()[0]) from None
+                raise
         ids = list(model.objects.filter(occurred_at__lt=before)
                    .order_by("occurred_at").values_list("pk", flat=True)[:batch_size])
         model.objects.filter(pk__in=ids).delete()
@@ -97,7 +116,7 @@ def retention_purge(now=None, *, batch_size=None, budget_seconds=None):
         if policy.legal_hold:
             report.held.append(kind.slug)
             continue
-        cutoff = now - timedelta(days=policy.days)
+        cutoff = retention_cutoff(kind.slug, now)
         deleted = 0
         if kind.model is UsageRecord and partitions.is_partitioned():
             # Whole months past the policy go at once; the rest row by row below.
@@ -146,11 +165,27 @@ def policy_update(*, actor, kind_slug, days, legal_hold):
     return policy
 
 
+def retention_cutoff(kind_slug, now=None):
+    """Rows before this are expired: the policy's days, and never fewer than
+    MIN_RETENTION_DAYS (the database's purge function applies the same rule)."""
+    days = max(RetentionPolicy.for_kind(kind_slug).days,
+               settings.LOGCENTER["MIN_RETENTION_DAYS"])
+    return (now or timezone.now()) - timedelta(days=days)
+
+
 def deletion_request(*, actor, kind_slug, before):
-    """Queue "delete logs older than `before`"; refused while the kind is on legal hold."""
+    """Queue "delete logs older than `before`" now, rather than at the nightly purge.
+    Refused while the kind is on legal hold, and for rows its retention still keeps (to
+    delete those, shorten the policy first: that change is audited)."""
     if RetentionPolicy.for_kind(kind_slug).legal_hold:
         raise LegalHold(f"The {registry[kind_slug].label} logs are on legal hold; "
                         "nothing may be deleted.")
+    cutoff = retention_cutoff(kind_slug)
+    if before > cutoff:
+        raise NotExpired(f"The {registry[kind_slug].label} logs are kept "
+                         f"{(timezone.now() - cutoff).days} days: only rows before "
+                         f"{cutoff:%Y-%m-%d %H:%M} UTC may be deleted. Shorten the retention "
+                         "policy first to delete more.")
     kind = registry[kind_slug]
     job = DeletionJob.objects.create(
         kind=kind_slug, before=before, requested_by=actor.get_username(),
@@ -181,10 +216,15 @@ def deletion_run(job_id):
     def progress(rows):
         DeletionJob.objects.filter(pk=job.pk).update(rows_deleted=rows)
 
-    deleted, _ = purge_kind(registry[job.kind], job.before,
-                            batch_size=settings.LOGCENTER["PURGE_BATCH_SIZE"],
-                            deadline=float("inf"), progress=progress,
-                            reason=f"deletion job {job.job_id} ({job.requested_by})")
+    try:
+        deleted, _ = purge_kind(registry[job.kind], job.before,
+                                batch_size=settings.LOGCENTER["PURGE_BATCH_SIZE"],
+                                deadline=float("inf"), progress=progress,
+                                reason=f"deletion job {job.job_id} ({job.requested_by})")
+    except NotExpired as refused:  # the policy was lengthened after the request
+        DeletionJob.objects.filter(pk=job.pk).update(
+            status=DeletionJob.Status.FAILED, finished_at=timezone.now(), error=str(refused))
+        return
     DeletionJob.objects.filter(pk=job.pk).update(
         status=DeletionJob.Status.COMPLETED, rows_deleted=deleted, finished_at=timezone.now())
     system_event_record(source="retention", event="history.deleted",
