@@ -281,9 +281,13 @@ class ManyValuesSelect(ManyValuesWidgetMixin, forms.Select):
     """A select that turns into a multiple select when the query holds several values."""
 
     def get_context(self, name, value, attrs):
-        values = value if isinstance(value, (list, tuple)) else [value]
-        self.allow_multiple_selected = len([v for v in values if v not in (None, "")]) > 1
-        return super().get_context(name, value, attrs)
+        raw = value if isinstance(value, (list, tuple)) else [value]
+        try:
+            values = split_values(raw)  # a comma list selects each of its values
+        except ValidationError:
+            values = [v for v in raw if v not in (None, "")]
+        self.allow_multiple_selected = len(values) > 1
+        return super().get_context(name, values, attrs)
 
 
 class ManyValuesField(forms.Field):
@@ -374,7 +378,7 @@ class AnyOfFilter(filters.CharFilter):
         twin = copy.copy(self)
         twin.__dict__.pop("_field", None)
         twin.exclude = True
-        twin.label = f"Not {self.label or self.field_name}"
+        twin.label = f"{self.label or self.field_name} is not"
         twin.negates = self
         return twin
 

@@ -38,10 +38,11 @@ def parameter_errors(params, known: Iterable[str], multi: Iterable[str] = ()) ->
 
 
 def check_parameters(params, known: Iterable[str], multi: Iterable[str] = ()):
-    """Raise rest_framework's ValidationError (HTTP 400) with parameter_errors, if any."""
+    """Raise rest_framework's ValidationError (HTTP 400) with parameter_errors, if any.
+    DRF's own `format` (the browsable API's ?format=json) is known everywhere."""
     from rest_framework.exceptions import ValidationError
 
-    errors = parameter_errors(params, known, multi)
+    errors = parameter_errors(params, {*known, *api_own_parameters()}, multi)
     if errors:
         raise ValidationError(errors)
 
@@ -101,3 +102,18 @@ def page_takes(*names, multi=()):
         return checked
 
     return decorate
+
+
+def api_own_parameters() -> tuple:
+    """The parameters DRF itself reads (the format override), on every API face."""
+    from rest_framework.settings import api_settings
+
+    return (api_settings.URL_FORMAT_OVERRIDE,) if api_settings.URL_FORMAT_OVERRIDE else ()
+
+
+def without_api_own(params):
+    """The query without DRF's own parameters: what the selectors are given."""
+    query = params.copy()
+    for name in api_own_parameters():
+        query.pop(name, None)
+    return query

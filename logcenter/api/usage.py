@@ -19,7 +19,7 @@ from accounts.models import ApiKey
 
 from .. import selectors, stats
 from ..models import UsageRecord
-from ..params import check_parameters
+from ..params import check_parameters, without_api_own
 from ..registry import registry
 from ..request_context import client_ip
 from .serializers import UTCDateTimeField
@@ -152,7 +152,8 @@ class UsageStatsView(APIView):
     def get(self, request):
         check_stats_parameters(request.query_params)
         with bad_input_as_400():
-            return Response(stats.usage_stats(request.user, request.query_params))
+            return Response(stats.usage_stats(request.user,
+                                              without_api_own(request.query_params)))
 
 
 def check_stats_parameters(params, also=()):
@@ -203,7 +204,7 @@ class UsageBucketsView(APIView):
                 raise stats.StatsError("bucket_width", "Use 1m, 1h or 1d.")
             limit = _int_param(params, "limit", stats.WIDTHS[width][1], 1,
                                stats.WIDTHS[width][1])
-            query_params = params.copy()
+            query_params = without_api_own(params)
             if params.get("page"):
                 query_params["start_time"] = params["page"]
             query = stats.parse(request.user, query_params,

@@ -10,7 +10,7 @@ from rest_framework.response import Response
 
 from .. import selectors
 from ..access import access_for
-from ..params import check_parameters
+from ..params import check_parameters, without_api_own
 from ..registry import registry
 from .pagination import KeysetPagination
 
@@ -35,7 +35,8 @@ class LogViewSet(viewsets.ReadOnlyModelViewSet):
 
     def list(self, request, *args, **kwargs):
         try:
-            listing = selectors.log_list(self.kind, request.user, request.query_params)
+            listing = selectors.log_list(self.kind, request.user,
+                                         without_api_own(request.query_params))
         except selectors.InvalidLogQuery as exc:
             raise ValidationError(exc.api_errors()) from None
         results = self.get_serializer(listing.page.rows, many=True).data

@@ -316,3 +316,20 @@ def test_the_other_pages_refuse_parameters_too(staff_client, path):
     assert response.status_code == 400
     assert "Unknown parameter: sort." in response.content.decode()
     assert staff_client.get(path).status_code == 200
+
+
+def test_a_choice_filter_given_several_values_shows_them_all_selected(staff_client, factories):
+    factories["system"](level="error")
+    html = staff_client.get("/logs/system/?level=error,critical").content.decode()
+    select = html[html.index('name="level"') - 200:html.index('name="level"') + 600]
+    assert "multiple" in select
+    assert 'value="error" selected' in select and 'value="critical" selected' in select
+    assert "Source is not" in staff_client.get("/logs/system/?exclude_source=x").content.decode()
+
+
+def test_the_browsable_apis_format_override_is_known(api_client, factories):
+    row = factories["usage"]()
+    for url in ("/api/v1/usage-records/", f"/api/v1/usage-records/{row.event_id}/",
+                "/api/v1/usage/stats/", "/api/v1/usage/buckets/", "/api/v1/exports/"):
+        response = api_client.get(url + "?format=json")
+        assert response.status_code == 200, (url, response.content[:200])
