@@ -74,6 +74,7 @@ def _delete_batch(model, before, batch_size):
 
 def purge_kind(kind, before, *, batch_size, deadline, progress=None, reason="retention"):
     """Delete a kind's rows older than `before` until done or past `deadline`."""
+    RetentionPolicy.for_kind(kind.slug)  # stored when first read: the database checks it
     deleted, done = 0, False
     while time.monotonic() < deadline:
         # Each batch also writes the signed record of exactly which rows it removed, in its
