@@ -1,5 +1,5 @@
 """The Django admin of users, roles and API keys. Every change made here is audited by the
-model signals (logcenter.admin_audit); AuditedAdminMixin makes each many-to-many field a
+model signals (logcenter.core.admin_audit); AuditedAdminMixin makes each many-to-many field a
 form saves one change. tests/accounts/test_admin_audit_walk.py walks every registered
 model's forms and actions and fails on any change that writes no audit event."""
 
@@ -10,10 +10,10 @@ from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.contrib.auth.models import Group
 from django.utils import timezone
 
-from logcenter.admin_audit import AuditedAdminMixin
+from logcenter.core.admin_audit import AuditedAdminMixin
 
-from . import services
-from .models import ApiKey, User
+from accounts import services
+from accounts.models import ApiKey, User
 
 
 @admin.register(User)

@@ -9,7 +9,7 @@ class AccountsConfig(AppConfig):
         from django.apps import apps
         from django.db.models.signals import post_migrate
 
-        from . import schema, signals  # noqa: F401
+        from accounts import schema, signals  # noqa: F401
 
         # After the logcenter app (listed last): by then every permission the roles
         # name has been created.
@@ -18,6 +18,6 @@ class AccountsConfig(AppConfig):
 
 def _sync_roles(sender, **kwargs):
     # Also after a test database flush, which empties the groups the data migration made.
-    from .roles import sync_roles
+    from accounts.roles import sync_roles
 
     sync_roles()

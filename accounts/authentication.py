@@ -1,7 +1,7 @@
 from django.utils import timezone
 from rest_framework import authentication, exceptions
 
-from .models import ApiKey
+from accounts.models import ApiKey
 
 
 class ApiKeyAuthentication(authentication.BaseAuthentication):

@@ -1,8 +1,8 @@
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm
 
-from . import services
-from .models import ApiKey
+from accounts import services
+from accounts.models import ApiKey
 
 
 class SignInForm(AuthenticationForm):

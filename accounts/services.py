@@ -11,16 +11,16 @@ from django.db.models import Q
 from django.utils import timezone
 
 from logcenter.models import Result
-from logcenter.request_context import client_ip
-from logcenter import admin_audit
-from logcenter.audit_actions import AuditAction
-from logcenter.services import auth_event_record
+from logcenter.core.request_context import client_ip
+from logcenter.core import admin_audit
+from logcenter.core.audit_actions import AuditAction
+from logcenter.core.services import auth_event_record
 
-from .models import ApiKey, SignInThrottle
+from accounts.models import ApiKey, SignInThrottle
 
 def ingest_kinds():
     """The log kinds an ingest key may be allowed to write: every registered kind."""
-    from logcenter.registry import registry
+    from logcenter.core.registry import registry
 
     return [kind.slug for kind in registry]
 

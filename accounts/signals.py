@@ -1,17 +1,17 @@
 """Audited administration of users, roles and API keys: every change is an audit event,
 whoever makes it (console, Django admin, shell, management command), with before/after
-values. The mechanism is logcenter.admin_audit; this module says what is audited."""
+values. The mechanism is logcenter.core.admin_audit; this module says what is audited."""
 
 from django.contrib.auth.models import Group
 from django.contrib.auth.signals import user_logged_out
 from django.dispatch import receiver
 
-from logcenter import admin_audit
-from logcenter.admin_audit import Audited, Relation
-from logcenter.audit_actions import AuditAction
-from logcenter.services import auth_event_record
+from logcenter.core import admin_audit
+from logcenter.core.admin_audit import Audited, Relation
+from logcenter.core.audit_actions import AuditAction
+from logcenter.core.services import auth_event_record
 
-from .models import ApiKey, User
+from accounts.models import ApiKey, User
 
 # Loading demo data, which writes its own audit history: no events for what it creates.
 suppress_admin_audit = admin_audit.suppressed

@@ -7,12 +7,12 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse_lazy
 from django.views.decorators.http import require_POST
 
-from logcenter.params import page_takes
-from logcenter.services import auth_event_record
+from logcenter.core.params import page_takes
+from logcenter.core.services import auth_event_record
 
-from . import services
-from .forms import ApiKeyCreateForm, SignInForm
-from .models import ApiKey
+from accounts import services
+from accounts.forms import ApiKeyCreateForm, SignInForm
+from accounts.models import ApiKey
 
 
 class SignInView(auth_views.LoginView):

@@ -35,7 +35,7 @@ def run_one(rows, fmt):
     from django.conf import settings
 
     from accounts.models import User
-    from logcenter import exports
+    from logcenter.exports import jobs as exports
     from logcenter.models import ExportJob, UsageRecord
 
     settings.MEDIA_ROOT = settings.BASE_DIR / "var" / "bench"

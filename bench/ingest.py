@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/ingest.py [--batches 30] [--batch-size 1000] [--cases service …]
 
-Cases: through the service (logcenter.ingestion.ingest) and over HTTP
+Cases: through the service (logcenter.ingest.ingestion.ingest) and over HTTP
 (POST /api/v1/ingest/ to gunicorn with 2 workers, 2 client threads), then the fold of the
 rollup inbox those batches filled (the Celery beat job's work), a plain COPY of the
 same kind of batches straight into the table (the floor the indexes set), and that COPY into
@@ -57,8 +57,8 @@ def make_batch(rng, size):
 def bench_service(batches):
     from django.db import connection
 
-    from logcenter import rollups
-    from logcenter.ingestion import ingest
+    from logcenter.analytics import rollups
+    from logcenter.ingest.ingestion import ingest
 
     rollups._last_fold_request = float("inf")  # folds are timed on their own (bench_fold)
 
@@ -82,9 +82,9 @@ def copy_rows(batch):
     from django.utils import timezone
     from psycopg.types.json import Jsonb
 
-    from logcenter.ingestion import schema_for
+    from logcenter.ingest.ingestion import schema_for
     from logcenter.models import UsageRecord
-    from logcenter.registry import registry
+    from logcenter.core.registry import registry
 
     schema = schema_for(registry["usage"])
     fields = [f for f in UsageRecord._meta.concrete_fields if f.name != "id"]
@@ -125,7 +125,7 @@ def bench_copy(batches):
            events=events, events_per_s=events / elapsed, **summary(timings))
     # Those rows bypassed the rollup inbox: rebuild their hours, so that the rollups still
     # equal the raw rows for the stats bench run on this database afterwards.
-    from logcenter.rollups import rollup_rebuild
+    from logcenter.analytics.rollups import rollup_rebuild
 
     times = [datetime.fromisoformat(item["occurred_at"]) for b in batches for item in b]
     rollup_rebuild(min(times), max(times))
@@ -179,7 +179,7 @@ def bench_index_floor(batches, steps=(0, 2, 6, 12, None)):
 
 def bench_fold():
     from logcenter.models import UsageRollupInbox
-    from logcenter.rollups import rollup_fold
+    from logcenter.analytics.rollups import rollup_fold
 
     inbox = UsageRollupInbox.objects.count()
     started = time.perf_counter()

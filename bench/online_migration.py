@@ -35,7 +35,7 @@ class Writer(threading.Thread):
     def run(self):
         from django.db import connection
 
-        from logcenter.ingestion import ingest
+        from logcenter.ingest.ingestion import ingest
 
         rng = random.Random(7)
         try:

@@ -78,7 +78,7 @@ def main():
     parser.add_argument("--match", default="", help="only cases whose name contains this")
     args = parser.parse_args()
     setup_django()
-    from logcenter.planner_stats import refresh_stale_tables
+    from logcenter.engines.postgres.planner_stats import refresh_stale_tables
 
     # As the beat job (planner-stats) keeps them: rows added since the load, by the
     # ingestion bench say, are in the planner's statistics.
@@ -88,9 +88,9 @@ def main():
     from django.test import Client
 
     from accounts.models import User
-    from logcenter import selectors
-    from logcenter.pagination import keyset_queryset
-    from logcenter.registry import registry
+    from logcenter.core import selectors
+    from logcenter.core.pagination import keyset_queryset
+    from logcenter.core.registry import registry
 
     # Not setup_test_environment(): its instrumented template rendering would be timed too.
     settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "testserver"]

@@ -29,7 +29,7 @@ def main():
     parser.add_argument("--raw-runs", type=int, default=3)
     args = parser.parse_args()
     setup_django()
-    from logcenter.planner_stats import refresh_stale_tables
+    from logcenter.engines.postgres.planner_stats import refresh_stale_tables
 
     # As the beat job (planner-stats) keeps them: rows added since the load, by the
     # ingestion bench say, are in the planner's statistics.
@@ -37,7 +37,7 @@ def main():
     from django.utils import timezone
 
     from accounts.models import User
-    from logcenter import stats
+    from logcenter.analytics import stats
     from logcenter.models import USAGE_ROLLUPS, UsageRecord
 
     user, _ = User.objects.get_or_create(username="bench-stats", defaults={

@@ -31,7 +31,7 @@ def peak_mb():
 
 def unsealed():
     from logcenter.integrity.models import DigestBlock
-    from logcenter.registry import registry
+    from logcenter.core.registry import registry
 
     total = 0
     for kind in registry:
@@ -60,8 +60,8 @@ def _ingest(seconds, counter):
     connections.close_all()
     from ingest import make_batch
 
-    from logcenter import rollups
-    from logcenter.ingestion import ingest
+    from logcenter.analytics import rollups
+    from logcenter.ingest.ingestion import ingest
 
     rollups._last_fold_request = float("inf")  # the fold is not what is measured here
     rng, deadline = random.Random(7), time.monotonic() + seconds
@@ -102,7 +102,7 @@ def bench_while_ingesting(seconds, interval):
 
 def bench_verify(workers_list):
     from logcenter.integrity import verification
-    from logcenter.registry import registry
+    from logcenter.core.registry import registry
 
     for workers in workers_list:
         for kind in registry:
@@ -125,10 +125,10 @@ def main():
     parser.add_argument("--skip-verify", action="store_true")
     args = parser.parse_args()
     setup_django()
-    from logcenter.planner_stats import refresh_stale_tables
+    from logcenter.engines.postgres.planner_stats import refresh_stale_tables
 
     report(case="vacuumed and analyzed", tables=refresh_stale_tables())
-    from logcenter.registry import registry
+    from logcenter.core.registry import registry
 
     report(case="setup", rows={kind.slug: kind.model.objects.count() for kind in registry},
            **peak_mb())

@@ -51,7 +51,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    "logcenter.request_context.RequestContextMiddleware",
+    "logcenter.core.request_context.RequestContextMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -77,7 +77,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "logcenter.context_processors.log_tabs",
+                "logcenter.web.context_processors.log_tabs",
             ],
         },
     },
@@ -100,7 +100,7 @@ DATABASES = {
     )
 }
 # The owner role that migrates (the same database as DATABASE_URL): DATABASE_URL's role then
-# owns nothing and may only read and append log rows (logcenter.db_roles). Unset: one role.
+# owns nothing and may only read and append log rows (logcenter.engines.postgres.db_roles). Unset: one role.
 MIGRATION_DATABASE = (dj_database_url.parse(os.environ["MIGRATION_DATABASE_URL"])
                       if os.environ.get("MIGRATION_DATABASE_URL") else None)
 IS_POSTGRES = DATABASES["default"]["ENGINE"].endswith("postgresql")
@@ -234,7 +234,7 @@ LOGCENTER = {
     # A usage page sorted by cost, tokens or latency sorts its matches when the planner
     # expects at most this many (ranked on the filter index's entries, 50,000 take about
     # 25-45 ms here); more, it walks the sort's index, falling back to the sort if that
-    # walk overruns (logcenter.pagination.WALK_BUDGET_MS).
+    # walk overruns (logcenter.core.pagination.WALK_BUDGET_MS).
     "SORT_MATCHES_UP_TO": int(os.environ.get("SORT_MATCHES_UP_TO", "50000")),
     # X-Forwarded-For is believed only from these peers (addresses or CIDR networks).
     "TRUSTED_PROXIES": env_list("TRUSTED_PROXIES", "127.0.0.1,::1"),

@@ -13,4 +13,4 @@ os.environ.setdefault("SECRET_KEY", "tests-only-" + "x" * 50)
 if not os.environ.get("REDIS_URL"):
     os.environ.setdefault("DEBUG", "1")
 
-from .settings import *  # noqa: E402,F403
+from config.settings import *  # noqa: E402,F403

@@ -3,7 +3,7 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from logcenter import export_views, retention_views
+from logcenter.web import export_views, retention_views
 from logcenter.integrity import views as integrity_views
 
 urlpatterns = [

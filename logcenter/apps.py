@@ -6,7 +6,7 @@ class LogcenterConfig(AppConfig):
     verbose_name = "Logs"
 
     def ready(self):
-        from . import signals, tasks  # noqa: F401  (rollup upkeep, task-failure reporting)
-        from .log_filters import install as scrub_request_lines
+        from logcenter import signals, tasks  # noqa: F401  (rollup upkeep, task-failure reporting)
+        from logcenter.web.log_filters import install as scrub_request_lines
 
         scrub_request_lines()  # no `?key=` secret in the servers' request lines

@@ -32,11 +32,11 @@ from django.utils import timezone
 
 from accounts.models import ApiKey, User
 from accounts.signals import suppress_admin_audit
-from logcenter.partitions import (bulk_load_swap, bulk_load_tables, ensure_usage_partitions,
+from logcenter.engines.postgres.partitions import (bulk_load_swap, bulk_load_tables, ensure_usage_partitions,
                                   is_partitioned, reserve_ids)
-from logcenter.rollups import rollup_rebuild
+from logcenter.analytics.rollups import rollup_rebuild
 
-from .models import CONSOLE, USAGE_ROLLUPS, AuditEvent, AuthEvent, SystemEvent, UsageRecord
+from logcenter.models import CONSOLE, USAGE_ROLLUPS, AuditEvent, AuthEvent, SystemEvent, UsageRecord
 
 SEED = 20250601
 DEMO_NAMESPACE = uuid.UUID("6f1c2a4e-9d3b-5e7a-8c1f-0b2d4e6f8a90")

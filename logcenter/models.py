@@ -5,7 +5,7 @@ prefixes) and never a cascading foreign key: deleting a user deletes no log.
 
 Indexes: each list is always bounded by a time range, so each offered filter gets a
 (field, occurred_at, id) index and each offered sort a (sort key, id, occurred_at) index, matching the
-keyset pagination in logcenter.pagination.
+keyset pagination in logcenter.core.pagination.
 """
 
 import re
@@ -64,7 +64,7 @@ class LogEnvelope(models.Model):
 
     @property
     def kind(self):
-        from .registry import registry
+        from logcenter.core.registry import registry
 
         return registry.for_model(type(self))
 
@@ -370,7 +370,7 @@ class RetentionPolicy(models.Model):
 
     @classmethod
     def for_kind(cls, kind_slug):
-        from .admin_audit import suppressed
+        from logcenter.core.admin_audit import suppressed
 
         with suppressed():  # the default, stored when first read, is nobody's change
             policy, _ = cls.objects.get_or_create(
@@ -411,8 +411,8 @@ class UsageRollup(models.Model):
     """Usage summed per hour (UTC) and a set of dimensions.
 
     Several rollups of different width exist; a stats query reads the narrowest one that
-    has every dimension it groups or filters by (logcenter.stats). All are kept current in
-    the same transaction as the rows they sum (logcenter.rollups).
+    has every dimension it groups or filters by (logcenter.analytics.stats). All are kept current in
+    the same transaction as the rows they sum (logcenter.analytics.rollups).
     """
 
     DIMENSIONS: tuple = ()
@@ -546,7 +546,7 @@ class UsageRollupInbox(UsageRollup, UserDimensions, KeyDimensions, RouteDimensio
 
     Ingestion appends one row per group of its batch: a plain insert, where upserting
     three rollups cost more than storing the rows. A job folds the inbox into every rollup
-    within seconds (logcenter.rollups.rollup_fold); stats add what is still here, so they
+    within seconds (logcenter.analytics.rollups.rollup_fold); stats add what is still here, so they
     are exact at any moment.
     """
 
@@ -562,7 +562,7 @@ class UsageLedger(models.Model):
     The partitioned usage table can hold event_id unique only per occurred_at (PostgreSQL
     wants the partition key in every unique index), so an event re-sent with another time
     would be stored, and billed, twice. Ingestion inserts here in the same statement as the
-    rows and stores only the ids this insert took (logcenter.ingestion); retention deletes
+    rows and stores only the ids this insert took (logcenter.ingest.ingestion); retention deletes
     an id once the rows it covers are gone (`occurred_at`: the time stored with it).
     """
 
@@ -577,4 +577,4 @@ class UsageLedger(models.Model):
 
 
 # The integrity room's models (digest blocks, removal records, verification runs).
-from .integrity.models import DigestBlock, IntegrityCheck, RemovalRecord  # noqa: E402,F401
+from logcenter.integrity.models import DigestBlock, IntegrityCheck, RemovalRecord  # noqa: E402,F401

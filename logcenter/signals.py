@@ -1,10 +1,10 @@
 from django.db.models.signals import post_save
 from django.dispatch import receiver
 
-from . import admin_audit
-from .audit_actions import AuditAction
-from .models import RetentionPolicy, UsageRecord
-from .rollups import rollup_add
+from logcenter.core import admin_audit
+from logcenter.core.audit_actions import AuditAction
+from logcenter.models import RetentionPolicy, UsageRecord
+from logcenter.analytics.rollups import rollup_add
 
 
 @receiver(post_save, sender=UsageRecord)

@@ -7,8 +7,8 @@ type and a scrubbed message, never the task's arguments (they may hold secrets).
 from celery import shared_task
 from celery.signals import task_failure, task_retry
 
-from .models import SystemEvent
-from .services import scrub_text, system_event_record
+from logcenter.models import SystemEvent
+from logcenter.core.services import scrub_text, system_event_record
 
 
 @task_failure.connect
@@ -50,7 +50,7 @@ def diagnostic_fail(message="diagnostic failure"):
 
 @shared_task(name="logcenter.export_run", acks_late=True, reject_on_worker_lost=True)
 def export_run(job_id):
-    from .exports import export_run as run
+    from logcenter.exports.jobs import export_run as run
 
     run(job_id)
 
@@ -58,14 +58,14 @@ def export_run(job_id):
 @shared_task(name="logcenter.exports_housekeeping")
 def exports_housekeeping():
     """Delete expired files; fail jobs whose worker died mid-export."""
-    from .exports import exports_expire, exports_reap_stale
+    from logcenter.exports.jobs import exports_expire, exports_reap_stale
 
     return {"expired": exports_expire(), "stale": exports_reap_stale()}
 
 
 @shared_task(name="logcenter.retention_purge")
 def retention_purge():
-    from .retention import retention_purge as purge
+    from logcenter.retention.purge import retention_purge as purge
 
     report = purge()
     return {"deleted": report.deleted, "held": report.held, "deferred": report.deferred,
@@ -74,7 +74,7 @@ def retention_purge():
 
 @shared_task(name="logcenter.deletion_run", acks_late=True)
 def deletion_run(job_id):
-    from .retention import deletion_run as run
+    from logcenter.retention.purge import deletion_run as run
 
     run(job_id)
 
@@ -86,7 +86,7 @@ def usage_partitions_ensure(months_ahead=3):
 
     from django.utils import timezone
 
-    from .partitions import ensure_usage_partitions
+    from logcenter.engines.postgres.partitions import ensure_usage_partitions
 
     now = timezone.now()
     return ensure_usage_partitions(now, now + timedelta(days=31 * months_ahead))
@@ -95,7 +95,7 @@ def usage_partitions_ensure(months_ahead=3):
 @shared_task(name="logcenter.planner_stats_refresh", ignore_result=True)
 def planner_stats_refresh():
     """VACUUM (ANALYZE) the log tables that changed enough since their last ANALYZE."""
-    from .planner_stats import refresh_stale_tables
+    from logcenter.engines.postgres.planner_stats import refresh_stale_tables
 
     return refresh_stale_tables()
 
@@ -105,7 +105,7 @@ def usage_rollups_fold():
     """Fold freshly ingested usage sums into the hourly rollups (every few seconds)."""
     from django.db import connection
 
-    from .rollups import rollup_fold
+    from logcenter.analytics.rollups import rollup_fold
 
     return rollup_fold() if connection.vendor == "postgresql" else 0
 
@@ -113,7 +113,7 @@ def usage_rollups_fold():
 @shared_task(name="logcenter.integrity_seal", ignore_result=True)
 def integrity_seal():
     """Seal every kind's new rows into signed, chained digest blocks (every minute)."""
-    from .integrity import seal
+    from logcenter.integrity import seal
 
     run = seal()
     return {"busy": run.busy, "blocks": run.blocks, "rows": run.rows}
@@ -122,6 +122,6 @@ def integrity_seal():
 @shared_task(name="logcenter.integrity_verify", ignore_result=True)
 def integrity_verify(kind=None, requested_by="scheduled"):
     """Verify one kind (or all) and keep the result for the console (daily, or on demand)."""
-    from .integrity.verification import verify_and_report
+    from logcenter.integrity.verification import verify_and_report
 
     return verify_and_report([kind] if kind else None, requested_by=requested_by)

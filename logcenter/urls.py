@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import export_views, views
+from logcenter.web import export_views, views
 
 app_name = "logcenter"
 

@@ -1,21 +1,21 @@
 import pytest
 from django.db import connection
 
-from .factories import FACTORIES, MemberFactory, StaffFactory
+from tests.factories import FACTORIES, MemberFactory, StaffFactory
 
 
 @pytest.fixture(scope="session")
 def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix):
     """The test database is created, migrated and dropped by the owner role (when
     MIGRATION_DATABASE_URL names one); the tests themselves run as the app role."""
-    from logcenter import db_roles
+    from logcenter.engines.postgres import db_roles
 
     db_roles.use_owner()
 
 
 @pytest.fixture(scope="session")
 def django_db_setup(django_db_setup, django_db_blocker):
-    from logcenter import db_roles
+    from logcenter.engines.postgres import db_roles
 
     db_roles.use_app()
     yield
@@ -25,7 +25,7 @@ def django_db_setup(django_db_setup, django_db_blocker):
 @pytest.fixture
 def as_owner():
     """Run a test's own schema changes (a migration back and forth) as the owner role."""
-    from logcenter import db_roles
+    from logcenter.engines.postgres import db_roles
 
     with db_roles.as_owner():
         yield

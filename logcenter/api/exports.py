@@ -9,11 +9,12 @@ from rest_framework.generics import get_object_or_404
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from .. import exports, selectors
-from ..models import ExportJob
-from ..params import UNKNOWN, check_parameters
-from ..registry import registry
-from .serializers import UTCDateTimeField
+from logcenter.exports import jobs as exports
+from logcenter.core import selectors
+from logcenter.models import ExportJob
+from logcenter.core.params import UNKNOWN, check_parameters
+from logcenter.core.registry import registry
+from logcenter.api.serializers import UTCDateTimeField
 
 
 class ExportJobSerializer(serializers.ModelSerializer):

@@ -13,10 +13,10 @@ from rest_framework.views import APIView
 
 from accounts.authentication import ApiKeyAuthentication
 
-from ..ingestion import Source, loads, reject_alert_threshold
-from ..models import SystemEvent
-from ..params import check_parameters
-from ..services import events_ingest, system_event_record
+from logcenter.ingest.ingestion import Source, loads, reject_alert_threshold
+from logcenter.models import SystemEvent
+from logcenter.core.params import check_parameters
+from logcenter.core.services import events_ingest, system_event_record
 
 NDJSON = "application/x-ndjson"
 

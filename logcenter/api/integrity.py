@@ -17,12 +17,12 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from ..access import access_for
-from ..integrity import keys, status
-from ..integrity.models import DigestBlock
-from ..integrity.verification import _block_range, verify_and_report
-from ..params import check_parameters
-from ..registry import registry
+from logcenter.core.access import access_for
+from logcenter.integrity import keys, status
+from logcenter.integrity.models import DigestBlock
+from logcenter.integrity.verification import _block_range, verify_and_report
+from logcenter.core.params import check_parameters
+from logcenter.core.registry import registry
 
 
 class KeySerializer(serializers.Serializer):

@@ -1,4 +1,4 @@
-"""The API face of logcenter.pagination: cursor links and a capped total."""
+"""The API face of logcenter.core.pagination: cursor links and a capped total."""
 
 from django.conf import settings
 from rest_framework.pagination import BasePagination

@@ -9,7 +9,7 @@ import json
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import JSONParser
 
-from ..ingestion import nests_deeper_than
+from logcenter.ingest.ingestion import nests_deeper_than
 
 MAX_DEPTH = 32
 

@@ -4,7 +4,7 @@ from rest_framework.permissions import BasePermission
 class IsConsoleUser(BasePermission):
     """A signed-in user (session), or an API key holding the view's scope.
 
-    What each kind shows is decided by the role, in logcenter.selectors.
+    What each kind shows is decided by the role, in logcenter.core.selectors.
     """
 
     message = "You have no access to the log API."

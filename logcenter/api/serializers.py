@@ -3,7 +3,7 @@ from datetime import timezone as dt_timezone
 from django.db import models
 from rest_framework import serializers
 
-from ..models import AuditEvent, AuthEvent, SystemEvent, UsageRecord
+from logcenter.models import AuditEvent, AuthEvent, SystemEvent, UsageRecord
 
 
 class UTCDateTimeField(serializers.DateTimeField):

@@ -1,12 +1,12 @@
 from django.urls import path
 from rest_framework.routers import DefaultRouter
 
-from .exports import (ExportDetailView, ExportDownloadView, ExportListCreateView,
+from logcenter.api.exports import (ExportDetailView, ExportDownloadView, ExportListCreateView,
                       ExportRetryView)
-from .ingest import IngestView
-from .integrity import PublicKeyView, StatusView, VerifyView
-from .usage import UsageBucketsView, UsageByKeyView, UsageStatsView
-from .views import register_routes
+from logcenter.api.ingest import IngestView
+from logcenter.api.integrity import PublicKeyView, StatusView, VerifyView
+from logcenter.api.usage import UsageBucketsView, UsageByKeyView, UsageStatsView
+from logcenter.api.views import register_routes
 
 router = DefaultRouter()
 register_routes(router)

@@ -17,12 +17,13 @@ from rest_framework.views import APIView
 
 from accounts.models import ApiKey
 
-from .. import selectors, stats
-from ..models import UsageRecord
-from ..params import check_parameters, without_api_own
-from ..registry import registry
-from ..request_context import client_ip
-from .serializers import UTCDateTimeField
+from logcenter.core import selectors
+from logcenter.analytics import stats
+from logcenter.models import UsageRecord
+from logcenter.core.params import check_parameters, without_api_own
+from logcenter.core.registry import registry
+from logcenter.core.request_context import client_ip
+from logcenter.api.serializers import UTCDateTimeField
 
 logger = logging.getLogger(__name__)
 
@@ -94,7 +95,7 @@ class UsageByKeyView(APIView):
     """The most recent usage rows of the API key sent with the request (newest first).
 
     Public and CORS-enabled for the gateway's own pages; the key itself is never echoed,
-    and servers' access logs show a `?key=` as `key=[redacted]` (logcenter.log_filters).
+    and servers' access logs show a `?key=` as `key=[redacted]` (logcenter.web.log_filters).
     """
 
     authentication_classes = []

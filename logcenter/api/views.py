@@ -8,11 +8,11 @@ from rest_framework import viewsets
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.response import Response
 
-from .. import selectors
-from ..access import access_for
-from ..params import check_parameters, without_api_own
-from ..registry import registry
-from .pagination import KeysetPagination
+from logcenter.core import selectors
+from logcenter.core.access import access_for
+from logcenter.core.params import check_parameters, without_api_own
+from logcenter.core.registry import registry
+from logcenter.api.pagination import KeysetPagination
 
 
 class LogViewSet(viewsets.ReadOnlyModelViewSet):

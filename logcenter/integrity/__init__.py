@@ -15,18 +15,18 @@ The entry points:
 
 
 def seal(*args, **kwargs):
-    from .sealing import seal as run
+    from logcenter.integrity.sealing import seal as run
 
     return run(*args, **kwargs)
 
 
 def verify(*args, **kwargs):
-    from .verification import verify as run
+    from logcenter.integrity.verification import verify as run
 
     return run(*args, **kwargs)
 
 
 def record_removal(*args, **kwargs):
-    from .removals import record_removal as run
+    from logcenter.integrity.removals import record_removal as run
 
     return run(*args, **kwargs)

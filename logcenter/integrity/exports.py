@@ -18,9 +18,9 @@ import base64
 import json
 from bisect import bisect_right
 
-from . import keys
-from .models import DigestBlock
-from .sealing import block_header
+from logcenter.integrity import keys
+from logcenter.integrity.models import DigestBlock
+from logcenter.integrity.sealing import block_header
 
 CANONICAL_FORM = ("SHA-256 of json.dumps(row, sort_keys=True, separators=(',', ':'), "
                   "ensure_ascii=False) over every field but id; see docs/integrity.md")

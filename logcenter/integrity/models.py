@@ -4,7 +4,7 @@ results of verification runs (operational: the console's status)."""
 from django.db import models
 from django.utils import timezone
 
-from . import checks  # noqa: F401  (registers the deploy check of the signing key)
+from logcenter.integrity import checks  # noqa: F401  (registers the deploy check of the signing key)
 
 
 class DigestBlock(models.Model):

@@ -19,8 +19,8 @@ from django.db import connection, transaction
 from django.db.models import Max, Min
 from django.utils import timezone
 
-from . import canonical, keys
-from .models import DigestBlock, RemovalRecord
+from logcenter.integrity import canonical, keys
+from logcenter.integrity.models import DigestBlock, RemovalRecord
 
 _FLUSH_AT = 64 * 1024
 
@@ -79,7 +79,7 @@ def decode_ids(blob):
 
 
 def _kind_slug(kind):
-    from ..registry import registry
+    from logcenter.core.registry import registry
 
     if isinstance(kind, str):
         return registry[kind].slug

@@ -21,7 +21,7 @@ import json
 
 from django.db import connection, models
 
-from .canonical import canonical_json, row_form
+from logcenter.integrity.canonical import canonical_json, row_form
 
 CHUNK_ROWS = 2000
 # Column types whose PostgreSQL JSON form is their canonical one, or is made so below.

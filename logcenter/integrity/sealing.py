@@ -28,9 +28,9 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from . import canonical, keys, rows
-from .models import DigestBlock
-from .removals import chain_lock
+from logcenter.integrity import canonical, keys, rows
+from logcenter.integrity.models import DigestBlock
+from logcenter.integrity.removals import chain_lock
 
 SEALING_LOCK = 0x4C43_5345  # 'LCSE': one sealing run at a time
 
@@ -133,7 +133,7 @@ def safe_horizons(kinds, *, settle=None, wait=None):
 
 def seal(kinds=None, *, block_rows=None, settle=None, wait=None):
     """Seal every kind's (or `kinds`') new rows; returns a SealRun."""
-    from ..registry import registry
+    from logcenter.core.registry import registry
 
     kinds = list(kinds or registry)
     run, started = SealRun(), time.monotonic()

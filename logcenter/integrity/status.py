@@ -2,8 +2,8 @@
 
 from dataclasses import dataclass
 
-from ..access import access_for
-from .models import DigestBlock, IntegrityCheck
+from logcenter.core.access import access_for
+from logcenter.integrity.models import DigestBlock, IntegrityCheck
 
 UNSEALED_CAP = 100_000
 
@@ -25,7 +25,7 @@ class KindStatus:
 
 def verifiable_kinds(user):
     """The kinds `user` may verify: those whose every row they may see (view_all)."""
-    from ..registry import registry
+    from logcenter.core.registry import registry
 
     return [kind for kind in registry if access_for(user, kind).can_view_all]
 

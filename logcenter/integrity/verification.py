@@ -26,10 +26,10 @@ from django.db import transaction
 from django.db.models import Max, Min
 from django.utils import timezone
 
-from . import canonical, keys, rows
-from .models import DigestBlock, IntegrityCheck, RemovalRecord
-from .removals import decode_ids, removal_header
-from .sealing import block_header
+from logcenter.integrity import canonical, keys, rows
+from logcenter.integrity.models import DigestBlock, IntegrityCheck, RemovalRecord
+from logcenter.integrity.removals import decode_ids, removal_header
+from logcenter.integrity.sealing import block_header
 
 UNSEALED_CAP = 1_000_000
 
@@ -376,7 +376,7 @@ def _parts(slug, lo, hi, workers):
 def _check_part(slug, lo, hi, trusted_hex, portable, first):
     """In a worker process: one run of blocks. Removal records are counted by the first
     part only (every part reads them, to know which rows they excuse)."""
-    from ..registry import registry
+    from logcenter.core.registry import registry
 
     trusted = {key_id: keys.parse_public(text) for key_id, text in trusted_hex.items()}
     report = KindReport(kind=slug)
@@ -419,7 +419,7 @@ def verify(kinds=None, *, start=None, end=None, public_keys=None, record_as=None
     """[KindReport] for every kind (or `kinds`). `public_keys`: trust only these (text);
     `record_as`: store each report as an IntegrityCheck requested by that name; `workers`:
     processes per kind (PostgreSQL)."""
-    from ..registry import registry
+    from logcenter.core.registry import registry
 
     trusted = keys.trusted_keys(public_keys)
     reports = []
@@ -447,8 +447,8 @@ def record_check(report, *, requested_by, started_at):
 def verify_and_report(kinds=None, *, requested_by, start=None, end=None, public_keys=None):
     """Verify, keep each kind's result (IntegrityCheck) and write a system event per kind:
     info when valid, error naming the first problem when not. Returns the reports' dicts."""
-    from ..registry import registry
-    from ..services import system_event_record
+    from logcenter.core.registry import registry
+    from logcenter.core.services import system_event_record
 
     kinds = [registry[k] if isinstance(k, str) else k for k in (kinds or registry)]
     reports = verify(kinds, start=start, end=end, public_keys=public_keys,

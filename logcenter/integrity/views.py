@@ -6,7 +6,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect, render
 
-from . import keys, status
+from logcenter.integrity import keys, status
 
 
 @login_required
@@ -19,7 +19,7 @@ def integrity_page(request):
         slug = request.POST.get("kind")
         if slug not in {kind.slug for kind in kinds}:
             raise PermissionDenied("You may not verify that kind of log.")
-        from ..tasks import integrity_verify
+        from logcenter.tasks import integrity_verify
 
         integrity_verify.delay(slug, requested_by=request.user.get_username())
         messages.success(request, "Verification started; its result appears below when done.")

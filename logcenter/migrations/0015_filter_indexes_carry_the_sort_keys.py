@@ -10,7 +10,7 @@ old ones' names. Hence `atomic = False`."""
 
 from django.db import migrations, models
 
-from logcenter.migration_operations import ReplaceIndexesOnline
+from logcenter.engines.postgres.migration_operations import ReplaceIndexesOnline
 
 
 class Migration(migrations.Migration):

@@ -7,7 +7,7 @@ default); the filter index is built online, partition by partition (`atomic = Fa
 
 from django.db import migrations, models
 
-from logcenter.migration_operations import ReplaceIndexesOnline
+from logcenter.engines.postgres.migration_operations import ReplaceIndexesOnline
 
 KINDS = {"auditevent": ("audit", ()), "authevent": ("auth", ()), "systemevent": ("system", ()),
          "usagerecord": ("usage", ("cost", "total_tokens", "latency_ms"))}

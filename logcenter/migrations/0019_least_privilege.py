@@ -1,6 +1,6 @@
 """Least privilege on PostgreSQL: what the app role may not do, it cannot do.
 
-The app role (DATABASE_URL) owns nothing: logcenter.db_roles grants it SELECT and INSERT on
+The app role (DATABASE_URL) owns nothing: logcenter.engines.postgres.db_roles grants it SELECT and INSERT on
 the append-only tables after every migrate. Removing rows and changing partitions go
 through the SECURITY DEFINER functions below, owned by the migration role, which check the
 retention policy themselves: even the app role cannot delete a row that is not expired, or

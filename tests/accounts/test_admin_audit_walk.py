@@ -3,7 +3,7 @@ editable field of the change form, delete, each action, each extra view such as 
 password page): each writes an audit event naming the actor by username, the resource by
 id and name, and the before/after values.
 
-Registering a model in the admin without auditing it (logcenter.admin_audit.register) and
+Registering a model in the admin without auditing it (logcenter.core.admin_audit.register) and
 a sample here, or giving an admin a view of its own the walk does not exercise, fails.
 """
 
@@ -23,7 +23,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import ApiKey, User
-from logcenter.admin_audit import REGISTRY
+from logcenter.core.admin_audit import REGISTRY
 from logcenter.models import AuditEvent
 from tests.factories import MemberFactory, StaffFactory
 
@@ -202,7 +202,7 @@ def test_every_model_in_the_admin_is_audited_and_has_a_sample():
     for model, _ in REGISTERED:
         assert model in REGISTRY, (
             f"{model._meta.label} is in the Django admin but not audited: register it "
-            "with logcenter.admin_audit.register")
+            "with logcenter.core.admin_audit.register")
         assert model in SAMPLES, f"add a sample {model._meta.label} to SAMPLES in this test"
 
 

@@ -15,10 +15,10 @@ from rest_framework.test import APIClient
 
 from accounts import services
 from accounts.models import ApiKey, User
-from logcenter import admin_audit
-from logcenter.audit_actions import AuditAction
+from logcenter.core import admin_audit
+from logcenter.core.audit_actions import AuditAction
 from logcenter.models import AuditEvent, AuthEvent, SystemEvent, UsageRecord
-from logcenter.services import audit_event_record
+from logcenter.core.services import audit_event_record
 from tests.factories import AuditEventFactory, MemberFactory, StaffFactory
 
 pytestmark = pytest.mark.django_db
@@ -385,7 +385,7 @@ def test_unlisted_action_names_are_refused():
 
 
 def test_every_kind_has_its_log_read_actions_listed():
-    from logcenter.registry import registry
+    from logcenter.core.registry import registry
 
     for kind in registry:
         for verb in ("viewed", "exported"):

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import pytest
 from rest_framework.test import APIClient
 
-from logcenter.registry import registry
+from logcenter.core.registry import registry
 from tests.factories import FACTORIES, MemberFactory, StaffFactory
 
 pytestmark = pytest.mark.django_db
@@ -171,7 +171,7 @@ def test_export(world, role, slug, settings, tmp_path):
 
     from django.core.exceptions import PermissionDenied
 
-    from logcenter import exports
+    from logcenter.exports import jobs as exports
 
     settings.MEDIA_ROOT = tmp_path
     users, rows = world

@@ -6,7 +6,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from accounts.models import ApiKey
-from logcenter.registry import registry
+from logcenter.core.registry import registry
 
 pytestmark = pytest.mark.django_db
 KINDS = list(registry)

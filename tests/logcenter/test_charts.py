@@ -6,7 +6,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from logcenter.charts import OTHER, stacked_bars_svg
+from logcenter.analytics.charts import OTHER, stacked_bars_svg
 
 
 def _axis_labels(svg):

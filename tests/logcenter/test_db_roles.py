@@ -10,9 +10,10 @@ import pytest
 from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
-from logcenter import db_roles, partitions, retention
+from logcenter.engines.postgres import db_roles, partitions
+from logcenter.retention import purge as retention
 from logcenter.models import AuditEvent, RetentionPolicy, UsageLedger, UsageRecord
-from logcenter.registry import registry
+from logcenter.core.registry import registry
 from tests.factories import FACTORIES
 
 pytestmark = pytest.mark.django_db

@@ -5,7 +5,7 @@ from django.core.management import call_command
 
 from accounts.models import User
 from logcenter.models import AuditEvent
-from logcenter.registry import registry
+from logcenter.core.registry import registry
 
 pytestmark = pytest.mark.django_db
 
@@ -29,7 +29,7 @@ def wipe(model):
     trigger (the app role may not delete log rows at all)."""
     from django.db import connection, transaction
 
-    from logcenter import db_roles
+    from logcenter.engines.postgres import db_roles
 
     with db_roles.as_owner(), transaction.atomic():
         if connection.vendor == "postgresql":

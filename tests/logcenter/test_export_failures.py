@@ -4,7 +4,7 @@ import pytest
 from django.test import Client
 from rest_framework.test import APIClient
 
-from logcenter import exports
+from logcenter.exports import jobs as exports
 from logcenter.models import ExportJob, SystemEvent
 from tests.factories import FACTORIES
 

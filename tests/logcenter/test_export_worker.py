@@ -9,7 +9,7 @@ import time
 import pytest
 from django.db import connection
 
-from logcenter import exports
+from logcenter.exports import jobs as exports
 from logcenter.models import ExportJob, UsageRecord
 from tests.conftest import wait_for
 from tests.factories import FACTORIES
@@ -106,7 +106,7 @@ def test_redis_down_marks_the_job_failed_with_a_clear_message(on_postgres, staff
 import json
 from django.test import Client
 from accounts.models import User, ApiKey
-from logcenter import exports
+from logcenter.exports import jobs as exports
 from logcenter.models import ExportJob
 user = User.objects.get(pk={staff.pk})
 try:

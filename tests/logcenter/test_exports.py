@@ -11,7 +11,7 @@ from django.core.exceptions import PermissionDenied
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from logcenter import exports
+from logcenter.exports import jobs as exports
 from logcenter.models import AuditEvent, ExportJob, SystemEvent
 from tests.factories import FACTORIES, AuditEventFactory, MemberFactory, StaffFactory
 
@@ -124,7 +124,7 @@ def test_export_leaves_out_fields_the_role_may_not_see():
 
 
 def test_bad_filter_is_rejected_before_queueing(staff):
-    from logcenter.selectors import InvalidLogQuery
+    from logcenter.core.selectors import InvalidLogQuery
 
     with pytest.raises(InvalidLogQuery):
         exports.export_create(user=staff, kind_slug="usage", fmt="csv",
@@ -233,7 +233,7 @@ def test_a_large_csv_treats_only_the_rows_that_need_it_and_keeps_their_order(sta
 
 
 def test_the_copy_rows_byte_check_knows_every_control_character_the_escaper_knows():
-    from logcenter.text import CONTROL_RE
+    from logcenter.core.text import CONTROL_RE
 
     for code in range(0x80, 0x10000):
         if 0xD800 <= code <= 0xDFFF:
@@ -249,6 +249,6 @@ def test_the_copy_rows_byte_check_knows_every_control_character_the_escaper_know
                                          (Decimal("1.5E-7"), "0.00000015"),
                                          (Decimal("12.34000000"), "12.34000000")])
 def test_money_is_written_in_plain_digits(value, text):
-    from logcenter.exports import csv_cell
+    from logcenter.exports.jobs import csv_cell
 
     assert csv_cell(value) == text

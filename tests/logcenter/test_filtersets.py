@@ -5,8 +5,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from logcenter import selectors
-from logcenter.registry import registry
+from logcenter.core import selectors
+from logcenter.core.registry import registry
 
 pytestmark = pytest.mark.django_db
 KINDS = list(registry)
@@ -166,7 +166,7 @@ def test_bad_parameters_name_the_field(params, field):
 
 
 def test_the_search_box_says_where_it_looks_for_this_viewer(staff):
-    from logcenter.access import access_for
+    from logcenter.core.access import access_for
     from tests.factories import MemberFactory
 
     usage = registry["usage"]

@@ -385,9 +385,9 @@ def test_a_resent_usage_event_with_another_time_is_one_row_and_one_cost(
 
 
 def test_retention_purges_the_ledger_with_the_rows_it_covers(ingest_client):
-    from logcenter import retention
+    from logcenter.retention import purge as retention
     from logcenter.models import UsageLedger
-    from logcenter.registry import registry
+    from logcenter.core.registry import registry
 
     old = usage(occurred_at=(timezone.now() - timedelta(days=100)).isoformat())
     kept = usage(occurred_at=(timezone.now() - timedelta(days=10)).isoformat())
@@ -424,7 +424,7 @@ def test_the_migration_fills_the_ledger_from_stored_rows(factories):
 
 
 def test_the_consoles_own_events_are_shortened_and_mended_not_lost():
-    from logcenter.services import system_event_record
+    from logcenter.core.services import system_event_record
 
     event = system_event_record(source="async_tasks", event="task.failed",
                                 message="boom \x00 \ud800 " + "x" * 70_000,
@@ -447,7 +447,8 @@ def test_rows_stored_outside_the_ledger_are_still_duplicates(ingest_client, fact
 
 def test_per_event_caps_keep_every_rollup_sum_in_range():
     """Whatever 2**32 accepted events add up to fits the rollup column they are summed into."""
-    from logcenter import ingestion, rollups
+    from logcenter.ingest import ingestion
+    from logcenter.analytics import rollups
     from logcenter.models import UsageHourly
 
     for column, source in rollups.SUM_SOURCES.items():

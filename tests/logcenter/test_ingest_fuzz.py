@@ -14,10 +14,10 @@ from hypothesis import strategies as st
 from rest_framework.test import APIClient
 
 from accounts.models import ApiKey
-from logcenter import exports
-from logcenter.ingestion import InvalidEvent, label, loads, nests_deeper_than, schema_for
+from logcenter.exports import jobs as exports
+from logcenter.ingest.ingestion import InvalidEvent, label, loads, nests_deeper_than, schema_for
 from logcenter.models import ExportJob
-from logcenter.registry import registry
+from logcenter.core.registry import registry
 from tests.factories import StaffFactory
 
 KINDS = list(registry)

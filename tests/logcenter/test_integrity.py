@@ -21,11 +21,11 @@ from django.core.management import call_command
 from django.db import DatabaseError, connection, models, transaction
 from django.utils import timezone
 
-from logcenter import retention
+from logcenter.retention import purge as retention
 from logcenter.integrity import canonical, keys, removals, rows, sealing, verification
 from logcenter.integrity.models import DigestBlock, IntegrityCheck, RemovalRecord
 from logcenter.models import AuditEvent, AuthEvent, ExportJob, SystemEvent, UsageRecord
-from logcenter.registry import registry
+from logcenter.core.registry import registry
 from tests.factories import FACTORIES, MemberFactory, StaffFactory
 
 pytestmark = pytest.mark.django_db
@@ -370,7 +370,7 @@ def test_two_rows_swapped_are_caught_as_reordered():
 
 @tamper
 def test_a_truncated_partition_is_caught_as_missing_rows(on_postgres):
-    from logcenter import partitions
+    from logcenter.engines.postgres import partitions
 
     kept = FACTORIES["usage"](occurred_at=days_ago(40))
     lost = FACTORIES["usage"].create_batch(3, occurred_at=timezone.now() - timedelta(hours=1))
@@ -524,7 +524,7 @@ def test_a_deletion_job_writes_its_removal_record_too(staff):
 
 
 def test_a_dropped_usage_partition_is_on_record(on_postgres):
-    from logcenter import partitions
+    from logcenter.engines.postgres import partitions
 
     old = timezone.now() - timedelta(days=200)
     partitions.ensure_usage_partitions(old, old)
@@ -658,7 +658,7 @@ def test_an_export_with_digests_verifies_offline_with_the_public_key_alone(api_c
     assert response.status_code == 202, response.content
     job = ExportJob.objects.get()
     assert job.include_digests and job.status == "completed", job.error
-    from logcenter.exports import export_dir
+    from logcenter.exports.jobs import export_dir
 
     text = (export_dir() / job.file_name).read_text()
     if fmt == "json":

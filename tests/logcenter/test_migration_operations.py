@@ -10,7 +10,7 @@ from django.db.migrations.executor import MigrationExecutor
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from logcenter.migration_operations import _build, run_with_short_locks
+from logcenter.engines.postgres.migration_operations import _build, run_with_short_locks
 from logcenter.models import UsageRecord
 from tests.factories import UsageRecordFactory
 

@@ -10,9 +10,9 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from logcenter import selectors
-from logcenter.pagination import Cursor, Total
-from logcenter.registry import registry
+from logcenter.core import selectors
+from logcenter.core.pagination import Cursor, Total
+from logcenter.core.registry import registry
 
 pytestmark = pytest.mark.django_db
 
@@ -170,7 +170,7 @@ def test_sorts_across_months_are_paged_month_by_month_and_merged(
     and back yields each row once, in order, either way."""
     from datetime import timedelta
 
-    from logcenter import partitions
+    from logcenter.engines.postgres import partitions
 
     settings.LOGCENTER = {**settings.LOGCENTER, "SORT_MATCHES_UP_TO": sort_matches_up_to}
 
@@ -195,7 +195,7 @@ def test_sorts_across_months_are_paged_month_by_month_and_merged(
 def test_a_query_over_its_budget_is_cancelled_and_the_transaction_goes_on(on_postgres):
     from django.db import transaction
 
-    from logcenter.pagination import OverBudget, within_budget
+    from logcenter.core.pagination import OverBudget, within_budget
 
     def read(sql):
         with connection.cursor() as cursor:
@@ -224,7 +224,7 @@ def test_a_query_over_its_budget_is_cancelled_and_the_transaction_goes_on(on_pos
 
 def test_a_sorted_page_with_an_end_far_ahead_cuts_only_at_partitions(
         staff, factories, settings, api_client, staff_client):
-    from logcenter import partitions
+    from logcenter.engines.postgres import partitions
 
     settings.LOGCENTER = {**settings.LOGCENTER, "SORT_MATCHES_UP_TO": 0}  # walk the months
     factories["usage"].create_batch(3)
@@ -251,11 +251,11 @@ def test_a_filters_matches_are_ranked_on_index_entries_alone(
 
     from django.db import transaction
 
-    from logcenter.pagination import Cursor, keyset_queryset
+    from logcenter.core.pagination import Cursor, keyset_queryset
 
     rows = factories["usage"].create_batch(6, api_key_name="k", platform_model="m",
                                            endpoint="chat", status="success")
-    from logcenter import db_roles
+    from logcenter.engines.postgres import db_roles
 
     with db_roles.as_owner(), connection.cursor() as db:  # the owner's maintenance
         # Earlier tests' rolled-back rows leave the indexes bloated, which changes the
@@ -324,7 +324,7 @@ def test_a_sorted_row_purged_between_ranking_and_reading_keeps_the_next_link(
         staff, factories, monkeypatch):
     """Sorted matches are ranked on their keys, then read: a row purged in between is
     left out, and the page still links on to the rows after it."""
-    from logcenter import pagination
+    from logcenter.core import pagination
     from logcenter.models import UsageRecord
 
     rows = factories["usage"].create_batch(5)

@@ -7,7 +7,8 @@ import pytest
 from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
-from logcenter import partitions, retention
+from logcenter.engines.postgres import partitions
+from logcenter.retention import purge as retention
 from logcenter.models import SystemEvent, UsageRecord
 from logcenter.tasks import usage_partitions_ensure
 from tests.factories import UsageRecordFactory
@@ -97,7 +98,7 @@ def test_seed_demo_usage_loads_whole_months_and_swaps_them_in(on_postgres, as_ow
 @pytest.mark.django_db(transaction=True)
 def test_planner_stats_refresh_analyzes_the_partitions_ingestion_changed(
         on_postgres):
-    from logcenter.planner_stats import refresh_stale_tables, stale_tables
+    from logcenter.engines.postgres.planner_stats import refresh_stale_tables, stale_tables
 
     def flushed(query):  # this backend's counters reach the shared ones once it is idle
         with connection.cursor() as cursor:
@@ -130,7 +131,7 @@ def test_planner_stats_refresh_analyzes_the_partitions_ingestion_changed(
 def test_planner_stats_analyze_a_table_analyzed_empty_once_it_has_a_few_rows(on_postgres):
     """A month's partition made ahead is analyzed while empty (or never); its first rows,
     however few, leave the planner taking it for empty until it is analyzed again."""
-    from logcenter.planner_stats import refresh_stale_tables, stale_tables
+    from logcenter.engines.postgres.planner_stats import refresh_stale_tables, stale_tables
 
     def flushed(query):
         with connection.cursor() as cursor:
@@ -157,8 +158,8 @@ def test_planner_stats_analyze_a_table_analyzed_empty_once_it_has_a_few_rows(on_
 
 
 def test_lists_leave_out_the_partitions_made_for_the_months_ahead(on_postgres, staff):
-    from logcenter import selectors
-    from logcenter.registry import registry
+    from logcenter.core import selectors
+    from logcenter.core.registry import registry
 
     usage_partitions_ensure()
     now = timezone.now()
@@ -202,7 +203,7 @@ def test_partition_jobs_step_aside_while_the_layout_is_held(on_postgres, drop_ah
 
 @pytest.fixture
 def drop_ahead():
-    from logcenter import db_roles
+    from logcenter.engines.postgres import db_roles
 
     yield
     with db_roles.as_owner(), connection.cursor() as cursor:  # others count the months ahead

@@ -10,7 +10,7 @@ from rest_framework.test import APIClient
 from accounts.models import ApiKey
 from accounts.services import api_key_create
 from logcenter.models import CONSOLE, AuditEvent, UsageRecord
-from logcenter.services import audit_event_record
+from logcenter.core.services import audit_event_record
 from tests.factories import MemberFactory, StaffFactory
 
 pytestmark = pytest.mark.django_db

@@ -4,7 +4,7 @@ import pytest
 from django.test import RequestFactory
 
 from logcenter.models import AuthEvent
-from logcenter.request_context import client_ip
+from logcenter.core.request_context import client_ip
 
 pytestmark = pytest.mark.django_db
 

@@ -8,10 +8,10 @@ from django.db import connection, transaction
 from django.db.utils import DatabaseError
 from django.utils import timezone
 
-from logcenter import retention
+from logcenter.retention import purge as retention
 from logcenter.models import (AuditEvent, AuthEvent, DeletionJob, RetentionPolicy,
                               SystemEvent, UsageRecord)
-from logcenter.registry import registry
+from logcenter.core.registry import registry
 from tests.factories import FACTORIES, MemberFactory
 
 pytestmark = pytest.mark.django_db
@@ -149,8 +149,8 @@ def test_trigger_refuses_orm_update_too(on_postgres):
 def test_purged_usage_leaves_the_usage_figures_too(staff):
     """Stats (and the usage list's exact count) read the rollups: rows deleted by
     retention or a deletion job must leave them as well."""
-    from logcenter import stats
-    from logcenter.registry import registry
+    from logcenter.analytics import stats
+    from logcenter.core.registry import registry
 
     now = timezone.now()
     FACTORIES["usage"].create_batch(5, occurred_at=now - timedelta(days=3))

@@ -15,11 +15,11 @@ from django.db.models.functions import TruncDay, TruncHour
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from logcenter import rollups, stats
-from logcenter.ingestion import ingest
+from logcenter.analytics import rollups, stats
+from logcenter.ingest.ingestion import ingest
 from logcenter.models import (USAGE_ROLLUPS, UsageHourly, UsageHourlyByModel,
                               UsageHourlyByUser, UsageHourlyByUserOnly, UsageRollupInbox)
-from logcenter.rollups import rollup_rebuild
+from logcenter.analytics.rollups import rollup_rebuild
 from tests.factories import MemberFactory, StaffFactory, UsageRecordFactory
 
 pytestmark = pytest.mark.django_db

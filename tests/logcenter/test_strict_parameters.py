@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 
-from logcenter.registry import registry
+from logcenter.core.registry import registry
 from tests.factories import StaffFactory
 
 pytestmark = pytest.mark.django_db

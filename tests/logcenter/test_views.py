@@ -7,7 +7,7 @@ import pytest
 from django.urls import reverse
 from django.utils.html import conditional_escape
 
-from logcenter.registry import registry
+from logcenter.core.registry import registry
 
 KINDS = [kind.slug for kind in registry]
 pytestmark = pytest.mark.django_db
@@ -231,7 +231,7 @@ def test_p95_latency_reads_the_latest_calls_and_says_so_when_sampled(staff_clien
 
     from django.utils import timezone
 
-    from logcenter import charts
+    from logcenter.analytics import charts
 
     now = timezone.now()
     for minutes, latency in ((1, 100), (2, 200), (3, 300), (4, 400), (50, 9000)):

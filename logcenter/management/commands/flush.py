@@ -3,7 +3,7 @@ owner role: the app role may not empty log tables, which is the point of it."""
 
 from django.core.management.commands.flush import Command as DjangoFlush
 
-from logcenter import db_roles
+from logcenter.engines.postgres import db_roles
 
 
 class Command(DjangoFlush):

@@ -1,9 +1,9 @@
 """`manage.py migrate`, run as the owner role (MIGRATION_DATABASE_URL) when there is one,
-and followed by the app role's privileges (logcenter.db_roles.after_migrate)."""
+and followed by the app role's privileges (logcenter.engines.postgres.db_roles.after_migrate)."""
 
 from django.core.management.commands.migrate import Command as DjangoMigrate
 
-from logcenter import db_roles
+from logcenter.engines.postgres import db_roles
 
 
 class Command(DjangoMigrate):

@@ -1,8 +1,8 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from logcenter.filters import FlexibleDateTimeField
+from logcenter.core.filters import FlexibleDateTimeField
 from logcenter.models import USAGE_ROLLUPS
-from logcenter.rollups import rollup_rebuild
+from logcenter.analytics.rollups import rollup_rebuild
 
 
 class Command(BaseCommand):

@@ -4,7 +4,7 @@ beat task does every minute; the demo, which runs no beat, seals after loading).
 from django.core.management.base import BaseCommand
 
 from logcenter.integrity import sealing
-from logcenter.registry import registry
+from logcenter.core.registry import registry
 
 
 class Command(BaseCommand):

@@ -14,7 +14,8 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 
 from accounts.models import ApiKey, User
-from logcenter import db_roles, demo
+from logcenter.engines.postgres import db_roles
+from logcenter import demo
 from logcenter.demo import DEMO_LOGINS, DEMO_USER_PASSWORD  # noqa: F401  (re-exported)
 from logcenter.models import AuditEvent, AuthEvent, SystemEvent, UsageRecord
 
@@ -81,7 +82,7 @@ class Command(BaseCommand):
             started = time.perf_counter()
             try:
                 # The bulk loader builds whole months in tables of its own and swaps them
-                # in: partition changes are the owner's (logcenter.db_roles).
+                # in: partition changes are the owner's (logcenter.engines.postgres.db_roles).
                 with db_roles.as_owner():
                     rows, seconds = demo.add_usage(usage, chunk=chunk, days=days,
                                                    workers=workers, log=log,

@@ -13,7 +13,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils.dateparse import parse_date, parse_datetime
 
 from logcenter.integrity import verification
-from logcenter.registry import registry
+from logcenter.core.registry import registry
 
 
 def parse_time(text):

@@ -26,9 +26,9 @@ from django.conf import settings
 from django.db import connection, models, transaction
 from django.utils import timezone
 
-from . import rollups
-from .models import CONSOLE, FUTURE_TOLERANCE, METADATA_KEY_RE, UsageLedger, UsageRecord
-from .registry import registry
+from logcenter.analytics import rollups
+from logcenter.models import CONSOLE, FUTURE_TOLERANCE, METADATA_KEY_RE, UsageLedger, UsageRecord
+from logcenter.core.registry import registry
 
 METADATA_MAX_KEYS = 50
 METADATA_MAX_BYTES = 8 * 1024

@@ -95,6 +95,6 @@ def access_for(user, kind) -> Access:
 
 
 def visible_kinds(user):
-    from .registry import registry
+    from logcenter.core.registry import registry
 
     return [kind for kind in registry if access_for(user, kind).can_view]

@@ -1,4 +1,4 @@
-from .access import access_for, visible_kinds
+from logcenter.core.access import access_for, visible_kinds
 
 
 def log_tabs(request):

@@ -9,10 +9,11 @@ import re
 
 from django.utils import timezone
 
-from . import ingestion, request_context
-from .audit_actions import checked
-from .models import ActorType, AuditEvent, AuthEvent, Result, SystemEvent
-from .registry import registry
+from logcenter.ingest import ingestion
+from logcenter.core import request_context
+from logcenter.core.audit_actions import checked
+from logcenter.models import ActorType, AuditEvent, AuthEvent, Result, SystemEvent
+from logcenter.core.registry import registry
 
 SECRET_KEY_RE = re.compile(
     r"(^|_)(password|passwd|secret|token|authorization|session_key|api_key|raw_key)$",
@@ -88,7 +89,7 @@ def request_fields():
 def audit_event_record(*, action, actor=None, resource=None, resource_type="", resource_id="",
                        resource_name="", result=Result.SUCCESS, reason="", changes=None,
                        details=None, category="", metadata=None, actor_type=None) -> AuditEvent:
-    action = checked(action)  # one list of actions: logcenter.audit_actions.AuditAction
+    action = checked(action)  # one list of actions: logcenter.core.audit_actions.AuditAction
     if resource is not None:
         resource_type = resource_type or resource._meta.model_name
         resource_id = resource_id or str(resource.pk)

@@ -19,7 +19,7 @@ from django.utils.safestring import mark_safe
 # What django-tables2 offers a render method, by argument name.
 _CELL_ARGUMENTS = ("value", "record", "column", "bound_column", "bound_row", "table")
 
-from .models import AuditEvent, AuthEvent, SystemEvent, UsageRecord
+from logcenter.models import AuditEvent, AuthEvent, SystemEvent, UsageRecord
 
 
 class LogTable(tables.Table):

@@ -1,7 +1,7 @@
 """The PostgreSQL fast path of exports: the database formats every cell and streams the
 file with COPY … TO STDOUT, so a million rows cost seconds and flat memory.
 
-Cells are masked for the role here, as the Python writer in logcenter.exports masks them.
+Cells are masked for the role here, as the Python writer in logcenter.exports.jobs masks them.
 For CSV, formula neutralising and control-character escaping are left to that writer,
 which treats the rare rows that need them (ExportWriter.write_copied): a test per row in
 the database cost more than all the formatting.
@@ -10,7 +10,7 @@ the database cost more than all the formatting.
 from django.db import connection, models, transaction
 from django.db.models.expressions import RawSQL
 
-from .access import MASK
+from logcenter.core.access import MASK
 
 
 def _literal(text):

@@ -17,8 +17,9 @@ from django.utils import timezone
 from django.utils.html import escape
 from django.utils.safestring import mark_safe
 
-from . import selectors, stats
-from .registry import registry
+from logcenter.core import selectors
+from logcenter.analytics import stats
+from logcenter.core.registry import registry
 
 PALETTE = ["#2557d6", "#12805c", "#b54708", "#7a5af8", "#c11574", "#0e9384", "#dc6803",
            "#1570ef", "#6172f3", "#4e5ba6"]
@@ -262,8 +263,8 @@ def _api_key_names(user, key_ids):
     """{api_key_id: the name its newest call carried} (a key may be renamed; the id stays):
     one index seek per key, among the rows this viewer may see (a member's key id may
     also appear on someone else's rows, under a name that is not theirs to read)."""
-    from .access import access_for
-    from .models import UsageRecord
+    from logcenter.core.access import access_for
+    from logcenter.models import UsageRecord
 
     visible = access_for(user, registry["usage"]).scope(UsageRecord.objects.all())
     return {key_id: visible.filter(api_key_id=key_id).order_by("-occurred_at")

@@ -24,12 +24,12 @@ from django.db.models import Count, F, Sum, Value
 from django.db.models.functions import TruncDay, TruncHour, TruncMinute
 from django.utils import timezone
 
-from . import selectors
-from .access import access_for
-from .filters import NEGATION_PREFIX
-from .models import USAGE_ROLLUPS, UsageRollupInbox
-from .params import as_querydict
-from .registry import registry
+from logcenter.core import selectors
+from logcenter.core.access import access_for
+from logcenter.core.filters import NEGATION_PREFIX
+from logcenter.models import USAGE_ROLLUPS, UsageRollupInbox
+from logcenter.core.params import as_querydict
+from logcenter.core.registry import registry
 
 WIDTHS = {  # width: (step, most buckets per request)
     "1m": (timedelta(minutes=1), 1440),

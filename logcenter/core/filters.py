@@ -1,7 +1,7 @@
 """One FilterSet per log kind: the single definition of what a filter means.
 
 The HTML list, the REST API and the export all validate their query string with these
-FilterSets (through logcenter.selectors), so a parameter means the same thing in each.
+FilterSets (through logcenter.core.selectors), so a parameter means the same thing in each.
 Parameter names follow the model fields; ranges are `<field>_min` / `<field>_max`; the
 time range is `start_time` (inclusive) / `end_time` (exclusive) or a `range` preset.
 
@@ -26,8 +26,8 @@ from django.db.models import Q
 from django.db.models.fields.json import KeyTransform
 from django.utils import timezone
 
-from . import pagination
-from .models import (FUTURE_TOLERANCE, METADATA_KEY_RE, AuditEvent, AuthEvent, LogEnvelope,
+from logcenter.core import pagination
+from logcenter.models import (FUTURE_TOLERANCE, METADATA_KEY_RE, AuditEvent, AuthEvent, LogEnvelope,
                      Result, SystemEvent, UsageRecord)
 
 RANGE_PRESETS = {

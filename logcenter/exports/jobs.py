@@ -22,15 +22,15 @@ from django.core.exceptions import PermissionDenied
 from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django.utils import timezone
 
-from . import selectors
-from .access import MASK, access_for
-from .export_sql import copy_rows, needs_neutralising
-from .pagination import estimated_count
-from .models import ExportJob, SystemEvent
-from .params import as_querydict
-from .registry import registry
-from .services import log_read_record, system_event_record
-from .text import escape_controls
+from logcenter.core import selectors
+from logcenter.core.access import MASK, access_for
+from logcenter.engines.postgres.export_sql import copy_rows, needs_neutralising
+from logcenter.core.pagination import estimated_count
+from logcenter.models import ExportJob, SystemEvent
+from logcenter.core.params import as_querydict
+from logcenter.core.registry import registry
+from logcenter.core.services import log_read_record, system_event_record
+from logcenter.core.text import escape_controls
 
 CHUNK_ROWS = 2000
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -86,7 +86,7 @@ def export_create(*, user, kind_slug, fmt, params, excel_bom=False, include_dige
 def enqueue(job):
     from kombu.exceptions import OperationalError
 
-    from .tasks import export_run
+    from logcenter.tasks import export_run
 
     try:
         export_run.delay(job.pk)
@@ -369,7 +369,7 @@ def export_run(job_id):
                         _progress(job, writer.count)
                 writer.write_rows(chunk)
             if job.include_digests:
-                from .integrity.exports import trailer_parts
+                from logcenter.integrity.exports import trailer_parts
 
                 with transaction.atomic():  # the ids through a server-side cursor
                     writer.finish(trailer_parts(kind, queryset.values_list("pk", flat=True)

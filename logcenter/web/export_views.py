@@ -7,11 +7,12 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from . import exports, selectors
-from .access import access_for, visible_kinds
-from .api.exports import download_response
-from .models import ExportJob
-from .params import page_takes
+from logcenter.exports import jobs as exports
+from logcenter.core import selectors
+from logcenter.core.access import access_for, visible_kinds
+from logcenter.api.exports import download_response
+from logcenter.models import ExportJob
+from logcenter.core.params import page_takes
 
 
 @login_required

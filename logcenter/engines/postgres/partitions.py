@@ -15,8 +15,8 @@ from datetime import timezone as dt_timezone
 
 from django.db import DatabaseError, connection, transaction
 
-from .integrity.removals import partition_drop
-from .models import UsageRecord
+from logcenter.integrity.removals import partition_drop
+from logcenter.models import UsageRecord
 
 logger = logging.getLogger(__name__)
 TABLE = UsageRecord._meta.db_table

@@ -9,12 +9,13 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.generic import TemplateView
 
-from . import charts, selectors, stats
-from .access import access_for, visible_kinds
-from .models import CONSOLE
-from .params import describe, parameter_errors
-from .registry import registry
-from .text import escape_row
+from logcenter.analytics import charts, stats
+from logcenter.core import selectors
+from logcenter.core.access import access_for, visible_kinds
+from logcenter.models import CONSOLE
+from logcenter.core.params import describe, parameter_errors
+from logcenter.core.registry import registry
+from logcenter.core.text import escape_row
 
 
 def text_fields(kind):

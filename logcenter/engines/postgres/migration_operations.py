@@ -89,7 +89,7 @@ class ReplaceIndexesOnline(Operation):
             return
         if schema_editor.connection.in_atomic_block:
             raise RuntimeError(f"{self.describe()}: the migration needs `atomic = False`.")
-        from logcenter.partitions import layout_locked
+        from logcenter.engines.postgres.partitions import layout_locked
 
         with layout_locked(wait=True):
             for index in new:

@@ -21,7 +21,7 @@ from django.db import connection, transaction
 from django.db.models import Count, Sum
 from django.db.models.functions import TruncHour
 
-from .models import USAGE_ROLLUPS, UsageRecord, UsageRollupInbox
+from logcenter.models import USAGE_ROLLUPS, UsageRecord, UsageRollupInbox
 
 logger = logging.getLogger(__name__)
 FOLD_SECONDS = 10
@@ -108,7 +108,7 @@ def rollup_fold_soon():
     if now - _last_fold_request < FOLD_SECONDS:
         return
     _last_fold_request = now
-    from .tasks import usage_rollups_fold
+    from logcenter.tasks import usage_rollups_fold
 
     try:
         usage_rollups_fold.delay()

@@ -32,10 +32,10 @@ from dataclasses import dataclass, field
 from django.db.models.signals import m2m_changed, post_delete, post_save, pre_delete, pre_save
 from django.urls import NoReverseMatch, reverse
 
-from . import request_context
-from .audit_actions import checked
-from .models import ActorType
-from .services import REDACTED, audit_event_record
+from logcenter.core import request_context
+from logcenter.core.audit_actions import checked
+from logcenter.models import ActorType
+from logcenter.core.services import REDACTED, audit_event_record
 
 _suppressed: ContextVar[bool] = ContextVar("admin_audit_suppressed", default=False)
 _actor: ContextVar[object] = ContextVar("admin_audit_actor", default=None)

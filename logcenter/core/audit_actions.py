@@ -35,7 +35,7 @@ class AuditAction(models.TextChoices):
     RETENTION_UPDATED = "retention.updated", "Retention policy updated"
     RETENTION_DELETED = "retention.deleted", "Retention policy deleted"
     LOGS_HISTORY_DELETED = "logs.history_deleted", "Log history deletion requested"
-    # Reading the logs (logcenter.services.log_read_record: "<kind>_log.<verb>"); a test
+    # Reading the logs (logcenter.core.services.log_read_record: "<kind>_log.<verb>"); a test
     # checks that every registered kind has its names here.
     AUDIT_LOG_VIEWED = "audit_log.viewed", "Audit record viewed"
     AUDIT_LOG_EXPORTED = "audit_log.exported", "Audit log exported"
@@ -53,4 +53,4 @@ def checked(action) -> str:
         return AuditAction(action).value
     except ValueError:
         raise ValueError(f"Unknown audit action {action!r}: add it to "
-                         "logcenter.audit_actions.AuditAction") from None
+                         "logcenter.core.audit_actions.AuditAction") from None

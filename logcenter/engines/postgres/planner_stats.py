@@ -17,8 +17,8 @@ from the table as well.
 
 from django.db import connection
 
-from .models import USAGE_ROLLUPS, UsageRecord
-from .registry import registry
+from logcenter.models import USAGE_ROLLUPS, UsageRecord
+from logcenter.core.registry import registry
 
 # Analyze a table once this many rows, or this share of it, changed since its last ANALYZE
 # (the larger of the two).

@@ -6,8 +6,9 @@ export all look a kind up here; none of them knows a kind by name.
 
 from dataclasses import dataclass
 
-from . import filters, models, tables
-from .api import serializers
+from logcenter.core import filters, tables
+from logcenter import models
+from logcenter.api import serializers
 
 
 @dataclass(frozen=True)

@@ -13,13 +13,13 @@ from django.core.exceptions import PermissionDenied
 from django.db import connection
 from django.utils.crypto import constant_time_compare, salted_hmac
 
-from . import partitions
-from .params import UNKNOWN, as_querydict, parameter_errors
-from .access import access_for, visible_kinds
-from .models import UsageRecord
-from .pagination import KeysetPage, Total, capped_count, keyset_page, planned_rows
-from .registry import LogKind
-from .services import log_read_record
+from logcenter.engines.postgres import partitions
+from logcenter.core.params import UNKNOWN, as_querydict, parameter_errors
+from logcenter.core.access import access_for, visible_kinds
+from logcenter.models import UsageRecord
+from logcenter.core.pagination import KeysetPage, Total, capped_count, keyset_page, planned_rows
+from logcenter.core.registry import LogKind
+from logcenter.core.services import log_read_record
 
 
 class InvalidLogQuery(Exception):

@@ -6,10 +6,10 @@ from django.contrib.auth.decorators import login_required, permission_required
 from django.shortcuts import redirect, render
 from django.utils import timezone
 
-from . import retention
-from .models import DeletionJob, RetentionPolicy
-from .params import page_takes
-from .registry import registry
+from logcenter.retention import purge as retention
+from logcenter.models import DeletionJob, RetentionPolicy
+from logcenter.core.params import page_takes
+from logcenter.core.registry import registry
 
 KIND_CHOICES = [(kind.slug, kind.label) for kind in registry]
 

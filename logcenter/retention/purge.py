@@ -14,13 +14,14 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from . import partitions, rollups
-from .admin_audit import acting_as
-from .audit_actions import AuditAction
-from .integrity.removals import purge_batch
-from .models import DeletionJob, RetentionPolicy, SystemEvent, UsageLedger, UsageRecord
-from .registry import registry
-from .services import audit_event_record, system_event_record
+from logcenter.engines.postgres import partitions
+from logcenter.analytics import rollups
+from logcenter.core.admin_audit import acting_as
+from logcenter.core.audit_actions import AuditAction
+from logcenter.integrity.removals import purge_batch
+from logcenter.models import DeletionJob, RetentionPolicy, SystemEvent, UsageLedger, UsageRecord
+from logcenter.core.registry import registry
+from logcenter.core.services import audit_event_record, system_event_record
 
 
 class LegalHold(Exception):
@@ -43,7 +44,7 @@ class NotExpired(Exception):
 def purgeable_tables():
     """[(table, kind slug, key column)]: what retention deletes from, derived from the
     registry (and the usage ledger, which goes with the usage rows). The owner writes this
-    into the database after each migrate (logcenter.db_roles.after_migrate)."""
+    into the database after each migrate (logcenter.engines.postgres.db_roles.after_migrate)."""
     tables = [(kind.model._meta.db_table, kind.slug, kind.model._meta.pk.column)
               for kind in registry]
     tables.append((UsageLedger._meta.db_table, registry.for_model(UsageRecord).slug,
@@ -162,7 +163,7 @@ def policy_update(*, actor, kind_slug, days, legal_hold):
     policy.days, policy.legal_hold = days, legal_hold
     policy.updated_by = actor.get_username()
     with acting_as(actor):
-        policy.save()  # audited (retention.updated) by logcenter.admin_audit
+        policy.save()  # audited (retention.updated) by logcenter.core.admin_audit
     return policy
 
 
@@ -197,7 +198,7 @@ def deletion_request(*, actor, kind_slug, before):
                        resource_name=f"{kind_slug} before {before.isoformat()}",
                        details={"kind": kind_slug, "before": before.isoformat(),
                                 "estimated_rows": job.estimated_total})
-    from .tasks import deletion_run
+    from logcenter.tasks import deletion_run
 
     deletion_run.delay(job.pk)
     return job

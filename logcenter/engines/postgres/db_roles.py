@@ -111,7 +111,7 @@ def after_migrate(alias=DEFAULT_DB_ALIAS):
     connection = connections[alias]
     if connection.vendor != "postgresql":
         return
-    from .retention import purgeable_tables
+    from logcenter.retention.purge import purgeable_tables
 
     min_days = settings.LOGCENTER["MIN_RETENTION_DAYS"]
     with connection.cursor() as cursor:
