@@ -1,4 +1,5 @@
-# Logcenter: `make run` serves the console with demo data; `make test` runs every test.
+# Logcenter: `make run` serves the console with demo data; `make test` runs every test
+# (on PostgreSQL, then the portable engine's on SQLite).
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -29,9 +30,24 @@ run-postgres: export MIGRATION_DATABASE_URL ?= postgres://logcenter_owner@127.0.
 run-postgres: install
 	./scripts/run-console
 
+# Two runs, both counted: the whole suite on PostgreSQL (the environment above), then the
+# portable engine's tests on SQLite (the `make run` default) in a throwaway file, without
+# Redis (tasks in-process) and without the browser tests; tests marked `postgres` (or using
+# the on_postgres fixture, or a real Celery worker) skip there. Each exit status is kept:
+# the target fails if either run fails, and pytest's 5 ("no tests collected") is a failure.
 test: install
 	if [ -n "$$MIGRATION_DATABASE_URL" ]; then $(PY) scripts/db_roles.py; fi
-	$(PY) -m pytest -n 2 --dist loadgroup
+	@sqlite_dir=$$(mktemp -d); pg=0; sqlite=0; \
+	echo "== PostgreSQL: the whole suite"; \
+	$(PY) -m pytest -n 2 --dist loadgroup || pg=$$?; \
+	echo "== SQLite: the portable engine's tests"; \
+	DATABASE_URL=sqlite:///$$sqlite_dir/test.sqlite3 MIGRATION_DATABASE_URL= REDIS_URL= \
+	  $(PY) -m pytest -n 2 --dist loadgroup -m "not browser" || sqlite=$$?; \
+	rm -rf "$$sqlite_dir"; \
+	for run in "PostgreSQL $$pg" "SQLite $$sqlite"; do set -- $$run; \
+	  if [ "$$2" -eq 5 ]; then echo "$$1 run: pytest collected no tests" >&2; \
+	  elif [ "$$2" -ne 0 ]; then echo "$$1 run failed (pytest exit $$2)" >&2; fi; done; \
+	[ "$$pg" -eq 0 ] && [ "$$sqlite" -eq 0 ]
 
 worker: install
 	$(VENV)/bin/celery -A config worker --loglevel=info

@@ -194,6 +194,7 @@ def ingested_rows(rng, n, hours=30):
     } for _ in range(n)]
 
 
+@pytest.mark.postgres  # the PostgreSQL engine's rollup inbox (the portable engine adds to the rollups at once)
 def test_ingested_sums_wait_in_the_inbox_and_stats_stay_exact_until_and_after_the_fold(
         staff, monkeypatch):
     monkeypatch.setattr(rollups, "_last_fold_request", time.monotonic())  # no fold yet
@@ -222,6 +223,7 @@ def test_ingested_sums_wait_in_the_inbox_and_stats_stay_exact_until_and_after_th
     assert snapshot() == folded
 
 
+@pytest.mark.postgres  # the PostgreSQL engine's rollup inbox (the portable engine adds to the rollups at once)
 def test_ingestion_asks_for_a_fold_at_most_every_few_seconds(monkeypatch):
     monkeypatch.setattr(rollups, "_last_fold_request", 0.0)
     rng = random.Random(8)
@@ -241,6 +243,7 @@ def test_empty_buckets_show_money_as_fixed_point(api_client):
     assert body["data"][0]["results"][0]["credits"] == "0.0000"
 
 
+@pytest.mark.postgres  # compares PostgreSQL's bucket SQL with the portable Python assembly
 @pytest.mark.parametrize("tz", ["UTC", "America/New_York", "Asia/Kolkata"])
 def test_database_and_python_bucket_assembly_agree(staff, tz):
     """PostgreSQL ranks and formats buckets in SQL; SQLite in Python: same answers."""
@@ -277,6 +280,7 @@ def test_minute_buckets_keep_the_repeated_hour_of_a_dst_change(client):
     assert spent == {"2025-10-26T00:15:00Z": "1.00000000", "2025-10-26T01:15:00Z": "2.00000000"}
 
 
+@pytest.mark.postgres  # compares PostgreSQL's bucket SQL with the portable Python assembly
 def test_group_names_come_out_of_the_database_json_intact(staff):
     """The database writes each group's JSON as text: names with quotes, backslashes,
     control characters, percent signs or non-ASCII letters must read back unchanged."""
