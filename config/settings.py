@@ -156,6 +156,8 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {"usage_by_key": os.environ.get("USAGE_BY_KEY_RATE", "60/min")},
     "COERCE_DECIMAL_TO_STRING": True,
     "UNAUTHENTICATED_USER": None,
+    # A bad log query or stats parameter is an HTTP 400 on every API view.
+    "EXCEPTION_HANDLER": "logcenter.api.exceptions.exception_handler",
 }
 
 # The public usage-by-key lookup is called from the gateway's pages on other origins.

@@ -10,7 +10,6 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from logcenter.exports import jobs as exports
-from logcenter.core import selectors
 from logcenter.models import ExportJob
 from logcenter.core.params import UNKNOWN, check_parameters
 from logcenter.core.registry import registry
@@ -96,8 +95,6 @@ class ExportListCreateView(APIView):
                                         fmt=data["format"], params=params,
                                         excel_bom=data["excel_bom"],
                                         include_digests=data["include_digests"])
-        except selectors.InvalidLogQuery as exc:
-            raise ValidationError(exc.api_errors()) from None
         except exports.QueueUnavailable as exc:
             return job_response(request, exc.job, status.HTTP_503_SERVICE_UNAVAILABLE)
         return job_response(request, job, status.HTTP_202_ACCEPTED)

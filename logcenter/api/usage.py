@@ -2,7 +2,6 @@
 
 import logging
 import time
-from contextlib import contextmanager
 
 from django.core.cache.backends.locmem import LocMemCache
 from django.utils.decorators import method_decorator
@@ -17,7 +16,6 @@ from rest_framework.views import APIView
 
 from accounts.models import ApiKey
 
-from logcenter.core import selectors
 from logcenter.analytics import stats
 from logcenter.models import UsageRecord
 from logcenter.core.params import check_parameters, without_api_own
@@ -152,25 +150,13 @@ class UsageStatsView(APIView):
     )
     def get(self, request):
         check_stats_parameters(request.query_params)
-        with bad_input_as_400():
-            return Response(stats.usage_stats(request.user,
-                                              without_api_own(request.query_params)))
+        return Response(stats.usage_stats(request.user, without_api_own(request.query_params)))
 
 
 def check_stats_parameters(params, also=()):
     """The usage filters (not the list's paging) and the endpoint's own parameters."""
     check_parameters(params, stats.parameter_names() | set(also),
                      registry["usage"].filterset.multi_valued())
-
-
-@contextmanager
-def bad_input_as_400():
-    try:
-        yield
-    except selectors.InvalidLogQuery as exc:
-        raise ValidationError(exc.api_errors()) from None
-    except stats.StatsError as exc:
-        raise ValidationError({exc.field: [exc.reason]}) from None
 
 
 BUCKET_PARAMETERS = ("bucket_width", "group_by", "limit", "page")
@@ -200,20 +186,16 @@ class UsageBucketsView(APIView):
         params = request.query_params
         check_stats_parameters(params, also=BUCKET_PARAMETERS)
         width = params.get("bucket_width", "1d")
-        with bad_input_as_400():
-            if width not in stats.WIDTHS:
-                raise stats.StatsError("bucket_width", "Use 1m, 1h or 1d.")
-            limit = _int_param(params, "limit", stats.WIDTHS[width][1], 1,
-                               stats.WIDTHS[width][1])
-            query_params = without_api_own(params)
-            if params.get("page"):
-                query_params["start_time"] = params["page"]
-            query = stats.parse(request.user, query_params,
-                                group_by=params.get("group_by", ""),
-                                default_range=stats.WIDTHS[width][0] * 7,
-                                also=BUCKET_PARAMETERS)
-            has_more = len(stats.bucket_edges(query, width)) - 1 > limit
-            data = stats.buckets(query, width, limit=limit)  # only this page's buckets
+        if width not in stats.WIDTHS:
+            raise stats.StatsError("bucket_width", "Use 1m, 1h or 1d.")
+        limit = _int_param(params, "limit", stats.WIDTHS[width][1], 1, stats.WIDTHS[width][1])
+        query_params = without_api_own(params)
+        if params.get("page"):
+            query_params["start_time"] = params["page"]
+        query = stats.parse(request.user, query_params, group_by=params.get("group_by", ""),
+                            default_range=stats.WIDTHS[width][0] * 7, also=BUCKET_PARAMETERS)
+        has_more = len(stats.bucket_edges(query, width)) - 1 > limit
+        data = stats.buckets(query, width, limit=limit)  # only this page's buckets
         return Response({"object": "page", "data": data, "has_more": has_more,
                          "next_page": data[-1]["end_time"] if has_more else None})
 

@@ -34,11 +34,8 @@ class LogViewSet(viewsets.ReadOnlyModelViewSet):
                 "access": access_for(self.request.user, self.kind)}
 
     def list(self, request, *args, **kwargs):
-        try:
-            listing = selectors.log_list(self.kind, request.user,
-                                         without_api_own(request.query_params))
-        except selectors.InvalidLogQuery as exc:
-            raise ValidationError(exc.api_errors()) from None
+        listing = selectors.log_list(self.kind, request.user,
+                                     without_api_own(request.query_params))
         results = self.get_serializer(listing.page.rows, many=True).data
         return Response(self.paginator.get_paginated_payload(request, listing, results))
 
