@@ -13,7 +13,7 @@ from logcenter.exports import jobs as exports
 from logcenter.models import ExportJob
 from logcenter.core.params import UNKNOWN, check_parameters
 from logcenter.core.registry import registry
-from logcenter.api.serializers import UTCDateTimeField
+from logcenter.core.serializers import UTCDateTimeField
 
 
 class ExportJobSerializer(serializers.ModelSerializer):

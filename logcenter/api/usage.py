@@ -21,7 +21,7 @@ from logcenter.models import UsageRecord
 from logcenter.core.params import check_parameters, without_api_own
 from logcenter.core.registry import registry
 from logcenter.core.request_context import client_ip
-from logcenter.api.serializers import UTCDateTimeField
+from logcenter.core.serializers import UTCDateTimeField
 
 logger = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from logcenter.core import filters, tables
 from logcenter import models
-from logcenter.api import serializers
+from logcenter.core import serializers
 
 
 @dataclass(frozen=True)

@@ -1,3 +1,6 @@
+"""Each kind's API serializer (configuration on its registry entry, like its FilterSet and
+Table): the REST API and the detail page's raw view render rows through it."""
+
 from datetime import timezone as dt_timezone
 
 from django.db import models
