@@ -411,8 +411,10 @@ class UsageRollup(models.Model):
     """Usage summed per hour (UTC) and a set of dimensions.
 
     Several rollups of different width exist; a stats query reads the narrowest one that
-    has every dimension it groups or filters by (logcenter.analytics.stats). All are kept current in
-    the same transaction as the rows they sum (logcenter.analytics.rollups).
+    has every dimension it groups or filters by (logcenter.analytics.stats). All are kept current
+    as rows arrive (logcenter.analytics.rollups): the portable engine adds to each in the
+    ingestion's transaction; the PostgreSQL engine appends to UsageRollupInbox, which a job
+    folds in within seconds (stats add what still waits there).
     """
 
     DIMENSIONS: tuple = ()
@@ -545,7 +547,7 @@ class UsageRollupInbox(UsageRollup, UserDimensions, KeyDimensions, RouteDimensio
     """Sums of freshly ingested rows, not yet folded into the rollups (PostgreSQL).
 
     Ingestion appends one row per group of its batch: a plain insert, where upserting
-    three rollups cost more than storing the rows. A job folds the inbox into every rollup
+    every rollup cost more than storing the rows. A job folds the inbox into every rollup
     within seconds (logcenter.analytics.rollups.rollup_fold); stats add what is still here, so they
     are exact at any moment.
     """

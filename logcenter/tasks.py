@@ -94,7 +94,8 @@ def usage_partitions_ensure(months_ahead=3):
 
 @shared_task(name="logcenter.planner_stats_refresh", ignore_result=True)
 def planner_stats_refresh():
-    """VACUUM (ANALYZE) the log tables that changed enough since their last ANALYZE."""
+    """ANALYZE the log tables that changed enough since their last ANALYZE (the engine's
+    planner upkeep; no VACUUM: autovacuum does that)."""
     from logcenter.engines.postgres.planner_stats import refresh_stale_tables
 
     return refresh_stale_tables()

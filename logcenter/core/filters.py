@@ -699,7 +699,7 @@ class AuditEventFilterSet(LogFilterSet):
     default_range = "7d"
     unfiltered_fields = {
         **LogFilterSet.unfiltered_fields,
-        "changes": "before/after JSON: shown on the detail page, searched through q",
+        "changes": "before/after JSON: shown on the detail page (not searched)",
         "details": "free-form JSON: shown on the detail page",
         "user_agent": "free text, found through q on the auth tab",
         "ingested_at": "storage time, not a business time",

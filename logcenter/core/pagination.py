@@ -57,8 +57,9 @@ class Cursor:
     # matches change only at the new end, and the count is capped anyway), and its seal:
     # a keyed digest of the total and the filters and viewer it was counted for
     # (selectors._total_seal); with other filters, or a forged total, it counts afresh.
+    # In the token: "t" and "f".
     total: Total | None = None
-    filters: str | None = None
+    seal: str | None = None
 
     @property
     def key(self):
@@ -72,7 +73,7 @@ class Cursor:
             value = str(value)
         data = {"o": self.ordering, "v": value, "id": self.pk, "d": self.direction}
         if self.total is not None:
-            data["t"], data["f"] = self.total.as_list(), self.filters
+            data["t"], data["f"] = self.total.as_list(), self.seal
         raw = json.dumps(data, separators=(",", ":"))
         return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
@@ -84,9 +85,9 @@ class Cursor:
             data = json.loads(base64.urlsafe_b64decode(padded.encode()))
             cursor_ordering, raw_value, pk, direction = data["o"], data["v"], data["id"], data["d"]
             total = Total.from_list(data["t"]) if "t" in data else None
-            filters = data.get("f")
-            if not (filters is None or isinstance(filters, str)):
-                raise ValueError(filters)
+            seal = data.get("f")
+            if not (seal is None or isinstance(seal, str)):
+                raise ValueError(seal)
         except (binascii.Error, ValueError, TypeError, KeyError, UnicodeDecodeError):
             raise ValueError("Malformed cursor; start again from the first page.") from None
         if cursor_ordering != ordering:
@@ -106,7 +107,7 @@ class Cursor:
             raise ValueError("Malformed cursor; start again from the first page.") from None
         if value is None:
             raise ValueError("Malformed cursor; start again from the first page.")
-        return cls(ordering, value, pk, direction, total, filters)
+        return cls(ordering, value, pk, direction, total, seal)
 
 
 @dataclass
@@ -124,13 +125,13 @@ class KeysetPage:
     def has_previous(self):
         return self.prev_cursor is not None
 
-    def carry(self, total: Total, filters: str):
-        """Let this page's links carry `total`, counted for `filters` (a digest), to the
-        pages they lead to."""
+    def carry(self, total: Total, seal: str):
+        """Let this page's links carry `total` and its `seal` (a keyed digest of the total
+        and the filters and viewer it was counted for) to the pages they lead to."""
         if self.next_cursor is not None:
-            self.next_cursor = replace(self.next_cursor, total=total, filters=filters)
+            self.next_cursor = replace(self.next_cursor, total=total, seal=seal)
         if self.prev_cursor is not None:
-            self.prev_cursor = replace(self.prev_cursor, total=total, filters=filters)
+            self.prev_cursor = replace(self.prev_cursor, total=total, seal=seal)
 
 
 def reads_descending(ordering: str, cursor: Cursor | None) -> bool:

@@ -69,9 +69,9 @@ def _carried_total(filterset, viewer) -> Total | None:
     """The total the cursor carries, if its seal shows it was counted here, for these
     filters and this viewer; else None (count afresh)."""
     cursor = filterset.cursor_value
-    if cursor is None or cursor.total is None or not isinstance(cursor.filters, str):
+    if cursor is None or cursor.total is None or not isinstance(cursor.seal, str):
         return None
-    if not constant_time_compare(cursor.filters, _total_seal(filterset, viewer, cursor.total)):
+    if not constant_time_compare(cursor.seal, _total_seal(filterset, viewer, cursor.total)):
         return None
     return cursor.total
 
