@@ -96,19 +96,17 @@ def usage_partitions_ensure(months_ahead=3):
 def planner_stats_refresh():
     """ANALYZE the log tables that changed enough since their last ANALYZE (the engine's
     planner upkeep; no VACUUM: autovacuum does that)."""
-    from logcenter.engines.postgres.planner_stats import refresh_stale_tables
+    from logcenter.engines import engine_for
 
-    return refresh_stale_tables()
+    return engine_for().planner_upkeep()
 
 
 @shared_task(name="logcenter.usage_rollups_fold", ignore_result=True)
 def usage_rollups_fold():
     """Fold freshly ingested usage sums into the hourly rollups (every few seconds)."""
-    from django.db import connection
-
     from logcenter.analytics.rollups import rollup_fold
 
-    return rollup_fold() if connection.vendor == "postgresql" else 0
+    return rollup_fold()  # 0 where the engine keeps no inbox
 
 
 @shared_task(name="logcenter.integrity_seal", ignore_result=True)

@@ -10,7 +10,6 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from urllib.parse import urlencode
 
-from django.db import connection
 from django.db.models import Count
 from django.db.models.functions import TruncDay, TruncHour
 from django.utils import timezone
@@ -20,6 +19,7 @@ from django.utils.safestring import mark_safe
 from logcenter.core import selectors
 from logcenter.analytics import stats
 from logcenter.core.registry import registry
+from logcenter.engines import engine_for
 
 PALETTE = ["#2557d6", "#12805c", "#b54708", "#7a5af8", "#c11574", "#0e9384", "#dc6803",
            "#1570ef", "#6172f3", "#4e5ba6"]
@@ -244,19 +244,7 @@ P95_SAMPLE = 100_000
 def _p95_latency(queryset):
     """(p95 latency in ms, sampled): over the filter's latest P95_SAMPLE calls (a day's
     window holds about that many), not a sort of every call of a month."""
-    latest = queryset.order_by("-occurred_at", "-id").values("latency_ms")[:P95_SAMPLE + 1]
-    if connection.vendor == "postgresql":
-        sql, params = latest.query.sql_with_params()
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT percentile_disc(0.95) WITHIN GROUP (ORDER BY latency_ms), "
-                           f"count(*) FROM ({sql}) AS latest", params)
-            value, count = cursor.fetchone()
-        return value or 0, count > P95_SAMPLE
-    values = sorted(row["latency_ms"] for row in latest)
-    if not values:
-        return 0, False
-    # percentile_disc: the first value whose cumulative share reaches 95 %.
-    return values[max(0, math.ceil(len(values) * 0.95) - 1)], len(values) > P95_SAMPLE
+    return engine_for(queryset.model).p95(queryset, P95_SAMPLE)
 
 
 def _api_key_names(user, key_ids):

@@ -1,13 +1,13 @@
 """Hourly usage rollups (models.USAGE_ROLLUPS): kept current with the rows they sum.
 
-- Ingestion on PostgreSQL appends the batch's sums to the rollup inbox in the same
-  statement that inserts the rows (data-modifying CTEs), so rows and sums can never
-  disagree. `rollup_fold()` moves the inbox into every rollup: a Celery beat job every
-  few seconds, and ingestion asks for one at most every FOLD_SECONDS, so the rollups lag
-  seconds behind; stats read the inbox too, so their answers never lag.
-- Rows saved one at a time through the ORM (and every write on SQLite) add theirs to the
-  rollups directly.
-- Bulk loads (seed_demo) call rollup_rebuild() for the hours they touched.
+How they are kept current is the usage kind's engine's (logcenter.engines):
+- the PostgreSQL engine appends each batch's sums to the rollup inbox in the statement
+  that inserts the rows, and `rollup_fold()` moves the inbox into every rollup (a Celery
+  beat job every few seconds, and ingestion asks for one at most every FOLD_SECONDS), so
+  the rollups lag seconds behind; stats read the inbox too, so their answers never lag;
+- the portable engine adds every stored batch's sums to the rollups directly, as do rows
+  saved one at a time through the ORM on either engine (`rollup_add`).
+Bulk loads (seed_demo) and purges call rollup_rebuild() for the hours they touched.
 """
 
 import logging
@@ -17,16 +17,14 @@ from datetime import timedelta
 from datetime import timezone as dt_timezone
 from decimal import Decimal
 
-from django.db import connection, transaction
-from django.db.models import Count, Sum
-from django.db.models.functions import TruncHour
+from django.db import connection
+from django.db.models import Sum
 
+from logcenter.engines import engine_for
 from logcenter.models import USAGE_ROLLUPS, UsageRecord, UsageRollupInbox
 
 logger = logging.getLogger(__name__)
 FOLD_SECONDS = 10
-# One fold (or rebuild) at a time: they upsert the same rollup rows.
-FOLD_LOCK = 0x4C43_524F  # 'LCRO'
 
 # rollup column <- raw column (None: count of rows)
 SUM_SOURCES = {
@@ -52,49 +50,10 @@ def _additive_update(table):
     return ", ".join(f'"{c}" = {table}."{c}" + excluded."{c}"' for c in SUM_SOURCES)
 
 
-def upsert_sql(rollup, source_sql, upsert=True, hour_order=False):
-    """(PostgreSQL) Add the sums of `source_sql` (raw usage columns) to one rollup (or, with
-    upsert=False, append them: the inbox has no key to meet)."""
-    table, dims = rollup._meta.db_table, _quoted(rollup.DIMENSIONS)
-    sums = ", ".join("count(*)" if src is None else f'sum("{src}")'
-                     for src in SUM_SOURCES.values())
-    hour = "date_trunc('hour', occurred_at)"  # the session is in UTC
-    return (f"INSERT INTO {table} (hour, {dims}, {_quoted(SUM_SOURCES)}) "
-            f"SELECT {hour}, {dims}, {sums} FROM ({source_sql}) AS rolled "
-            f"GROUP BY {hour}, {dims}" + (f" ORDER BY {hour}" if hour_order else "")
-            + (f" ON CONFLICT (hour, {dims}) DO UPDATE SET {_additive_update(table)}"
-               if upsert else ""))
-
-
-def ingest_with_rollups_sql(insert_sql, before=()):
-    """One statement: insert the rows, append their sums to the inbox, return how many.
-    `before`: common table expressions the insert may read (ingestion's ledger)."""
-    columns = _quoted(["occurred_at", *RAW_COLUMNS])
-    inbox = upsert_sql(UsageRollupInbox, "SELECT * FROM inserted", upsert=False)
-    return (f"WITH {''.join(f'{cte}, ' for cte in before)}"
-            f"inserted AS ({insert_sql} RETURNING {columns}), inboxed AS ({inbox}) "
-            f"SELECT count(*) FROM inserted")
-
-
 def rollup_fold():
-    """(PostgreSQL) Move the inbox into every rollup in one statement; returns the inbox
-    rows folded, or None when another fold holds the lock."""
-    inbox = UsageRollupInbox._meta.db_table
-    sums = _quoted(SUM_SOURCES)
-    ctes = [f"taken AS (DELETE FROM {inbox} RETURNING hour, "
-            f"{_quoted(UsageRollupInbox.DIMENSIONS)}, {sums})"]
-    for index, rollup in enumerate(USAGE_ROLLUPS):
-        table, dims = rollup._meta.db_table, _quoted(rollup.DIMENSIONS)
-        added = ", ".join(f'sum("{c}")' for c in SUM_SOURCES)
-        ctes.append(f"folded_{index} AS (INSERT INTO {table} (hour, {dims}, {sums}) "
-                    f"SELECT hour, {dims}, {added} FROM taken GROUP BY hour, {dims} "
-                    f"ON CONFLICT (hour, {dims}) DO UPDATE SET {_additive_update(table)})")
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [FOLD_LOCK])
-        if not cursor.fetchone()[0]:
-            return None
-        cursor.execute(f"WITH {', '.join(ctes)} SELECT count(*) FROM taken")
-        return cursor.fetchone()[0]
+    """Fold the sums ingested since the last fold into every rollup: the inbox rows
+    folded (0 where there is no inbox), or None when another fold is running."""
+    return engine_for(UsageRecord).rollup_fold()
 
 
 _last_fold_request = 0.0
@@ -118,16 +77,11 @@ def rollup_fold_soon():
 
 def rollup_add(rows):
     """Add UsageRecord instances (saved one by one, or bulk-created) to every rollup."""
-    if not rows:
-        return
-    with transaction.atomic():
-        if connection.vendor == "postgresql":  # wait out a rebuild; run beside each other
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_xact_lock_shared(%s)", [FOLD_LOCK])
-        _rollup_add(rows)
+    engine_for(UsageRecord).rollup_add(rows)
 
 
-def _rollup_add(rows):
+def add_rows(rows):
+    """(The engines') Upsert the rows' sums into every rollup, in the caller's transaction."""
     for rollup in USAGE_ROLLUPS:
         groups = defaultdict(lambda: defaultdict(Decimal))
         for row in rows:
@@ -146,8 +100,8 @@ def _rollup_add(rows):
                f"DO UPDATE SET {_additive_update(table)}")
         params = []
         for (hour, *dims), sums in groups.items():
-            if connection.vendor != "postgresql":
-                hour = hour.strftime("%Y-%m-%d %H:00:00")  # how Django stores it there
+            # A raw statement: the hour as the database's own datetime parameter.
+            hour = connection.ops.adapt_datetimefield_value(hour)
             params.append([hour, *dims, *[sums[c] if c in ("cost", "credits")
                                           else int(sums[c]) for c in SUM_SOURCES]])
         with connection.cursor() as cursor:
@@ -158,22 +112,12 @@ def rollup_rebuild(start=None, end=None):
     """Recompute every rollup for whole hours in [start, end] (everything when omitted).
 
     The widest rollup is summed from the raw rows, the narrower ones from it: one pass
-    over the raw rows instead of one per rollup. On PostgreSQL no fold runs meanwhile, and
-    (called outside a transaction) one snapshot is read, taken once the lock is held, so
-    the raw rows summed and the inbox rows dropped agree.
-    """
-    if connection.vendor == "postgresql" and not connection.in_atomic_block:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_lock(%s)", [FOLD_LOCK])
-        try:
-            return _rollup_rebuild(start, end, snapshot=True)
-        finally:
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_unlock(%s)", [FOLD_LOCK])
-    return _rollup_rebuild(start, end, snapshot=False)
+    over the raw rows instead of one per rollup (the engine's rollup_rebuild)."""
+    return engine_for(UsageRecord).rollup_rebuild(start, end)
 
 
-def _rollup_rebuild(start, end, snapshot):
+def rebuild_scope(start, end):
+    """(raw rows, rollup bounds) of a rebuild of the whole hours in [start, end]."""
     rows = UsageRecord.objects.all()
     bounds = {}
     if start is not None:
@@ -182,46 +126,17 @@ def _rollup_rebuild(start, end, snapshot):
     if end is not None:
         end = end.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
         rows, bounds["hour__lt"] = rows.filter(occurred_at__lt=end), end
-    widest, narrower = USAGE_ROLLUPS[-1], USAGE_ROLLUPS[:-1]
-    with transaction.atomic():
-        if connection.vendor == "postgresql":
-            with connection.cursor() as cursor:
-                if snapshot:  # the session lock is held already
-                    cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-                else:
-                    cursor.execute("SELECT pg_advisory_xact_lock(%s)", [FOLD_LOCK])
-        for rollup in (*USAGE_ROLLUPS, UsageRollupInbox):
-            rollup.objects.filter(**bounds).delete()
-        if connection.vendor == "postgresql":
-            source, params = rows.values("occurred_at", *RAW_COLUMNS).query.sql_with_params()
-            with connection.cursor() as cursor:
-                # In hour order: a range of hours is then a few neighbouring pages.
-                cursor.execute(upsert_sql(widest, source, hour_order=True), params)
-        else:
-            grouped = (rows.annotate(hour=TruncHour("occurred_at", tzinfo=dt_timezone.utc))
-                       .values("hour", *widest.DIMENSIONS)
-                       .annotate(requests=Count("id"),
-                                 **{c: Sum(s) for c, s in SUM_SOURCES.items() if s})
-                       .order_by())
-            _bulk_create(widest, grouped)
-        for rollup in narrower:
-            grouped = (widest.objects.filter(**bounds).values("hour", *rollup.DIMENSIONS)
-                       .annotate(**{f"sum_{c}": Sum(c) for c in SUM_SOURCES}).order_by("hour"))
-            if connection.vendor != "postgresql":
-                _bulk_create(rollup, ({k.removeprefix("sum_"): v for k, v in g.items()}
-                                      for g in grouped))
-                continue
-            sql, params = grouped.query.sql_with_params()
-            columns = _quoted(["hour", *rollup.DIMENSIONS, *SUM_SOURCES])
-            with connection.cursor() as cursor:
-                cursor.execute(f"INSERT INTO {rollup._meta.db_table} ({columns}) {sql}", params)
-        if connection.vendor == "postgresql":
-            with connection.cursor() as cursor:
-                for rollup in USAGE_ROLLUPS:  # the owner's function: ANALYZE needs the owner
-                    cursor.execute("SELECT logcenter_analyze(%s)", [rollup._meta.db_table])
+    return rows, bounds
 
 
-def _bulk_create(rollup, groups):
-    rollup.objects.bulk_create(
-        [rollup(**{k: (v if v is not None else 0) for k, v in g.items()}) for g in groups],
-        batch_size=2000)
+def rebuild_clear(bounds):
+    """Drop the rollup (and inbox) rows a rebuild recomputes."""
+    for rollup in (*USAGE_ROLLUPS, UsageRollupInbox):
+        rollup.objects.filter(**bounds).delete()
+
+
+def narrower_sums(rollup, bounds):
+    """A narrower rollup's rows (hour, dimensions, sum_<column>) summed from the widest."""
+    widest = USAGE_ROLLUPS[-1]
+    return (widest.objects.filter(**bounds).values("hour", *rollup.DIMENSIONS)
+            .annotate(**{f"sum_{c}": Sum(c) for c in SUM_SOURCES}).order_by("hour"))

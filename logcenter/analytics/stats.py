@@ -8,26 +8,22 @@ dimensions, and only the partial hours at the edges of the range from the raw ro
 hours (1-minute buckets, zones with :30 offsets) are computed from the raw rows.
 """
 
-import gc
-import json
 import zoneinfo
-from bisect import bisect_right
-from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from datetime import timezone as dt_timezone
 from decimal import Decimal
 
 from django.core.exceptions import PermissionDenied
-from django.db import connection, transaction
-from django.db.models import Count, F, Sum, Value
+from django.db.models import Count, Sum
 from django.db.models.functions import TruncDay, TruncHour, TruncMinute
 from django.utils import timezone
 
 from logcenter.core import selectors
 from logcenter.core.access import access_for
 from logcenter.core.filters import NEGATION_PREFIX
-from logcenter.models import USAGE_ROLLUPS, UsageRollupInbox
+from logcenter.engines import engine_for
+from logcenter.models import USAGE_ROLLUPS
 from logcenter.core.params import as_querydict
 from logcenter.core.registry import registry
 
@@ -198,9 +194,8 @@ def _rollup_pieces(query, start, end, trunc=None, tz=None):
     for whole hours in [start, end)."""
     if start >= end:
         return []
-    sources = [query.rollup]
-    if connection.vendor == "postgresql":  # only PostgreSQL ingestion uses the inbox
-        sources.append(UsageRollupInbox)
+    # The sums stored but not yet folded into the rollups (the PostgreSQL inbox) count too.
+    sources = [query.rollup, *engine_for(registry["usage"]).rollup_pending()]
     data = query.filterset.form.cleaned_data
     pieces = []
     for source in sources:
@@ -264,7 +259,7 @@ def _present(query, dims, sums):
         elif m != "latency_ms_sum":
             out[m] = int(sums[m])
     requests, latency = int(sums["requests"]), int(sums["latency_ms_sum"])
-    # Half up, in integers, as the database computes it (_buckets_sql).
+    # Half up, in integers, as the database computes it (engines.postgres.buckets).
     out["avg_latency_ms"] = (2 * latency + requests) // (2 * requests) if requests else 0
     for name, value in zip(query.group_names, dims):
         out[name] = value
@@ -273,25 +268,13 @@ def _present(query, dims, sums):
 
 def totals(query, source="auto"):
     """[{measures…, <group names>…}] for the whole range, biggest cost (or requests) first."""
-    with _one_snapshot():  # a fold moving sums between the pieces' reads loses none
+    # One snapshot: a fold moving sums between the pieces' reads loses none.
+    with engine_for(registry["usage"]).one_snapshot():
         merged = _merge([(dims, sums) for piece in _pieces(query, None, source)
                          for _, dims, sums in _grouped(*piece, query)], query.measures)
     if not merged and not query.group_fields:
         merged = {(): {m: 0 for m in query.measures}}
     return _ranked(query, merged)
-
-
-@contextmanager
-def _one_snapshot():
-    """The pieces of one answer read in one snapshot (PostgreSQL, outside a transaction:
-    inside one, the caller's isolation applies)."""
-    if connection.vendor != "postgresql" or connection.in_atomic_block:
-        yield
-        return
-    with transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
-        yield
 
 
 def _ranked(query, groups):
@@ -344,106 +327,17 @@ def buckets(query, width, source="auto", limit=None):
     tz = (dt_timezone.utc if width == "1m" or (width == "1h" and hour_aligned)
           else query.tz)
     pieces = _pieces(query, trunc, source, tz)
-    if connection.vendor == "postgresql":
-        found = _buckets_sql(query, pieces, tz)
-    else:
-        found = _buckets_python(query, pieces, edges, tz)
+    found = engine_for(registry["usage"]).buckets(query, pieces, edges, tz)
     zeros = [] if query.group_fields else [_present(query, (), {m: 0 for m in query.measures})]
     return [{"start_time": _iso(edges[i]), "end_time": _iso(edges[i + 1]),
              "results": found.get(edges[i]) or [dict(z) for z in zeros]}
             for i in range(len(edges) - 1)]
 
 
-def _buckets_python(query, pieces, edges, tz):
-    """{bucket start (UTC): presented results}, merged and ranked here (SQLite)."""
-    placed = []
-    for piece in pieces:
-        for when, dims, sums in _grouped(*piece, query):
-            index = bisect_right(edges, _utc(when, tz)) - 1
-            if 0 <= index < len(edges) - 1:  # else outside the range, as the SQL path leaves it
-                placed.append(((edges[index], dims), sums))
-    per_bucket = {}
-    for (when, dims), sums in _merge(placed, query.measures).items():
-        per_bucket.setdefault(when, {})[dims] = sums
-    return {when: _ranked(query, groups) for when, groups in per_bucket.items()}
-
-
 def _utc(when, tz):
     """A bucket start as the database gave it (naive time in `tz`, or aware) in UTC."""
     return (when if when.tzinfo is not None else when.replace(tzinfo=tz)).astimezone(
         dt_timezone.utc)
-
-
-def _buckets_sql(query, pieces, tz):
-    """{bucket start (UTC): presented results}: PostgreSQL adds the pieces up, ranks and
-    formats each bucket's groups as JSON, as _present and _ranked do, so thousands of
-    groups cost one round trip and no Python per group."""
-    parts, params = [], []
-    for queryset, fields, columns in pieces:
-        # Plain rows, summed once below (not per piece and again).
-        values = {f"lc_{m}": Value(1) if column is None else F(column)
-                  for m, column in columns.items()}
-        sql, piece_params = (queryset.order_by().values(*fields, **values)
-                             .query.sql_with_params())
-        parts.append(f"({sql})")
-        params.extend(piece_params)
-    dims = [f"d{i}" for i in range(len(query.group_fields))]
-    measures = [f"m_{m}" for m in query.measures]
-    order = "m_cost" if "cost" in query.measures else "m_requests"
-    # Each group's object is written as text by format(): half the time json_build_object
-    # takes for thousands of groups. Names are ours (measures, group names); values are
-    # numbers, fixed-point text, or JSON-encoded dimension strings.
-    members, values = [], []
-    for m in query.measures:
-        if m in _CENTS:
-            places = -_CENTS[m].as_tuple().exponent
-            members.append(f'"{m}":"%s"')
-            values.append(f"round(m_{m}, {places})")
-        elif m != "latency_ms_sum":
-            members.append(f'"{m}":%s')
-            values.append(f"m_{m}::bigint")
-    members.append('"avg_latency_ms":%s')
-    values.append("CASE WHEN m_requests > 0 THEN "
-                  "floor((2 * m_latency_ms_sum + m_requests) / (2 * m_requests))::bigint "
-                  "ELSE 0 END")
-    for name, d in zip(query.group_names, dims):
-        members.append(f'"{name}":%s')
-        values.append(f"coalesce(to_json({d})::text, 'null')")
-    # %% : the statement goes through the driver's own %s parameters.
-    template = ("{" + ",".join(members) + "}").replace("%s", "%%s")
-    ranking = ", ".join([f"{order} DESC", *(f'{d} COLLATE "C"' for d in dims)])
-    grouping = ", ".join(["b", *dims])
-    sql = (f"SELECT b, '[' || string_agg(format('{template}', {', '.join(values)}), ',' "
-           f"ORDER BY {ranking}) || ']' FROM (SELECT {grouping}, "
-           + ", ".join(f"sum(m_{m}) AS m_{m}" if m in _CENTS
-                       # bigint sums as bigint: see migration 0014
-                       else f"logcenter_sum_int8(m_{m}::bigint) AS m_{m}"
-                       for m in query.measures)
-           + f" FROM ({' UNION ALL '.join(parts)}) AS pieces (b, "
-           + ", ".join([*dims, *measures]) + f") GROUP BY {grouping}) AS grouped GROUP BY b")
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("SET LOCAL work_mem = '64MB'")  # hash the groups in memory
-        cursor.execute(sql, params)
-        rows = cursor.fetchall()
-    with _cyclic_gc_paused():
-        return {_utc(when, tz): json.loads(results) for when, results in rows}
-
-
-@contextmanager
-def _cyclic_gc_paused():
-    """Decoding thousands of groups allocates ~100,000 objects: enough to set off the cyclic
-    garbage collector several times, once in a while a full pass over every object of the
-    process (decoding 9,000 groups: 10 ms, or 25-80 ms with those passes). Decoded JSON
-    holds no reference cycles, so nothing is lost by pausing it meanwhile. Only the caller
-    that paused it turns it back on (another thread may be decoding too)."""
-    paused = gc.isenabled()
-    if paused:
-        gc.disable()
-    try:
-        yield
-    finally:
-        if paused:
-            gc.enable()
 
 
 def _iso(value):

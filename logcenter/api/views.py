@@ -8,7 +8,7 @@ from rest_framework import viewsets
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.response import Response
 
-from logcenter.core import selectors
+from logcenter.core import selectors, services
 from logcenter.core.access import access_for
 from logcenter.core.params import check_parameters, without_api_own
 from logcenter.core.registry import registry
@@ -47,9 +47,11 @@ class LogViewSet(viewsets.ReadOnlyModelViewSet):
         except ValueError:
             raise ValidationError({"event_id": [f"'{raw}' is not a valid UUID."]}) from None
         try:
-            return selectors.log_get(self.kind, self.request.user, event_id)
+            row = selectors.log_get(self.kind, self.request.user, event_id)
         except self.kind.model.DoesNotExist:
             raise NotFound("No such event.") from None
+        services.log_detail_viewed(kind=self.kind, user=self.request.user, row=row)
+        return row
 
 
 def viewset_for(kind):

@@ -9,15 +9,15 @@ the cursors carry that total to the pages after it.
 import base64
 import binascii
 import json
-import time
 from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
-from django.db import OperationalError, connection, transaction
 from django.db.models import ExpressionWrapper, F, Value
 from django.db.models.fields.tuple_lookups import Tuple, TupleGreaterThan, TupleLessThan
+
+from logcenter.engines import engine_for
 
 NEXT = "next"
 PREV = "prev"
@@ -198,7 +198,7 @@ def keyset_page(queryset, ordering: str, cursor: Cursor | None, page_size: int,
         try:
             # A filter can shun the top of the sort (a key whose calls are never the
             # cheapest): the walk then meets only non-matches. Past a budget, sort instead.
-            rows = within_budget(walk_months, WALK_BUDGET_MS)
+            rows = within_budget(walk_months, WALK_BUDGET_MS, queryset.model)
         except OverBudget:
             sorted_matches = keyset_queryset(queryset, ordering, cursor, sort_matches=True)
             rows, ranked = _sorted_matches_page(sorted_matches, page_size + 1)
@@ -249,57 +249,23 @@ class OverBudget(Exception):
     """Queries ran past their shared budget: the last one was cancelled, or not started."""
 
 
-def within_budget(read, budget_ms):
+def within_budget(read, budget_ms, model=None):
     """`read(arm)`, its queries sharing `budget_ms` between them: `read` calls `arm()`
-    before each one, and PostgreSQL cancels the one that runs past what is left
-    (OverBudget then, also when nothing is left to start another); elsewhere no query is
-    cancelled. The caller's transaction stays usable."""
-    if connection.vendor != "postgresql":
-        return read(lambda: None)
-    from psycopg.errors import QueryCanceled
-
-    deadline = time.monotonic() + budget_ms / 1000
-
-    def arm():
-        left_ms = int((deadline - time.monotonic()) * 1000)
-        if left_ms <= 0:
-            raise OverBudget
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT set_config('statement_timeout', %s, true)", [f"{left_ms}ms"])
-
-    try:
-        with transaction.atomic():
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT current_setting('statement_timeout')")
-                previous = cursor.fetchone()[0]
-            result = read(arm)
-            with connection.cursor() as cursor:  # SET LOCAL would outlive the savepoint
-                cursor.execute("SELECT set_config('statement_timeout', %s, true)", [previous])
-            return result
-    except OperationalError as error:
-        if isinstance(error.__cause__, QueryCanceled):
-            raise OverBudget from error
-        raise
+    before each one, and the store cancels the one that runs past what is left
+    (OverBudget then, also when nothing is left to start another) where its engine can
+    (PostgreSQL); elsewhere no query is cancelled. `model`: whose engine reads."""
+    return engine_for(model).within_budget(read, budget_ms)
 
 
 def capped_count(queryset, cap: int) -> tuple[int, bool]:
     """Count matches up to `cap`; (count, True) when there are more than `cap`."""
-    found = queryset.order_by()[: cap + 1].count()
-    return min(found, cap), found > cap
+    return engine_for(queryset.model).count_capped(queryset, cap)
 
 
 def planned_rows(queryset) -> int | None:
-    """The planner's estimate of the matches (PostgreSQL; None elsewhere): one EXPLAIN,
-    no rows read."""
-    if connection.vendor != "postgresql":
-        return None
-    sql, params = queryset.order_by().query.sql_with_params()
-    with connection.cursor() as cursor:
-        cursor.execute("EXPLAIN (FORMAT JSON) " + sql, params)
-        plan = cursor.fetchone()[0]
-    if isinstance(plan, str):
-        plan = json.loads(plan)
-    return int(plan[0]["Plan"]["Plan Rows"])
+    """The store's estimate of the matches (the PostgreSQL planner's: one EXPLAIN, no
+    rows read); None where the engine has none."""
+    return engine_for(queryset.model).estimate(queryset)
 
 
 def estimated_count(queryset, exact_up_to: int) -> int:

@@ -10,16 +10,13 @@ from functools import cached_property
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
-from django.db import connection
 from django.utils.crypto import constant_time_compare, salted_hmac
 
-from logcenter.engines.postgres import partitions
-from logcenter.core.params import UNKNOWN, as_querydict, parameter_errors
 from logcenter.core.access import access_for, visible_kinds
-from logcenter.models import UsageRecord
-from logcenter.core.pagination import KeysetPage, Total, capped_count, keyset_page, planned_rows
+from logcenter.core.pagination import KeysetPage, Total, keyset_page
+from logcenter.core.params import UNKNOWN, as_querydict, parameter_errors
 from logcenter.core.registry import LogKind
-from logcenter.core.services import log_read_record
+from logcenter.engines import engine_for
 
 
 class InvalidLogQuery(Exception):
@@ -54,11 +51,12 @@ class LogListing:
         and never below the cap. Counted on the first page; a cursor brings it along."""
         total = self.carried
         if total is None:
+            engine = engine_for(self.kind)
             cap = settings.LOGCENTER["COUNT_CAP"]
-            count, capped = capped_count(self.queryset, cap)
+            count, capped = engine.count_capped(self.queryset, cap)
             planned = None
             if capped:
-                planned = self.planned if self.planned is not None else planned_rows(
+                planned = self.planned if self.planned is not None else engine.estimate(
                     self.queryset)
             total = Total(count, capped, None if planned is None else max(planned, cap + 1))
         self.page.carry(total, _total_seal(self.filterset, self.viewer, total))
@@ -131,7 +129,8 @@ def log_list(kind: LogKind, user, params, *, also=()) -> LogListing:
     filterset = log_filter(kind, user, params, also=also)
     queryset = filterset.qs
     carried = _carried_total(filterset, user.pk)
-    plan, planned = _sort_plan(kind, filterset, queryset, carried)
+    # How to read this sort is the engine's (a speed plan for one big table lives there).
+    plan, planned = engine_for(kind).sort_plan(kind, filterset, queryset, carried)
     page = keyset_page(
         queryset, filterset.ordering_value, filterset.cursor_value, filterset.page_size_value,
         **plan,
@@ -141,39 +140,15 @@ def log_list(kind: LogKind, user, params, *, also=()) -> LogListing:
                       carried=carried)
 
 
-def _sort_plan(kind: LogKind, filterset, queryset, carried: Total | None = None):
-    """How to read a page sorted by something other than time on the partitioned usage
-    table (keyset_page's `cuts` and `sort_matches`), and the planner's estimate of the
-    matches it asked for (the page's total reuses it), else None. Time order needs no
-    plan: every filter's index holds (occurred_at, id).
-
-    Up to LOGCENTER['SORT_MATCHES_UP_TO'] matches (the planner's estimate), they are ranked
-    on a filter index's entries (it carries the sort keys): bounded, whatever the filter.
-    More, the sort key's index is walked, a month at a time, each month planned with its
-    own statistics, and sorted after all if that walk overruns its budget. A deeper page
-    decides by the total its cursor carries (the first page's count, or past the cap the
-    estimate), without asking the planner again."""
-    if (kind.model is not UsageRecord or connection.vendor != "postgresql"
-            or filterset.ordering_value.lstrip("-") == "occurred_at"):
-        return {}, None
-    known = None if carried is None else (
-        carried.approximate if carried.capped else carried.count)
-    planned = known if known is not None else planned_rows(queryset)
-    if planned <= settings.LOGCENTER["SORT_MATCHES_UP_TO"]:
-        return {"sort_matches": True}, planned
-    start, _, _ = filterset.time_window
-    return {"cuts": partitions.bounds_within(start, filterset.window_end)}, planned
-
-
 def log_get(kind: LogKind, user, event_id):
-    """One row by event_id, or kind.model.DoesNotExist if absent or not the user's to see
-    (the two are indistinguishable on purpose). Viewing an audit record is audited."""
-    # first(), not get(): on the partitioned usage table event_id is unique per occurred_at.
+    """One row by event_id, masked for the user's role, or kind.model.DoesNotExist if
+    absent or not the user's to see (the two are indistinguishable on purpose). Only
+    reads: a face showing the row records the view (services.log_detail_viewed)."""
+    # first(), not get(): a kind's table may hold event_id unique per occurred_at only
+    # (a partitioned one).
     row = log_visible(kind, user).filter(event_id=event_id).order_by("occurred_at").first()
     if row is None:
         raise kind.model.DoesNotExist(event_id)
-    if kind.audit_detail_views:
-        log_read_record(kind=kind, user=user, row=row)
     access_for(user, kind).apply([row])
     return row
 

@@ -155,3 +155,10 @@ def log_read_record(*, kind, user, row=None, action="viewed", details=None):
         resource_name=str(row) if row is not None else kind.label,
         details=details or {},
     )
+
+
+def log_detail_viewed(*, kind, user, row):
+    """A face showed one row in full (the detail page, the API's detail): recorded for the
+    kinds whose detail views are audited (LogKind.audit_detail_views)."""
+    if kind.audit_detail_views:
+        log_read_record(kind=kind, user=user, row=row)

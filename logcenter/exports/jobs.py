@@ -19,12 +19,12 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
-from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
+from django.db import DEFAULT_DB_ALIAS, connections, models, transaction
 from django.utils import timezone
 
 from logcenter.core import selectors
 from logcenter.core.access import MASK, access_for
-from logcenter.engines.postgres.export_sql import copy_rows, needs_neutralising
+from logcenter.engines import engine_for
 from logcenter.core.pagination import estimated_count
 from logcenter.models import ExportJob, SystemEvent
 from logcenter.core.params import as_querydict
@@ -139,6 +139,16 @@ def export_queryset(kind, user, params_dict, snapshot_at):
     sign = "-" if ordering.startswith("-") else ""
     return (listing_filter.qs.filter(ingested_at__lte=snapshot_at)
             .order_by(f"{sign}{key}", f"{sign}id"))
+
+
+TEXTUAL = (models.CharField, models.TextField, models.JSONField)
+
+
+def needs_neutralising(field, access):
+    """Free text needs formula and control-character treatment; a choice field holds one
+    of its validated values (unless masked, when it holds the mask)."""
+    return isinstance(field, TEXTUAL) and not (field.choices and field.name not in
+                                               access.masked_fields)
 
 
 def export_rows(kind, user, queryset):
@@ -351,11 +361,12 @@ def export_run(job_id):
             writer = ExportWriter(job, fh, columns, meta, textual={
                 f.name for f in columns if needs_neutralising(f, access)})
             writer.start()
-            if connection.vendor == "postgresql":
+            engine = engine_for(kind)
+            if engine.formats_exports:  # the store formats the cells and streams them
                 progress = _Progress(job, writer)
                 try:
-                    copy_rows(queryset, columns, access, job.format,
-                              lambda data: (writer.write_copied(data), progress.tick()))
+                    engine.export_copy(queryset, columns, access, job.format,
+                                       lambda data: (writer.write_copied(data), progress.tick()))
                 finally:
                     progress.close()
             else:

@@ -4,8 +4,8 @@ Validation is derived from the models (types, lengths, choices, required fields)
 field added to a kind is validated without more code; every value is bounded so that
 nothing stored can fail the database or a later read (finite numbers, no NUL or unpaired
 surrogates, capped text and JSON, storable addresses), and an event is rejected with every
-bad field named. Storing uses PostgreSQL COPY into a temporary staging table and one
-INSERT … ON CONFLICT DO NOTHING per kind; other databases use bulk_create. Re-sending a
+bad field named. Storing is the kind's engine's (logcenter.engines: COPY into a staging
+table on PostgreSQL, bulk_create elsewhere), in one transaction for the batch. Re-sending a
 batch stores nothing twice: the sender's event_id is the idempotency key, and for usage the
 ledger (UsageLedger) holds it whatever occurred_at it comes with.
 """
@@ -23,11 +23,12 @@ from datetime import timezone as dt_timezone
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import connection, models, transaction
+from django.db import models, transaction
 from django.utils import timezone
 
 from logcenter.analytics import rollups
-from logcenter.models import CONSOLE, FUTURE_TOLERANCE, METADATA_KEY_RE, UsageLedger, UsageRecord
+from logcenter.engines import engine_for
+from logcenter.models import CONSOLE, FUTURE_TOLERANCE, METADATA_KEY_RE, UsageRecord
 from logcenter.core.registry import registry
 
 METADATA_MAX_KEYS = 50
@@ -562,84 +563,13 @@ def ingest(items, *, kind_slug=None, source: Source = CONSOLE_SOURCE):
     with transaction.atomic():
         for slug, rows in by_kind.items():
             unique = list({row["event_id"]: row for row in rows}.values())
-            inserted = _store(registry[slug], unique)
+            stored = registry[slug]
+            inserted = engine_for(stored).store(stored, unique)
             result.accepted += inserted
             result.duplicates += len(rows) - inserted
-    if "usage" in by_kind and connection.vendor == "postgresql":
-        rollups.rollup_fold_soon()
+    for slug in by_kind:  # once committed: what may lag (a rollup fold)
+        engine_for(registry[slug]).after_ingest(registry[slug])
     return result
-
-
-def _store(kind, rows):
-    """Insert rows whose event_id is new; returns how many were inserted."""
-    if not rows:
-        return 0
-    if connection.vendor == "postgresql":
-        return _store_copy(kind, rows)
-    model = kind.model
-    if model is UsageRecord:
-        # The ledger first: an id it holds is a duplicate, whatever its time.
-        ledgered = set(UsageLedger.objects.filter(event_id__in=[r["event_id"] for r in rows])
-                       .values_list("event_id", flat=True))
-        rows = [row for row in rows if row["event_id"] not in ledgered]
-        UsageLedger.objects.bulk_create(
-            [UsageLedger(event_id=row["event_id"], occurred_at=row["occurred_at"])
-             for row in rows], batch_size=500, ignore_conflicts=True)
-    existing = set(model.objects.filter(event_id__in=[r["event_id"] for r in rows])
-                   .values_list("event_id", flat=True))
-    fresh = [model(**row) for row in rows if row["event_id"] not in existing]
-    model.objects.bulk_create(fresh, batch_size=500, ignore_conflicts=True)
-    if model is UsageRecord:
-        rollups.rollup_add(fresh)
-    return len(fresh)
-
-
-def _store_copy(kind, rows):
-    from psycopg.types.json import Jsonb
-
-    model = kind.model
-    table = model._meta.db_table
-    stage = f"lc_stage_{kind.slug}"
-    fields = [f for f in model._meta.concrete_fields if f.name != "id"]
-    columns = [f.column for f in fields]
-    json_columns = {f.column for f in fields if isinstance(f, models.JSONField)}
-    column_list = ", ".join(f'"{c}"' for c in columns)
-    with connection.cursor() as cursor:
-        # A session-local staging table of the same columns (no constraints, no
-        # indexes), emptied at commit and reused by the connection's later batches.
-        cursor.execute(
-            f'CREATE TEMP TABLE IF NOT EXISTS "{stage}" ON COMMIT DELETE ROWS AS '
-            f'SELECT {column_list} FROM "{table}" WITH NO DATA'
-        )
-        raw = cursor.cursor
-        with raw.copy(f'COPY "{stage}" ({column_list}) FROM STDIN') as copy:
-            for row in rows:
-                copy.write_row([
-                    Jsonb(row[f.name]) if f.column in json_columns else row[f.name]
-                    for f in fields
-                ])
-        # Any unique violation is a duplicate: event_id (per occurred_at on the
-        # partitioned usage table, where unique indexes must hold the partition key).
-        insert = (f'INSERT INTO "{table}" ({column_list}) SELECT {column_list} FROM "{stage}" '
-                  f"ON CONFLICT DO NOTHING")
-        if model is UsageRecord:
-            # One statement: the ledger takes the ids it has not seen (whatever their time;
-            # in id order, so concurrent batches lock them in one order), only those rows are
-            # inserted, and the rollup inbox takes the new rows' sums.
-            ledger = UsageLedger._meta.db_table
-            seen = (f'seen AS (INSERT INTO "{ledger}" (event_id, occurred_at) '
-                    f'SELECT event_id, occurred_at FROM "{stage}" ORDER BY event_id '
-                    f"ON CONFLICT DO NOTHING RETURNING event_id)")
-            insert = (f'INSERT INTO "{table}" ({column_list}) SELECT {column_list} '
-                      f'FROM "{stage}" WHERE event_id IN (SELECT event_id FROM seen) '
-                      f"ON CONFLICT DO NOTHING")
-            cursor.execute(rollups.ingest_with_rollups_sql(insert, before=[seen]))
-            inserted = cursor.fetchone()[0]
-        else:
-            cursor.execute(insert)
-            inserted = cursor.rowcount
-        cursor.execute(f'DELETE FROM "{stage}"')  # several kinds' batches share a transaction
-    return inserted
 
 
 def reject_alert_threshold():

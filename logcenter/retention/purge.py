@@ -1,9 +1,10 @@
 """Retention: purge each kind's expired rows in bounded batches, never holding long locks.
 
-On PostgreSQL every delete goes through `logcenter_purge` (migration 0019), a function of
-the owner role that checks the retention policy itself: the app role has no DELETE on log
-tables, and the function refuses rows that are not expired or are under legal hold. Every
-purge leaves a system event with its counts.
+Deleting is the kind's engine's (logcenter.engines): on PostgreSQL every delete goes
+through `logcenter_purge` (migration 0019), a function of the owner role that checks the
+retention policy itself (the app role has no DELETE on log tables; the function refuses
+rows that are not expired or are under legal hold: NotExpired), and whole months go as
+partition drops. Every purge leaves a system event with its counts.
 """
 
 import time
@@ -11,10 +12,8 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import connection, transaction
 from django.utils import timezone
 
-from logcenter.engines.postgres import partitions
 from logcenter.analytics import rollups
 from logcenter.core.admin_audit import acting_as
 from logcenter.core.audit_actions import AuditAction
@@ -22,6 +21,8 @@ from logcenter.integrity.removals import purge_batch
 from logcenter.models import DeletionJob, RetentionPolicy, SystemEvent, UsageLedger, UsageRecord
 from logcenter.core.registry import registry
 from logcenter.core.services import audit_event_record, system_event_record
+from logcenter.engines import engine_for
+from logcenter.engines.base import NotExpired
 
 
 class LegalHold(Exception):
@@ -37,10 +38,6 @@ class PurgeReport:
     finished: bool = True  # False when the time budget ran out first, or a kind was deferred
 
 
-class NotExpired(Exception):
-    """The database refused: the rows asked for are not expired, or are on legal hold."""
-
-
 def purgeable_tables():
     """[(table, kind slug, key column)]: what retention deletes from, derived from the
     registry (and the usage ledger, which goes with the usage rows). The owner writes this
@@ -53,24 +50,9 @@ def purgeable_tables():
 
 
 def _delete_batch(model, before, batch_size):
-    """Delete up to batch_size rows older than `before`; returns how many."""
-    with transaction.atomic():
-        if connection.vendor == "postgresql":
-            from django.db import DatabaseError
-
-            try:
-                with transaction.atomic(), connection.cursor() as cursor:
-                    cursor.execute("SELECT logcenter_purge(%s, %s, %s)",
-                                   [model._meta.db_table, before, batch_size])
-                    return cursor.fetchone()[0]
-            except DatabaseError as error:
-                if getattr(error.__cause__, "sqlstate", "") == "42501":  # refused
-                    raise NotExpired(str(error.__cause__).splitlines()[0]) from None
-                raise
-        ids = list(model.objects.filter(occurred_at__lt=before)
-                   .order_by("occurred_at").values_list("pk", flat=True)[:batch_size])
-        model.objects.filter(pk__in=ids).delete()
-        return len(ids)
+    """Delete up to batch_size rows older than `before`; returns how many (the kind's
+    engine: on PostgreSQL through the owner's function, which may refuse: NotExpired)."""
+    return engine_for(model).purge_batch(model, before, batch_size)
 
 
 def purge_kind(kind, before, *, batch_size, deadline, progress=None, reason="retention"):
@@ -120,17 +102,17 @@ def retention_purge(now=None, *, batch_size=None, budget_seconds=None):
             continue
         cutoff = retention_cutoff(kind.slug, now)
         deleted = 0
-        if kind.model is UsageRecord and partitions.is_partitioned():
-            # Whole months past the policy go at once; the rest row by row below.
-            dropped = partitions.drop_usage_partitions_before(cutoff)
-            if dropped is None:
-                # An index rebuild holds the layout: rather than delete whole months row
-                # by row, leave usage to the next run.
-                report.deferred.append(kind.slug)
-                report.finished = False
-                continue
-            report.partitions_dropped.extend(dropped)
-            deleted += sum(dropped.values())
+        # Whole stored units (PostgreSQL's monthly partitions) past the policy go at once;
+        # the rest row by row below.
+        dropped = engine_for(kind).drop_expired(kind, cutoff)
+        if dropped is None:
+            # An index rebuild holds the layout: rather than delete whole months row by
+            # row, leave the kind to the next run.
+            report.deferred.append(kind.slug)
+            report.finished = False
+            continue
+        report.partitions_dropped.extend(dropped)
+        deleted += sum(dropped.values())
         rows, done = purge_kind(kind, cutoff, batch_size=batch_size, deadline=deadline)
         report.deleted[kind.slug] = deleted + rows
         report.finished = report.finished and done

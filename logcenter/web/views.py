@@ -10,7 +10,7 @@ from django.shortcuts import redirect, render
 from django.views.generic import TemplateView
 
 from logcenter.analytics import charts, stats
-from logcenter.core import selectors
+from logcenter.core import selectors, services
 from logcenter.core.access import access_for, visible_kinds
 from logcenter.models import CONSOLE
 from logcenter.core.params import describe, parameter_errors
@@ -164,6 +164,7 @@ class LogDetailView(LogKindMixin, TemplateView):
             row = selectors.log_get(kind, self.request.user, kwargs["event_id"])
         except kind.model.DoesNotExist:
             raise Http404("No such event.") from None
+        services.log_detail_viewed(kind=kind, user=self.request.user, row=row)
         raw = kind.serializer(row, context={"access": self.access}).data
         escape_row(row, text_fields(kind))
         sections = []

@@ -16,6 +16,8 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from logcenter.analytics import rollups, stats
+from logcenter.engines.orm.engine import OrmEngine
+from logcenter.engines.postgres.engine import PostgresEngine
 from logcenter.ingest.ingestion import ingest
 from logcenter.models import (USAGE_ROLLUPS, UsageHourly, UsageHourlyByModel,
                               UsageHourlyByUser, UsageHourlyByUserOnly, UsageRollupInbox)
@@ -260,8 +262,8 @@ def test_database_and_python_bucket_assembly_agree(staff, tz):
             aligned = all(e.minute == 0 for e in edges)
             bucket_tz = query.tz if width == "1d" or not aligned else dt_timezone.utc
             pieces = stats._pieces(query, trunc, "auto" if aligned else "raw", bucket_tz)
-            assert (stats._buckets_sql(query, pieces, bucket_tz)
-                    == stats._buckets_python(query, pieces, edges, bucket_tz))
+            assert (PostgresEngine().buckets(query, pieces, edges, bucket_tz)
+                    == OrmEngine().buckets(query, pieces, edges, bucket_tz))
 
 
 def test_minute_buckets_keep_the_repeated_hour_of_a_dst_change(client):
@@ -293,8 +295,8 @@ def test_group_names_come_out_of_the_database_json_intact(staff):
     assert found == set(names)
     width_edges = stats.bucket_edges(query, "1h")
     pieces = stats._pieces(query, TruncHour, "auto", dt_timezone.utc)
-    assert (stats._buckets_sql(query, pieces, dt_timezone.utc)
-            == stats._buckets_python(query, pieces, width_edges, dt_timezone.utc))
+    assert (PostgresEngine().buckets(query, pieces, width_edges, dt_timezone.utc)
+            == OrmEngine().buckets(query, pieces, width_edges, dt_timezone.utc))
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="a PostgreSQL aggregate")

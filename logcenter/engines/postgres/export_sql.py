@@ -44,16 +44,6 @@ def _json_value_sql(field, col):
     return _text_sql(field, col)
 
 
-TEXTUAL = (models.CharField, models.TextField, models.JSONField)
-
-
-def needs_neutralising(field, access):
-    """Free text needs formula and control-character treatment; a choice field holds one
-    of its validated values (unless masked, when it holds the mask)."""
-    return isinstance(field, TEXTUAL) and not (field.choices and field.name not in
-                                               access.masked_fields)
-
-
 def copy_sql(queryset, columns, access, fmt):
     """(sql, params) of a COPY … TO STDOUT producing the file's rows (no header)."""
     table = queryset.model._meta.db_table

@@ -1,0 +1,131 @@
+"""The storage engine interface: the operations the product needs from a store.
+
+Each method's docstring is its contract; the portable engine (logcenter.engines.orm)
+implements all of them with the Django ORM, the PostgreSQL engine
+(logcenter.engines.postgres) overrides the ones it does faster. A method receives the
+kind, model or queryset it works on; querysets are already filtered and scoped by the
+selectors (visibility and filters are never an engine's business).
+"""
+
+from contextlib import AbstractContextManager
+
+
+class NotExpired(Exception):
+    """The store refused a purge: the rows asked for are not expired, or on legal hold."""
+
+
+class Engine:
+    """What every engine provides. Unimplemented operations raise NotImplementedError."""
+
+    name = "abstract"
+
+    # --- ingest ------------------------------------------------------------------------
+
+    def store(self, kind, rows) -> int:
+        """Insert `rows` (dicts of model field values, validated, unique by event_id within
+        the batch) whose event_id is new for the kind; return how many were inserted. An
+        event_id already stored is a duplicate, whatever its occurred_at. Runs inside the
+        caller's transaction; whatever the kind's figures (rollups) need is kept in step,
+        in that transaction."""
+        raise NotImplementedError
+
+    def after_ingest(self, kind) -> None:
+        """After the batch's transaction committed: follow-up work that may lag (asking
+        for a rollup fold). Never fails the batch."""
+
+    # --- listing -----------------------------------------------------------------------
+
+    def sort_plan(self, kind, filterset, queryset, carried=None) -> tuple[dict, int | None]:
+        """How to read one page of `queryset` in the filterset's ordering: (keyword
+        arguments for pagination.keyset_page: `cuts` and/or `sort_matches`, or {}), and
+        the estimate of the matches if one was asked for (the total reuses it), else
+        None. `carried`: the total a cursor carries, to decide without asking again."""
+        raise NotImplementedError
+
+    def within_budget(self, read, budget_ms):
+        """`read(arm)`, its queries sharing `budget_ms`: `read` calls `arm()` before each;
+        raise pagination.OverBudget when the store cancelled one past the budget. An
+        engine that cannot cancel runs `read` unbounded. The caller's transaction stays
+        usable."""
+        raise NotImplementedError
+
+    def count_capped(self, queryset, cap: int) -> tuple[int, bool]:
+        """(matches counted up to `cap`, whether there are more): never a full count."""
+        raise NotImplementedError
+
+    def estimate(self, queryset) -> int | None:
+        """The store's estimate of the matches without reading rows, or None when it has
+        none (the caller then shows the capped count only)."""
+        raise NotImplementedError
+
+    # --- stats -------------------------------------------------------------------------
+
+    def rollup_pending(self) -> list:
+        """Models of sums ingested but not yet folded into the rollups, which stats add
+        to the rollups' (the PostgreSQL inbox); [] when rollups are always current."""
+        raise NotImplementedError
+
+    def one_snapshot(self) -> AbstractContextManager:
+        """A block whose reads see one snapshot (the pieces of one stats answer)."""
+        raise NotImplementedError
+
+    def buckets(self, query, pieces, edges, tz) -> dict:
+        """{bucket start (UTC): [presented groups]} for the stats pieces
+        [(queryset, group fields, {measure: column})]: summed per bucket and group,
+        ranked and presented as analytics.stats._ranked does. Rows outside `edges` are
+        left out; `tz`: the zone the bucket starts were cut in."""
+        raise NotImplementedError
+
+    def p95(self, queryset, sample: int) -> tuple[int, bool]:
+        """(95th percentile of latency_ms as percentile_disc, sampled): over the newest
+        `sample` rows of `queryset`; sampled when more rows matched."""
+        raise NotImplementedError
+
+    # --- rollups (the usage figures) ----------------------------------------------------
+
+    def rollup_add(self, rows) -> None:
+        """Add saved UsageRecord instances to every rollup, beside concurrent adds."""
+        raise NotImplementedError
+
+    def rollup_fold(self) -> int | None:
+        """Fold pending sums into the rollups: how many pending rows were folded (0 with
+        none), None when another fold is running."""
+        raise NotImplementedError
+
+    def rollup_rebuild(self, start=None, end=None) -> None:
+        """Recompute every rollup for whole hours in [start, end] from the raw rows."""
+        raise NotImplementedError
+
+    # --- exports -----------------------------------------------------------------------
+
+    # Whether export_copy streams the file's formatted rows; else the export writes rows
+    # it reads through the queryset itself (exports.jobs.export_rows).
+    formats_exports = False
+
+    def export_copy(self, queryset, columns, access, fmt, on_chunk) -> None:
+        """Stream the export file's rows (no header) as bytes to on_chunk(bytes): cells
+        formatted as exports.jobs.ExportWriter writes them and masked for `access`; CSV
+        formula neutralising is left to ExportWriter.write_copied. Only if
+        formats_exports."""
+        raise NotImplementedError
+
+    # --- retention ---------------------------------------------------------------------
+
+    def purge_batch(self, model, before, batch_size) -> int:
+        """Delete up to `batch_size` of `model`'s rows with occurred_at before `before`,
+        oldest first, in one transaction; return how many. Raise NotExpired when the
+        store refuses (not expired, legal hold)."""
+        raise NotImplementedError
+
+    def drop_expired(self, kind, cutoff) -> dict | None:
+        """Drop whole stored units (months) of `kind` that end on or before `cutoff`:
+        {unit: rows}, {} when none or the store has none, None when it is busy (the kind
+        is then left for the next run)."""
+        raise NotImplementedError
+
+    # --- planner upkeep ----------------------------------------------------------------
+
+    def planner_upkeep(self) -> list:
+        """Refresh the store's statistics of the log tables that changed enough; return
+        the tables refreshed ([] where the store plans without)."""
+        raise NotImplementedError

@@ -1,0 +1,115 @@
+"""The PostgreSQL engine: the portable engine's operations, done in the database where
+that is faster (COPY ingestion, the rollup inbox and its fold, bucket SQL,
+percentile_disc, keyset plans over the monthly partitions, COPY exports, the owner's
+purge functions and partition drops, planner statistics)."""
+
+from contextlib import contextmanager
+
+from django.db import DatabaseError, connection, transaction
+
+from logcenter.analytics import rollups as usage_rollups
+from logcenter.engines.base import NotExpired
+from logcenter.engines.orm.engine import OrmEngine
+from logcenter.engines.postgres import (
+    buckets, export_sql, ingest, keyset, partitions, planner_stats, rollups,
+)
+from logcenter.models import UsageRecord, UsageRollupInbox
+
+
+class PostgresEngine(OrmEngine):
+    name = "postgresql"
+
+    # --- ingest ------------------------------------------------------------------------
+
+    def store(self, kind, rows):
+        if not rows:
+            return 0
+        return ingest.store_copy(kind, rows)
+
+    def after_ingest(self, kind):
+        if kind.model is UsageRecord:  # its sums wait in the inbox: fold them soon
+            usage_rollups.rollup_fold_soon()
+
+    # --- listing -----------------------------------------------------------------------
+
+    def sort_plan(self, kind, filterset, queryset, carried=None):
+        return keyset.sort_plan(kind, filterset, queryset, carried)
+
+    def within_budget(self, read, budget_ms):
+        return keyset.within_budget(read, budget_ms)
+
+    def estimate(self, queryset):
+        return keyset.planned_rows(queryset)
+
+    # --- stats -------------------------------------------------------------------------
+
+    def rollup_pending(self):
+        return [UsageRollupInbox]  # only this engine's ingestion uses the inbox
+
+    @contextmanager
+    def one_snapshot(self):
+        """Outside a transaction, one REPEATABLE READ transaction; inside one, the
+        caller's isolation applies."""
+        if connection.in_atomic_block:
+            yield
+            return
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            yield
+
+    def buckets(self, query, pieces, edges, tz):
+        return buckets.buckets_sql(query, pieces, tz)
+
+    def p95(self, queryset, sample):
+        latest = queryset.order_by("-occurred_at", "-id").values("latency_ms")[:sample + 1]
+        sql, params = latest.query.sql_with_params()
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT percentile_disc(0.95) WITHIN GROUP (ORDER BY latency_ms), "
+                           f"count(*) FROM ({sql}) AS latest", params)
+            value, count = cursor.fetchone()
+        return value or 0, count > sample
+
+    # --- rollups -----------------------------------------------------------------------
+
+    def rollup_add(self, rows):
+        rollups.rollup_add(rows)
+
+    def rollup_fold(self):
+        return rollups.rollup_fold()
+
+    def rollup_rebuild(self, start=None, end=None):
+        return rollups.rollup_rebuild(start, end)
+
+    # --- exports -----------------------------------------------------------------------
+
+    formats_exports = True
+
+    def export_copy(self, queryset, columns, access, fmt, on_chunk):
+        export_sql.copy_rows(queryset, columns, access, fmt, on_chunk)
+
+    # --- retention ---------------------------------------------------------------------
+
+    def purge_batch(self, model, before, batch_size):
+        """Through the owner's `logcenter_purge` (migration 0019), which checks the
+        retention policy itself: the app role has no DELETE on log tables."""
+        with transaction.atomic():
+            try:
+                with transaction.atomic(), connection.cursor() as cursor:
+                    cursor.execute("SELECT logcenter_purge(%s, %s, %s)",
+                                   [model._meta.db_table, before, batch_size])
+                    return cursor.fetchone()[0]
+            except DatabaseError as error:
+                if getattr(error.__cause__, "sqlstate", "") == "42501":  # refused
+                    raise NotExpired(str(error.__cause__).splitlines()[0]) from None
+                raise
+
+    def drop_expired(self, kind, cutoff):
+        if kind.model is not UsageRecord or not partitions.is_partitioned():
+            return {}
+        return partitions.drop_usage_partitions_before(cutoff)
+
+    # --- planner upkeep ----------------------------------------------------------------
+
+    def planner_upkeep(self):
+        return planner_stats.refresh_stale_tables()
