@@ -125,6 +125,11 @@ def main():
     parser.add_argument("--skip-verify", action="store_true")
     args = parser.parse_args()
     setup_django()
+    from django.conf import settings
+
+    # As in production: with DEBUG on (the bench settings) Django keeps every query's text,
+    # blocks' manifests and ingested batches included, and the peak RSS measures that.
+    settings.DEBUG = False
     from logcenter.engines.postgres.planner_stats import refresh_stale_tables
 
     report(case="vacuumed and analyzed", tables=refresh_stale_tables())

@@ -25,7 +25,7 @@ import time
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import connection, reset_queries, transaction
 from django.utils import timezone
 
 from logcenter.integrity import canonical, keys, rows
@@ -202,6 +202,10 @@ def _seal_block(kind, horizon, block_rows, signer):
         block.digest = canonical.digest_of(block_header(block))
         block.signature = signer.sign(block.digest)
         block.save(force_insert=True)
+    if settings.DEBUG:
+        # DEBUG keeps every query's text, a block's 400 kB manifest too, for as long as the
+        # process lives (a worker's): forget them block by block.
+        reset_queries()
     return block
 
 
