@@ -233,6 +233,8 @@ def test_only_one_sealing_run_at_a_time(on_postgres):
             cursor.execute("SELECT pg_advisory_lock(%s)", [sealing.SEALING_LOCK])
         run = seal()
         assert run.busy and not DigestBlock.objects.exists()
+        with other.cursor() as cursor:  # a closed session's locks go only once it has ended
+            cursor.execute("SELECT pg_advisory_unlock(%s)", [sealing.SEALING_LOCK])
     finally:
         other.close()
     assert seal().kinds["auth"].rows == 1
