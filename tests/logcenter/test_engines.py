@@ -1,0 +1,42 @@
+"""The storage seam: one engine per kind, chosen once; selectors only read."""
+
+import pytest
+from django.db import connection
+
+from logcenter import engines
+from logcenter.core import selectors
+from logcenter.core.registry import registry
+from logcenter.engines import engine_for
+from logcenter.engines.orm.engine import OrmEngine
+from logcenter.engines.postgres.engine import PostgresEngine
+from logcenter.models import AuditEvent, UsageRecord
+from tests.factories import AuditEventFactory
+
+
+@pytest.fixture
+def fresh_choice(monkeypatch):
+    monkeypatch.setattr(engines, "_engines", {})
+
+
+def test_each_kind_gets_the_engine_of_its_database_once(fresh_choice):
+    expected = PostgresEngine if connection.vendor == "postgresql" else OrmEngine
+    for kind in registry:
+        assert type(engine_for(kind)) is expected
+        assert engine_for(kind) is engine_for(kind.model)  # a model means its kind
+    assert type(engine_for()) is expected
+
+
+def test_a_kind_may_name_its_own_engine(settings, fresh_choice):
+    settings.LOGCENTER = {**settings.LOGCENTER,
+                          "ENGINES": {"usage": "logcenter.engines.orm.engine.OrmEngine"}}
+    assert type(engine_for(UsageRecord)) is OrmEngine
+    assert type(engine_for(registry["audit"])) is (
+        PostgresEngine if connection.vendor == "postgresql" else OrmEngine)
+
+
+@pytest.mark.django_db
+def test_reading_one_row_records_nothing_the_faces_record_the_view(staff):
+    row = AuditEventFactory()
+    before = AuditEvent.objects.count()
+    assert selectors.log_get(registry["audit"], staff, row.event_id).pk == row.pk
+    assert AuditEvent.objects.count() == before
