@@ -11,9 +11,11 @@ class AccountsConfig(AppConfig):
 
         from accounts import schema, signals  # noqa: F401
 
-        # After the logcenter app (listed last): by then every permission the roles
-        # name has been created.
-        post_migrate.connect(_sync_roles, sender=apps.get_app_config("logcenter"))
+        # After the last app's signal (migrate sends one per app with models, in
+        # INSTALLED_APPS order): by then every permission the roles name has been created,
+        # also those of a kind registered by an app listed after logcenter.
+        last = [config for config in apps.get_app_configs() if config.models_module][-1]
+        post_migrate.connect(_sync_roles, sender=last)
 
 
 def _sync_roles(sender, **kwargs):

@@ -1,22 +1,18 @@
-"""The console's roles: Django groups with permissions, created by a data migration.
+"""The console's roles: Django groups with permissions, kept in step after every migrate.
 
-Administrators may edit the groups afterwards (Django admin); `sync_roles` only adds
-what a role is missing, so it never undoes such an edit.
+A role's permissions on the log kinds come from the registry: the Administrator holds every
+permission of every kind, and each kind's `grants` say what the other roles may do with it
+(logcenter.core.registry). Nothing here names a kind. Administrators may edit the groups
+afterwards (Django admin); `sync_roles` only adds what a role is missing, so it never undoes
+such an edit. (The data migration that first made the groups, accounts 0002, keeps its own
+list: a migration runs the same whatever the code becomes.)
 """
 
-KIND_MODELS = ("auditevent", "usagerecord", "authevent", "systemevent")
-
-
-def _perms(model, *actions):
-    return [f"logcenter.{action}_{model}" for action in actions]
-
-
-FULL = ("view", "view_all", "view_sensitive", "export")
-
-ROLES = {
-    "Administrator": [
-        *(perm for model in KIND_MODELS for perm in _perms(model, *FULL)),
-        *_perms("usagerecord", "view_cost", "view_stats"),
+ADMINISTRATOR = "Administrator"
+# The roles, and their permissions outside the log kinds.
+ROLE_NAMES = ("Administrator", "Auditor", "Support", "Finance", "Member")
+CONSOLE_PERMISSIONS = {
+    ADMINISTRATOR: [
         "accounts.view_user", "accounts.add_user", "accounts.change_user",
         "accounts.view_apikey", "accounts.add_apikey", "accounts.change_apikey",
         "accounts.add_ingest_apikey",
@@ -24,38 +20,32 @@ ROLES = {
         "logcenter.view_retentionpolicy", "logcenter.change_retentionpolicy",
         "logcenter.add_deletionjob", "logcenter.view_deletionjob",
     ],
-    "Auditor": [
-        *_perms("auditevent", *FULL),
-        *_perms("authevent", *FULL),
-        *_perms("systemevent", *FULL),
-    ],
-    "Support": [
-        *_perms("authevent", "view", "view_all", "view_sensitive"),
-        *_perms("systemevent", "view", "view_all", "view_sensitive"),
-        *_perms("usagerecord", "view", "view_all"),  # no cost, no sensitive fields
-    ],
-    "Finance": [
-        *_perms("usagerecord", "view", "view_all", "export", "view_cost", "view_stats"),
-    ],
-    "Member": [
-        # Their own usage (with their own cost) and their own sign-ins only; exports of
-        # those hold only their own rows too (the selector decides).
-        *_perms("usagerecord", "view", "view_cost", "view_stats", "export"),
-        *_perms("authevent", "view", "export"),
-    ],
 }
 DEFAULT_ROLE = "Member"
 
 
-def sync_roles(apps=None):
-    """Create the role groups and grant any permission they lack."""
-    if apps is None:
-        from django.apps import apps as global_apps
+def role_permissions():
+    """{role: ["app_label.codename", …]}: each role's permissions as the registry says now."""
+    from logcenter.core.registry import registry
 
-        apps = global_apps
-    Group = apps.get_model("auth", "Group")
-    Permission = apps.get_model("auth", "Permission")
-    for role, perms in ROLES.items():
+    roles = {role: [] for role in ROLE_NAMES}
+    for kind in registry:
+        unknown = set(kind.grants) - (set(ROLE_NAMES) - {ADMINISTRATOR})
+        if unknown:  # the Administrator has every permission already
+            raise ValueError(f"{kind.slug}: grants to roles {sorted(unknown)}")
+        roles[ADMINISTRATOR] += [kind.perm(action) for action in kind.actions]
+        for role, actions in kind.grants.items():
+            roles[role] += [kind.perm(action) for action in actions]
+    for role, perms in CONSOLE_PERMISSIONS.items():
+        roles[role] += perms
+    return roles
+
+
+def sync_roles():
+    """Create the role groups and grant any permission they lack."""
+    from django.contrib.auth.models import Group, Permission
+
+    for role, perms in role_permissions().items():
         group, _ = Group.objects.get_or_create(name=role)
         wanted = []
         for perm in perms:

@@ -14,3 +14,6 @@ if not os.environ.get("REDIS_URL"):
     os.environ.setdefault("DEBUG", "1")
 
 from config.settings import *  # noqa: E402,F403
+
+# A fifth log kind, for the tests only (tests/fifth_kind): what adding a kind takes.
+INSTALLED_APPS = [*INSTALLED_APPS, "tests.fifth_kind"]  # noqa: F405

@@ -24,6 +24,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from importlib import import_module
 
 from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import Group
@@ -35,7 +36,7 @@ from accounts.signals import suppress_admin_audit
 from logcenter.engines.postgres.partitions import (bulk_load_swap, bulk_load_tables, ensure_usage_partitions,
                                   is_partitioned, reserve_ids)
 from logcenter.analytics.rollups import rollup_rebuild
-
+from logcenter.core.registry import registry
 from logcenter.models import CONSOLE, USAGE_ROLLUPS, AuditEvent, AuthEvent, SystemEvent, UsageRecord
 
 SEED = 20250601
@@ -59,6 +60,7 @@ DEMO_USER_PASSWORD = "demo-password-123"  # the 50 generated users (alice.rossi,
 DEMO_USER_COUNT = 50
 
 DEFAULT_COUNTS = {"usage": 20_000, "audit": 2_000, "auth": 3_000, "system": 800}
+DEFAULT_OTHER_COUNT = 500  # rows of a kind registered beyond the four
 
 TIMEZONES = [
     "UTC", "Europe/Berlin", "America/New_York", "Asia/Shanghai", "Asia/Taipei",
@@ -479,12 +481,12 @@ def ensure_users(rng, now):
 def assign_roles(users):
     """Put each user without a role into theirs (ROLE_GROUPS, else the default role)."""
     try:
-        from accounts.roles import DEFAULT_ROLE, ROLES
+        from accounts.roles import DEFAULT_ROLE, ROLE_NAMES
     except ImportError:  # roles not defined: nothing to assign
         return
-    groups = {g.name: g for g in Group.objects.filter(name__in=list(ROLES))}
+    groups = {g.name: g for g in Group.objects.filter(name__in=ROLE_NAMES)}
     has_role = set(User.groups.through.objects.filter(
-        user__in=users, group__name__in=list(ROLES)).values_list("user_id", flat=True))
+        user__in=users, group__name__in=ROLE_NAMES).values_list("user_id", flat=True))
     for user in users:
         group = groups.get(ROLE_GROUPS.get(user.username, DEFAULT_ROLE))
         if group is not None and user.pk not in has_role:
@@ -775,9 +777,28 @@ class Seeded:
     skipped: bool = False
 
 
+def generator_for(kind):
+    """The kind's demo generator: DemoBuilder's own `build_<slug>` for the four kinds built
+    together here (their rows correlate: they fill the builder's lists, in order), else the
+    function the kind's registry entry names in `demo` ("module.function"), called with the
+    builder (its rng, now, clock, people, keys and counts) and returning unsaved rows."""
+    if hasattr(DemoBuilder, f"build_{kind.slug}"):
+        return getattr(DemoBuilder, f"build_{kind.slug}")
+    if not kind.demo:
+        return None
+    module, _, name = kind.demo.rpartition(".")
+    return getattr(import_module(module), name)
+
+
+def demo_counts(counts=None):
+    """Rows per kind of the 30-day demo: DEFAULT_COUNTS, for every registered kind."""
+    counts = {**DEFAULT_COUNTS, **(counts or {})}
+    return {kind.slug: counts.get(kind.slug, DEFAULT_OTHER_COUNT) for kind in registry}
+
+
 def demo_present(counts):
     """True when the last demo row of every kind is already stored."""
-    models = {"usage": UsageRecord, "audit": AuditEvent, "auth": AuthEvent, "system": SystemEvent}
+    models = {kind.slug: kind.model for kind in registry}
     return all(
         models[kind].objects.filter(event_id=demo_id(kind, 0)).exists()
         and models[kind].objects.filter(event_id=demo_id(kind, n - 1)).exists()
@@ -795,7 +816,7 @@ def stored_event_ids(model, event_ids, chunk=900):
 
 
 def seed(counts=None, now=None, log=print):
-    counts = {**DEFAULT_COUNTS, **(counts or {})}
+    counts = demo_counts(counts)
     now = now or timezone.now()
     rng = random.Random(SEED)
     result = Seeded()
@@ -815,12 +836,8 @@ def seed(counts=None, now=None, log=print):
         clock = Clock(rng, now, DAYS)
         builder = DemoBuilder(rng, now, clock, people, keys, counts)
         builder.build()
-        for kind, model, rows in (
-            ("usage", UsageRecord, builder.usage),
-            ("audit", AuditEvent, builder.audit),
-            ("auth", AuthEvent, builder.auth),
-            ("system", SystemEvent, builder.system),
-        ):
+        for kind in registry:
+            kind, model, rows = kind.slug, kind.model, builder.rows[kind.slug]
             # After a partial wipe only the missing rows go in. A re-run dates the rows
             # anew, and on PostgreSQL a usage event_id is unique only with its time, so
             # ignore_conflicts alone stored the same ids a second time.
@@ -876,8 +893,13 @@ class DemoBuilder:
         self.build_audit()
         self.build_auth()
         self.build_system()
-        for kind, rows in (("usage", self.usage), ("audit", self.audit), ("auth", self.auth),
-                           ("system", self.system)):
+        self.rows = {"usage": self.usage, "audit": self.audit, "auth": self.auth,
+                     "system": self.system}
+        for kind in registry:  # the kinds registered beyond these four
+            if kind.slug not in self.rows:
+                self.rows[kind.slug] = (list(generator_for(kind)(self))
+                                        if self.counts.get(kind.slug) else [])
+        for kind, rows in self.rows.items():
             rows.sort(key=lambda r: r.occurred_at)
             for n, row in enumerate(rows):
                 row.event_id = demo_id(kind, n)

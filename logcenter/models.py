@@ -351,9 +351,10 @@ class ExportJob(JobProgress, models.Model):
 
 
 class RetentionPolicy(models.Model):
-    """How long one kind's rows are kept; a legal hold stops every purge of that kind."""
+    """How long one kind's rows are kept; a legal hold stops every purge of that kind.
 
-    DEFAULT_DAYS = {"audit": 365, "usage": 90, "auth": 90, "system": 30}
+    A kind without a stored policy gets its registry entry's `retention_days` when the
+    policy is first read."""
 
     kind = models.CharField(max_length=16, unique=True)
     days = models.PositiveIntegerField()
@@ -371,10 +372,11 @@ class RetentionPolicy(models.Model):
     @classmethod
     def for_kind(cls, kind_slug):
         from logcenter.core.admin_audit import suppressed
+        from logcenter.core.registry import registry
 
         with suppressed():  # the default, stored when first read, is nobody's change
             policy, _ = cls.objects.get_or_create(
-                kind=kind_slug, defaults={"days": cls.DEFAULT_DAYS.get(kind_slug, 90)})
+                kind=kind_slug, defaults={"days": registry[kind_slug].retention_days})
         return policy
 
 

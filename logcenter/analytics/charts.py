@@ -24,8 +24,6 @@ from logcenter.engines import engine_for
 PALETTE = ["#2557d6", "#12805c", "#b54708", "#7a5af8", "#c11574", "#0e9384", "#dc6803",
            "#1570ef", "#6172f3", "#4e5ba6"]
 OTHER_COLOUR = "#98a2b3"  # the grey of "the rest"
-LEVEL_COLOURS = {"debug": "#98a2b3", "info": "#2e90fa", "warning": "#f79009",
-                 "error": "#d92d20", "critical": "#7a271a"}
 OTHER = "other"
 TOP_ORDERS = ("cost", "requests", "total_tokens")
 
@@ -261,8 +259,10 @@ def _api_key_names(user, key_ids):
 
 
 def event_panels(kind_slug, user, params):
-    """Auth: failures and lockouts over time. System: events by level over time."""
+    """The kind's EventChart (its registry entry): its events over time, stacked by the
+    chart's field (auth: failures and lockouts; system: events by level)."""
     kind = registry[kind_slug]
+    chart = kind.charts
     filterset = selectors.log_filter(kind, user, params, also=PANEL_PARAMETERS)
     start, _, _ = filterset.time_window
     end = min(filterset.form.cleaned_data.get("end_time") or timezone.now(), timezone.now())
@@ -274,12 +274,9 @@ def event_panels(kind_slug, user, params):
     trunc = (TruncHour if width == "1h" else TruncDay)("occurred_at",
                                                        tzinfo=timezone.get_current_timezone())
     queryset = filterset.qs
-    if kind_slug == "auth":
-        field, title, colours = "event", "Sign-in failures and lockouts", {
-            "login.failed": "#d92d20", "account.locked": "#7a271a"}
-        queryset = queryset.filter(event__in=list(colours))
-    else:
-        field, title, colours = "level", "Events by level", LEVEL_COLOURS
+    field, title, colours = chart.field, chart.title, chart.colours
+    if chart.only:
+        queryset = queryset.filter(**{f"{field}__in": list(chart.only)})
     counts = {}
     for row in (queryset.annotate(lc_bucket=trunc).order_by()
                 .values("lc_bucket", field).annotate(n=Count("id"))):

@@ -1,10 +1,11 @@
 """The registry of log kinds: each kind is configuration for the shared machinery.
 
-The generic list and detail views, the API viewsets, the URL patterns and (later) the
-export all look a kind up here; none of them knows a kind by name.
+The generic list and detail views, the API viewsets, the URL patterns, exports, retention,
+the roles' permissions, the charts and the append-only trigger's privileges all look a
+kind up here; none of them knows a kind by name (docs/adding-a-kind.md).
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from logcenter.core import filters, tables
 from logcenter import models
@@ -15,6 +16,24 @@ from logcenter.core import serializers
 class DetailSection:
     title: str
     fields: tuple
+
+
+# A kind's permissions beyond Django's view: the rows of every user, sensitive fields unmasked,
+# export (logcenter.models.log_permissions). A role granted FULL sees and exports everything.
+FULL = ("view", "view_all", "view_sensitive", "export")
+
+
+@dataclass(frozen=True)
+class EventChart:
+    """The chart above a kind's list: its events per hour or day, stacked by `field`.
+
+    `only` keeps those values of the field (all of them when empty); `colours` gives values
+    their colour, in legend order (the others take the palette's)."""
+
+    field: str
+    title: str
+    only: tuple = ()
+    colours: dict = field(default_factory=dict, hash=False)
 
 
 @dataclass(frozen=True)
@@ -35,8 +54,17 @@ class LogKind:
     sensitive_fields: tuple = ("ip", "user_agent")
     # Left out entirely for roles without view_cost_<model> (usage only).
     cost_fields: tuple = ()
-    # Charts above the list: "usage" (spend by model, top spenders) or "events".
-    charts: str = ""
+    # Charts above the list: "usage" (spend by model, top spenders), an EventChart, or none.
+    charts: "str | EventChart" = ""
+    # Days a row is kept when no one has set the kind's retention policy yet.
+    retention_days: int = 90
+    # What each console role (accounts.roles) may do with this kind beyond nothing: role
+    # name -> actions (FULL, or some of them; "view" alone: a member's own rows). The
+    # Administrator role holds every permission of every kind and is not named here.
+    grants: dict = field(default_factory=dict, hash=False)
+    # The demo's generator of this kind's rows, "module.function" (called with the demo's
+    # builder, returns unsaved rows); empty for the four kinds logcenter.demo builds itself.
+    demo: str = ""
     # Opening a row's detail writes an audit event (who looked at which audit record).
     audit_detail_views: bool = False
     description: str = ""
@@ -49,6 +77,14 @@ class LogKind:
     def perm(self, action):
         """'logcenter.<action>_<model>', e.g. perm("export")."""
         return f"{self.model._meta.app_label}.{action}_{self.model_name}"
+
+    @property
+    def actions(self):
+        """Every permission of the kind, as actions: "view" and each of its model's own
+        (export, view_sensitive, view_all, and view_cost, view_stats for usage)."""
+        suffix = f"_{self.model_name}"
+        return ("view", *(codename.removesuffix(suffix)
+                          for codename, _ in self.model._meta.permissions))
 
     @property
     def sorts(self):
@@ -70,6 +106,8 @@ class Registry:
         self._kinds: dict[str, LogKind] = {}
 
     def register(self, kind: LogKind):
+        if kind.charts not in ("", "usage") and not isinstance(kind.charts, EventChart):
+            raise ValueError(f"{kind.slug}: charts is \"usage\", an EventChart or empty")
         self._kinds[kind.slug] = kind
         return kind
 
@@ -102,6 +140,8 @@ registry.register(LogKind(
     description="Who changed what, and when: admin and important user operations.",
     sensitive_fields=("ip", "user_agent", "details"),
     audit_detail_views=True,
+    retention_days=365,
+    grants={"Auditor": FULL},
     sections=(
         DetailSection("Event", ("event_id", "occurred_at", "ingested_at", "action", "category",
                                 "result", "reason")),
@@ -129,6 +169,13 @@ registry.register(LogKind(
     sensitive_fields=("ip", "user_agent", "error_message"),
     cost_fields=("cost", "quota", "credits", "billing_items"),
     summary=True,
+    grants={
+        "Support": ("view", "view_all"),  # no cost, no sensitive fields
+        "Finance": ("view", "view_all", "export", "view_cost", "view_stats"),
+        # Their own usage (with their own cost); exports of it hold only their own rows
+        # too (the selector decides).
+        "Member": ("view", "view_cost", "view_stats", "export"),
+    },
     sections=(
         DetailSection("Event", ("event_id", "occurred_at", "ingested_at", "status",
                                 "error_code", "error_message")),
@@ -157,8 +204,12 @@ registry.register(LogKind(
     table=tables.AuthEventTable,
     serializer=serializers.AuthEventSerializer,
     description="Sign-ins, failures, lockouts and other identity events.",
-    charts="events",
+    charts=EventChart(field="event", title="Sign-in failures and lockouts",
+                      only=("login.failed", "account.locked"),
+                      colours={"login.failed": "#d92d20", "account.locked": "#7a271a"}),
     owner_field="user_id",
+    grants={"Auditor": FULL, "Support": ("view", "view_all", "view_sensitive"),
+            "Member": ("view", "export")},  # a member: their own sign-ins
     sections=(
         DetailSection("Event", ("event_id", "occurred_at", "ingested_at", "event", "result",
                                 "failure_reason", "identity_provider")),
@@ -179,8 +230,12 @@ registry.register(LogKind(
     table=tables.SystemEventTable,
     serializer=serializers.SystemEventSerializer,
     description="Platform events, warnings and errors by source and level.",
-    charts="events",
+    charts=EventChart(field="level", title="Events by level", colours={
+        "debug": "#98a2b3", "info": "#2e90fa", "warning": "#f79009", "error": "#d92d20",
+        "critical": "#7a271a"}),
     sensitive_fields=("ip", "user_agent", "details"),
+    retention_days=30,
+    grants={"Auditor": FULL, "Support": ("view", "view_all", "view_sensitive")},
     sections=(
         DetailSection("Event", ("event_id", "occurred_at", "ingested_at", "source", "event",
                                 "level", "message")),

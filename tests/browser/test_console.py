@@ -4,6 +4,7 @@ import re
 
 import pytest
 
+from logcenter.core.registry import registry
 from tests.factories import FACTORIES, StaffFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True),
@@ -32,8 +33,7 @@ def test_console_end_to_end(page, live_server, screenshot):
 
     sign_in(page, live_server, "browser-admin", "correct-horse-battery")
 
-    for label, slug in (("Audit", "audit"), ("Usage", "usage"), ("Authentication", "auth"),
-                        ("System events", "system")):
+    for label, slug in ((kind.label, kind.slug) for kind in registry):
         page.click(f"nav.tabs >> text={label}")
         page.wait_for_url(re.compile(rf"/logs/{slug}/"))
         assert table_rows(page).count() >= 4, f"{slug} shows rows"

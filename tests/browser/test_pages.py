@@ -8,6 +8,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
+from logcenter.core.registry import registry
 from tests.browser.test_console import sign_in, table_rows
 from tests.factories import (AuditEventFactory, AuthEventFactory, MemberFactory, StaffFactory,
                              UsageRecordFactory)
@@ -179,9 +180,8 @@ def test_retention_page_shows_policies_to_an_admin(page, live_server, screenshot
 
     policies = page.locator("section.card", has=page.locator("h2", has_text="Policies"))
     expect(policies.locator("tbody td:first-child")).to_have_text(
-        ["Audit", "Usage", "Authentication", "System events"])
-    for label, days in (("Audit", "365"), ("Usage", "90"), ("Authentication", "90"),
-                        ("System events", "30")):
+        [kind.label for kind in registry])
+    for label, days in ((kind.label, str(kind.retention_days)) for kind in registry):
         expect(page.get_by_label(f"{label} days", exact=True)).to_have_value(days)
         expect(page.get_by_label(f"{label} legal hold", exact=True)).not_to_be_checked()
     expect(page.locator("#deletions")).to_contain_text("No deletions yet.")

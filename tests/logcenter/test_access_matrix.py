@@ -1,6 +1,8 @@
-"""Who sees what: every role × every kind × page / API × list / detail.
+"""Who sees what: every role × every registered kind × page / API / export × list / detail.
 
-(The export face joins this matrix in test_exports.py, through the same selector.)
+The rows derive from the registry (each kind's grants, through accounts.roles); the policy
+of the first four kinds is written out below as well, so a change to it is seen.
+
 """
 
 import json
@@ -9,6 +11,7 @@ from dataclasses import dataclass
 import pytest
 from rest_framework.test import APIClient
 
+from accounts.roles import role_permissions
 from logcenter.core.registry import registry
 from tests.factories import FACTORIES, MemberFactory, StaffFactory
 
@@ -26,7 +29,24 @@ class Expect:
 
 
 NONE = Expect("none")
-MATRIX = {
+
+
+def expect(permissions, kind):
+    """What a role holding `permissions` (accounts.roles) should see of `kind`."""
+    def held(action):
+        return kind.perm(action) in permissions
+
+    if not held("view"):
+        return NONE
+    return Expect("all" if held("view_all") else "own", held("view_sensitive"),
+                  bool(kind.cost_fields) and held("view_cost"))
+
+
+# Derived: every role × every registered kind, from the roles the registry's grants make.
+MATRIX = {role: {kind.slug: expect(permissions, kind) for kind in registry}
+          for role, permissions in role_permissions().items()}
+# The policy for the first four kinds, written out: a change to their grants fails here.
+POLICY = {
     "Administrator": {"audit": Expect("all", True), "usage": Expect("all", True, True),
                       "auth": Expect("all", True), "system": Expect("all", True)},
     "Auditor": {"audit": Expect("all", True), "usage": NONE,
@@ -158,9 +178,19 @@ def test_member_filtering_for_someone_else_gets_nothing(world):
     assert response.status_code == 200 and response.json()["results"] == []
 
 
-EXPORTERS = {"Administrator": {"audit", "usage", "auth", "system"},
-             "Auditor": {"audit", "auth", "system"}, "Support": set(),
-             "Finance": {"usage"}, "Member": {"usage", "auth"}}
+EXPORTERS = {role: {kind.slug for kind in registry if kind.perm("export") in permissions}
+             for role, permissions in role_permissions().items()}
+EXPORT_POLICY = {"Administrator": {"audit", "usage", "auth", "system"},
+                 "Auditor": {"audit", "auth", "system"}, "Support": set(),
+                 "Finance": {"usage"}, "Member": {"usage", "auth"}}
+
+
+def test_the_first_four_kinds_keep_their_policy():
+    """The derived matrix says for audit, usage, auth and system what the policy says."""
+    four = set(POLICY["Administrator"])
+    assert {role: {slug: e for slug, e in row.items() if slug in four}
+            for role, row in MATRIX.items()} == POLICY
+    assert {role: slugs & four for role, slugs in EXPORTERS.items()} == EXPORT_POLICY
 
 
 @pytest.mark.parametrize("role, slug", CASES)

@@ -201,3 +201,70 @@ def _build(schema_editor, model, index):
     if _valid_definition(schema_editor, building.name) is None:
         raise RuntimeError(f"{building.name} is not valid after building it on every "
                            f"partition of {table}; run the migration again.")
+
+
+class AppendOnly(Operation):
+    """Make a log model's table append-only: one line in the migration that creates it.
+
+        operations = [migrations.CreateModel(name="FifthEvent", …),
+                      AppendOnly("FifthEvent")]
+
+    On PostgreSQL it creates the statement trigger `<table>_append_only`, which refuses
+    UPDATE and DELETE unless retention's purge function set `logcenter.purge` (the function
+    `logcenter_refuse_log_change` of logcenter migration 0004: the migration depends on it).
+    That trigger is what the rest reads: after every migrate the owner adds the TRUNCATE
+    trigger and grants the app role only SELECT and INSERT on such a table
+    (logcenter.engines.postgres.db_roles.after_migrate). Other databases rely on the
+    application, which has no edit paths. The table comes from the model's state, so a
+    custom `db_table` is followed. The four first kinds got theirs in 0004 (and 0007 for
+    the partitioned usage table), by name.
+    """
+
+    reduces_to_sql = False
+    reversible = True
+    FUNCTION = "logcenter_refuse_log_change()"
+
+    def __init__(self, model_name):
+        self.model_name = model_name
+
+    def deconstruct(self):
+        return (self.__class__.__qualname__, [self.model_name], {})
+
+    def describe(self):
+        return f"Make {self.model_name}'s table append-only (PostgreSQL trigger)"
+
+    @property
+    def migration_name_fragment(self):
+        return f"append_only_{self.model_name.lower()}"
+
+    def state_forwards(self, app_label, state):
+        pass  # the schema's state has no triggers
+
+    def _table(self, app_label, schema_editor, state):
+        model = state.apps.get_model(app_label, self.model_name)
+        if (schema_editor.connection.vendor != "postgresql"
+                or not self.allow_migrate_model(schema_editor.connection.alias, model)):
+            return None
+        return model._meta.db_table
+
+    def database_forwards(self, app_label, schema_editor, from_state, to_state):
+        table = self._table(app_label, schema_editor, to_state)
+        if table is None:
+            return
+        with schema_editor.connection.cursor() as cursor:
+            cursor.execute("SELECT to_regprocedure(%s) IS NOT NULL", [self.FUNCTION])
+            if not cursor.fetchone()[0]:
+                raise RuntimeError(f"{self.describe()}: {self.FUNCTION} does not exist yet; "
+                                   "the migration must depend on logcenter's 0004_append_only.")
+        quote = schema_editor.quote_name
+        schema_editor.execute(
+            f"CREATE TRIGGER {quote(table + '_append_only')} BEFORE UPDATE OR DELETE ON "
+            f"{quote(table)} FOR EACH STATEMENT EXECUTE FUNCTION {self.FUNCTION}")
+
+    def database_backwards(self, app_label, schema_editor, from_state, to_state):
+        table = self._table(app_label, schema_editor, from_state)
+        if table is None:
+            return
+        quote = schema_editor.quote_name
+        schema_editor.execute(f"DROP TRIGGER IF EXISTS {quote(table + '_append_only')} "
+                              f"ON {quote(table)}")

@@ -1,4 +1,4 @@
-"""`manage.py seed_demo`: demo users, API keys and 30 days of logs of all four kinds.
+"""`manage.py seed_demo`: demo users, API keys and 30 days of logs of every registered kind.
 
 Idempotent: a second run creates no users, keys or rows, and a run after part of the demo
 set was deleted puts back only the missing rows. `--usage N` then appends N extra
@@ -17,7 +17,7 @@ from accounts.models import ApiKey, User
 from logcenter.engines.postgres import db_roles
 from logcenter import demo
 from logcenter.demo import DEMO_LOGINS, DEMO_USER_PASSWORD  # noqa: F401  (re-exported)
-from logcenter.models import AuditEvent, AuthEvent, SystemEvent, UsageRecord
+from logcenter.core.registry import registry
 
 
 class Command(BaseCommand):
@@ -101,9 +101,8 @@ class Command(BaseCommand):
         w = self.stdout.write
         w("")
         w("Rows per kind:")
-        for label, model in (("audit", AuditEvent), ("usage", UsageRecord),
-                             ("auth", AuthEvent), ("system", SystemEvent)):
-            w(f"  {label:<7} {model.objects.count():>10,}")
+        for kind in registry:
+            w(f"  {kind.slug:<7} {kind.model.objects.count():>10,}")
         w(f"  users   {User.objects.count():>10,}")
         w(f"  apikeys {ApiKey.objects.count():>10,}")
         w("Sign-ins: `manage.py demo_logins` (make run prints them).")
