@@ -53,9 +53,13 @@ def plan_nodes(sql, params, table):
     return found
 
 
+# Filters that take a set value rather than the newest row's.
+SET_VALUES = {"usage": USAGE_VALUES, "audit": {"show_views": "true"}}
+
+
 def filter_value(kind, name, sample):
-    if kind.slug == "usage" and name in USAGE_VALUES:
-        return USAGE_VALUES[name]
+    if name in SET_VALUES.get(kind.slug, {}):
+        return SET_VALUES[kind.slug][name]
     field = kind.filterset.base_filters[name]
     source = {"user": "username", "api_key": "api_key_name", "actor": "actor_name"}.get(
         name, field.field_name)
