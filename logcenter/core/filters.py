@@ -305,27 +305,18 @@ class ManyValuesField(forms.Field):
         raw = value if isinstance(value, (list, tuple)) else [value]
         return split_values(raw) or None
 
-    def validate(self, value):
-        pass
-
-    def run_validators(self, value):
-        if not value:
-            return
+    def clean(self, value):
+        """Each value cleaned by `inner`; every bad one named in the errors."""
         errors, cleaned = [], []
-        for item in value:
+        for item in self.to_python(value) or []:
             try:
                 cleaned.append(self.inner.clean(item))
             except ValidationError as error:
-                for message in error.messages:
-                    errors.append(ValidationError(f"{item[:80]!r}: {message}", code="invalid"))
+                errors += [ValidationError(f"{item[:80]!r}: {message}", code="invalid")
+                           for message in error.messages]
         if errors:
             raise ValidationError(errors)
-        value[:] = [v for v in cleaned if v not in (None, "")]
-
-    def clean(self, value):
-        value = self.to_python(value)
-        self.run_validators(value)
-        return value or None
+        return [v for v in cleaned if v not in (None, "")] or None
 
 
 def _any_of(field_name):

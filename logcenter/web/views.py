@@ -6,16 +6,17 @@ from django.contrib.auth.decorators import login_required
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
-from django.shortcuts import redirect, render
+from django.shortcuts import redirect
+from django.utils.decorators import method_decorator
 from django.views.generic import TemplateView
 
 from logcenter.analytics import charts, stats
 from logcenter.core import selectors, services
 from logcenter.core.access import access_for, visible_kinds
-from logcenter.models import CONSOLE
-from logcenter.core.params import describe, parameter_errors
+from logcenter.core.params import page_takes
 from logcenter.core.registry import registry
 from logcenter.core.text import escape_row
+from logcenter.models import CONSOLE
 
 
 def text_fields(kind):
@@ -151,10 +152,8 @@ class LogPanelsView(LogKindMixin, TemplateView):
 class LogDetailView(LogKindMixin, TemplateView):
     template_name = "logcenter/detail.html"
 
+    @method_decorator(page_takes())  # the detail takes no parameter
     def get(self, request, *args, **kwargs):
-        problems = parameter_errors(request.GET, known=())  # the detail takes none
-        if problems:
-            return render(request, "400.html", {"problem": describe(problems)}, status=400)
         return super().get(request, *args, **kwargs)
 
     def get_context_data(self, **kwargs):
