@@ -129,3 +129,30 @@ class Engine:
         """Refresh the store's statistics of the log tables that changed enough; return
         the tables refreshed ([] where the store plans without)."""
         raise NotImplementedError
+
+    # --- integrity (sealing and verifying) ----------------------------------------------
+
+    # Whether several processes may read one kind's rows side by side (verify --workers).
+    parallel_reads = False
+
+    def row_leaves(self, model, after, upto=None, *, limit=None, with_time=False):
+        """(id, leaf) or, `with_time`, (id, leaf, occurred_at) of `model`'s rows with
+        after < id <= upto (None: no bound), at most `limit`, in id order; each leaf as
+        logcenter.integrity.canonical.orm_leaves computes it. Inside a transaction."""
+        raise NotImplementedError
+
+    def try_exclusive(self, key: int) -> AbstractContextManager:
+        """A block holding the store-wide lock `key` when no other session holds it: it
+        yields whether it got it (one sealing run at a time)."""
+        raise NotImplementedError
+
+    def take_turn(self, name: str) -> None:
+        """Wait for the lock `name`, held until the caller's transaction ends (one writer
+        of a kind's chain at a time)."""
+        raise NotImplementedError
+
+    def seal_horizons(self, kinds, settle: float, wait: float) -> tuple[dict, str]:
+        """({slug: the highest id safe to seal, None for no limit}, ""), or ({}, why not)
+        when writers stayed open past `wait` seconds. Safe: no transaction still open
+        can insert a row at or below it."""
+        raise NotImplementedError

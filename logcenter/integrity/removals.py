@@ -19,6 +19,7 @@ from django.db import connection, transaction
 from django.db.models import Max, Min
 from django.utils import timezone
 
+from logcenter.engines import engine_for
 from logcenter.integrity import canonical, keys
 from logcenter.integrity.models import DigestBlock, RemovalRecord
 
@@ -89,12 +90,9 @@ def _kind_slug(kind):
 
 
 def chain_lock(name, slug):
-    """A transaction-level lock taking turns on one kind's chain (PostgreSQL)."""
-    if connection.vendor != "postgresql":
-        return
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))",
-                       [f"logcenter.integrity.{name}.{slug}"])
+    """Take turns on one kind's chain (`name`: "block" or "removal") until the caller's
+    transaction ends."""
+    engine_for().take_turn(f"logcenter.integrity.{name}.{slug}")
 
 
 def record_removal(kind, ids, *, reason, before=None):

@@ -25,9 +25,10 @@ import time
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.db import connection, reset_queries, transaction
+from django.db import reset_queries, transaction
 from django.utils import timezone
 
+from logcenter.engines import engine_for
 from logcenter.integrity import canonical, keys, rows
 from logcenter.integrity.models import DigestBlock
 from logcenter.integrity.removals import chain_lock
@@ -62,73 +63,13 @@ def _cfg(name):
     return settings.LOGCENTER_INTEGRITY[name]
 
 
-class _Held:
-    def __init__(self):
-        self.held = False
-
-    def __enter__(self):
-        if connection.vendor != "postgresql":
-            self.held = True
-            return True
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_try_advisory_lock(%s)", [SEALING_LOCK])
-            self.held = cursor.fetchone()[0]
-        return self.held
-
-    def __exit__(self, *exc):
-        if self.held and connection.vendor == "postgresql":
-            try:
-                with connection.cursor() as cursor:
-                    cursor.execute("SELECT pg_advisory_unlock(%s)", [SEALING_LOCK])
-            except Exception:  # a failed transaction refuses it: closing the session frees it
-                connection.close()
-
-
-def sequence_values(kinds):
-    """{slug: the last id drawn from the kind's id sequence} (PostgreSQL)."""
-    values = {}
-    with connection.cursor() as cursor:
-        for kind in kinds:
-            cursor.execute("SELECT pg_sequence_last_value(pg_get_serial_sequence(%s, %s))",
-                           [kind.model._meta.db_table, kind.model._meta.pk.column])
-            values[kind.slug] = cursor.fetchone()[0] or 0
-    return values
-
-
-def open_writers(since):
-    """(count, oldest start) of other sessions on this database with a transaction that
-    started before `since` and has written (holds a transaction id)."""
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_stat_clear_snapshot()")
-        cursor.execute(
-            "SELECT count(*), min(xact_start) FROM pg_stat_activity "
-            "WHERE datname = current_database() AND pid <> pg_backend_pid() "
-            "AND backend_xid IS NOT NULL AND xact_start < %s", [since])
-        return cursor.fetchone()
-
-
 def safe_horizons(kinds, *, settle=None, wait=None):
     """({slug: highest id safe to seal, or None for no limit}, why-not text). The text is
-    non-empty (and the dict empty) when writers stayed open past `wait` seconds."""
-    if connection.vendor != "postgresql":
-        return {kind.slug: None for kind in kinds}, ""
+    non-empty (and the dict empty) when writers stayed open past `wait` seconds. The
+    default database's engine decides (the one the writers of every kind share here)."""
     settle = _cfg("SETTLE_SECONDS") if settle is None else settle
     wait = _cfg("WAIT_SECONDS") if wait is None else wait
-    horizons = sequence_values(kinds)
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT clock_timestamp()")
-        since = cursor.fetchone()[0]
-    if settle:
-        time.sleep(settle)
-    deadline = time.monotonic() + wait
-    while True:
-        count, oldest = open_writers(since)
-        if not count:
-            return horizons, ""
-        if time.monotonic() >= deadline:
-            return {}, (f"{count} transaction(s) writing since {canonical.time_text(oldest)} "
-                        "still open: sealing waits for them")
-        time.sleep(0.1)
+    return engine_for().seal_horizons(kinds, settle, wait)
 
 
 def seal(kinds=None, *, block_rows=None, settle=None, wait=None):
@@ -137,7 +78,7 @@ def seal(kinds=None, *, block_rows=None, settle=None, wait=None):
 
     kinds = list(kinds or registry)
     run, started = SealRun(), time.monotonic()
-    with _Held() as held:
+    with engine_for().try_exclusive(SEALING_LOCK) as held:
         if not held:
             run.busy = True
             return run

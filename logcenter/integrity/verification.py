@@ -357,7 +357,11 @@ def _parts(slug, lo, hi, workers):
     """Consecutive runs of blocks lo..hi holding about as many rows each, one a worker."""
     from django.db import connection
 
-    if workers <= 1 or connection.vendor != "postgresql" or connection.in_atomic_block:
+    from logcenter.core.registry import registry
+    from logcenter.engines import engine_for
+
+    if (workers <= 1 or not engine_for(registry[slug]).parallel_reads
+            or connection.in_atomic_block):
         return [(lo, hi)]
     sizes = list(DigestBlock.objects.filter(kind=slug, seq__gte=lo, seq__lte=hi)
                  .order_by("seq").values_list("seq", "row_count"))

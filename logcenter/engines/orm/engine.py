@@ -16,6 +16,7 @@ from django.db.models.functions import TruncHour
 
 from logcenter.analytics import rollups, stats
 from logcenter.engines.base import Engine
+from logcenter.integrity import canonical
 from logcenter.models import USAGE_ROLLUPS, UsageLedger, UsageRecord
 
 
@@ -130,6 +131,20 @@ class OrmEngine(Engine):
 
     def planner_upkeep(self):
         return []
+
+    # --- integrity ---------------------------------------------------------------------
+
+    def row_leaves(self, model, after, upto=None, *, limit=None, with_time=False):
+        return canonical.orm_leaves(model, after, upto, limit=limit, with_time=with_time)
+
+    def try_exclusive(self, key):
+        return nullcontext(True)  # the database serialises its writers (SQLite: one)
+
+    def take_turn(self, name):
+        pass
+
+    def seal_horizons(self, kinds, settle, wait):
+        return {kind.slug: None for kind in kinds}, ""  # a write is visible once done
 
 
 def _bulk_create(rollup, groups):

@@ -11,7 +11,7 @@ from logcenter.analytics import rollups as usage_rollups
 from logcenter.engines.base import NotExpired
 from logcenter.engines.orm.engine import OrmEngine
 from logcenter.engines.postgres import (
-    buckets, export_sql, ingest, keyset, partitions, planner_stats, rollups,
+    buckets, export_sql, ingest, integrity, keyset, leaves, partitions, planner_stats, rollups,
 )
 from logcenter.models import UsageRecord, UsageRollupInbox
 
@@ -113,3 +113,21 @@ class PostgresEngine(OrmEngine):
 
     def planner_upkeep(self):
         return planner_stats.refresh_stale_tables()
+
+    # --- integrity ---------------------------------------------------------------------
+
+    parallel_reads = True
+
+    def row_leaves(self, model, after, upto=None, *, limit=None, with_time=False):
+        if not leaves.supports(model):
+            return super().row_leaves(model, after, upto, limit=limit, with_time=with_time)
+        return leaves.copy_leaves(model).leaves(after, upto, limit, with_time)
+
+    def try_exclusive(self, key):
+        return integrity.try_exclusive(key)
+
+    def take_turn(self, name):
+        integrity.take_turn(name)
+
+    def seal_horizons(self, kinds, settle, wait):
+        return integrity.seal_horizons(kinds, settle, wait)
