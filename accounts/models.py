@@ -2,9 +2,11 @@ import hashlib
 import secrets
 import zoneinfo
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 TIMEZONE_CHOICES = [(name, name) for name in sorted(zoneinfo.available_timezones())]
 
@@ -15,6 +17,9 @@ class User(AbstractUser):
     email = models.EmailField(unique=True)
     display_name = models.CharField(max_length=150, blank=True)
     timezone = models.CharField(max_length=64, choices=TIMEZONE_CHOICES, default="UTC")
+    # The console's language for this user (the switcher saves it); empty: the browser's.
+    language = models.CharField(_("language"), max_length=16, choices=settings.LANGUAGES,
+                                blank=True, default="")
 
     REQUIRED_FIELDS = ["email"]
 

@@ -55,7 +55,8 @@ admin_audit.register(Audited(
     created=AuditAction.USER_ADDED, updated=AuditAction.USER_UPDATED,
     deleted=AuditAction.USER_DELETED, transition=_user_action,
     resource_name=lambda user: user.get_username(),
-    bookkeeping=("last_login",), secret={"password": "password_hash"}, quiet=_rehash,
+    # The language a user picks for themselves is a preference, not an administrator's change.
+    bookkeeping=("last_login", "language"), secret={"password": "password_hash"}, quiet=_rehash,
     relations=(
         Relation("groups", "roles", AuditAction.USER_ROLE_CHANGED, _names),
         Relation("user_permissions", "permissions", AuditAction.USER_PERMISSIONS_CHANGED,

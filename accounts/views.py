@@ -1,11 +1,14 @@
 import secrets
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse_lazy
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
+from django.views.i18n import set_language
 
 from logcenter.core.params import page_takes
 from logcenter.core.services import auth_event_record
@@ -23,6 +26,25 @@ class SignInView(auth_views.LoginView):
         response = super().form_valid(form)  # logs in, rotating the session key
         services.record_sign_in(self.request, form.get_user())
         return response
+
+
+@require_POST
+def language_set(request):
+    """The top bar's language switcher: Django's set_language (the cookie, and back to
+    `next`), and for a signed-in user the saved preference, which follows them to any
+    browser. An empty choice goes back to the browser's language."""
+    choice = request.POST.get("language", "")
+    if choice and choice not in dict(settings.LANGUAGES):
+        return render(request, "400.html", {"problem": _("Unknown language.")}, status=400)
+    response = set_language(request)
+    if not choice:
+        response.delete_cookie(settings.LANGUAGE_COOKIE_NAME,
+                               path=settings.LANGUAGE_COOKIE_PATH,
+                               domain=settings.LANGUAGE_COOKIE_DOMAIN)
+    if request.user.is_authenticated and request.user.language != choice:
+        request.user.language = choice
+        request.user.save(update_fields=["language"])
+    return response
 
 
 class PasswordChangeView(auth_views.PasswordChangeView):

@@ -5,9 +5,11 @@ from decimal import Decimal
 
 from django import template
 from django.utils import timezone
+from django.utils.formats import number_format
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 from django.utils.text import capfirst
+from django.utils.translation import gettext as _
 
 register = template.Library()
 
@@ -39,7 +41,7 @@ def render_value(value):
     if value is None or value == "" or value == {} or value == []:
         return mark_safe('<span class="muted">—</span>')
     if isinstance(value, bool):
-        return "yes" if value else "no"
+        return _("yes") if value else _("no")
     if is_records(value):
         return _records_table(value)
     if isinstance(value, list) and all(isinstance(v, (str, int, float)) for v in value):
@@ -61,8 +63,22 @@ def render_field(value):
     """A model field's value: as render_value, but integers, which the log models use only
     for counts and durations (tokens, quota, latency), get thousands separators."""
     if isinstance(value, int) and not isinstance(value, bool):
-        return f"{value:,}"
+        return grouped(value)
     return render_value(value)
+
+
+def grouped(value):
+    """An integer with the language's digit grouping (12,345 in each of ours)."""
+    return number_format(value, force_grouping=True)
+
+
+@register.filter
+def kind_label(slug):
+    """A kind's label (in the user's language) from its slug, as jobs store it."""
+    from logcenter.core.registry import registry
+
+    kind = registry.get(slug)
+    return kind.label if kind else slug
 
 
 @register.filter
@@ -115,7 +131,7 @@ def is_change_set(value):
 def pager_labels(ordering):
     """(previous, next) for the pager: newer/older only when the rows are in time order."""
     if ordering in ("", None, "-occurred_at"):
-        return ("← Newer", "Older →")
+        return (_("← Newer"), _("Older →"))
     if ordering == "occurred_at":
-        return ("← Older", "Newer →")
-    return ("← Previous", "Next →")
+        return (_("← Older"), _("Newer →"))
+    return (_("← Previous"), _("Next →"))

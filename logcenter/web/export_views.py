@@ -5,6 +5,10 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.html import format_html
+from django.utils.safestring import mark_safe
+from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 from django.views.decorators.http import require_POST
 
 from logcenter.exports import jobs as exports
@@ -26,16 +30,18 @@ def export_start(request, kind):
     except selectors.InvalidLogQuery as exc:
         problems = "; ".join(f"{name}: {' '.join(reasons)}"
                              for name, reasons in exc.api_errors().items())
-        messages.error(request, f"Fix the filters before exporting ({problems}).")
+        messages.error(request, _("Fix the filters before exporting ({problems}).").format(
+            problems=problems))
         return redirect(f"{reverse('logcenter:list', args=[kind])}?{request.GET.urlencode()}")
     except ValueError as exc:
         messages.error(request, str(exc))
         return redirect(f"{reverse('logcenter:list', args=[kind])}?{request.GET.urlencode()}")
     except exports.QueueUnavailable:
-        messages.error(request, "The task queue is unavailable right now, so the export could "
-                                "not start. Pages and ingestion still work; retry it later.")
+        messages.error(request, _("The task queue is unavailable right now, so the export "
+                                  "could not start. Pages and ingestion still work; retry it "
+                                  "later."))
         return redirect("exports")
-    messages.success(request, "Export started; it appears below with its progress.")
+    messages.success(request, _("Export started; it appears below with its progress."))
     return redirect("exports")
 
 
@@ -44,11 +50,22 @@ def export_start(request, kind):
 def export_jobs(request):
     jobs = ExportJob.objects.filter(user=request.user)[:50]
     template = "logcenter/_jobs.html" if request.htmx else "logcenter/jobs.html"
+    # The tabs whose Export button this user has (none for some roles).
+    kinds = [kind for kind in visible_kinds(request.user)
+             if access_for(request.user, kind).can_export]
     return render(request, template, {
         "jobs": jobs, "polling": any(job.is_active for job in jobs),
-        # The tabs whose Export button this user has (none for some roles).
-        "exportable_kinds": [kind for kind in visible_kinds(request.user)
-                             if access_for(request.user, kind).can_export]})
+        "exportable_kinds": kinds, "exportable_links": tab_links(kinds)})
+
+
+def tab_links(kinds):
+    """Links to the kinds' tabs as a list in the user's language: "A, B or C" / "A、B或C"."""
+    links = [format_html('<a href="{}">{}</a>', reverse("logcenter:list", args=[kind.slug]),
+                         kind.label) for kind in kinds]
+    if len(links) < 2:
+        return mark_safe("".join(links))
+    return mark_safe(pgettext("list separator", ", ").join(links[:-1])
+                     + pgettext("list, before the last item", " or ") + links[-1])
 
 
 @login_required
@@ -69,5 +86,5 @@ def export_retry(request, export_id):
         exports.export_retry(job)
     except (ValueError, exports.QueueUnavailable) as exc:
         messages.error(request, str(exc) if isinstance(exc, ValueError)
-                       else "The task queue is unavailable right now; retry later.")
+                       else _("The task queue is unavailable right now; retry later."))
     return redirect("exports")
