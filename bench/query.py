@@ -93,6 +93,7 @@ def main():
 
     from accounts.models import User
     from logcenter.core import selectors
+    from logcenter.core.query import LogQuery
     from logcenter.core.pagination import keyset_queryset
     from logcenter.core.registry import registry
 
@@ -126,7 +127,7 @@ def main():
             for name, params in cases:
                 params = {**params, "page_size": "50",
                           **({} if window == "default" else {"range": window})}
-                filterset = selectors.log_filter(kind, user, params)
+                filterset = LogQuery.parse(kind, user, params).filterset
                 ordering = filterset.ordering_value
                 key = ordering.lstrip("-")
                 sign = "-" if ordering.startswith("-") else ""
@@ -174,7 +175,7 @@ def main():
                         started = time.perf_counter()
                         # The same query string validated by the same FilterSet, as a naive
                         # view would, then Django's Paginator: COUNT(*), OFFSET.
-                        naive_qs = selectors.log_filter(kind, user, params).qs.order_by(
+                        naive_qs = LogQuery.parse(kind, user, params).filterset.qs.order_by(
                             f"{sign}{key}", f"{sign}id")
                         paginator = Paginator(naive_qs, 50)
                         page = (paginator.page(offset // 50 + 1) if paginator.count > offset

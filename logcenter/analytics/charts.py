@@ -16,7 +16,7 @@ from django.utils import timezone
 from django.utils.html import escape
 from django.utils.safestring import mark_safe
 
-from logcenter.core import selectors
+from logcenter.core.query import LogQuery
 from logcenter.analytics import stats
 from logcenter.core.registry import registry
 from logcenter.engines import engine_for
@@ -222,7 +222,7 @@ def usage_panels(user, params):
               stats.totals(stats.regroup(query, "status"))}
     requests = sum(status.values())
     p95_ms, p95_sampled = _p95_latency(
-        selectors.log_filter(kind, user, params, also=PANEL_PARAMETERS).qs)
+        LogQuery.parse(kind, user, params, also=PANEL_PARAMETERS).queryset)
     return {
         "chart": chart,
         "top": top,
@@ -263,7 +263,7 @@ def event_panels(kind_slug, user, params):
     chart's field (auth: failures and lockouts; system: events by level)."""
     kind = registry[kind_slug]
     chart = kind.charts
-    filterset = selectors.log_filter(kind, user, params, also=PANEL_PARAMETERS)
+    filterset = LogQuery.parse(kind, user, params, also=PANEL_PARAMETERS).filterset
     start, _, _ = filterset.time_window
     end = min(filterset.form.cleaned_data.get("end_time") or timezone.now(), timezone.now())
     start = start or end - timedelta(days=7)

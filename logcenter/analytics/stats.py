@@ -19,12 +19,11 @@ from django.db.models import Count, Sum
 from django.db.models.functions import TruncDay, TruncHour, TruncMinute
 from django.utils import timezone
 
-from logcenter.core import selectors
 from logcenter.core.access import access_for
 from logcenter.core.filters import NEGATION_PREFIX
+from logcenter.core.query import PAGING, LogQuery
 from logcenter.engines import engine_for
 from logcenter.models import USAGE_ROLLUPS
-from logcenter.core.params import as_querydict
 from logcenter.core.registry import registry
 
 WIDTHS = {  # width: (step, most buckets per request)
@@ -51,8 +50,6 @@ ROLLUP_FILTERS = {
 }
 # A negation reads the same dimensions as its filter.
 ROLLUP_FILTERS.update({NEGATION_PREFIX + name: dims for name, dims in ROLLUP_FILTERS.items()})
-PAGING = {"ordering", "cursor", "page_size"}
-NOT_FILTERS = {"start_time", "end_time", "range", *PAGING}
 # output name: (raw column, rollup column); a raw row counts as one request.
 MEASURES = {
     "requests": (None, "requests"),
@@ -89,11 +86,11 @@ class Query:
     group_names: list  # their public names
     measures: list  # output names the role may see
     tz: object
+    asked: object = None  # the LogQuery as asked (its own window), for usage_rates
 
     @property
     def used_filters(self):
-        data = self.filterset.form.cleaned_data
-        return {k for k, v in data.items() if k not in NOT_FILTERS and v not in (None, "")}
+        return self.asked.used_filters()
 
     @property
     def rollup(self):
@@ -113,12 +110,6 @@ class Query:
         return self.rollup is not None
 
 
-def filter_lists(params) -> dict:
-    """{name: [values]} of the usage filters in `params`, without time window and paging."""
-    names = registry["usage"].filterset.parameter_names() - NOT_FILTERS
-    return {k: v for k, v in as_querydict(params).lists() if k in names}
-
-
 def parameter_names() -> frozenset:
     """What the stats take: the usage list's parameters but its paging."""
     return registry["usage"].filterset.parameter_names() - PAGING
@@ -131,12 +122,12 @@ def parse(user, params, *, group_by="", default_range=timedelta(days=1), also=()
     kind = registry["usage"]
     if not access_for(user, kind).can_view_stats:
         raise PermissionDenied("Your role may not see usage statistics.")
-    windowed = selectors.log_filter(kind, user, params, also=also)
-    data = windowed.form.cleaned_data
+    windowed = LogQuery.parse(kind, user, params, also=also)
+    data = windowed.values
     now = timezone.now()
     start, _, _ = windowed.time_window
     end = min(data.get("end_time") or now, now)
-    filterset = selectors.log_filter(kind, user, {**filter_lists(params), "range": "all"})
+    filterset = windowed.rewindowed(range="all").filterset
     if start is None and data.get("range") == "all":
         # All time: from the first row this user may see under these filters.
         start = filterset.qs.order_by("occurred_at").values_list("occurred_at",
@@ -148,7 +139,8 @@ def parse(user, params, *, group_by="", default_range=timedelta(days=1), also=()
     tz = timezone.get_current_timezone()
     if isinstance(tz, dt_timezone):
         tz = zoneinfo.ZoneInfo("UTC")
-    return regroup(Query(user, filterset, start, end, [], [], measures, tz), group_by)
+    return regroup(Query(user, filterset, start, end, [], [], measures, tz, windowed),
+                   group_by)
 
 
 def regroup(query, group_by):
@@ -349,11 +341,10 @@ def _iso(value):
 RATE_WINDOW_SECONDS = 60
 
 
-def usage_rates(user, params):
-    """Requests and tokens in the last 60 seconds under the same (non-time) filters."""
-    recent = filter_lists(params)
-    recent["start_time"] = str(int(timezone.now().timestamp()) - RATE_WINDOW_SECONDS)
-    queryset = selectors.log_filter(registry["usage"], user, recent).qs
+def usage_rates(query):
+    """Requests and tokens in the last 60 seconds under the stats query's filters."""
+    since = str(int(timezone.now().timestamp()) - RATE_WINDOW_SECONDS)
+    queryset = query.asked.rewindowed(start_time=since).queryset
     figures = queryset.order_by().aggregate(requests=Count("id"), tokens=Sum("total_tokens"))
     return {"rpm": figures["requests"] or 0, "tpm": figures["tokens"] or 0}
 
@@ -368,5 +359,5 @@ def usage_stats(user, params, *, also=()):
     for name in ("cost", "quota", "credits"):
         if name in figures:
             stats[name] = figures[name]
-    stats.update(usage_rates(user, params))
+    stats.update(usage_rates(query))
     return stats

@@ -6,7 +6,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from logcenter.analytics.stats import StatsError
-from logcenter.core.selectors import InvalidLogQuery
+from logcenter.core.query import InvalidLogQuery
 
 
 def exception_handler(exc, context):

@@ -8,6 +8,8 @@ fields, hidden cost fields) from the same Access object.
 from dataclasses import dataclass
 from functools import cached_property
 
+from django.core.exceptions import PermissionDenied
+
 MASK = "[masked]"
 
 
@@ -98,3 +100,12 @@ def visible_kinds(user):
     from logcenter.core.registry import registry
 
     return [kind for kind in registry if access_for(user, kind).can_view]
+
+
+def log_visible(kind, user):
+    """Rows of `kind` the user may see: PermissionDenied without the kind's view
+    permission; only their own rows without view_all."""
+    access = access_for(user, kind)
+    if not access.can_view:
+        raise PermissionDenied(f"Your role may not see the {kind.label} logs.")
+    return access.scope(kind.model.objects.all())

@@ -1,7 +1,8 @@
 """Reads of the log kinds: the one place that decides which rows a request gets.
 
 The list page, the REST API and the export call these, so visibility, filters, sort
-and paging are decided once. A selector wraps the kind's FilterSet.
+and paging are decided once: a LogQuery (logcenter.core.query) holds the validated
+parameters, `log_page` reads its page through the kind's engine. Selectors only read.
 """
 
 import json
@@ -9,29 +10,13 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from django.conf import settings
-from django.core.exceptions import PermissionDenied
 from django.utils.crypto import constant_time_compare, salted_hmac
 
-from logcenter.core.access import access_for, visible_kinds
-from logcenter.core.pagination import KeysetPage, Total, keyset_page
-from logcenter.core.params import UNKNOWN, as_querydict, parameter_errors
+from logcenter.core.access import access_for, log_visible, visible_kinds  # noqa: F401
+from logcenter.core.pagination import KeysetPage, Total
+from logcenter.core.query import InvalidLogQuery, LogQuery  # noqa: F401 (the faces' import)
 from logcenter.core.registry import LogKind
 from logcenter.engines import engine_for
-
-
-class InvalidLogQuery(Exception):
-    """The query string did not validate; `errors` maps parameter -> reasons, as a form's
-    get_json_data() gives them ([{"message", "code"}]). Unknown parameters come under
-    params.UNKNOWN, one entry per name."""
-
-    def __init__(self, errors, filterset=None):
-        super().__init__("Invalid log query")
-        self.errors = errors
-        self.filterset = filterset
-
-    def api_errors(self) -> dict:
-        """{parameter: [messages]}: the body of the API's HTTP 400 (every face's)."""
-        return {field: [e["message"] for e in errors] for field, errors in self.errors.items()}
 
 
 @dataclass
@@ -87,54 +72,19 @@ def _total_seal(filterset, viewer, total: Total) -> str:
     return salted_hmac("logcenter.cursor-total", text, algorithm="sha256").hexdigest()[:32]
 
 
-def log_visible(kind: LogKind, user):
-    """Rows of `kind` the user may see: PermissionDenied without the kind's view
-    permission; only their own rows without view_all."""
-    access = access_for(user, kind)
-    if not access.can_view:
-        raise PermissionDenied(f"Your role may not see the {kind.label} logs.")
-    return access.scope(kind.model.objects.all())
-
-
-def log_filterset(kind: LogKind, user, params):
-    """The kind's FilterSet bound to `params` (a QueryDict, or a dict of values or lists)
-    over what `user` may see (not yet validated)."""
-    return kind.filterset(as_querydict(params), queryset=log_visible(kind, user),
-                          access=access_for(user, kind))
-
-
-def log_filter(kind: LogKind, user, params, *, also=()):
-    """The validated FilterSet; raises InvalidLogQuery with per-parameter reasons.
-
-    Every parameter must be one of the kind's (filters, time window, paging) or of `also`,
-    the face's own (a chart's `top_by`); a single-valued one may come once."""
-    try:
-        params = as_querydict(params)
-    except ValueError as exc:
-        raise InvalidLogQuery({"filters": [{"message": str(exc), "code": "invalid"}]}) from None
-    filterset = log_filterset(kind, user, params)
-    problems = parameter_errors(params, kind.filterset.parameter_names() | set(also),
-                                kind.filterset.multi_valued())
-    valid = filterset.is_valid()
-    if problems or not valid:
-        errors = filterset.errors.get_json_data() if not valid else {}
-        for name, reasons in problems.items():
-            code = "unknown" if name == UNKNOWN else "repeated"
-            errors[name] = [{"message": reason, "code": code} for reason in reasons]
-        raise InvalidLogQuery(errors, filterset)
-    return filterset
-
-
 def log_list(kind: LogKind, user, params, *, also=()) -> LogListing:
-    filterset = log_filter(kind, user, params, also=also)
-    queryset = filterset.qs
+    """One page of the kind's rows for `params` (InvalidLogQuery when they do not
+    validate): log_page(LogQuery.parse(...))."""
+    return log_page(LogQuery.parse(kind, user, params, also=also))
+
+
+def log_page(query: LogQuery) -> LogListing:
+    """The page the query's ordering, cursor and page size select, masked for the user.
+    How to read it is the engine's (a speed plan for one big table lives there)."""
+    kind, user, filterset = query.kind, query.user, query.filterset
+    queryset = query.queryset
     carried = _carried_total(filterset, user.pk)
-    # How to read this sort is the engine's (a speed plan for one big table lives there).
-    plan, planned = engine_for(kind).sort_plan(kind, filterset, queryset, carried)
-    page = keyset_page(
-        queryset, filterset.ordering_value, filterset.cursor_value, filterset.page_size_value,
-        **plan,
-    )
+    page, planned = engine_for(kind).page(kind, filterset, queryset, carried)
     access_for(user, kind).apply(page.rows)
     return LogListing(kind, filterset, queryset, page, viewer=user.pk, planned=planned,
                       carried=carried)

@@ -42,6 +42,12 @@ class Engine:
         None. `carried`: the total a cursor carries, to decide without asking again."""
         raise NotImplementedError
 
+    def page(self, kind, filterset, queryset, carried=None) -> tuple:
+        """(the KeysetPage of `queryset` that the validated filterset's ordering, cursor
+        and page size select, the planner's estimate of the matches or None), read with
+        this engine's sort_plan. `carried`: the total the cursor carries."""
+        raise NotImplementedError
+
     def within_budget(self, read, budget_ms):
         """`read(arm)`, its queries sharing `budget_ms`: `read` calls `arm()` before each;
         raise pagination.OverBudget when the store cancelled one past the budget. An

@@ -22,19 +22,17 @@ from django.core.exceptions import PermissionDenied
 from django.db import DEFAULT_DB_ALIAS, connections, models, transaction
 from django.utils import timezone
 
-from logcenter.core import selectors
 from logcenter.core.access import MASK, access_for
 from logcenter.engines import engine_for
 from logcenter.core.pagination import estimated_count
 from logcenter.models import ExportJob, SystemEvent
-from logcenter.core.params import as_querydict
+from logcenter.core.query import LogQuery
 from logcenter.core.registry import registry
 from logcenter.core.services import log_read_record, system_event_record
 from logcenter.core.text import escape_controls
 
 CHUNK_ROWS = 2000
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
-PAGING_PARAMS = ("cursor", "page_size")
 # Formats that can end with the digest blocks covering their rows (include_digests).
 DIGEST_FORMATS = (ExportJob.Format.JSON, ExportJob.Format.NDJSON)
 
@@ -53,18 +51,11 @@ def export_dir():
     return path
 
 
-def params_to_dict(params):
-    """A QueryDict or dict (already validated by the selector) as {"name": [values]},
-    without paging parameters."""
-    return {k: v for k, v in as_querydict(params).lists()
-            if k not in PAGING_PARAMS and v != [""]}
-
-
 # --- creating -----------------------------------------------------------------------
 
 def export_create(*, user, kind_slug, fmt, params, excel_bom=False, include_digests=False):
     """Validate and queue an export. PermissionDenied without the export permission,
-    selectors.InvalidLogQuery for a bad filter, ValueError for a bad kind or format.
+    query.InvalidLogQuery for a bad filter, ValueError for a bad kind or format.
     `include_digests` (JSON and NDJSON): end with the signed digest blocks of the rows."""
     kind = registry.get(kind_slug)
     if kind is None:
@@ -75,8 +66,7 @@ def export_create(*, user, kind_slug, fmt, params, excel_bom=False, include_dige
         raise ValueError("include_digests needs the JSON or NDJSON format")
     if not access_for(user, kind).can_export:
         raise PermissionDenied(f"Your role may not export {kind.label.lower()} logs.")
-    selectors.log_filter(kind, user, params)  # bad input fails now, not later
-    params_dict = params_to_dict(params)
+    params_dict = LogQuery.parse(kind, user, params).all_pages()  # bad input fails now
     job = ExportJob.objects.create(user=user, kind=kind.slug, format=fmt, params=params_dict,
                                    excel_bom=excel_bom, include_digests=include_digests)
     enqueue(job)
@@ -133,11 +123,11 @@ def export_columns(kind, access):
 
 def export_queryset(kind, user, params_dict, snapshot_at):
     """The list's rows (same selector, same order) stored up to the snapshot time."""
-    listing_filter = selectors.log_filter(kind, user, params_dict)
-    ordering = listing_filter.ordering_value
+    query = LogQuery.parse(kind, user, params_dict)
+    ordering = query.ordering
     key = ordering.lstrip("-")
     sign = "-" if ordering.startswith("-") else ""
-    return (listing_filter.qs.filter(ingested_at__lte=snapshot_at)
+    return (query.queryset.filter(ingested_at__lte=snapshot_at)
             .order_by(f"{sign}{key}", f"{sign}id"))
 
 

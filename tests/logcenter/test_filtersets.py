@@ -6,6 +6,7 @@ import pytest
 from django.utils import timezone
 
 from logcenter.core import selectors
+from logcenter.core.query import LogQuery
 from logcenter.core.registry import registry
 
 pytestmark = pytest.mark.django_db
@@ -40,7 +41,7 @@ def ids(queryset):
 
 def run(kind_slug, params, user=None):
     kind = registry[kind_slug]
-    return selectors.log_filter(kind, user or _staff(), params).qs
+    return LogQuery.parse(kind, user or _staff(), params).filterset.qs
 
 
 def _staff():
@@ -123,13 +124,13 @@ def test_method_filters_read_their_own_filterset_not_another_instances(factories
     recent = factories["usage"](occurred_at=timezone.now() - timedelta(minutes=5))
     kind, user = registry["usage"], _staff()
     start = (timezone.now() - timedelta(hours=3)).isoformat()
-    explicit = selectors.log_filter(kind, user, {"range": "1h", "start_time": start})
-    preset = selectors.log_filter(kind, user, {"range": "1h"})
+    explicit = LogQuery.parse(kind, user, {"range": "1h", "start_time": start}).filterset
+    preset = LogQuery.parse(kind, user, {"range": "1h"}).filterset
     # Evaluated after the other instance was built: an explicit start wins over the
     # preset only in the instance that has one.
     assert ids(explicit.qs) == {two_hours_ago.pk, recent.pk}
     assert ids(preset.qs) == {recent.pk}
-    assert ids(selectors.log_filter(kind, user, {"range": "1h", "start_time": start}).qs) \
+    assert ids(LogQuery.parse(kind, user, {"range": "1h", "start_time": start}).filterset.qs) \
         == {two_hours_ago.pk, recent.pk}
 
 
@@ -160,7 +161,7 @@ def test_time_range_accepts_iso_and_unix_start_inclusive_end_exclusive(factories
 ])
 def test_bad_parameters_name_the_field(params, field):
     with pytest.raises(selectors.InvalidLogQuery) as info:
-        selectors.log_filter(registry["usage"], _staff(), params)
+        LogQuery.parse(registry["usage"], _staff(), params).filterset
     assert field in info.value.errors
     assert info.value.errors[field][0]["message"]
 

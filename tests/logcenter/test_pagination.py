@@ -11,6 +11,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from logcenter.core import selectors
+from logcenter.core.query import LogQuery
 from logcenter.core.pagination import Cursor, Total
 from logcenter.core.registry import registry
 
@@ -262,8 +263,8 @@ def test_a_filters_matches_are_ranked_on_index_entries_alone(
         # planner's costs; then, as autovacuum would, the pages become all-visible.
         db.execute("REINDEX TABLE logcenter_usagerecord")
         db.execute("VACUUM ANALYZE logcenter_usagerecord")
-    filterset = selectors.log_filter(registry["usage"], staff,
-                                     {filter_name: getattr(rows[0], filter_name)})
+    filterset = LogQuery.parse(registry["usage"], staff,
+                                     {filter_name: getattr(rows[0], filter_name)}).filterset
     key = ordering.lstrip("-")
     expected = sorted(rows, key=lambda r: (getattr(r, key), r.pk),
                       reverse=ordering.startswith("-"))

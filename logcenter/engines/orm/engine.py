@@ -15,6 +15,7 @@ from django.db.models import Count, Sum
 from django.db.models.functions import TruncHour
 
 from logcenter.analytics import rollups, stats
+from logcenter.core.pagination import keyset_page
 from logcenter.engines.base import Engine
 from logcenter.integrity import canonical
 from logcenter.models import USAGE_ROLLUPS, UsageLedger, UsageRecord
@@ -46,6 +47,12 @@ class OrmEngine(Engine):
         return len(fresh)
 
     # --- listing -----------------------------------------------------------------------
+
+    def page(self, kind, filterset, queryset, carried=None):
+        plan, planned = self.sort_plan(kind, filterset, queryset, carried)
+        page = keyset_page(queryset, filterset.ordering_value, filterset.cursor_value,
+                           filterset.page_size_value, **plan)
+        return page, planned
 
     def sort_plan(self, kind, filterset, queryset, carried=None):
         return {}, None  # every sort is read through its own (key, id) index
