@@ -9,6 +9,19 @@ CONTROL_RE = re.compile(
     "[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff]")
 
 
+# What no database here can store: NUL (PostgreSQL's text) and unpaired surrogates (not
+# UTF-8; they arrive through JSON's "\ud800" escapes). Refused in queries and ingestion.
+UNSTORABLE_RE = re.compile("[\x00\ud800-\udfff]")
+
+
+def unstorable(value):
+    """"nul" or "surrogate": the first character of `value` no database can store; None."""
+    found = UNSTORABLE_RE.search(value) if isinstance(value, str) else None
+    if found is None:
+        return None
+    return "nul" if found.group() == "\x00" else "surrogate"
+
+
 def _escape(match):
     char = match.group()
     if char in _NAMED:

@@ -30,6 +30,7 @@ from logcenter.analytics import rollups
 from logcenter.engines import engine_for
 from logcenter.models import CONSOLE, FUTURE_TOLERANCE, METADATA_KEY_RE, UsageRecord
 from logcenter.core.registry import registry
+from logcenter.core.text import UNSTORABLE_RE, unstorable
 
 METADATA_MAX_KEYS = 50
 METADATA_MAX_BYTES = 8 * 1024
@@ -47,7 +48,6 @@ SUM_SAFE_EVENTS = 2 ** 32
 DECIMAL_RE = re.compile(r"[+-]?(?:\d{1,40}(?:\.\d{0,40})?|\.\d{1,40})(?:[eE][+-]?\d{1,4})?")
 DECIMAL_TEXT_MAX = 96
 ATOM_TEXT_MAX = 64  # times, UUIDs and IPs as text
-BAD_CHAR_RE = re.compile("[\x00\ud800-\udfff]")
 # Set by the server, never by the sender: a sender cannot claim another's provenance.
 SERVER_FIELDS = {"id", "ingested_at", "ingested_by", "ingested_by_name"}
 
@@ -184,10 +184,10 @@ def label(text, limit=80):
 
 
 def _bad_char_reason(value):
-    found = BAD_CHAR_RE.search(value)
+    found = unstorable(value)
     if found is None:
         return None
-    if found.group() == "\x00":
+    if found == "nul":
         return "must not contain NUL characters"
     return "must not contain unpaired surrogates (\\ud800-\\udfff): not valid Unicode"
 
@@ -499,7 +499,7 @@ def fitted(kind, values):
                                                                models.TextField)):
             continue
         cap = model_field.max_length or TEXT_MAX_CHARS
-        value = BAD_CHAR_RE.sub("\ufffd", value)
+        value = UNSTORABLE_RE.sub("\ufffd", value)
         fitted_values[name] = value if len(value) <= cap else value[:cap - 1] + "…"
     return fitted_values
 
@@ -507,7 +507,7 @@ def fitted(kind, values):
 def _mended(value):
     """A copy of the console's own JSON with NUL and unpaired surrogates replaced."""
     if isinstance(value, str):
-        return BAD_CHAR_RE.sub("\ufffd", value)
+        return UNSTORABLE_RE.sub("\ufffd", value)
     if isinstance(value, dict):
         return {_mended(k) if isinstance(k, str) else k: _mended(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
