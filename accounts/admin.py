@@ -18,7 +18,8 @@ from accounts.models import ApiKey, User
 
 @admin.register(User)
 class UserAdmin(AuditedAdminMixin, BaseUserAdmin):
-    fieldsets = BaseUserAdmin.fieldsets + (("Console", {"fields": ("display_name", "timezone", "language")}),)
+    fieldsets = BaseUserAdmin.fieldsets + (
+        ("Console", {"fields": ("display_name", "timezone", "language")}),)
     list_display = ("username", "email", "display_name", "is_staff", "is_active")
     # Facts, not settings; an editable date field would also drop their microseconds on
     # every save of the form (a change the audit would have to report).

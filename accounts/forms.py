@@ -1,5 +1,6 @@
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm
+from django.utils.translation import gettext_lazy as _
 
 from accounts import services
 from accounts.models import ApiKey
@@ -12,8 +13,8 @@ class SignInForm(AuthenticationForm):
     """
 
     error_messages = {
-        "invalid_login": "Invalid username or password.",
-        "locked": "Too many failed sign-in attempts. Try again in a few minutes.",
+        "invalid_login": _("Invalid username or password."),
+        "locked": _("Too many failed sign-in attempts. Try again in a few minutes."),
     }
 
     def clean(self):
@@ -35,17 +36,18 @@ class ApiKeyCreateForm(forms.Form):
     """A key for the signed-in user. The ingest scope, and the kinds such a key may write,
     are offered only to administrators (add_ingest_apikey): an ingest key writes log rows."""
 
-    name = forms.CharField(max_length=100, help_text="A label, e.g. 'billing-export script'.")
+    name = forms.CharField(max_length=100, label=_("Name"),
+                           help_text=_("A label, e.g. 'billing-export script'."))
     scopes = forms.MultipleChoiceField(
         choices=ApiKey.Scope.choices, widget=forms.CheckboxSelectMultiple,
-        initial=[ApiKey.Scope.READ],
+        initial=[ApiKey.Scope.READ], label=_("Scopes"),
     )
     kinds = forms.MultipleChoiceField(
         choices=(), widget=forms.CheckboxSelectMultiple, required=False,
-        label="Kinds it may write",
-        help_text="For an ingest key: the log kinds this service reports. Audit only for a "
-                  "service that reports audited operations.")
-    group = forms.CharField(max_length=64, initial="default")
+        label=_("Kinds it may write"),
+        help_text=_("For an ingest key: the log kinds this service reports. Audit only for a "
+                    "service that reports audited operations."))
+    group = forms.CharField(max_length=64, initial="default", label=_("Group"))
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
@@ -60,7 +62,7 @@ class ApiKeyCreateForm(forms.Form):
         data = super().clean()
         scopes, kinds = data.get("scopes") or [], data.get("kinds") or []
         if ApiKey.Scope.INGEST in scopes and not kinds:
-            self.add_error("kinds", "Name the kinds this ingest key may write.")
+            self.add_error("kinds", _("Name the kinds this ingest key may write."))
         if kinds and ApiKey.Scope.INGEST not in scopes:
-            self.add_error("kinds", "Only an ingest key writes log kinds.")
+            self.add_error("kinds", _("Only an ingest key writes log kinds."))
         return data

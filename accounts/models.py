@@ -38,12 +38,12 @@ class ApiKey(models.Model):
     PREFIX_LENGTH = 12  # "lc_" + 9 characters: enough to tell keys apart in logs
 
     class Status(models.TextChoices):
-        ACTIVE = "active", "Active"
-        REVOKED = "revoked", "Revoked"
+        ACTIVE = "active", _("Active")
+        REVOKED = "revoked", _("Revoked")
 
     class Scope(models.TextChoices):
-        READ = "read", "Read logs"
-        INGEST = "ingest", "Ingest logs"
+        READ = "read", _("Read logs")
+        INGEST = "ingest", _("Ingest logs")
 
     owner = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_keys")
     name = models.CharField(max_length=100)

@@ -6,7 +6,7 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse_lazy
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext
 from django.views.decorators.http import require_POST
 from django.views.i18n import set_language
 
@@ -35,7 +35,7 @@ def language_set(request):
     browser. An empty choice goes back to the browser's language."""
     choice = request.POST.get("language", "")
     if choice and choice not in dict(settings.LANGUAGES):
-        return render(request, "400.html", {"problem": _("Unknown language.")}, status=400)
+        return render(request, "400.html", {"problem": gettext("Unknown language.")}, status=400)
     response = set_language(request)
     if not choice:
         response.delete_cookie(settings.LANGUAGE_COOKIE_NAME,
@@ -54,7 +54,7 @@ class PasswordChangeView(auth_views.PasswordChangeView):
     def form_valid(self, form):
         response = super().form_valid(form)
         auth_event_record(event="password.changed", user=self.request.user)
-        messages.success(self.request, "Your password was changed.")
+        messages.success(self.request, gettext("Your password was changed."))
         return response
 
 
@@ -76,7 +76,7 @@ def api_keys(request):
         nonces = request.session.get(NONCE_KEY, [])
         nonce = request.POST.get("nonce", "")
         if nonce not in nonces:
-            messages.info(request, "That form was already used; no new key was created.")
+            messages.info(request, gettext("That form was already used; no new key was created."))
             return redirect("api-keys")
         if form.is_valid():
             request.session[NONCE_KEY] = [n for n in nonces if n != nonce]
@@ -100,5 +100,6 @@ def api_keys(request):
 def api_key_revoke(request, pk):
     key = get_object_or_404(ApiKey, pk=pk, owner=request.user)
     services.api_key_revoke(actor=request.user, key=key)
-    messages.success(request, f"Key {key.name} ({key.prefix}…) was revoked.")
+    messages.success(request, gettext("Key {name} ({prefix}…) was revoked.").format(
+        name=key.name, prefix=key.prefix))
     return redirect("api-keys")

@@ -16,6 +16,7 @@ from urllib.parse import urlencode
 from django.db import models
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 
 class ActorType(models.TextChoices):
@@ -40,21 +41,22 @@ CONSOLE = "console"
 
 
 class LogEnvelope(models.Model):
-    event_id = models.UUIDField("event ID", default=uuid.uuid4, unique=True,
+    event_id = models.UUIDField(_("event ID"), default=uuid.uuid4, unique=True,
                                 editable=False)
-    occurred_at = models.DateTimeField(default=timezone.now)
-    ingested_at = models.DateTimeField(default=timezone.now, editable=False)
-    actor_type = models.CharField(max_length=16, choices=ActorType.choices, default=ActorType.USER)
-    actor_id = models.CharField("actor ID", max_length=64, blank=True, default="")
-    actor_name = models.CharField(max_length=254, blank=True, default="")
-    ip = models.GenericIPAddressField("IP address", null=True, blank=True)
-    user_agent = models.CharField(max_length=512, blank=True, default="")
-    request_id = models.CharField("request ID", max_length=64, blank=True, default="")
-    metadata = models.JSONField(default=dict, blank=True)
+    occurred_at = models.DateTimeField(_("occurred at"), default=timezone.now)
+    ingested_at = models.DateTimeField(_("ingested at"), default=timezone.now, editable=False)
+    actor_type = models.CharField(_("actor type"), max_length=16, choices=ActorType.choices,
+                                  default=ActorType.USER)
+    actor_id = models.CharField(_("actor ID"), max_length=64, blank=True, default="")
+    actor_name = models.CharField(_("actor name"), max_length=254, blank=True, default="")
+    ip = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
+    user_agent = models.CharField(_("user agent"), max_length=512, blank=True, default="")
+    request_id = models.CharField(_("request ID"), max_length=64, blank=True, default="")
+    metadata = models.JSONField(_("metadata"), default=dict, blank=True)
     # Provenance, set by the server: the public id (prefix) and name of the ingest key that
     # wrote the row, or CONSOLE for the events the app writes itself.
-    ingested_by = models.CharField("ingested by", max_length=64, blank=True, default="")
-    ingested_by_name = models.CharField("ingesting key", max_length=100, blank=True,
+    ingested_by = models.CharField(_("ingested by"), max_length=64, blank=True, default="")
+    ingested_by_name = models.CharField(_("ingesting key"), max_length=100, blank=True,
                                         default="")
 
     class Meta:
@@ -122,16 +124,17 @@ def envelope_indexes(prefix, *filter_fields, sorts=(), time_extra=()):
 
 
 class AuditEvent(LogEnvelope):
-    action = models.CharField(max_length=100)
-    category = models.CharField(max_length=64, blank=True, default="")
-    resource_type = models.CharField(max_length=64, blank=True, default="")
-    resource_id = models.CharField("resource ID", max_length=128, blank=True, default="")
-    resource_name = models.CharField(max_length=254, blank=True, default="")
-    result = models.CharField(max_length=16, choices=Result.choices, default=Result.SUCCESS)
-    reason = models.CharField(max_length=1000, blank=True, default="")
+    action = models.CharField(_("action"), max_length=100)
+    category = models.CharField(_("category"), max_length=64, blank=True, default="")
+    resource_type = models.CharField(_("resource type"), max_length=64, blank=True, default="")
+    resource_id = models.CharField(_("resource ID"), max_length=128, blank=True, default="")
+    resource_name = models.CharField(_("resource name"), max_length=254, blank=True, default="")
+    result = models.CharField(_("result"), max_length=16, choices=Result.choices,
+                              default=Result.SUCCESS)
+    reason = models.CharField(_("reason"), max_length=1000, blank=True, default="")
     # {"field": {"before": ..., "after": ...}}
-    changes = models.JSONField(default=dict, blank=True)
-    details = models.JSONField(default=dict, blank=True)
+    changes = models.JSONField(_("changes"), default=dict, blank=True)
+    details = models.JSONField(_("details"), default=dict, blank=True)
 
     class Meta(LogEnvelope.Meta):
         permissions = log_permissions("auditevent", "audit events")
@@ -140,58 +143,61 @@ class AuditEvent(LogEnvelope):
         )
 
     def __str__(self):
-        return f"{self.action} by {self.actor_name or self.actor_id or 'system'}"
+        return _("{action} by {actor}").format(
+            action=self.action, actor=self.actor_name or self.actor_id or _("system"))
 
 
 class UsageRecord(LogEnvelope):
     class Endpoint(models.TextChoices):
-        CHAT = "chat", "Chat"
-        COMPLETION = "completion", "Completion"
-        EMBEDDING = "embedding", "Embedding"
-        RERANK = "rerank", "Rerank"
-        RAG_QUERY = "rag.query", "RAG query"
-        IMAGE = "image", "Image"
-        AUDIO = "audio", "Audio"
+        CHAT = "chat", _("Chat")
+        COMPLETION = "completion", _("Completion")
+        EMBEDDING = "embedding", _("Embedding")
+        RERANK = "rerank", _("Rerank")
+        RAG_QUERY = "rag.query", _("RAG query")
+        IMAGE = "image", _("Image")
+        AUDIO = "audio", _("Audio")
 
     class BillingMode(models.TextChoices):
-        PER_TOKEN = "per_token", "Per token"
-        PER_CALL = "per_call", "Per call"
+        PER_TOKEN = "per_token", _("Per token")
+        PER_CALL = "per_call", _("Per call")
 
     class Status(models.TextChoices):
-        SUCCESS = "success", "Success"
-        ERROR = "error", "Error"
+        SUCCESS = "success", _("Success")
+        ERROR = "error", _("Error")
 
-    user_id = models.CharField("user ID", max_length=64, blank=True, default="")
-    username = models.CharField(max_length=150, blank=True, default="")
-    api_key_id = models.CharField("API key ID", max_length=64, blank=True, default="")
-    api_key_name = models.CharField("API key", max_length=100, blank=True, default="")
-    group = models.CharField(max_length=64, blank=True, default="")
-    endpoint = models.CharField(max_length=32, choices=Endpoint.choices, default=Endpoint.CHAT)
-    platform_model = models.CharField(max_length=100)
-    upstream_model = models.CharField(max_length=100, blank=True, default="")
-    upstream_name = models.CharField("upstream", max_length=100, blank=True, default="")
-    channel_id = models.CharField("channel", max_length=64, blank=True, default="")
-    binding_code = models.CharField(max_length=64, blank=True, default="")
-    protocol = models.CharField(max_length=32, blank=True, default="")
+    user_id = models.CharField(_("user ID"), max_length=64, blank=True, default="")
+    username = models.CharField(_("username"), max_length=150, blank=True, default="")
+    api_key_id = models.CharField(_("API key ID"), max_length=64, blank=True, default="")
+    api_key_name = models.CharField(_("API key"), max_length=100, blank=True, default="")
+    group = models.CharField(_("group"), max_length=64, blank=True, default="")
+    endpoint = models.CharField(_("endpoint"), max_length=32, choices=Endpoint.choices,
+                                default=Endpoint.CHAT)
+    platform_model = models.CharField(_("platform model"), max_length=100)
+    upstream_model = models.CharField(_("upstream model"), max_length=100, blank=True, default="")
+    upstream_name = models.CharField(_("upstream"), max_length=100, blank=True, default="")
+    channel_id = models.CharField(_("channel"), max_length=64, blank=True, default="")
+    binding_code = models.CharField(_("binding code"), max_length=64, blank=True, default="")
+    protocol = models.CharField(_("protocol"), max_length=32, blank=True, default="")
     billing_mode = models.CharField(
-        max_length=16, choices=BillingMode.choices, default=BillingMode.PER_TOKEN
-    )
-    prompt_tokens = models.PositiveIntegerField(default=0)
-    completion_tokens = models.PositiveIntegerField(default=0)
-    cached_tokens = models.PositiveIntegerField(default=0)
-    total_tokens = models.PositiveIntegerField(default=0)
-    cost = models.DecimalField("cost (USD)", max_digits=18, decimal_places=8, default=0)
-    quota = models.BigIntegerField(default=0)
-    credits = models.DecimalField(max_digits=18, decimal_places=4, default=0)
+        _("billing mode"), max_length=16, choices=BillingMode.choices,
+        default=BillingMode.PER_TOKEN)
+    prompt_tokens = models.PositiveIntegerField(_("prompt tokens"), default=0)
+    completion_tokens = models.PositiveIntegerField(_("completion tokens"), default=0)
+    cached_tokens = models.PositiveIntegerField(_("cached tokens"), default=0)
+    total_tokens = models.PositiveIntegerField(_("total tokens"), default=0)
+    cost = models.DecimalField(_("cost (USD)"), max_digits=18, decimal_places=8, default=0)
+    quota = models.BigIntegerField(_("quota"), default=0)
+    credits = models.DecimalField(_("credits"), max_digits=18, decimal_places=4, default=0)
     # [{"name": "input", "quantity": 1200, "unit_price": "0.0000025", "amount": "0.003"}]
-    billing_items = models.JSONField(default=list, blank=True)
-    latency_ms = models.PositiveIntegerField("latency (ms)", default=0)
-    first_token_ms = models.PositiveIntegerField("first token (ms)", null=True, blank=True)
-    is_stream = models.BooleanField("stream", default=False)
-    call_count = models.PositiveIntegerField(default=1)
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.SUCCESS)
-    error_code = models.CharField(max_length=64, blank=True, default="")
-    error_message = models.TextField(blank=True, default="")
+    billing_items = models.JSONField(_("billing items"), default=list, blank=True)
+    latency_ms = models.PositiveIntegerField(_("latency (ms)"), default=0)
+    first_token_ms = models.PositiveIntegerField(_("first token (ms)"), null=True, blank=True)
+    is_stream = models.BooleanField(_("stream"), default=False)
+    call_count = models.PositiveIntegerField(_("call count"), default=1)
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices,
+                              default=Status.SUCCESS)
+    error_code = models.CharField(_("error code"), max_length=64, blank=True, default="")
+    error_message = models.TextField(_("error message"), blank=True, default="")
 
     class Meta(LogEnvelope.Meta):
         permissions = log_permissions(
@@ -222,18 +228,21 @@ class UsageRecord(LogEnvelope):
         )
 
     def __str__(self):
-        return f"{self.platform_model} call by {self.username or self.api_key_name}"
+        return _("{model} call by {caller}").format(
+            model=self.platform_model, caller=self.username or self.api_key_name)
 
 
 class AuthEvent(LogEnvelope):
-    event = models.CharField(max_length=64)
-    user_id = models.CharField("user ID", max_length=64, blank=True, default="")
-    username_attempted = models.CharField("username", max_length=254, blank=True, default="")
-    identity_provider = models.CharField(max_length=64, blank=True, default="password")
-    result = models.CharField(max_length=16, choices=Result.choices, default=Result.SUCCESS)
-    failure_reason = models.CharField(max_length=64, blank=True, default="")
+    event = models.CharField(_("event"), max_length=64)
+    user_id = models.CharField(_("user ID"), max_length=64, blank=True, default="")
+    username_attempted = models.CharField(_("username"), max_length=254, blank=True, default="")
+    identity_provider = models.CharField(_("identity provider"), max_length=64, blank=True,
+                                         default="password")
+    result = models.CharField(_("result"), max_length=16, choices=Result.choices,
+                              default=Result.SUCCESS)
+    failure_reason = models.CharField(_("failure reason"), max_length=64, blank=True, default="")
     # A SHA-256 of the session key: correlates a session's events without storing it.
-    session_key_hash = models.CharField("session (hash)", max_length=64, blank=True, default="")
+    session_key_hash = models.CharField(_("session (hash)"), max_length=64, blank=True, default="")
 
     class Meta(LogEnvelope.Meta):
         permissions = log_permissions("authevent", "authentication events")
@@ -249,24 +258,25 @@ class AuthEvent(LogEnvelope):
         )
 
     def __str__(self):
-        return f"{self.event} for {self.username_attempted or self.user_id}"
+        return _("{event} for {user}").format(
+            event=self.event, user=self.username_attempted or self.user_id)
 
 
 class SystemEvent(LogEnvelope):
     class Level(models.TextChoices):
-        DEBUG = "debug", "Debug"
-        INFO = "info", "Info"
-        WARNING = "warning", "Warning"
-        ERROR = "error", "Error"
-        CRITICAL = "critical", "Critical"
+        DEBUG = "debug", _("Debug")
+        INFO = "info", _("Info")
+        WARNING = "warning", _("Warning")
+        ERROR = "error", _("Error")
+        CRITICAL = "critical", _("Critical")
 
-    source = models.CharField(max_length=64)
-    event = models.CharField(max_length=100)
-    level = models.CharField(max_length=16, choices=Level.choices, default=Level.INFO)
-    resource_type = models.CharField(max_length=64, blank=True, default="")
-    resource_id = models.CharField("resource ID", max_length=128, blank=True, default="")
-    message = models.TextField(blank=True, default="")
-    details = models.JSONField(default=dict, blank=True)
+    source = models.CharField(_("source"), max_length=64)
+    event = models.CharField(_("event"), max_length=100)
+    level = models.CharField(_("level"), max_length=16, choices=Level.choices, default=Level.INFO)
+    resource_type = models.CharField(_("resource type"), max_length=64, blank=True, default="")
+    resource_id = models.CharField(_("resource ID"), max_length=128, blank=True, default="")
+    message = models.TextField(_("message"), blank=True, default="")
+    details = models.JSONField(_("details"), default=dict, blank=True)
 
     class Meta(LogEnvelope.Meta):
         permissions = log_permissions("systemevent", "system events")
@@ -297,11 +307,11 @@ class ExportJob(JobProgress, models.Model):
     """An asynchronous export of one kind's rows for one filter (not a log row)."""
 
     class Status(models.TextChoices):
-        QUEUED = "queued", "Queued"
-        RUNNING = "running", "Running"
-        COMPLETED = "completed", "Completed"
-        FAILED = "failed", "Failed"
-        EXPIRED = "expired", "Expired"
+        QUEUED = "queued", _("Queued")
+        RUNNING = "running", _("Running")
+        COMPLETED = "completed", _("Completed")
+        FAILED = "failed", _("Failed")
+        EXPIRED = "expired", _("Expired")
 
     class Format(models.TextChoices):
         CSV = "csv", "CSV"
@@ -384,10 +394,10 @@ class DeletionJob(JobProgress, models.Model):
     """An administrator's "delete logs older than …" request, run as a task with progress."""
 
     class Status(models.TextChoices):
-        QUEUED = "queued", "Queued"
-        RUNNING = "running", "Running"
-        COMPLETED = "completed", "Completed"
-        FAILED = "failed", "Failed"
+        QUEUED = "queued", _("Queued")
+        RUNNING = "running", _("Running")
+        COMPLETED = "completed", _("Completed")
+        FAILED = "failed", _("Failed")
 
     job_id = models.UUIDField("job ID", default=uuid.uuid4, unique=True, editable=False)
     kind = models.CharField(max_length=16)

@@ -25,18 +25,20 @@ from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.db.models import Q
 from django.db.models.fields.json import KeyTransform
 from django.utils import timezone
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 
 from logcenter.core import pagination
 from logcenter.models import (FUTURE_TOLERANCE, METADATA_KEY_RE, AuditEvent, AuthEvent, LogEnvelope,
                      Result, SystemEvent, UsageRecord)
 
 RANGE_PRESETS = {
-    "1h": ("Last 1 hour", timedelta(hours=1)),
-    "24h": ("Last 24 hours", timedelta(hours=24)),
-    "7d": ("Last 7 days", timedelta(days=7)),
-    "30d": ("Last 30 days", timedelta(days=30)),
-    "90d": ("Last 90 days", timedelta(days=90)),
-    "all": ("All time", None),
+    "1h": (_("Last 1 hour"), timedelta(hours=1)),
+    "24h": (_("Last 24 hours"), timedelta(hours=24)),
+    "7d": (_("Last 7 days"), timedelta(days=7)),
+    "30d": (_("Last 30 days"), timedelta(days=30)),
+    "90d": (_("Last 90 days"), timedelta(days=90)),
+    "all": (_("All time"), None),
 }
 # Query times outside these are refused: no stored row is older than 2000 (ingestion's
 # rule) or later than now + 5 minutes, and within them no window arithmetic overflows.
@@ -52,7 +54,7 @@ SURROGATES_RE = re.compile("[\ud800-\udfff]")
 def refuse_surrogates(value):
     """Lone surrogates (from JSON's "\\ud800") cannot be encoded for the database."""
     if isinstance(value, str) and SURROGATES_RE.search(value):
-        raise ValidationError("Must be valid Unicode text (no lone surrogates).",
+        raise ValidationError(_("Must be valid Unicode text (no lone surrogates)."),
                               code="surrogates")
 
 
@@ -69,11 +71,11 @@ class FlexibleDateTimeField(forms.DateTimeField):
     """ISO 8601 (with or without offset; naive means the user's timezone) or Unix seconds,
     between 1970 and 2100."""
 
-    widget = forms.DateTimeInput(attrs={"placeholder": "YYYY-MM-DD HH:MM"})
+    widget = forms.DateTimeInput(attrs={"placeholder": _("YYYY-MM-DD HH:MM")})
 
     def to_python(self, value):
         if isinstance(value, str) and len(value) > 64:
-            raise ValidationError("Enter a valid date/time.", code="invalid")
+            raise ValidationError(_("Enter a valid date/time."), code="invalid")
         try:
             if isinstance(value, str) and re.fullmatch(r"\s*\d{1,11}(\.\d{1,9})?\s*", value):
                 parsed = datetime.fromtimestamp(float(value), tz=dt_timezone.utc)
@@ -82,7 +84,7 @@ class FlexibleDateTimeField(forms.DateTimeField):
             if parsed is not None and not EARLIEST_QUERY_TIME <= parsed < LATEST_QUERY_TIME:
                 raise OverflowError
         except (OverflowError, OSError):  # year 1 or 9999 shifted by its offset, …
-            raise ValidationError("Must be between 1970-01-01 and 2100-01-01.",
+            raise ValidationError(_("Must be between 1970-01-01 and 2100-01-01."),
                                   code="out_of_range") from None
         return parsed
 
@@ -102,7 +104,7 @@ class StrictBooleanField(forms.NullBooleanField):
             return True
         if value in (False, "false", "False", "0"):
             return False
-        raise ValidationError("Use true or false.", code="invalid")
+        raise ValidationError(_("Use true or false."), code="invalid")
 
 
 class StrictBooleanFilter(filters.BooleanFilter):
@@ -125,11 +127,12 @@ class BoundedDecimalField(forms.DecimalField):
         if value in self.empty_values:
             return None
         if not isinstance(value, str) or not DECIMAL_RE.fullmatch(value):
-            raise ValidationError("Enter a plain decimal number, like 0.5 (no exponent).",
+            raise ValidationError(_("Enter a plain decimal number, like 0.5 (no exponent)."),
                                   code="invalid")
         number = Decimal(value.strip())
         if abs(number) >= Decimal(10) ** self.whole_digits:
-            raise ValidationError(f"Must be below {10 ** self.whole_digits}.", code="max_value")
+            raise ValidationError(_("Must be below {limit}.").format(
+                limit=10 ** self.whole_digits), code="max_value")
         return number
 
     def validate(self, value):
@@ -145,7 +148,7 @@ class BoundedIntegerField(forms.IntegerField):
     def to_python(self, value):
         if isinstance(value, str) and not re.fullmatch(r"\s*[+-]?\d{1,20}\s*", value):
             if value.strip():
-                raise ValidationError("Enter a whole number.", code="invalid")
+                raise ValidationError(_("Enter a whole number."), code="invalid")
         return super().to_python(value)
 
 
@@ -186,7 +189,8 @@ class MetadataPairField(BoundedCharField):
             return None
         key, sep, expected = value.partition("=")
         if not sep or not METADATA_KEY_RE.fullmatch(key.strip()):
-            raise ValidationError("Use key=value; keys are 1-64 letters, digits or underscores.")
+            raise ValidationError(
+                _("Use key=value; keys are 1-64 letters, digits or underscores."))
         return key.strip(), expected.strip()
 
 
@@ -220,7 +224,8 @@ class SafeIPAddressField(forms.GenericIPAddressField):
 
     def to_python(self, value):
         if isinstance(value, str) and "%" in value:
-            raise ValidationError("Enter an IP address without a zone (%…).", code="invalid")
+            raise ValidationError(_("Enter an IP address without a zone (%…)."),
+                                  code="invalid")
         return super().to_python(value)
 
 
@@ -236,13 +241,13 @@ def split_values(raw_values) -> list[str]:
         if not isinstance(raw, str):
             raw = str(raw)
         if len(raw) > TEXT_MAX_LENGTH * 4:
-            raise ValidationError("Too long.", code="max_length")
+            raise ValidationError(_("Too long."), code="max_length")
         if "," in raw or '"' in raw:
             try:
                 parts = next(csv.reader([raw], skipinitialspace=True, strict=True))
             except (csv.Error, StopIteration):
-                raise ValidationError('Unbalanced quotes: quote a value holding a comma '
-                                      'as "a, b".', code="invalid") from None
+                raise ValidationError(_('Unbalanced quotes: quote a value holding a comma '
+                                        'as "a, b".'), code="invalid") from None
         else:
             parts = [raw]
         for part in parts:
@@ -250,7 +255,8 @@ def split_values(raw_values) -> list[str]:
             if part and part not in values:
                 values.append(part)
     if len(values) > MAX_VALUES:
-        raise ValidationError(f"At most {MAX_VALUES} values.", code="max_values")
+        raise ValidationError(_("At most {n} values.").format(n=MAX_VALUES),
+                              code="max_values")
     return values
 
 
@@ -295,7 +301,7 @@ class ManyValuesField(forms.Field):
 
     def __init__(self, *, inner: forms.Field, **kwargs):
         self.inner = inner
-        kwargs.setdefault("widget", ManyValuesSelect(choices=[("", "Any"), *inner.choices])
+        kwargs.setdefault("widget", ManyValuesSelect(choices=[("", _("Any")), *inner.choices])
                           if isinstance(inner, forms.ChoiceField) else ManyValuesInput())
         super().__init__(**kwargs)
 
@@ -369,7 +375,8 @@ class AnyOfFilter(filters.CharFilter):
         twin = copy.copy(self)
         twin.__dict__.pop("_field", None)
         twin.exclude = True
-        twin.label = f"{self.label or self.field_name} is not"
+        twin.label = format_lazy(_("{label} is not"),
+                                 label=self.label or self.field_name)
         twin.negates = self
         return twin
 
@@ -419,7 +426,7 @@ class LevelAtLeastFilter(filters.ChoiceFilter):
 
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("choices", SystemEvent.Level.choices)
-        kwargs.setdefault("empty_label", "Any")
+        kwargs.setdefault("empty_label", _("Any"))
         super().__init__(*args, **kwargs)
 
     def filter(self, qs, value):
@@ -444,20 +451,22 @@ class LogFilterForm(forms.Form):
         data = super().clean()
         for name in self.restricted_filters:
             if data.get(name) not in (None, "") and name not in self.errors:
-                self.add_error(name, "Your role may not filter by this field.")
+                self.add_error(name, _("Your role may not filter by this field."))
         if str(self.data.get("ordering", "")).lstrip("-") in self.restricted_sorts:
             # Not offered to this viewer: say why, as for a filter, not "not a valid choice".
-            self.errors["ordering"] = self.error_class(["Your role may not sort by this field."])
+            self.errors["ordering"] = self.error_class(
+                [_("Your role may not sort by this field.")])
         for name in list(self.fields):
             if not name.endswith("_min"):
                 continue
             upper = name[: -len("_min")] + "_max"
             low, high = data.get(name), data.get(upper)
             if low is not None and high is not None and low > high:
-                self.add_error(upper, f"Must be greater than or equal to {name} ({low}).")
+                self.add_error(upper, _("Must be greater than or equal to {name} ({low}).")
+                               .format(name=name, low=low))
         start, end = data.get("start_time"), data.get("end_time")
         if start and end and start >= end:
-            self.add_error("end_time", "Must be later than start_time.")
+            self.add_error("end_time", _("Must be later than start_time."))
         cursor = data.get("cursor")
         if cursor and "cursor" not in self.errors:
             ordering = data.get("ordering") or self.default_ordering
@@ -489,28 +498,28 @@ class LogFilterSet(filters.FilterSet):
     """Filters every kind shares (the envelope), plus time window, search and paging."""
 
     start_time = FlexibleDateTimeFilter(field_name="occurred_at", lookup_expr="gte",
-                                        label="From")
-    end_time = FlexibleDateTimeFilter(field_name="occurred_at", lookup_expr="lt", label="To")
+                                        label=_("From"))
+    end_time = FlexibleDateTimeFilter(field_name="occurred_at", lookup_expr="lt", label=_("To"))
     range = filters.ChoiceFilter(
         choices=[(key, label) for key, (label, _) in RANGE_PRESETS.items()],
         method="filter_range",
-        label="Time range",
-        empty_label="Default",
+        label=_("Time range"),
+        empty_label=_("Default"),
     )
-    q = SearchFilter(method="filter_search", label="Search", max_length=SEARCH_MAX_LENGTH)
-    request_id = AnyOfFilter(label="Request ID")
-    event_id = AnyOfFilter(label="Event ID", inner=forms.UUIDField(required=False))
+    q = SearchFilter(method="filter_search", label=_("Search"), max_length=SEARCH_MAX_LENGTH)
+    request_id = AnyOfFilter(label=_("Request ID"))
+    event_id = AnyOfFilter(label=_("Event ID"), inner=forms.UUIDField(required=False))
     actor_type = AnyOfFilter(choices=AuditEvent._meta.get_field("actor_type").choices,
-                             label="Actor type")
-    actor_id = AnyOfFilter(label="Actor ID")
-    actor_name = AnyOfFilter(label="Actor name")
-    ip = AnyOfFilter(label="IP address", inner=SafeIPAddressField(required=False))
-    metadata = MetadataFilter(label="Metadata", help_text="key=value, e.g. env=prod")
-    ingested_by = AnyOfFilter(label="Ingested by",
-                              help_text="the ingest key's id (prefix), or console")
-    ordering = PassThroughChoiceFilter(label="Sort")
-    cursor = PassThroughFilter(label="Cursor", max_length=4096)
-    page_size = PassThroughFilter(label="Page size")  # field replaced in __init__
+                             label=_("Actor type"))
+    actor_id = AnyOfFilter(label=_("Actor ID"))
+    actor_name = AnyOfFilter(label=_("Actor name"))
+    ip = AnyOfFilter(label=_("IP address"), inner=SafeIPAddressField(required=False))
+    metadata = MetadataFilter(label=_("Metadata"), help_text=_("key=value, e.g. env=prod"))
+    ingested_by = AnyOfFilter(label=_("Ingested by"),
+                              help_text=_("the ingest key's id (prefix), or console"))
+    ordering = PassThroughChoiceFilter(label=_("Sort"))
+    cursor = PassThroughFilter(label=_("Cursor"), max_length=4096)
+    page_size = PassThroughFilter(label=_("Page size"))  # field replaced in __init__
 
     # Set by each kind.
     search_fields: tuple = ()
@@ -575,16 +584,18 @@ class LogFilterSet(filters.FilterSet):
         # "no such thing" when the text sits in a field the search does not cover.
         searched = [str(self._meta.model._meta.get_field(f).verbose_name)
                     for f in self.searched_fields]
-        form.fields["q"].help_text = f"text in {', '.join(searched)}; or a whole request ID"
+        form.fields["q"].help_text = _("text in {fields}; or a whole request ID").format(
+            fields=_(", ").join(searched))
         form.restricted_sorts = {key for key in self.sorts if key in self.restricted}
-        form.fields["ordering"].choices = [("", "Newest first")] + [
-            (f"{sign}{key}", f"{key} {'descending' if sign else 'ascending'}")
+        form.fields["ordering"].choices = [("", _("Newest first"))] + [
+            (f"{sign}{key}", (_("{key} descending") if sign else _("{key} ascending"))
+             .format(key=key))
             for key in self.sorts
             if key not in self.restricted
             for sign in ("-", "")
         ]
         form.fields["page_size"] = forms.IntegerField(
-            required=False, min_value=1, max_value=cfg["MAX_PAGE_SIZE"], label="Page size"
+            required=False, min_value=1, max_value=cfg["MAX_PAGE_SIZE"], label=_("Page size")
         )
 
     # --- paging parameters, read after validation ---------------------------------
@@ -610,12 +621,13 @@ class LogFilterSet(filters.FilterSet):
         start, end = data.get("start_time"), data.get("end_time")
         preset = data.get("range")
         if start or end:
-            return start, end, "Custom range"
+            return start, end, _("Custom range")
         key = preset or self.default_range
         label, delta = RANGE_PRESETS[key]
         if delta is None:
             return None, None, label
-        return timezone.now() - delta, None, label if preset else f"{label} (default)"
+        return (timezone.now() - delta, None,
+                label if preset else _("{label} (default)").format(label=label))
 
     def filter_queryset(self, queryset):
         queryset = super().filter_queryset(queryset)
@@ -670,21 +682,22 @@ def _column(model, name):
 
 
 class AuditEventFilterSet(LogFilterSet):
-    actor = AnyOfFilter(condition=match_any("actor_name", "actor_id"), label="Actor")
-    action = AnyOfFilter(condition=exact_or_prefix("action"), label="Action",
-                         help_text="exact, or a prefix like user.*")
-    category = AnyOfFilter(label="Category")
-    resource_type = AnyOfFilter(label="Resource type")
-    resource_id = AnyOfFilter(label="Resource ID")
-    resource_name = AnyOfFilter(label="Resource name")
-    result = AnyOfFilter(choices=RESULT_CHOICES, label="Result")
-    reason = SearchFilter(field_name="reason", lookup_expr="icontains", label="Reason",
+    actor = AnyOfFilter(condition=match_any("actor_name", "actor_id"), label=_("Actor"))
+    action = AnyOfFilter(condition=exact_or_prefix("action"), label=_("Action"),
+                         help_text=_("exact, or a prefix like user.*"))
+    category = AnyOfFilter(label=_("Category"))
+    resource_type = AnyOfFilter(label=_("Resource type"))
+    resource_id = AnyOfFilter(label=_("Resource ID"))
+    resource_name = AnyOfFilter(label=_("Resource name"))
+    result = AnyOfFilter(choices=RESULT_CHOICES, label=_("Result"))
+    reason = SearchFilter(field_name="reason", lookup_expr="icontains", label=_("Reason"),
                           max_length=256)
     show_views = StrictBooleanFilter(
-        label="Record views", method="filter_show_views",
-        help_text=f"{RECORD_VIEWED}: who opened which audit record (hidden unless shown, or "
-                  "asked for by action)",
-        widget=forms.Select(choices=[("", "Hidden"), ("true", "Shown")]))
+        label=_("Record views"), method="filter_show_views",
+        help_text=format_lazy(_("{action}: who opened which audit record (hidden unless "
+                                "shown, or asked for by action)"),
+                              action=RECORD_VIEWED),
+        widget=forms.Select(choices=[("", _("Hidden")), ("true", _("Shown"))]))
 
     search_fields = ("action", "actor_name", "resource_name", "resource_id", "reason")
     default_range = "7d"
@@ -722,33 +735,34 @@ def _range(model, name, bound, label):
 
 
 class UsageRecordFilterSet(LogFilterSet):
-    user = AnyOfFilter(condition=match_any("username", "user_id"), label="User",
-                       help_text="username or user id")
-    user_id = AnyOfFilter(label="User ID")
-    username = AnyOfFilter(label="Username")
-    api_key = AnyOfFilter(condition=match_any("api_key_name", "api_key_id"), label="API key",
-                          help_text="key name or key id")
-    api_key_id = AnyOfFilter(label="API key ID")
-    api_key_name = AnyOfFilter(label="API key name")
-    group = AnyOfFilter(label="Group")
-    endpoint = AnyOfFilter(choices=UsageRecord.Endpoint.choices, label="Endpoint")
-    platform_model = AnyOfFilter(label="Platform model")
-    upstream_model = AnyOfFilter(label="Upstream model")
-    upstream_name = AnyOfFilter(label="Upstream")
-    channel_id = AnyOfFilter(label="Channel")
-    binding_code = AnyOfFilter(label="Binding code")
-    protocol = AnyOfFilter(label="Protocol")
-    billing_mode = AnyOfFilter(choices=UsageRecord.BillingMode.choices, label="Billing mode")
-    status = AnyOfFilter(choices=UsageRecord.Status.choices, label="Status")
-    error_code = AnyOfFilter(label="Error code")
-    is_stream = StrictBooleanFilter(label="Stream", widget=forms.Select(
-        choices=[("", "Any"), ("true", "Stream"), ("false", "Non-stream")]))
-    cost_min = _range(UsageRecord, "cost", "min", "Cost ≥")
-    cost_max = _range(UsageRecord, "cost", "max", "Cost ≤")
-    total_tokens_min = _range(UsageRecord, "total_tokens", "min", "Tokens ≥")
-    total_tokens_max = _range(UsageRecord, "total_tokens", "max", "Tokens ≤")
-    latency_ms_min = _range(UsageRecord, "latency_ms", "min", "Latency ≥ (ms)")
-    latency_ms_max = _range(UsageRecord, "latency_ms", "max", "Latency ≤ (ms)")
+    user = AnyOfFilter(condition=match_any("username", "user_id"), label=_("User"),
+                       help_text=_("username or user id"))
+    user_id = AnyOfFilter(label=_("User ID"))
+    username = AnyOfFilter(label=_("Username"))
+    api_key = AnyOfFilter(condition=match_any("api_key_name", "api_key_id"), label=_("API key"),
+                          help_text=_("key name or key id"))
+    api_key_id = AnyOfFilter(label=_("API key ID"))
+    api_key_name = AnyOfFilter(label=_("API key name"))
+    group = AnyOfFilter(label=_("Group"))
+    endpoint = AnyOfFilter(choices=UsageRecord.Endpoint.choices, label=_("Endpoint"))
+    platform_model = AnyOfFilter(label=_("Platform model"))
+    upstream_model = AnyOfFilter(label=_("Upstream model"))
+    upstream_name = AnyOfFilter(label=_("Upstream"))
+    channel_id = AnyOfFilter(label=_("Channel"))
+    binding_code = AnyOfFilter(label=_("Binding code"))
+    protocol = AnyOfFilter(label=_("Protocol"))
+    billing_mode = AnyOfFilter(choices=UsageRecord.BillingMode.choices, label=_("Billing mode"))
+    status = AnyOfFilter(choices=UsageRecord.Status.choices, label=_("Status"))
+    error_code = AnyOfFilter(label=_("Error code"))
+    is_stream = StrictBooleanFilter(label=_("Stream"), widget=forms.Select(
+        choices=[("", _("Any")), ("true", _("Stream")),
+                 ("false", _("Non-stream"))]))
+    cost_min = _range(UsageRecord, "cost", "min", _("Cost ≥"))
+    cost_max = _range(UsageRecord, "cost", "max", _("Cost ≤"))
+    total_tokens_min = _range(UsageRecord, "total_tokens", "min", _("Tokens ≥"))
+    total_tokens_max = _range(UsageRecord, "total_tokens", "max", _("Tokens ≤"))
+    latency_ms_min = _range(UsageRecord, "latency_ms", "min", _("Latency ≥ (ms)"))
+    latency_ms_max = _range(UsageRecord, "latency_ms", "max", _("Latency ≤ (ms)"))
 
     search_fields = ("username", "api_key_name", "platform_model", "upstream_model",
                      "error_message")
@@ -775,17 +789,17 @@ class UsageRecordFilterSet(LogFilterSet):
 class AuthEventFilterSet(LogFilterSet):
     user = AnyOfFilter(
         condition=match_any("username_attempted", "user_id", "actor_name"),
-        label="User",
-        help_text="user id or attempted username",
+        label=_("User"),
+        help_text=_("user id or attempted username"),
     )
-    user_id = AnyOfFilter(label="User ID")
-    username_attempted = AnyOfFilter(label="Username attempted")
-    event = AnyOfFilter(condition=exact_or_prefix("event"), label="Event",
-                        help_text="exact, or a prefix like login.*")
-    result = AnyOfFilter(choices=RESULT_CHOICES, label="Result")
-    identity_provider = AnyOfFilter(label="Identity provider")
-    failure_reason = AnyOfFilter(label="Failure reason")
-    session_key_hash = AnyOfFilter(label="Session")
+    user_id = AnyOfFilter(label=_("User ID"))
+    username_attempted = AnyOfFilter(label=_("Username attempted"))
+    event = AnyOfFilter(condition=exact_or_prefix("event"), label=_("Event"),
+                        help_text=_("exact, or a prefix like login.*"))
+    result = AnyOfFilter(choices=RESULT_CHOICES, label=_("Result"))
+    identity_provider = AnyOfFilter(label=_("Identity provider"))
+    failure_reason = AnyOfFilter(label=_("Failure reason"))
+    session_key_hash = AnyOfFilter(label=_("Session"))
 
     search_fields = ("username_attempted", "event", "failure_reason", "identity_provider",
                      "user_agent")
@@ -801,14 +815,14 @@ class AuthEventFilterSet(LogFilterSet):
 
 
 class SystemEventFilterSet(LogFilterSet):
-    source = AnyOfFilter(label="Source")
-    event = AnyOfFilter(condition=exact_or_prefix("event"), label="Event",
-                        help_text="exact, or a prefix like export.*")
-    level = AnyOfFilter(choices=SystemEvent.Level.choices, label="Level")
-    level_min = LevelAtLeastFilter(label="Level at least",
-                                   help_text="this level or above, e.g. warning")
-    resource_type = AnyOfFilter(label="Resource type")
-    resource_id = AnyOfFilter(label="Resource ID")
+    source = AnyOfFilter(label=_("Source"))
+    event = AnyOfFilter(condition=exact_or_prefix("event"), label=_("Event"),
+                        help_text=_("exact, or a prefix like export.*"))
+    level = AnyOfFilter(choices=SystemEvent.Level.choices, label=_("Level"))
+    level_min = LevelAtLeastFilter(label=_("Level at least"),
+                                   help_text=_("this level or above, e.g. warning"))
+    resource_type = AnyOfFilter(label=_("Resource type"))
+    resource_id = AnyOfFilter(label=_("Resource ID"))
 
     search_fields = ("source", "event", "message", "resource_id")
     default_range = "7d"

@@ -16,6 +16,7 @@ from decimal import Decimal
 from django.core.exceptions import ValidationError
 from django.db.models import ExpressionWrapper, F, Value
 from django.db.models.fields.tuple_lookups import Tuple, TupleGreaterThan, TupleLessThan
+from django.utils.translation import gettext as _
 
 from logcenter.engines import engine_for
 
@@ -89,13 +90,13 @@ class Cursor:
             if not (seal is None or isinstance(seal, str)):
                 raise ValueError(seal)
         except (binascii.Error, ValueError, TypeError, KeyError, UnicodeDecodeError):
-            raise ValueError("Malformed cursor; start again from the first page.") from None
+            raise ValueError(_("Malformed cursor; start again from the first page.")) from None
         if cursor_ordering != ordering:
-            raise ValueError("This cursor was made for another sort order; "
-                             "start again from the first page.")
+            raise ValueError(_("This cursor was made for another sort order; "
+                               "start again from the first page."))
         if (direction not in (NEXT, PREV) or not isinstance(pk, int) or isinstance(pk, bool)
                 or not 0 < pk < 2**63):  # ids are positive bigints
-            raise ValueError("Malformed cursor; start again from the first page.")
+            raise ValueError(_("Malformed cursor; start again from the first page."))
         field = model._meta.get_field(ordering.lstrip("-"))
         try:
             value = field.to_python(raw_value)
@@ -104,9 +105,9 @@ class Cursor:
                 # outside them is a bad cursor, not a database error.
                 field.run_validators(value)
         except (ValidationError, TypeError, ValueError, OverflowError, ArithmeticError):
-            raise ValueError("Malformed cursor; start again from the first page.") from None
+            raise ValueError(_("Malformed cursor; start again from the first page.")) from None
         if value is None:
-            raise ValueError("Malformed cursor; start again from the first page.")
+            raise ValueError(_("Malformed cursor; start again from the first page."))
         return cls(ordering, value, pk, direction, total, seal)
 
 

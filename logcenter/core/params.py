@@ -8,8 +8,10 @@ is expected is a 400 naming it. Filters that take several values accept repeats.
 
 from collections.abc import Iterable, Mapping
 
+from django.utils.translation import gettext, gettext_noop
+
 UNKNOWN = "unknown_parameters"
-REPEATED = "Given more than once; this parameter takes one value."
+REPEATED = gettext_noop("Given more than once; this parameter takes one value.")
 
 
 def _names_and_counts(params) -> dict[str, int]:
@@ -33,7 +35,7 @@ def parameter_errors(params, known: Iterable[str], multi: Iterable[str] = ()) ->
         errors[UNKNOWN] = unknown
     for name, count in counts.items():
         if name in known and name not in multi and count > 1:
-            errors[name] = [REPEATED]
+            errors[name] = [gettext(REPEATED)]
     return errors
 
 
@@ -52,8 +54,9 @@ def describe(errors: dict) -> str:
     unknown = errors.get(UNKNOWN) or []
     if not unknown:
         return ""
-    label = "Unknown parameter" if len(unknown) == 1 else "Unknown parameters"
-    return f"{label}: {', '.join(unknown)}."
+    label = (gettext("Unknown parameter: {names}.") if len(unknown) == 1
+             else gettext("Unknown parameters: {names}."))
+    return label.format(names=", ".join(unknown))
 
 
 def as_querydict(params):
@@ -75,8 +78,8 @@ def as_querydict(params):
             elif isinstance(item, (str, int, float)):
                 texts.append(str(item))
             else:
-                raise ValueError(f"{name}: a filter's value is a string or number, "
-                                 "or a list of them.")
+                raise ValueError(gettext("{name}: a filter's value is a string or number, "
+                                         "or a list of them.").format(name=name))
         if texts:
             query.setlist(str(name), texts)
     return query

@@ -7,6 +7,8 @@ kind up here; none of them knows a kind by name (docs/adding-a-kind.md).
 
 from dataclasses import dataclass, field
 
+from django.utils.translation import gettext_lazy as _
+
 from logcenter.core import filters, tables
 from logcenter import models
 from logcenter.core import serializers
@@ -95,8 +97,8 @@ class LogKind:
         return self.model._meta.verbose_name
 
 
-ENVELOPE_ACTOR = DetailSection("Actor", ("actor_type", "actor_id", "actor_name"))
-ENVELOPE_REQUEST = DetailSection("Request", ("request_id", "ip", "user_agent", "ingested_by",
+ENVELOPE_ACTOR = DetailSection(_("Actor"), ("actor_type", "actor_id", "actor_name"))
+ENVELOPE_REQUEST = DetailSection(_("Request"), ("request_id", "ip", "user_agent", "ingested_by",
                                              "ingested_by_name"))
 COMMON_FILTERS = ("request_id", "q", "metadata")
 
@@ -131,25 +133,25 @@ registry = Registry()
 
 registry.register(LogKind(
     slug="audit",
-    label="Audit",
+    label=_("Audit"),
     api_name="audit-events",
     model=models.AuditEvent,
     filterset=filters.AuditEventFilterSet,
     table=tables.AuditEventTable,
     serializer=serializers.AuditEventSerializer,
-    description="Who changed what, and when: admin and important user operations.",
+    description=_("Who changed what, and when: admin and important user operations."),
     sensitive_fields=("ip", "user_agent", "details"),
     audit_detail_views=True,
     retention_days=365,
     grants={"Auditor": FULL},
     sections=(
-        DetailSection("Event", ("event_id", "occurred_at", "ingested_at", "action", "category",
+        DetailSection(_("Event"), ("event_id", "occurred_at", "ingested_at", "action", "category",
                                 "result", "reason")),
         ENVELOPE_ACTOR,
         ENVELOPE_REQUEST,
-        DetailSection("Resource", ("resource_type", "resource_id", "resource_name")),
-        DetailSection("Changes", ("changes",)),
-        DetailSection("Details", ("details",)),
+        DetailSection(_("Resource"), ("resource_type", "resource_id", "resource_name")),
+        DetailSection(_("Changes"), ("changes",)),
+        DetailSection(_("Details"), ("details",)),
     ),
     page_filters=("actor", "action", "resource_type", "resource_id", "result",
                   "show_views") + COMMON_FILTERS,
@@ -157,13 +159,13 @@ registry.register(LogKind(
 
 registry.register(LogKind(
     slug="usage",
-    label="Usage",
+    label=_("Usage"),
     api_name="usage-records",
     model=models.UsageRecord,
     filterset=filters.UsageRecordFilterSet,
     table=tables.UsageRecordTable,
     serializer=serializers.UsageRecordSerializer,
-    description="Every model call with its bill.",
+    description=_("Every model call with its bill."),
     charts="usage",
     owner_field="user_id",
     sensitive_fields=("ip", "user_agent", "error_message"),
@@ -177,16 +179,16 @@ registry.register(LogKind(
         "Member": ("view", "view_cost", "view_stats", "export"),
     },
     sections=(
-        DetailSection("Event", ("event_id", "occurred_at", "ingested_at", "status",
+        DetailSection(_("Event"), ("event_id", "occurred_at", "ingested_at", "status",
                                 "error_code", "error_message")),
-        DetailSection("Caller", ("actor_type", "actor_id", "actor_name", "user_id", "username",
+        DetailSection(_("Caller"), ("actor_type", "actor_id", "actor_name", "user_id", "username",
                                  "api_key_id", "api_key_name", "group")),
         ENVELOPE_REQUEST,
-        DetailSection("Call", ("endpoint", "protocol", "is_stream", "latency_ms",
+        DetailSection(_("Call"), ("endpoint", "protocol", "is_stream", "latency_ms",
                                "first_token_ms", "call_count")),
-        DetailSection("Model route", ("platform_model", "upstream_model", "upstream_name",
+        DetailSection(_("Model route"), ("platform_model", "upstream_model", "upstream_name",
                                       "channel_id", "binding_code")),
-        DetailSection("Usage & billing", ("billing_mode", "prompt_tokens", "completion_tokens",
+        DetailSection(_("Usage & billing"), ("billing_mode", "prompt_tokens", "completion_tokens",
                                           "cached_tokens", "total_tokens", "cost", "quota",
                                           "credits", "billing_items")),
     ),
@@ -197,23 +199,23 @@ registry.register(LogKind(
 
 registry.register(LogKind(
     slug="auth",
-    label="Authentication",
+    label=_("Authentication"),
     api_name="auth-events",
     model=models.AuthEvent,
     filterset=filters.AuthEventFilterSet,
     table=tables.AuthEventTable,
     serializer=serializers.AuthEventSerializer,
-    description="Sign-ins, failures, lockouts and other identity events.",
-    charts=EventChart(field="event", title="Sign-in failures and lockouts",
+    description=_("Sign-ins, failures, lockouts and other identity events."),
+    charts=EventChart(field="event", title=_("Sign-in failures and lockouts"),
                       only=("login.failed", "account.locked"),
                       colours={"login.failed": "#d92d20", "account.locked": "#7a271a"}),
     owner_field="user_id",
     grants={"Auditor": FULL, "Support": ("view", "view_all", "view_sensitive"),
             "Member": ("view", "export")},  # a member: their own sign-ins
     sections=(
-        DetailSection("Event", ("event_id", "occurred_at", "ingested_at", "event", "result",
+        DetailSection(_("Event"), ("event_id", "occurred_at", "ingested_at", "event", "result",
                                 "failure_reason", "identity_provider")),
-        DetailSection("User", ("user_id", "username_attempted", "actor_type", "actor_id",
+        DetailSection(_("User"), ("user_id", "username_attempted", "actor_type", "actor_id",
                                "actor_name", "session_key_hash")),
         ENVELOPE_REQUEST,
     ),
@@ -223,26 +225,26 @@ registry.register(LogKind(
 
 registry.register(LogKind(
     slug="system",
-    label="System events",
+    label=_("System events"),
     api_name="system-events",
     model=models.SystemEvent,
     filterset=filters.SystemEventFilterSet,
     table=tables.SystemEventTable,
     serializer=serializers.SystemEventSerializer,
-    description="Platform events, warnings and errors by source and level.",
-    charts=EventChart(field="level", title="Events by level", colours={
+    description=_("Platform events, warnings and errors by source and level."),
+    charts=EventChart(field="level", title=_("Events by level"), colours={
         "debug": "#98a2b3", "info": "#2e90fa", "warning": "#f79009", "error": "#d92d20",
         "critical": "#7a271a"}),
     sensitive_fields=("ip", "user_agent", "details"),
     retention_days=30,
     grants={"Auditor": FULL, "Support": ("view", "view_all", "view_sensitive")},
     sections=(
-        DetailSection("Event", ("event_id", "occurred_at", "ingested_at", "source", "event",
+        DetailSection(_("Event"), ("event_id", "occurred_at", "ingested_at", "source", "event",
                                 "level", "message")),
         ENVELOPE_ACTOR,
         ENVELOPE_REQUEST,
-        DetailSection("Resource", ("resource_type", "resource_id")),
-        DetailSection("Details", ("details",)),
+        DetailSection(_("Resource"), ("resource_type", "resource_id")),
+        DetailSection(_("Details"), ("details",)),
     ),
     page_filters=("source", "event", "level", "resource_type", "resource_id") + COMMON_FILTERS,
 ))

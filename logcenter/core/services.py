@@ -7,7 +7,7 @@ context (request ID, client IP, user agent) from logcenter.request_context.
 import hashlib
 import re
 
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from logcenter.ingest import ingestion
 from logcenter.core import request_context
@@ -145,14 +145,17 @@ def system_event_record(*, source, event, level=SystemEvent.Level.INFO, message=
 
 
 def log_read_record(*, kind, user, row=None, action="viewed", details=None):
-    """Reading the logs is itself audited (audit detail views, exports)."""
+    """Reading the logs is itself audited (audit detail views, exports). The row's name
+    and the kind's label are stored in English, whatever language the reader reads."""
+    with translation.override(None):
+        resource_name = str(row) if row is not None else str(kind.label)
     return audit_event_record(
         action=f"{kind.slug}_log.{action}",
         actor=user,
         category="log_access",
         resource_type=kind.model_name,
         resource_id=str(row.event_id) if row is not None else "",
-        resource_name=str(row) if row is not None else kind.label,
+        resource_name=resource_name,
         details=details or {},
     )
 

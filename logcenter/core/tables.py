@@ -13,8 +13,11 @@ import inspect
 import django_tables2 as tables
 from django.utils import timezone
 from django.utils.dateformat import format as date_format
+from django.utils.formats import number_format
 from django.utils.html import conditional_escape, format_html
 from django.utils.safestring import mark_safe
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 # What django-tables2 offers a render method, by argument name.
 _CELL_ARGUMENTS = ("value", "record", "column", "bound_column", "bound_row", "table")
@@ -23,14 +26,14 @@ from logcenter.models import AuditEvent, AuthEvent, SystemEvent, UsageRecord
 
 
 class LogTable(tables.Table):
-    occurred_at = tables.Column(verbose_name="Time", linkify=True,
+    occurred_at = tables.Column(verbose_name=gettext_lazy("Time"), linkify=True,
                                 attrs={"td": {"class": "nowrap"}})
 
     class Meta:
         template_name = "logcenter/_table.html"
         orderable = False
         attrs = {"class": "log-table", "id": "log-rows"}
-        empty_text = "No rows match this filter and time range."
+        empty_text = gettext_lazy("No rows match this filter and time range.")
 
     def __init__(self, *args, sorts=(), **kwargs):
         super().__init__(*args, **kwargs)
@@ -94,11 +97,13 @@ class AuditEventTable(LogTable):
 
 
 class UsageRecordTable(LogTable):
-    total_tokens = tables.Column(verbose_name="Tokens", attrs={"td": {"class": "num"}})
-    cost = tables.Column(verbose_name="Cost (USD)", attrs={"td": {"class": "num"}})
-    latency_ms = tables.Column(verbose_name="Latency (ms)", attrs={"td": {"class": "num"}})
+    total_tokens = tables.Column(verbose_name=gettext_lazy("Tokens"),
+                                 attrs={"td": {"class": "num"}})
+    cost = tables.Column(verbose_name=gettext_lazy("Cost (USD)"), attrs={"td": {"class": "num"}})
+    latency_ms = tables.Column(verbose_name=gettext_lazy("Latency (ms)"),
+                               attrs={"td": {"class": "num"}})
     status = BadgeColumn()
-    is_stream = tables.BooleanColumn(verbose_name="Stream")
+    is_stream = tables.BooleanColumn(verbose_name=gettext_lazy("Stream"))
 
     class Meta(LogTable.Meta):
         model = UsageRecord
@@ -109,12 +114,14 @@ class UsageRecordTable(LogTable):
         return f"{value:.6f}"
 
     def render_latency_ms(self, value):
-        return f"{value:,}"
+        return number_format(value, force_grouping=True)
 
     def render_total_tokens(self, value, record):
-        return format_html('<span title="prompt {} / completion {} / cached {}">{}</span>',
-                           record.prompt_tokens, record.completion_tokens,
-                           record.cached_tokens, f"{value:,}")
+        title = _("prompt {prompt} / completion {completion} / cached {cached}").format(
+            prompt=record.prompt_tokens, completion=record.completion_tokens,
+            cached=record.cached_tokens)
+        return format_html('<span title="{}">{}</span>', title,
+                           number_format(value, force_grouping=True))
 
 
 class AuthEventTable(LogTable):

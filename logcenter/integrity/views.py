@@ -5,6 +5,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
 
 from logcenter.integrity import keys, status
 
@@ -13,16 +14,17 @@ from logcenter.integrity import keys, status
 def integrity_page(request):
     kinds = status.verifiable_kinds(request.user)
     if not kinds:
-        raise PermissionDenied("The Integrity page is for roles that may see every row of a "
-                               "kind of log.")
+        raise PermissionDenied(_("The Integrity page is for roles that may see every row of "
+                                 "a kind of log."))
     if request.method == "POST":
         slug = request.POST.get("kind")
         if slug not in {kind.slug for kind in kinds}:
-            raise PermissionDenied("You may not verify that kind of log.")
+            raise PermissionDenied(_("You may not verify that kind of log."))
         from logcenter.tasks import integrity_verify
 
         integrity_verify.delay(slug, requested_by=request.user.get_username())
-        messages.success(request, "Verification started; its result appears below when done.")
+        messages.success(request, _("Verification started; its result appears below when "
+                                    "done."))
         return redirect("integrity")
     signer = keys.signing_key()
     return render(request, "logcenter/integrity.html", {

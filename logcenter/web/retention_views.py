@@ -5,39 +5,42 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from logcenter.retention import purge as retention
 from logcenter.models import DeletionJob, RetentionPolicy
 from logcenter.core.params import page_takes
 from logcenter.core.registry import registry
 
-KIND_CHOICES = [(kind.slug, kind.label) for kind in registry]
+def kind_choices():
+    return [(kind.slug, kind.label) for kind in registry]
 
 
 class PolicyForm(forms.Form):
-    kind = forms.ChoiceField(choices=KIND_CHOICES, widget=forms.HiddenInput)
-    days = forms.IntegerField(min_value=1, max_value=3650, label="Keep (days)")
-    legal_hold = forms.BooleanField(required=False, label="Legal hold")
+    kind = forms.ChoiceField(choices=kind_choices, widget=forms.HiddenInput)
+    days = forms.IntegerField(min_value=1, max_value=3650, label=_("Keep (days)"))
+    legal_hold = forms.BooleanField(required=False, label=_("Legal hold"))
 
 
 class DeletionForm(forms.Form):
-    kind = forms.ChoiceField(choices=KIND_CHOICES)
+    kind = forms.ChoiceField(choices=kind_choices, label=_("Kind"))
     # Typed as on the lists' time fields; a time without offset is in the user's timezone.
     before = forms.DateTimeField(
-        label="Delete rows older than",
+        label=_("Delete rows older than"),
         widget=forms.DateTimeInput(format="%Y-%m-%d %H:%M",
-                                   attrs={"placeholder": "YYYY-MM-DD HH:MM"}),
+                                   attrs={"placeholder": _("YYYY-MM-DD HH:MM")}),
         input_formats=["%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M", "%Y-%m-%d"])
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["before"].help_text = (
-            f"In your timezone ({timezone.get_current_timezone_name()}).")
+        self.fields["before"].help_text = gettext("In your timezone ({zone}).").format(
+            zone=timezone.get_current_timezone_name())
 
     def clean_before(self):
         before = self.cleaned_data["before"]
         if before > timezone.now():
-            raise forms.ValidationError("Choose a time in the past.")
+            raise forms.ValidationError(gettext("Choose a time in the past."))
         return before
 
 
@@ -53,9 +56,10 @@ def retention_page(request):
             data = form.cleaned_data
             retention.policy_update(actor=request.user, kind_slug=data["kind"],
                                     days=data["days"], legal_hold=data["legal_hold"])
-            messages.success(request, f"{registry[data['kind']].label} retention saved: "
-                                      f"{data['days']} days"
-                                      f"{', legal hold on' if data['legal_hold'] else ''}.")
+            saved = (gettext("{kind} retention saved: {days} days, legal hold on.")
+                     if data["legal_hold"] else gettext("{kind} retention saved: {days} days."))
+            messages.success(request, saved.format(kind=registry[data["kind"]].label,
+                                                   days=data["days"]))
             return redirect("retention")
         messages.error(request, "; ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items()))
         status = 400
@@ -66,7 +70,7 @@ def retention_page(request):
                 retention.deletion_request(actor=request.user,
                                            kind_slug=deletion_form.cleaned_data["kind"],
                                            before=deletion_form.cleaned_data["before"])
-                messages.success(request, "Deletion started; its progress is below.")
+                messages.success(request, gettext("Deletion started; its progress is below."))
                 return redirect("retention")
             except (retention.LegalHold, retention.NotExpired) as exc:
                 deletion_form.add_error("kind", str(exc))

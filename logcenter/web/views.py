@@ -8,6 +8,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.shortcuts import redirect
 from django.utils.decorators import method_decorator
+from django.utils.translation import gettext as _
 from django.views.generic import TemplateView
 
 from logcenter.analytics import charts, stats
@@ -38,11 +39,12 @@ class LogKindMixin(LoginRequiredMixin):
     def dispatch(self, request, *args, **kwargs):
         self.kind = registry.get(kwargs["kind"])
         if self.kind is None:
-            raise Http404("No such log kind.")
+            raise Http404(_("No such log kind."))
         if request.user.is_authenticated:
             self.access = access_for(request.user, self.kind)
             if not self.access.can_view:
-                raise PermissionDenied(f"Your role may not open the {self.kind.label} tab.")
+                raise PermissionDenied(_("Your role may not open the {kind} tab.").format(
+                    kind=self.kind.label))
         return super().dispatch(request, *args, **kwargs)
 
 
@@ -50,7 +52,7 @@ class LogKindMixin(LoginRequiredMixin):
 def console_home(request):
     kinds = visible_kinds(request.user)
     if not kinds:
-        raise PermissionDenied("Your role may not see any logs.")
+        raise PermissionDenied(_("Your role may not see any logs."))
     return redirect("logcenter:list", kind=kinds[0].slug)
 
 
@@ -114,7 +116,8 @@ class LogListView(LogKindMixin, TemplateView):
                              and not filterset.cursor_value),
             errors=errors,
             page_sizes=(25, 50, 100, 200),
-            range_presets=[("1h", "1 h"), ("24h", "24 h"), ("7d", "7 d"), ("30d", "30 d")],
+            range_presets=[("1h", _("1 h")), ("24h", _("24 h")), ("7d", _("7 d")),
+                           ("30d", _("30 d"))],
             api_url=f"/api/v1/{kind.api_name}/",
             # The list's query for the API and the export: the panels' own parameters
             # (top_by) are no filter.
@@ -133,7 +136,8 @@ class LogPanelsView(LogKindMixin, TemplateView):
     def get(self, request, *args, **kwargs):
         kind, user, params = self.kind, request.user, request.GET
         if not self.access.can_view_stats:
-            raise PermissionDenied(f"Your role may not see the {kind.label} figures.")
+            raise PermissionDenied(_("Your role may not see the {kind} figures.").format(
+                kind=kind.label))
         try:
             summary = (stats.usage_stats(user, params, also=charts.PANEL_PARAMETERS)
                        if kind.summary else None)
@@ -162,7 +166,7 @@ class LogDetailView(LogKindMixin, TemplateView):
         try:
             row = selectors.log_get(kind, self.request.user, kwargs["event_id"])
         except kind.model.DoesNotExist:
-            raise Http404("No such event.") from None
+            raise Http404(_("No such event.")) from None
         services.log_detail_viewed(kind=kind, user=self.request.user, row=row)
         raw = kind.serializer(row, context={"access": self.access}).data
         escape_row(row, text_fields(kind))
