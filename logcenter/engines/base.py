@@ -162,3 +162,38 @@ class Engine:
         when writers stayed open past `wait` seconds. Safe: no transaction still open
         can insert a row at or below it."""
         raise NotImplementedError
+
+    # --- bulk loads (seed_demo --usage: benchmarks' millions of rows, not ingestion) -----
+
+    # Whether several connections (threads, processes) may write at once (SQLite: one).
+    concurrent_writers = False
+
+    def bulk_load(self, kind, fields, start, end, count) -> "BulkLoad":
+        """A BulkLoad of `count` rows of `kind`, each a tuple of the values of `fields`
+        (every concrete field but the primary key) with occurred_at in [start, end). Rows
+        are appended as they are: no ledger, no duplicate check, no rollups (the caller
+        rebuilds those)."""
+        raise NotImplementedError
+
+    def after_bulk_load(self, models) -> None:
+        """After many rows went into the tables of `models` at once: what the store would
+        do next on its own, done now (planner statistics)."""
+        raise NotImplementedError
+
+
+class BulkLoad:
+    """One bulk load (Engine.bulk_load): `write` every chunk, then `finish` once."""
+
+    finishing = ""  # what finish() does, for a progress line
+
+    def write(self, first, rows) -> None:
+        """Append `rows`: tuples of the load's field values (JSON and decimals as text),
+        sorted by occurred_at; `first`: the position of the chunk's first row among the
+        load's `count`. Chunks come in any order and, when the engine has
+        concurrent_writers, from several processes forked after the load began."""
+        raise NotImplementedError
+
+    def finish(self) -> None:
+        """Once, after the last write, in the process that began the load: make the rows
+        whole as the store keeps its tables (indexes, statistics)."""
+        raise NotImplementedError

@@ -153,6 +153,16 @@ class OrmEngine(Engine):
     def seal_horizons(self, kinds, settle, wait):
         return {kind.slug: None for kind in kinds}, ""  # a write is visible once done
 
+    # --- bulk loads (seed_demo --usage) ------------------------------------------------
+
+    def bulk_load(self, kind, fields, start, end, count):
+        from logcenter.engines.orm.bulk_load import OrmBulkLoad
+
+        return OrmBulkLoad(kind, fields, start, end, count)
+
+    def after_bulk_load(self, models):
+        pass  # the portable way leaves statistics to the database
+
 
 def _bulk_create(rollup, groups):
     rollup.objects.bulk_create(

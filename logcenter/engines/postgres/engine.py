@@ -131,3 +131,17 @@ class PostgresEngine(OrmEngine):
 
     def seal_horizons(self, kinds, settle, wait):
         return integrity.seal_horizons(kinds, settle, wait)
+
+    # --- bulk loads (seed_demo --usage) ------------------------------------------------
+
+    concurrent_writers = True
+
+    def bulk_load(self, kind, fields, start, end, count):
+        from logcenter.engines.postgres.bulk_load import CopyBulkLoad
+
+        return CopyBulkLoad(kind, fields, start, end, count)
+
+    def after_bulk_load(self, models):
+        from logcenter.engines.postgres.bulk_load import vacuum_analyze
+
+        vacuum_analyze(models)
