@@ -7,6 +7,9 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /app
 RUN useradd --create-home --uid 1000 logcenter
+# gettext's msgfmt compiles the translation catalogs below (Debian's package).
+RUN apt-get update && apt-get install -y --no-install-recommends gettext \
+    && rm -rf /var/lib/apt/lists/*
 
 COPY requirements.txt .
 RUN pip install -r requirements.txt
@@ -14,6 +17,7 @@ RUN pip install -r requirements.txt
 COPY . .
 # Build time only: the settings refuse to load with DEBUG off and no SECRET_KEY/REDIS_URL.
 RUN DEBUG=1 python manage.py collectstatic --noinput \
+    && DEBUG=1 python manage.py compilemessages --verbosity 0 \
     && mkdir -p /app/var/media && chown -R logcenter /app/var
 
 USER logcenter

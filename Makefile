@@ -11,7 +11,7 @@ test: export DATABASE_URL ?= postgres://logcenter_app@127.0.0.1:5432/logcenter
 test: export MIGRATION_DATABASE_URL ?= postgres://logcenter_owner@127.0.0.1:5432/logcenter
 test: export REDIS_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: install run run-postgres test worker beat bench clean
+.PHONY: install messages run run-postgres test worker beat bench clean
 
 install: $(VENV)/.installed
 
@@ -21,13 +21,18 @@ $(VENV)/.installed: requirements.txt
 	$(VENV)/bin/pip install --quiet -r requirements.txt
 	touch $@
 
-run: install
+# The translation catalogs (locale/<language>/LC_MESSAGES/django.po) compiled into the .mo
+# files Django reads; git ignores those. Needs gettext's msgfmt (Debian: apt-get install gettext).
+messages: install
+	DEBUG=1 $(PY) manage.py compilemessages --ignore=$(VENV) --verbosity 0
+
+run: install messages
 	./scripts/run-console
 
 # The same on the local PostgreSQL, with its two roles (and REDIS_URL if you set it).
 run-postgres: export DATABASE_URL ?= postgres://logcenter_app@127.0.0.1:5432/logcenter_demo
 run-postgres: export MIGRATION_DATABASE_URL ?= postgres://logcenter_owner@127.0.0.1:5432/logcenter_demo
-run-postgres: install
+run-postgres: install messages
 	./scripts/run-console
 
 # Two runs, both counted: the whole suite on PostgreSQL (the environment above), then the
@@ -35,7 +40,7 @@ run-postgres: install
 # Redis (tasks in-process) and without the browser tests; tests marked `postgres` (or using
 # the on_postgres fixture, or a real Celery worker) skip there. Each exit status is kept:
 # the target fails if either run fails, and pytest's 5 ("no tests collected") is a failure.
-test: install
+test: install messages
 	if [ -n "$$MIGRATION_DATABASE_URL" ]; then $(PY) scripts/db_roles.py; fi
 	@sqlite_dir=$$(mktemp -d); pg=0; sqlite=0; \
 	echo "== PostgreSQL: the whole suite"; \

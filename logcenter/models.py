@@ -20,15 +20,15 @@ from django.utils.translation import gettext_lazy as _
 
 
 class ActorType(models.TextChoices):
-    USER = "user", "User"
-    API_KEY = "api_key", "API key"
-    SERVICE = "service", "Service"
-    SYSTEM = "system", "System"
+    USER = "user", _("User")
+    API_KEY = "api_key", _("API key")
+    SERVICE = "service", _("Service")
+    SYSTEM = "system", _("System")
 
 
 class Result(models.TextChoices):
-    SUCCESS = "success", "Success"
-    FAILURE = "failure", "Failure"
+    SUCCESS = "success", _("Success")
+    FAILURE = "failure", _("Failure")
 
 
 # How far in the future an event's occurred_at may be (senders' clocks drift); ingestion

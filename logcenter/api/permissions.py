@@ -1,3 +1,4 @@
+from django.utils.translation import gettext, gettext_lazy
 from rest_framework.permissions import BasePermission
 
 
@@ -7,7 +8,7 @@ class IsConsoleUser(BasePermission):
     What each kind shows is decided by the role, in logcenter.core.selectors.
     """
 
-    message = "You have no access to the log API."
+    message = gettext_lazy("You have no access to the log API.")
 
     def has_permission(self, request, view):
         user = request.user
@@ -16,6 +17,7 @@ class IsConsoleUser(BasePermission):
         key = request.auth
         required_scope = getattr(view, "required_scope", "read")
         if key is not None and hasattr(key, "has_scope") and not key.has_scope(required_scope):
-            self.message = f"This API key lacks the '{required_scope}' scope."
+            self.message = gettext("This API key lacks the '{scope}' scope.").format(
+                scope=required_scope)
             return False
         return True

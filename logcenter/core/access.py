@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from django.core.exceptions import PermissionDenied
+from django.utils.translation import gettext
 
 MASK = "[masked]"
 
@@ -107,5 +108,6 @@ def log_visible(kind, user):
     permission; only their own rows without view_all."""
     access = access_for(user, kind)
     if not access.can_view:
-        raise PermissionDenied(f"Your role may not see the {kind.label} logs.")
+        raise PermissionDenied(gettext("Your role may not see the {kind} logs.").format(
+            kind=kind.label))
     return access.scope(kind.model.objects.all())
