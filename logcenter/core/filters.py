@@ -29,6 +29,7 @@ from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy as _
 
 from logcenter.core import pagination
+from logcenter.core.text import unstorable
 from logcenter.models import (FUTURE_TOLERANCE, METADATA_KEY_RE, AuditEvent, AuthEvent, LogEnvelope,
                      Result, SystemEvent, UsageRecord)
 
@@ -48,12 +49,11 @@ SEARCH_MAX_LENGTH = 512
 TEXT_MAX_LENGTH = 1024  # an exact-match value of a column without max_length
 MAX_VALUES = 100  # values of one multi-valued filter
 NEGATION_PREFIX = "exclude_"
-SURROGATES_RE = re.compile("[\ud800-\udfff]")
 
 
 def refuse_surrogates(value):
     """Lone surrogates (from JSON's "\\ud800") cannot be encoded for the database."""
-    if isinstance(value, str) and SURROGATES_RE.search(value):
+    if unstorable(value) == "surrogate":  # NUL: Django's own validator refuses it
         raise ValidationError(_("Must be valid Unicode text (no lone surrogates)."),
                               code="surrogates")
 
