@@ -64,9 +64,6 @@ class LogKind:
     # name -> actions (FULL, or some of them; "view" alone: a member's own rows). The
     # Administrator role holds every permission of every kind and is not named here.
     grants: dict = field(default_factory=dict, hash=False)
-    # The demo's generator of this kind's rows, "module.function" (called with the demo's
-    # builder, returns unsaved rows); empty for the four kinds logcenter.demo builds itself.
-    demo: str = ""
     # Opening a row's detail writes an audit event (who looked at which audit record).
     audit_detail_views: bool = False
     description: str = ""

@@ -16,8 +16,8 @@ The waits see the sessions of the database role the sealer runs as, so every wri
 log rows must use that role (the app role) or the sealer's role needs pg_read_all_stats.
 SQLite has one writer at a time, committed in id order: no horizon is needed there.
 
-Bulk loads that reserve ids first and make their rows visible later (logcenter.demo's
-loader) should run while sealing is stopped, or their rows count as inserted.
+Bulk loads that reserve ids first and make their rows visible later (`seed_demo --usage`,
+Engine.bulk_load) should run while sealing is stopped, or their rows count as inserted.
 """
 
 import hashlib

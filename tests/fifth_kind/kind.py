@@ -20,7 +20,6 @@ DEPLOY = registry.register(LogKind(
                       colours={"success": "#12805c", "failure": "#d92d20"}),
     retention_days=45,
     grants={"Auditor": FULL, "Support": ("view", "view_all")},
-    demo="tests.fifth_kind.demo.generate",
     sections=(
         DetailSection("Deploy", ("event_id", "occurred_at", "ingested_at", "service",
                                  "version", "environment", "result", "message")),

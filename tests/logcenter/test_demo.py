@@ -44,7 +44,7 @@ def test_seed_demo_after_a_partial_wipe_restores_what_is_missing_and_doubles_not
 
     from django.utils import timezone
 
-    from logcenter import demo
+    import demo
     from logcenter.models import AuthEvent, UsageRecord
 
     counts = demo.demo_counts({"usage": 400, "audit": 150, "auth": 150, "system": 80})

@@ -593,7 +593,7 @@ def test_removal_records_are_checked_too():
 # --- the demo, the API, the console and exports ---------------------------------------
 
 def test_the_demo_data_verifies_all_valid_after_sealing():
-    from logcenter import demo
+    import demo
 
     demo.seed(counts={"usage": 300, "audit": 120, "auth": 120, "system": 60},
               log=lambda *a: None)

@@ -2,7 +2,7 @@
 
 The first test walks every registered kind, the four of the product and the fifth one the
 test settings install (tests/fifth_kind: a model, its migration, a FilterSet, a Table, a
-serializer and a registry entry, plus the tests' factory and a demo generator), and checks
+serializer and a registry entry, plus a factory and a demo generator), and checks
 it has each thing a kind must have. The rest follows the fifth kind through the product:
 list, detail, API, ingestion, export, charts, retention, roles and the trigger, with no
 file outside its own app touched.
@@ -19,9 +19,9 @@ from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+import demo
 from accounts.models import ApiKey
 from accounts.roles import ADMINISTRATOR, role_permissions
-from logcenter import demo
 from logcenter.api.exports import ExportCreateSerializer
 from logcenter.core.registry import FULL, EventChart, registry
 from logcenter.exports import jobs as exports
@@ -47,6 +47,18 @@ def test_the_fifth_kind_is_registered():
     assert [kind.slug for kind in KINDS] == ["audit", "usage", "auth", "system", "deploy"]
 
 
+def _demo_world():
+    """(rng, now, clock, people, keys) as demo.seed gives a builder."""
+    import random
+
+    from demo.common import DAYS, SEED, Clock, ensure_keys, ensure_users, key_infos
+
+    rng, now = random.Random(SEED), timezone.now()
+    people, _ = ensure_users(rng, now)
+    ensure_keys(random.Random(SEED + 1), people, now)
+    return rng, now, Clock(rng, now, DAYS), people, key_infos(rng, people)
+
+
 @pytest.mark.parametrize("kind", KINDS, ids=lambda k: k.slug)
 def test_every_kind_has_everything_a_kind_needs(kind):
     table = kind.model._meta.db_table
@@ -69,17 +81,23 @@ def test_every_kind_has_everything_a_kind_needs(kind):
     RetentionPolicy.objects.filter(kind=kind.slug).delete()
     assert RetentionPolicy.for_kind(kind.slug).days == kind.retention_days
     assert (table, kind.slug, kind.model._meta.pk.column) in retention.purgeable_tables()
-    # Digest coverage: sealing picks the kind up.
+    # A factory (demo.factories, or the `factories` module of the kind's app).
+    assert kind.slug in FACTORIES, f"{kind.slug} has no factory"
     row = FACTORIES[kind.slug]()
-    assert isinstance(row, kind.model)  # a factory
+    assert isinstance(row, kind.model)
+    # Digest coverage: sealing picks the kind up.
     sealing.seal(settle=0, wait=5)
     assert DigestBlock.objects.filter(kind=kind.slug, last_id__gte=row.pk).exists()
     # A row in the access matrix for every role, and the export face's kinds.
     assert all(kind.slug in row for row in MATRIX.values())
     assert kind.slug in EXPORTERS[ADMINISTRATOR]
     assert kind.slug in ExportCreateSerializer().fields["kind"].choices
-    # A demo generator, and a chart the views can draw.
-    assert demo.generator_for(kind) is not None
+    # A demo generator (demo.<slug>, or the `demo` module of the kind's app) whose rows
+    # are the kind's, and a chart the views can draw.
+    assert kind.slug in demo.DEMO_GENERATORS, f"{kind.slug} has no demo generator"
+    counts = {**dict.fromkeys(demo.demo_counts(), 0), kind.slug: 3}
+    built = demo.DemoBuilder(*_demo_world(), counts).build([kind.slug])
+    assert built[kind.slug] and {type(r) for r in built[kind.slug]} == {kind.model}
     assert kind.charts in ("", "usage") or isinstance(kind.charts, EventChart)
     if isinstance(kind.charts, EventChart):
         kind.model._meta.get_field(kind.charts.field)

@@ -57,7 +57,7 @@ def test_seed_demo_usage_loads_whole_months_and_swaps_them_in(on_postgres, as_ow
     append-only trigger and sums equal to the rows; proportionate other kinds alongside."""
     from django.db.models import Count, Sum
 
-    from logcenter import demo
+    import demo
     from logcenter.models import USAGE_ROLLUPS, AuditEvent, AuthEvent
 
     demo.seed(counts={"usage": 300, "audit": 40, "auth": 40, "system": 10}, log=lambda *a: None)

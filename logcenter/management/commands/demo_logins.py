@@ -9,7 +9,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, url, **options):
         from accounts.models import User
-        from logcenter.demo import DEMO_LOGINS, DEMO_USER_COUNT, DEMO_USER_PASSWORD
+        from demo import DEMO_LOGINS, DEMO_USER_COUNT, DEMO_USER_PASSWORD
 
         self.stdout.write("")
         self.stdout.write(self.style.SUCCESS(f"Logcenter is starting at {url}"))
