@@ -76,3 +76,32 @@ def test_seed_demo_after_a_partial_wipe_restores_what_is_missing_and_doubles_not
     assert {s: n for s, (n, _) in stored().items()} == counts
     assert UsageRecord.objects.count() == 400
     assert demo.seed(counts=counts, log=lambda *a: None).skipped
+
+
+def test_seed_demo_usage_through_the_portable_engine(settings, monkeypatch):
+    """The portable engine's bulk load (SQLite's, or a kind an install gives the ORM engine):
+    bulk_create from one process, the rollups rebuilt to the rows' sums, and the other kinds'
+    rows after the rebuild rather than beside it (one writer)."""
+    from django.db.models import Count, Sum
+
+    import demo
+    from logcenter import engines
+    from logcenter.models import USAGE_ROLLUPS, UsageRecord
+
+    monkeypatch.setattr(engines, "_engines", {})
+    settings.LOGCENTER = {**settings.LOGCENTER,
+                          "ENGINES": {"usage": "logcenter.engines.orm.engine.OrmEngine"}}
+    demo.seed(counts={"usage": 100, "audit": 30, "auth": 30, "system": 10}, log=lambda *a: None)
+    calls = []
+
+    def alongside():
+        calls.append(UsageRecord.objects.count())
+
+    rows, _ = demo.add_usage(600, chunk=250, days=10, workers=2, log=lambda *a: None,
+                             alongside=alongside)
+    assert rows == 600 and UsageRecord.objects.count() == 700
+    assert calls == [700]
+    raw = UsageRecord.objects.aggregate(n=Count("id"), cost=Sum("cost"))
+    for rollup in USAGE_ROLLUPS:
+        sums = rollup.objects.aggregate(n=Sum("requests"), cost=Sum("cost"))
+        assert (sums["n"], sums["cost"]) == (raw["n"], raw["cost"]), rollup.__name__
