@@ -41,8 +41,18 @@ ENTRY = struct.Struct(">Q32s")  # a manifest entry: id, leaf
 ENTRY_SIZE = ENTRY.size
 
 
+# json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False), with json's
+# C encoder made once rather than per call (what json.dumps does inside).
+_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+_C_ENCODE = json.encoder.c_make_encoder and json.encoder.c_make_encoder(
+    None, _ENCODER.default, json.encoder.c_encode_basestring, None, ":", ",", True, False,
+    True)
+
+
 def canonical_json(value):
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    if _C_ENCODE is None:
+        return _ENCODER.encode(value)
+    return "".join(_C_ENCODE(value, 0))
 
 
 def encode(value):

@@ -22,6 +22,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 
+from celery import shared_task
 from django.db import transaction
 from django.db.models import Max, Min
 from django.utils import timezone
@@ -258,6 +259,12 @@ def _walk(report, block, manifest, rows, removals, trusted_rows):
             entry, row = next(entries, None), next(rows, None)
 
 
+def _entries_of(rows_):
+    """The manifest bytes that (id, leaf) rows would make."""
+    pack = canonical.ENTRY.pack
+    return b"".join([pack(row_id, leaf) for row_id, leaf in rows_])
+
+
 def _block_range(slug, start, end):
     blocks = DigestBlock.objects.filter(kind=slug)
     if start is not None:
@@ -346,8 +353,14 @@ def _check_blocks(report, kind, lo, hi, trusted, portable, removals):
                 _walk(report, None, None, _rows(kind, after, block.first_id - 1, portable),
                       removals, False)
                 after = block.first_id - 1
-            _walk(report, block, manifest, _rows(kind, after, block.last_id, portable),
-                  removals, problem is None)
+            rows_ = list(_rows(kind, after, block.last_id, portable))
+            if problem is None and _entries_of(rows_) == manifest:
+                # Every row as sealed, none missing or added: the common case, counted
+                # without walking row by row.
+                report.rows_total += len(rows_)
+                report.rows_valid += len(rows_)
+            else:
+                _walk(report, block, manifest, iter(rows_), removals, problem is None)
         prev_seq, prev_digest, after = block.seq, block.digest, block.last_id
     removals.refresh()
     return after
@@ -467,3 +480,9 @@ def verify_and_report(kinds=None, *, requested_by, start=None, end=None, public_
                      "first_problem": report.first.as_dict() if report.first else None,
                      "head_seq": report.head_seq, "requested_by": requested_by})
     return [report.as_dict() for report in reports]
+
+
+@shared_task(name="logcenter.integrity_verify", ignore_result=True)
+def integrity_verify(kind=None, requested_by="scheduled"):
+    """Verify one kind (or all) and keep the result for the console (daily, or on demand)."""
+    return verify_and_report([kind] if kind else None, requested_by=requested_by)

@@ -138,13 +138,14 @@ def test_the_canonical_form_is_documented_json():
 
 TRICKY = ["", "quote \" backslash \\ slash /", "tab\there\nnewline\r\x01\x1f\x7f",
           "unicode é 漢字 \u2028 \u2029 😀", "json-looking {\"a\":null}", "\"metadata\":null",
-          "\\N", "COPY's own escapes: \\t \\n \\\\ \b\f\v", "\\"]
+          "\\N", "COPY's own escapes: \\t \\n \\\\ \b\f\v", "\\",
+          "the reader's separator: \u241f", "\u241f", "\u00a0 no-break space"]
 
 
 def test_postgresql_writes_the_same_canonical_form_as_python(on_postgres):
-    """The fast reader (COPY's text, written as JSON by Python) and the portable one (the
-    ORM and Python) give every row the same leaf, whatever its text, numbers, times, nulls
-    and JSON."""
+    """The fast reader (PostgreSQL's text of each value, written as JSON by Python) and the
+    portable one (the ORM and Python) give every row the same leaf, whatever its text,
+    numbers, times, nulls and JSON."""
     from logcenter.engines.postgres import leaves
 
     base = timezone.now().replace(microsecond=0)
@@ -168,7 +169,7 @@ def test_postgresql_writes_the_same_canonical_form_as_python(on_postgres):
         with transaction.atomic():
             fast = list(rows.leaves(kind.model, 0, with_time=True))
             portable = list(rows.leaves(kind.model, 0, with_time=True, portable=True))
-        assert leaves.supports(kind.model), kind.slug  # the COPY path was the one compared
+        assert leaves.supports(kind.model), kind.slug  # the fast path was the one compared
         assert fast == portable and len(fast) >= len(TRICKY), kind.slug
 
 

@@ -121,7 +121,7 @@ class PostgresEngine(OrmEngine):
     def row_leaves(self, model, after, upto=None, *, limit=None, with_time=False):
         if not leaves.supports(model):
             return super().row_leaves(model, after, upto, limit=limit, with_time=with_time)
-        return leaves.copy_leaves(model).leaves(after, upto, limit, with_time)
+        return leaves.row_leaves(model).leaves(after, upto, limit, with_time)
 
     def try_exclusive(self, key):
         return integrity.try_exclusive(key)
