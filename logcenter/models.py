@@ -18,6 +18,9 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from logcenter.core.registry import registry
+from logcenter.core.request_context import audit_suppressed
+
 
 class ActorType(models.TextChoices):
     USER = "user", _("User")
@@ -66,8 +69,6 @@ class LogEnvelope(models.Model):
 
     @property
     def kind(self):
-        from logcenter.core.registry import registry
-
         return registry.for_model(type(self))
 
     def save(self, *args, **kwargs):
@@ -381,10 +382,7 @@ class RetentionPolicy(models.Model):
 
     @classmethod
     def for_kind(cls, kind_slug):
-        from logcenter.core.admin_audit import suppressed
-        from logcenter.core.registry import registry
-
-        with suppressed():  # the default, stored when first read, is nobody's change
+        with audit_suppressed():  # the default, stored when first read, is nobody's change
             policy, _ = cls.objects.get_or_create(
                 kind=kind_slug, defaults={"days": registry[kind_slug].retention_days})
         return policy

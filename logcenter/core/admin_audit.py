@@ -37,7 +37,6 @@ from logcenter.core.audit_actions import checked
 from logcenter.models import ActorType
 from logcenter.core.services import REDACTED, audit_event_record
 
-_suppressed: ContextVar[bool] = ContextVar("admin_audit_suppressed", default=False)
 _actor: ContextVar[object] = ContextVar("admin_audit_actor", default=None)
 _via: ContextVar[str] = ContextVar("admin_audit_via", default="")
 # Many-to-many edits waiting for their "after": {(through, owner pk): _Pending}.
@@ -111,15 +110,7 @@ def register(spec: Audited):
 
 # Who acts, and where ---------------------------------------------------------------------
 
-@contextmanager
-def suppressed():
-    """For loading demo data, which writes its own audit history, and for defaults the
-    app creates itself: no events."""
-    token = _suppressed.set(True)
-    try:
-        yield
-    finally:
-        _suppressed.reset(token)
+suppressed = request_context.audit_suppressed  # the name the callers know
 
 
 @contextmanager
@@ -254,7 +245,7 @@ def _fk_names(spec):
 
 def _before_save(sender, instance, raw=False, update_fields=None, **kwargs):
     instance._audit_before = None
-    if raw or _suppressed.get() or instance._state.adding or instance.pk is None:
+    if raw or request_context.is_audit_suppressed() or instance._state.adding or instance.pk is None:
         return
     spec = REGISTRY[sender]
     if update_fields is not None and set(update_fields) <= {*spec.ignore, *spec.bookkeeping}:
@@ -268,7 +259,7 @@ def _before_save(sender, instance, raw=False, update_fields=None, **kwargs):
 
 
 def _after_save(sender, instance, created, raw=False, update_fields=None, **kwargs):
-    if raw or _suppressed.get():
+    if raw or request_context.is_audit_suppressed():
         return
     spec = REGISTRY[sender]
     if created:
@@ -288,7 +279,7 @@ def _after_save(sender, instance, created, raw=False, update_fields=None, **kwar
 
 def _before_delete(sender, instance, **kwargs):
     # Before anything goes: the related rows (a role's users) are still there.
-    if _suppressed.get():
+    if request_context.is_audit_suppressed():
         return
     spec = REGISTRY[sender]
     secrets = set(spec.secret.values())
@@ -303,7 +294,7 @@ def _before_delete(sender, instance, **kwargs):
 
 def _after_delete(sender, instance, **kwargs):
     deleting = instance.__dict__.pop("_audit_deleting", None)
-    if deleting is not None and not _suppressed.get():
+    if deleting is not None and not request_context.is_audit_suppressed():
         spec = REGISTRY[sender]
         _write(spec, spec.deleted, *deleting)
 
@@ -346,7 +337,7 @@ def _owners(spec, rel, instance, reverse, action, pk_set):
 
 
 def _relation_changed(sender, instance, action, reverse, pk_set, **kwargs):
-    if _suppressed.get() or action not in (
+    if request_context.is_audit_suppressed() or action not in (
             "pre_add", "pre_remove", "pre_clear", "post_add", "post_remove", "post_clear"):
         return
     spec, rel = _THROUGH[sender]

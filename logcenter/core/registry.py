@@ -3,15 +3,16 @@
 The generic list and detail views, the API viewsets, the URL patterns, exports, retention,
 the roles' permissions, the charts and the append-only trigger's privileges all look a
 kind up here; none of them knows a kind by name (docs/adding-a-kind.md).
+
+This module imports nothing of the application, so that any module may import it: the
+kinds are registered when their app is ready (the gateway's four in logcenter.kinds, from
+LogcenterConfig.ready), as Django's admin registers models.
 """
 
 from dataclasses import dataclass, field
 
 from django.utils.translation import gettext_lazy as _
 
-from logcenter.core import filters, tables
-from logcenter import models
-from logcenter.core import serializers
 
 
 @dataclass(frozen=True)
@@ -127,121 +128,3 @@ class Registry:
 
 
 registry = Registry()
-
-registry.register(LogKind(
-    slug="audit",
-    label=_("Audit"),
-    api_name="audit-events",
-    model=models.AuditEvent,
-    filterset=filters.AuditEventFilterSet,
-    table=tables.AuditEventTable,
-    serializer=serializers.AuditEventSerializer,
-    description=_("Who changed what, and when: admin and important user operations."),
-    sensitive_fields=("ip", "user_agent", "details"),
-    audit_detail_views=True,
-    retention_days=365,
-    grants={"Auditor": FULL},
-    sections=(
-        DetailSection(_("Event"), ("event_id", "occurred_at", "ingested_at", "action", "category",
-                                "result", "reason")),
-        ENVELOPE_ACTOR,
-        ENVELOPE_REQUEST,
-        DetailSection(_("Resource"), ("resource_type", "resource_id", "resource_name")),
-        DetailSection(_("Changes"), ("changes",)),
-        DetailSection(_("Details"), ("details",)),
-    ),
-    page_filters=("actor", "action", "resource_type", "resource_id", "result",
-                  "show_views") + COMMON_FILTERS,
-))
-
-registry.register(LogKind(
-    slug="usage",
-    label=_("Usage"),
-    api_name="usage-records",
-    model=models.UsageRecord,
-    filterset=filters.UsageRecordFilterSet,
-    table=tables.UsageRecordTable,
-    serializer=serializers.UsageRecordSerializer,
-    description=_("Every model call with its bill."),
-    charts="usage",
-    owner_field="user_id",
-    sensitive_fields=("ip", "user_agent", "error_message"),
-    cost_fields=("cost", "quota", "credits", "billing_items"),
-    summary=True,
-    grants={
-        "Support": ("view", "view_all"),  # no cost, no sensitive fields
-        "Finance": ("view", "view_all", "export", "view_cost", "view_stats"),
-        # Their own usage (with their own cost); exports of it hold only their own rows
-        # too (the selector decides).
-        "Member": ("view", "view_cost", "view_stats", "export"),
-    },
-    sections=(
-        DetailSection(_("Event"), ("event_id", "occurred_at", "ingested_at", "status",
-                                "error_code", "error_message")),
-        DetailSection(_("Caller"), ("actor_type", "actor_id", "actor_name", "user_id", "username",
-                                 "api_key_id", "api_key_name", "group")),
-        ENVELOPE_REQUEST,
-        DetailSection(_("Call"), ("endpoint", "protocol", "is_stream", "latency_ms",
-                               "first_token_ms", "call_count")),
-        DetailSection(_("Model route"), ("platform_model", "upstream_model", "upstream_name",
-                                      "channel_id", "binding_code")),
-        DetailSection(_("Usage & billing"), ("billing_mode", "prompt_tokens", "completion_tokens",
-                                          "cached_tokens", "total_tokens", "cost", "quota",
-                                          "credits", "billing_items")),
-    ),
-    page_filters=("user", "api_key", "group", "endpoint", "platform_model", "upstream_model",
-                  "upstream_name", "channel_id", "binding_code", "protocol", "billing_mode",
-                  "status", "is_stream", "cost_min", "cost_max") + COMMON_FILTERS,
-))
-
-registry.register(LogKind(
-    slug="auth",
-    label=_("Authentication"),
-    api_name="auth-events",
-    model=models.AuthEvent,
-    filterset=filters.AuthEventFilterSet,
-    table=tables.AuthEventTable,
-    serializer=serializers.AuthEventSerializer,
-    description=_("Sign-ins, failures, lockouts and other identity events."),
-    charts=EventChart(field="event", title=_("Sign-in failures and lockouts"),
-                      only=("login.failed", "account.locked"),
-                      colours={"login.failed": "#d92d20", "account.locked": "#7a271a"}),
-    owner_field="user_id",
-    grants={"Auditor": FULL, "Support": ("view", "view_all", "view_sensitive"),
-            "Member": ("view", "export")},  # a member: their own sign-ins
-    sections=(
-        DetailSection(_("Event"), ("event_id", "occurred_at", "ingested_at", "event", "result",
-                                "failure_reason", "identity_provider")),
-        DetailSection(_("User"), ("user_id", "username_attempted", "actor_type", "actor_id",
-                               "actor_name", "session_key_hash")),
-        ENVELOPE_REQUEST,
-    ),
-    page_filters=("user", "event", "result", "failure_reason", "ip",
-                  "identity_provider") + COMMON_FILTERS,
-))
-
-registry.register(LogKind(
-    slug="system",
-    label=_("System events"),
-    api_name="system-events",
-    model=models.SystemEvent,
-    filterset=filters.SystemEventFilterSet,
-    table=tables.SystemEventTable,
-    serializer=serializers.SystemEventSerializer,
-    description=_("Platform events, warnings and errors by source and level."),
-    charts=EventChart(field="level", title=_("Events by level"), colours={
-        "debug": "#98a2b3", "info": "#2e90fa", "warning": "#f79009", "error": "#d92d20",
-        "critical": "#7a271a"}),
-    sensitive_fields=("ip", "user_agent", "details"),
-    retention_days=30,
-    grants={"Auditor": FULL, "Support": ("view", "view_all", "view_sensitive")},
-    sections=(
-        DetailSection(_("Event"), ("event_id", "occurred_at", "ingested_at", "source", "event",
-                                "level", "message")),
-        ENVELOPE_ACTOR,
-        ENVELOPE_REQUEST,
-        DetailSection(_("Resource"), ("resource_type", "resource_id")),
-        DetailSection(_("Details"), ("details",)),
-    ),
-    page_filters=("source", "event", "level", "resource_type", "resource_id") + COMMON_FILTERS,
-))

@@ -1,4 +1,5 @@
-"""Per-request context for the app's own events: request ID, client IP, user agent.
+"""Per-request context for the app's own events: request ID, client IP, user agent; and
+whether the admin audit is suppressed (logcenter.core.admin_audit) where this runs.
 
 The middleware honours a well-formed incoming X-Request-ID (else makes one), returns it
 in the response, and keeps it in a context variable so any event written while the
@@ -8,6 +9,7 @@ request runs (sign-ins, audited changes, system events) carries it.
 import ipaddress
 import re
 import uuid
+from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 
@@ -84,3 +86,21 @@ class RequestContextMiddleware:
             _current.reset(token)
         response[REQUEST_ID_HEADER] = request_id
         return response
+
+
+_audit_suppressed: ContextVar[bool] = ContextVar("admin_audit_suppressed", default=False)
+
+
+@contextmanager
+def audit_suppressed():
+    """For loading demo data, which writes its own audit history, and for defaults the
+    app creates itself: the admin audit (logcenter.core.admin_audit) writes no events."""
+    token = _audit_suppressed.set(True)
+    try:
+        yield
+    finally:
+        _audit_suppressed.reset(token)
+
+
+def is_audit_suppressed() -> bool:
+    return _audit_suppressed.get()

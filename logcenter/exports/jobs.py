@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from datetime import timezone as dt_timezone
 from decimal import Decimal
 
+from celery import shared_task
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.db import DEFAULT_DB_ALIAS, connections, models, transaction
@@ -76,10 +77,8 @@ def export_create(*, user, kind_slug, fmt, params, excel_bom=False, include_dige
 def enqueue(job):
     from kombu.exceptions import OperationalError
 
-    from logcenter.tasks import export_run
-
     try:
-        export_run.delay(job.pk)
+        export_run_task.delay(job.pk)
     except OperationalError as exc:  # broker down: kombu wraps redis's connection errors
         ExportJob.objects.filter(pk=job.pk).update(
             status=ExportJob.Status.FAILED, finished_at=timezone.now(),
@@ -94,7 +93,7 @@ def enqueue(job):
         # Tasks run in-process (DEBUG's demo, tests) raise their own failure here. The job
         # reports it as the failure it is (export_run has recorded it; a task that failed
         # before it could is recorded now); the queue was never the problem.
-        if not export_run.app.conf.task_always_eager:
+        if not export_run_task.app.conf.task_always_eager:
             raise
         ExportJob.objects.filter(pk=job.pk).exclude(status=ExportJob.Status.FAILED).update(
             status=ExportJob.Status.FAILED, finished_at=timezone.now(),
@@ -469,3 +468,16 @@ def exports_reap_stale(now=None):
             status=ExportJob.Status.FAILED, finished_at=now,
             error="The worker stopped while exporting; retry the export.")
     return count
+
+
+# --- tasks --------------------------------------------------------------------------
+
+@shared_task(name="logcenter.export_run", acks_late=True, reject_on_worker_lost=True)
+def export_run_task(job_id):
+    export_run(job_id)
+
+
+@shared_task(name="logcenter.exports_housekeeping")
+def exports_housekeeping():
+    """Delete expired files; fail jobs whose worker died mid-export."""
+    return {"expired": exports_expire(), "stale": exports_reap_stale()}

@@ -7,7 +7,7 @@ from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 
-from logcenter.integrity import keys, status
+from logcenter.integrity import keys, status, verification
 
 
 @login_required
@@ -20,9 +20,7 @@ def integrity_page(request):
         slug = request.POST.get("kind")
         if slug not in {kind.slug for kind in kinds}:
             raise PermissionDenied(_("You may not verify that kind of log."))
-        from logcenter.tasks import integrity_verify
-
-        integrity_verify.delay(slug, requested_by=request.user.get_username())
+        verification.integrity_verify.delay(slug, requested_by=request.user.get_username())
         messages.success(request, _("Verification started; its result appears below when "
                                     "done."))
         return redirect("integrity")

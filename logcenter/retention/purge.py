@@ -11,6 +11,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from celery import shared_task
 from django.conf import settings
 from django.utils import timezone
 
@@ -180,9 +181,7 @@ def deletion_request(*, actor, kind_slug, before):
                        resource_name=f"{kind_slug} before {before.isoformat()}",
                        details={"kind": kind_slug, "before": before.isoformat(),
                                 "estimated_rows": job.estimated_total})
-    from logcenter.tasks import deletion_run
-
-    deletion_run.delay(job.pk)
+    deletion_run_task.delay(job.pk)
     return job
 
 
@@ -216,3 +215,17 @@ def deletion_run(job_id):
                         message=f"Deleted {deleted} {job.kind} rows older than "
                                 f"{job.before.isoformat()} (requested by {job.requested_by})",
                         details={"kind": job.kind, "rows": deleted})
+
+
+# --- tasks --------------------------------------------------------------------------
+
+@shared_task(name="logcenter.retention_purge")
+def retention_purge_task():
+    report = retention_purge()
+    return {"deleted": report.deleted, "held": report.held, "deferred": report.deferred,
+            "finished": report.finished}
+
+
+@shared_task(name="logcenter.deletion_run", acks_late=True)
+def deletion_run_task(job_id):
+    deletion_run(job_id)
