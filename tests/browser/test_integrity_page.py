@@ -28,7 +28,7 @@ def test_an_administrator_sees_each_kind_sealed_and_verifies_one(page, live_serv
     page.wait_for_url(re.compile(r"/integrity/$"))
     rows = page.locator("#integrity-kinds tbody tr")
     expect(rows.locator("td:first-child")).to_have_text(
-        [kind.label for kind in registry])
+        [str(kind.label) for kind in registry])
     auth = page.locator("#integrity-kinds tr[data-kind=auth]")
     expect(auth).to_contain_text("1 block, up to row id")
     expect(page.locator("main")).to_contain_text("generated on first use")  # the demo's key

@@ -180,7 +180,7 @@ def test_retention_page_shows_policies_to_an_admin(page, live_server, screenshot
 
     policies = page.locator("section.card", has=page.locator("h2", has_text="Policies"))
     expect(policies.locator("tbody td:first-child")).to_have_text(
-        [kind.label for kind in registry])
+        [str(kind.label) for kind in registry])
     for label, days in ((kind.label, str(kind.retention_days)) for kind in registry):
         expect(page.get_by_label(f"{label} days", exact=True)).to_have_value(days)
         expect(page.get_by_label(f"{label} legal hold", exact=True)).not_to_be_checked()
