@@ -40,6 +40,11 @@ GROUP_BY = {  # public name: usage field (also a rollup dimension)
     "endpoint": "endpoint",
     "status": "status",
 }
+# Dimensions with thousands of values: buckets grouped by one keep the top groups and sum
+# the rest (Query.limit_groups), unless asked for all.
+WIDE_GROUP_BY = {"user", "api_key"}
+WIDE_GROUPS_LIMIT = 10
+MAX_GROUPS_LIMIT = 1000
 # Filters a rollup can answer, and the dimensions each one reads.
 ROLLUP_FILTERS = {
     "user": {"username", "user_id"}, "user_id": {"user_id"}, "username": {"username"},
@@ -87,6 +92,8 @@ class Query:
     measures: list  # output names the role may see
     tz: object
     asked: object = None  # the LogQuery as asked (its own window), for usage_rates
+    # Groups kept per bucket, the rest summed into one "other" row (None: every group).
+    limit_groups: int | None = None
 
     @property
     def used_filters(self):
@@ -270,10 +277,18 @@ def totals(query, source="auto"):
 
 
 def _ranked(query, groups):
-    """Presented groups, biggest cost (or requests) first, ties by group name."""
+    """Presented groups, biggest cost (or requests) first, ties by group name; past
+    query.limit_groups, the rest summed into one last row whose group names are null and
+    whose `other_groups` says how many it holds."""
     order = "cost" if "cost" in query.measures else "requests"
     ranked = sorted(groups.items(), key=lambda item: (-item[1][order], item[0]))
-    return [_present(query, dims, sums) for dims, sums in ranked]
+    limit = query.limit_groups
+    if limit is None or len(ranked) <= limit:
+        return [_present(query, dims, sums) for dims, sums in ranked]
+    rest = _merge([((), sums) for _, sums in ranked[limit:]], query.measures)[()]
+    other = _present(query, (None,) * len(query.group_fields), rest)
+    other["other_groups"] = len(ranked) - limit
+    return [*(_present(query, dims, sums) for dims, sums in ranked[:limit]), other]
 
 
 def bucket_edges(query, width):

@@ -2,6 +2,7 @@
 
 import logging
 import time
+from dataclasses import replace
 
 from django.core.cache.backends.locmem import LocMemCache
 from django.utils.decorators import method_decorator
@@ -159,7 +160,7 @@ def check_stats_parameters(params, also=()):
                      registry["usage"].filterset.multi_valued())
 
 
-BUCKET_PARAMETERS = ("bucket_width", "group_by", "limit", "page")
+BUCKET_PARAMETERS = ("bucket_width", "group_by", "limit", "page", "limit_groups")
 
 
 class UsageBucketsView(APIView):
@@ -171,6 +172,11 @@ class UsageBucketsView(APIView):
         OpenApiParameter("group_by", str, description="comma-separated: "
                          + ", ".join(stats.GROUP_BY)),
         OpenApiParameter("limit", int, description="buckets per page"),
+        OpenApiParameter("limit_groups", int, description=(
+            "groups kept per bucket, the rest summed into one last row with null names and "
+            f"other_groups (their count); 0 keeps every group. Default "
+            f"{stats.WIDE_GROUPS_LIMIT} when grouping by "
+            f"{' or '.join(stats.WIDE_GROUP_BY)}, else 0")),
         OpenApiParameter("page", str, description="next_page of the previous response"),
         OpenApiParameter("start_time", str), OpenApiParameter("end_time", str)],
         responses=inline_serializer("UsageBuckets", {
@@ -194,6 +200,10 @@ class UsageBucketsView(APIView):
             query_params["start_time"] = params["page"]
         query = stats.parse(request.user, query_params, group_by=params.get("group_by", ""),
                             default_range=stats.WIDTHS[width][0] * 7, also=BUCKET_PARAMETERS)
+        default = (stats.WIDE_GROUPS_LIMIT if stats.WIDE_GROUP_BY & set(query.group_names)
+                   else 0)
+        limit_groups = _int_param(params, "limit_groups", default, 0, stats.MAX_GROUPS_LIMIT)
+        query = replace(query, limit_groups=limit_groups or None)
         has_more = len(stats.bucket_edges(query, width)) - 1 > limit
         data = stats.buckets(query, width, limit=limit)  # only this page's buckets
         return Response({"object": "page", "data": data, "has_more": has_more,

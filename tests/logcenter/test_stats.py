@@ -4,6 +4,7 @@ import random
 import time
 import uuid
 import zoneinfo
+from dataclasses import replace
 from datetime import datetime, timedelta
 from datetime import timezone as dt_timezone
 from decimal import Decimal
@@ -327,3 +328,43 @@ def test_decoding_buckets_leaves_the_garbage_collector_as_it_found_it(staff):
         assert stats.buckets(query, "1h") and not gc.isenabled()
     finally:
         gc.enable()
+
+
+@pytest.mark.postgres  # compares PostgreSQL's bucket SQL with the portable Python assembly
+@pytest.mark.parametrize("limit", [1, 3, 100])
+def test_wide_groups_keep_the_top_ones_and_sum_the_rest_alike_in_both_engines(staff, limit):
+    random_rows(random.Random(7), 120, days=2)
+    query = replace(stats.parse(staff, {"range": "7d"}, group_by="user"), limit_groups=limit)
+    edges = stats.bucket_edges(query, "1d")
+    pieces = stats._pieces(query, TruncDay, "raw", query.tz)
+    by_sql = PostgresEngine().buckets(query, pieces, edges, query.tz)
+    assert by_sql == OrmEngine().buckets(query, pieces, edges, query.tz)
+    every = replace(query, limit_groups=None)
+    for when, results in OrmEngine().buckets(every, pieces, edges, query.tz).items():
+        kept = by_sql[when]
+        assert kept[:limit] == results[:limit]
+        if len(results) > limit:  # one more row: the rest, summed, names null
+            other = kept[limit]
+            assert len(kept) == limit + 1 and other["user"] is None
+            assert other["other_groups"] == len(results) - limit
+            assert other["requests"] == sum(r["requests"] for r in results[limit:])
+            assert Decimal(other["cost"]) == sum(Decimal(r["cost"]) for r in results[limit:])
+        else:
+            assert kept == results
+
+
+def test_buckets_by_api_key_keep_ten_groups_unless_asked_for_all(staff_client):
+    now = timezone.now().replace(minute=30)
+    for n in range(14):
+        UsageRecordFactory(api_key_id=f"k{n}", cost=Decimal(n + 1),
+                           occurred_at=now - timedelta(hours=1))
+    params = {"bucket_width": "1h", "group_by": "api_key", "range": "24h"}
+    rows = [r for b in staff_client.get("/api/v1/usage/buckets/", params).json()["data"]
+            for r in b["results"] if r["requests"]]
+    assert [r["api_key"] for r in rows[:10]] == [f"k{n}" for n in range(13, 3, -1)]
+    assert rows[10]["api_key"] is None and rows[10]["other_groups"] == 4
+    assert rows[10]["cost"] == "10.00000000"  # 1 + 2 + 3 + 4
+    every = staff_client.get("/api/v1/usage/buckets/", {**params, "limit_groups": "0"}).json()
+    assert sum(len(b["results"]) for b in every["data"]) == 14
+    bad = staff_client.get("/api/v1/usage/buckets/", {**params, "limit_groups": "-1"})
+    assert bad.status_code == 400 and "limit_groups" in bad.json()

@@ -51,14 +51,28 @@ def buckets_sql(query, pieces, tz):
     template = ("{" + ",".join(members) + "}").replace("%s", "%%s")
     ranking = ", ".join([f"{order} DESC", *(f'{d} COLLATE "C"' for d in dims)])
     grouping = ", ".join(["b", *dims])
-    sql = (f"SELECT b, '[' || string_agg(format('{template}', {', '.join(values)}), ',' "
-           f"ORDER BY {ranking}) || ']' FROM (SELECT {grouping}, "
-           + ", ".join(f"sum(m_{m}) AS m_{m}" if m in _CENTS
-                       # bigint sums as bigint: see migration 0014
-                       else f"logcenter_sum_int8(m_{m}::bigint) AS m_{m}"
-                       for m in query.measures)
-           + f" FROM ({' UNION ALL '.join(parts)}) AS pieces (b, "
-           + ", ".join([*dims, *measures]) + f") GROUP BY {grouping}) AS grouped GROUP BY b")
+    sums = ", ".join(f"sum(m_{m}) AS m_{m}" if m in _CENTS
+                     # bigint sums as bigint: see migration 0014
+                     else f"logcenter_sum_int8(m_{m}::bigint) AS m_{m}"
+                     for m in query.measures)
+    grouped = (f"SELECT {grouping}, {sums} FROM ({' UNION ALL '.join(parts)}) AS pieces (b, "
+               + ", ".join([*dims, *measures]) + f") GROUP BY {grouping}")
+    row = f"format('{template}', {', '.join(values)})"
+    if query.limit_groups is not None and dims:
+        # Each bucket's first limit_groups groups as they are, the rest summed into one
+        # row (rank limit + 1) with null names and the count of the groups it holds.
+        limit = int(query.limit_groups)
+        kept = ", ".join(f"CASE WHEN min(rk) <= {limit} THEN min({d}) END AS {d}" for d in dims)
+        resum = ", ".join(f"sum(m_{m}) AS m_{m}" for m in query.measures)
+        grouped = (f"SELECT b, {kept}, {resum}, count(*) AS groups, min(rk) AS rk FROM ("
+                   f"SELECT *, row_number() OVER (PARTITION BY b ORDER BY {ranking}) AS rk "
+                   f"FROM ({grouped}) AS all_groups) AS ranked "
+                   f"GROUP BY b, least(rk, {limit + 1})")
+        row = (f"CASE WHEN rk <= {limit} THEN {row} ELSE "
+               f"left({row}, -1) || ',\"other_groups\":' || groups || '}}' END")
+        ranking = "rk"
+    sql = (f"SELECT b, '[' || string_agg({row}, ',' ORDER BY {ranking}) || ']' "
+           f"FROM ({grouped}) AS grouped GROUP BY b")
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("SET LOCAL work_mem = '64MB'")  # hash the groups in memory
         cursor.execute(sql, params)
