@@ -663,14 +663,66 @@ class LogFilterSet(filters.FilterSet):
 
     # --- shared filter methods ----------------------------------------------------------
     def filter_search(self, queryset, name, value):
+        """Text in the searched fields, or a whole request ID. A pasted identifier (one
+        token: a request ID, an event ID, an IP address, an API key's id) that some row
+        holds whole, in a column an index leads with, is looked up there alone: the
+        index answers at once where a search of the text would read the window's rows."""
         value = value.strip()
         if not value:
             return queryset
+        pasted = self._pasted_identifier(queryset, value)
+        if pasted is not None:
+            return queryset.filter(pasted)
         condition = Q()
         for field in self.searched_fields:
             condition |= Q(**{f"{field}__icontains": value})
         condition |= Q(request_id=value)
         return queryset.filter(condition)
+
+    def _pasted_identifier(self, queryset, value):
+        """The exact condition for `value` as an identifier some row of `queryset` holds,
+        else None (then it is searched as text)."""
+        if not IDENTIFIER_RE.fullmatch(value):
+            return None
+        condition = Q()
+        for field in identifier_fields(self._meta.model):
+            if field.attname in self.restricted or not _is_valid_for(field, value):
+                continue
+            condition |= Q(**{field.attname: value})
+        if not condition or not queryset.filter(condition).exists():
+            return None
+        return condition
+
+
+# One token, as identifiers are pasted: letters, digits and the punctuation of IDs, keys
+# and addresses.
+IDENTIFIER_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:\-]{5,199}")
+IDENTIFIER_FIELDS = ("request_id", "event_id", "ip", "api_key_id")
+
+
+def identifier_fields(model):
+    """The model's identifier columns (IDENTIFIER_FIELDS) that an index leads with."""
+    leading = {index.fields[0].lstrip("-") for index in model._meta.indexes if index.fields}
+    found = []
+    for name in IDENTIFIER_FIELDS:
+        try:
+            field = model._meta.get_field(name)
+        except FieldDoesNotExist:
+            continue
+        if field.unique or field.db_index or name in leading or any(
+                constraint.fields[:1] == (name,) for constraint in model._meta.constraints
+                if getattr(constraint, "fields", None)):
+            found.append(field)
+    return found
+
+
+def _is_valid_for(field, value):
+    """Whether `value` can be stored in `field` (a UUID, an IP address, text)."""
+    try:
+        field.run_validators(field.to_python(value))
+    except (ValidationError, ValueError, TypeError):
+        return False
+    return True
 
 
 RESULT_CHOICES = Result.choices

@@ -179,3 +179,29 @@ def test_the_search_box_says_where_it_looks_for_this_viewer(staff):
     assert "error message" not in hints["fin"]
     auth = registry["auth"].filterset(data={}).form.fields["q"].help_text
     assert "identity provider" in auth and "failure reason" in auth
+
+
+def test_a_pasted_identifier_is_looked_up_whole_in_its_index():
+    """A request ID, event ID, IP address or API key id that a row holds whole is looked up
+    in that column alone; any other text is searched in the text fields as before."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from tests.factories import FACTORIES
+
+    usage = FACTORIES["usage"]
+    target = usage(request_id="req_0123456789abcdef", error_message="")
+    # Its request ID inside another row's error text: a text search would find this one too.
+    other = usage(request_id="req_other", error_message="upstream said req_0123456789abcdef failed")
+    assert ids(run("usage", {"q": "req_0123456789abcdef"})) == {target.pk}
+    assert ids(run("usage", {"q": str(target.event_id)})) == {target.pk}
+    key = usage(api_key_id="lc_Key0123abcd", api_key_name="billing key")
+    assert ids(run("usage", {"q": "lc_Key0123abcd"})) == {key.pk}
+    sign_in = FACTORIES["auth"](ip="198.51.100.23", user_agent="curl")
+    assert ids(run("auth", {"q": "198.51.100.23"})) == {sign_in.pk}
+    # Nothing holds it whole: searched as text, in the fields the search names.
+    assert ids(run("usage", {"q": "req_01234567"})) == {other.pk}
+    assert ids(run("usage", {"q": "said req_0123"})) == {other.pk}
+    with CaptureQueriesContext(connection) as queries:
+        list(run("usage", {"q": "req_0123456789abcdef"}))
+    assert not any("LIKE" in q["sql"].upper() for q in queries.captured_queries)
