@@ -167,47 +167,25 @@ def keyset_queryset(queryset, ordering: str, cursor: Cursor | None, sort_matches
 
 
 def keyset_page(queryset, ordering: str, cursor: Cursor | None, page_size: int,
-                cuts=None, sort_matches=False) -> KeysetPage:
-    """One page of `queryset` in `ordering` (plus id as the tie-breaker).
+                sort_matches=False) -> KeysetPage:
+    """One page of `queryset` in `ordering` (plus id as the tie-breaker). `sort_matches`:
+    see keyset_queryset. An engine with a plan of its own for a sort (the PostgreSQL
+    engine's walk of the usage table) reads the rows itself and assembles the page with
+    page_of."""
+    ordered = keyset_queryset(queryset, ordering, cursor, sort_matches)
+    if sort_matches:
+        rows, ranked = sorted_matches(ordered, page_size + 1)
+        return page_of(rows, ordering, cursor, page_size, ranked=ranked)
+    return page_of(list(ordered[: page_size + 1]), ordering, cursor, page_size)
 
-    `cuts` (a list, maybe empty), times inside the window: each stretch of occurred_at
-    between them is read on its own (page_size + 1 rows at most), the results merged, all
-    together within WALK_BUDGET_MS, else the matches are sorted instead. Cut at the monthly
-    partitions' bounds, each query is planned with its own month's statistics: as one
-    query, a month lacking the filtered value (a new API key) was walked whole in sort
-    order, to find nothing. `sort_matches`: see keyset_queryset."""
+
+def page_of(rows, ordering: str, cursor: Cursor | None, page_size: int,
+            ranked: int | None = None) -> KeysetPage:
+    """The page of `rows` (up to page_size + 1, in reading order) and its cursors.
+    `ranked`: how many rows were ranked, when they were (a row purged between the ranking
+    and the reading takes no page with it)."""
     key = ordering.lstrip("-")
     backwards = cursor is not None and cursor.direction == PREV
-    ordered = keyset_queryset(queryset, ordering, cursor, sort_matches)
-    ranked = None  # rows ranked by key first, when the matches are sorted
-    if cuts is not None:
-        def walk_months(arm):
-            rows = []
-            for lower, upper in zip([None, *cuts], [*cuts, None]):
-                stretch = ordered
-                if lower is not None:
-                    stretch = stretch.filter(occurred_at__gte=lower)
-                if upper is not None:
-                    stretch = stretch.filter(occurred_at__lt=upper)
-                arm()
-                rows += stretch[: page_size + 1]
-            # Back in reading order, as each stretch came.
-            rows.sort(key=lambda row: (getattr(row, key), row.pk),
-                      reverse=reads_descending(ordering, cursor))
-            return rows[: page_size + 1]
-
-        try:
-            # A filter can shun the top of the sort (a key whose calls are never the
-            # cheapest): the walk then meets only non-matches. Past a budget, sort instead.
-            rows = within_budget(walk_months, WALK_BUDGET_MS, queryset.model)
-        except OverBudget:
-            sorted_matches = keyset_queryset(queryset, ordering, cursor, sort_matches=True)
-            rows, ranked = _sorted_matches_page(sorted_matches, page_size + 1)
-    elif sort_matches:
-        rows, ranked = _sorted_matches_page(ordered, page_size + 1)
-    else:
-        rows = list(ordered[: page_size + 1])
-    # Whether more rows follow: as ranked (a row purged since takes no page with it).
     more = (len(rows) if ranked is None else ranked) > page_size
     rows = rows[:page_size]
     if backwards:
@@ -225,7 +203,7 @@ def keyset_page(queryset, ordering: str, cursor: Cursor | None, page_size: int,
     )
 
 
-def _sorted_matches_page(ordered, limit):
+def sorted_matches(ordered, limit):
     """(rows, how many were ranked): the first `limit` rows of sorted matches, ranked on
     their keys alone. A usage filter's index carries the sort keys, so PostgreSQL ranks the
     matches on index entries (index-only); only the page's rows are then read from the
@@ -238,24 +216,6 @@ def _sorted_matches_page(ordered, limit):
     found = {(row.pk, row.occurred_at): row for row in rows}
     # A row purged by retention in between is left out.
     return [found[key] for key in keys if key in found], len(keys)
-
-
-# A walk that finds its page finds it within a few ms; one that has not within this is
-# meeting other values' rows, and ranking the matches on index entries costs less than
-# walking on (250,000 matches: about 75 ms).
-WALK_BUDGET_MS = 40
-
-
-class OverBudget(Exception):
-    """Queries ran past their shared budget: the last one was cancelled, or not started."""
-
-
-def within_budget(read, budget_ms, model=None):
-    """`read(arm)`, its queries sharing `budget_ms` between them: `read` calls `arm()`
-    before each one, and the store cancels the one that runs past what is left
-    (OverBudget then, also when nothing is left to start another) where its engine can
-    (PostgreSQL); elsewhere no query is cancelled. `model`: whose engine reads."""
-    return engine_for(model).within_budget(read, budget_ms)
 
 
 def capped_count(queryset, cap: int) -> tuple[int, bool]:

@@ -35,24 +35,12 @@ class Engine:
 
     # --- listing -----------------------------------------------------------------------
 
-    def sort_plan(self, kind, filterset, queryset, carried=None) -> tuple[dict, int | None]:
-        """How to read one page of `queryset` in the filterset's ordering: (keyword
-        arguments for pagination.keyset_page: `cuts` and/or `sort_matches`, or {}), and
-        the estimate of the matches if one was asked for (the total reuses it), else
-        None. `carried`: the total a cursor carries, to decide without asking again."""
-        raise NotImplementedError
-
     def page(self, kind, filterset, queryset, carried=None) -> tuple:
         """(the KeysetPage of `queryset` that the validated filterset's ordering, cursor
-        and page size select, the planner's estimate of the matches or None), read with
-        this engine's sort_plan. `carried`: the total the cursor carries."""
-        raise NotImplementedError
-
-    def within_budget(self, read, budget_ms):
-        """`read(arm)`, its queries sharing `budget_ms`: `read` calls `arm()` before each;
-        raise pagination.OverBudget when the store cancelled one past the budget. An
-        engine that cannot cancel runs `read` unbounded. The caller's transaction stays
-        usable."""
+        and page size select, the store's estimate of the matches if it asked for one,
+        else None; the total reuses it). `carried`: the total the cursor carries, to plan
+        a deeper page without asking again. Plans come from the data (estimates, counts),
+        never from a clock: the same request reads the same rows however busy the store."""
         raise NotImplementedError
 
     def count_capped(self, queryset, cap: int) -> tuple[int, bool]:

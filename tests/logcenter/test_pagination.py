@@ -162,18 +162,26 @@ def test_a_capped_total_is_labelled_with_the_planners_estimate(staff, factories,
     assert api_client.get("/api/v1/system-events/").json()["approximate_total"] is None
 
 
-@pytest.mark.parametrize("sort_matches_up_to", [0, 1000])
+@pytest.mark.parametrize("sort_matches_up_to, probe_entries, walk_cost_ratio", [
+    (1000, 2000, 8),  # the matches ranked
+    (0, 2000, 8),  # one probe of the sort's index holds every row
+    (0, 1, 8),  # probes of 1, 4, 16 … entries, some of them holding no match
+    (0, 2, 1),  # the walk gives up after the first probes and ranks the rest
+])
 @pytest.mark.parametrize("ordering", ["-cost", "cost", "-latency_ms"])
-def test_sorts_across_months_are_paged_month_by_month_and_merged(
-        staff, factories, settings, ordering, sort_matches_up_to):
-    """Sorts other than time either walk each month of the window on its own or sort the
-    matches (PostgreSQL, by the planner's estimate of them): walking every page forwards
-    and back yields each row once, in order, either way."""
+def test_sorts_across_months_walk_the_index_in_probes_or_rank_the_matches(
+        staff, factories, settings, monkeypatch, ordering, sort_matches_up_to, probe_entries,
+        walk_cost_ratio):
+    """Sorts other than time either walk the sort key's index in bounded probes or rank
+    the matches (PostgreSQL, by the planner's estimate of them), or first one then the
+    other: walking every page forwards and back yields each row once, in order, any way."""
     from datetime import timedelta
 
-    from logcenter.engines.postgres import partitions
+    from logcenter.engines.postgres import keyset, partitions
 
     settings.LOGCENTER = {**settings.LOGCENTER, "SORT_MATCHES_UP_TO": sort_matches_up_to}
+    monkeypatch.setattr(keyset, "PROBE_ENTRIES", probe_entries)
+    monkeypatch.setattr(keyset, "WALK_COST_RATIO", walk_cost_ratio)
 
     now = timezone.now()
     partitions.ensure_usage_partitions(now - timedelta(days=80), now)
@@ -193,41 +201,11 @@ def test_sorts_across_months_are_paged_month_by_month_and_merged(
     assert [r.pk for r in back.page.rows] == [r.pk for r in pages[-2].rows]
 
 
-def test_a_query_over_its_budget_is_cancelled_and_the_transaction_goes_on(on_postgres):
-    from django.db import transaction
-
-    from logcenter.core.pagination import OverBudget, within_budget
-
-    def read(sql):
-        with connection.cursor() as cursor:
-            cursor.execute(sql)
-            return cursor.fetchone()[0]
-
-    def queries(*sqls):
-        def run(arm):
-            for sql in sqls:
-                arm()
-                result = read(sql)
-            return result
-        return run
-
-    with transaction.atomic():
-        before = read("SHOW statement_timeout")
-        with pytest.raises(OverBudget):
-            within_budget(queries("SELECT pg_sleep(0.5)"), 50)
-        # The budget is shared: two queries of 0.06 s each overrun 0.1 s together.
-        with pytest.raises(OverBudget):
-            within_budget(queries("SELECT pg_sleep(0.06)", "SELECT pg_sleep(0.06)"), 100)
-        assert within_budget(queries("SELECT 6", "SELECT 7"), 50) == 7
-        assert read("SHOW statement_timeout") == before  # not left at 50 ms
-        assert read("SELECT count(*) FROM pg_sleep(0.1)") == 1
-
-
 def test_a_sorted_page_with_an_end_far_ahead_cuts_only_at_partitions(
         staff, factories, settings, api_client, staff_client):
     from logcenter.engines.postgres import partitions
 
-    settings.LOGCENTER = {**settings.LOGCENTER, "SORT_MATCHES_UP_TO": 0}  # walk the months
+    settings.LOGCENTER = {**settings.LOGCENTER, "SORT_MATCHES_UP_TO": 0}  # walk the index
     factories["usage"].create_batch(3)
     params = {"ordering": "-cost", "start_time": "1970-01-01T00:00",
               "end_time": "2099-12-31T00:00"}  # the latest a query may name
@@ -329,13 +307,13 @@ def test_a_sorted_row_purged_between_ranking_and_reading_keeps_the_next_link(
     from logcenter.models import UsageRecord
 
     rows = factories["usage"].create_batch(5)
-    real = pagination._sorted_matches_page
+    real = pagination.sorted_matches
 
     def one_purged(ordered, limit):
         found, ranked = real(ordered, limit)
         return found[1:], ranked  # the first ranked row was gone when the rows were read
 
-    monkeypatch.setattr(pagination, "_sorted_matches_page", one_purged)
+    monkeypatch.setattr(pagination, "sorted_matches", one_purged)
     page = pagination.keyset_page(UsageRecord.objects.filter(pk__in=[r.pk for r in rows]),
                                   "-cost", None, 2, sort_matches=True)
     assert len(page.rows) == 2 and page.has_next

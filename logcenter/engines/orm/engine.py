@@ -49,16 +49,9 @@ class OrmEngine(Engine):
     # --- listing -----------------------------------------------------------------------
 
     def page(self, kind, filterset, queryset, carried=None):
-        plan, planned = self.sort_plan(kind, filterset, queryset, carried)
-        page = keyset_page(queryset, filterset.ordering_value, filterset.cursor_value,
-                           filterset.page_size_value, **plan)
-        return page, planned
-
-    def sort_plan(self, kind, filterset, queryset, carried=None):
-        return {}, None  # every sort is read through its own (key, id) index
-
-    def within_budget(self, read, budget_ms):
-        return read(lambda: None)  # no query is cancelled
+        # Every sort is read through its own (key, id) index.
+        return keyset_page(queryset, filterset.ordering_value, filterset.cursor_value,
+                           filterset.page_size_value), None
 
     def count_capped(self, queryset, cap):
         found = queryset.order_by()[: cap + 1].count()

@@ -32,11 +32,8 @@ class PostgresEngine(OrmEngine):
 
     # --- listing -----------------------------------------------------------------------
 
-    def sort_plan(self, kind, filterset, queryset, carried=None):
-        return keyset.sort_plan(kind, filterset, queryset, carried)
-
-    def within_budget(self, read, budget_ms):
-        return keyset.within_budget(read, budget_ms)
+    def page(self, kind, filterset, queryset, carried=None):
+        return keyset.page(kind, filterset, queryset, carried)
 
     def estimate(self, queryset):
         return keyset.planned_rows(queryset)
