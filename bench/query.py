@@ -2,6 +2,8 @@
 
     .venv/bin/python bench/query.py [--runs 20] [--deep 10000] [--kinds usage audit …]
                                     [--ranges default 30d]
+    .venv/bin/python bench/query.py combinations …   (bench/combinations.py: filters combined)
+    .venv/bin/python bench/query.py load …           (bench/load.py: readers and ingestion at once)
 
 For every tab, each offered sort and each page filter (alone, with the time range: the
 tab's default window and 30 days; for usage also the API key filter with each sort), page 1 and a page `--deep` rows deep are timed through
@@ -74,6 +76,22 @@ def filter_value(kind, name, sample):
 
 
 def main():
+    import sys
+
+    modes = {"combinations": "combinations", "load": "load"}
+    if len(sys.argv) > 1 and sys.argv[1] in modes:
+        import importlib
+
+        module = importlib.import_module(modes[sys.argv[1]])
+        parser = argparse.ArgumentParser(description=module.__doc__.splitlines()[0])
+        module.add_arguments(parser)
+        args = parser.parse_args(sys.argv[2:])
+        setup_django(migrate=getattr(module, "MIGRATE", True))
+        from logcenter.engines.postgres.planner_stats import refresh_stale_tables
+
+        report(case="vacuumed and analyzed", tables=refresh_stale_tables())
+        module.run(args)
+        return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--deep", type=int, default=10_000)

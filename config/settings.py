@@ -108,6 +108,11 @@ DATABASES = {
 MIGRATION_DATABASE = (dj_database_url.parse(os.environ["MIGRATION_DATABASE_URL"])
                       if os.environ.get("MIGRATION_DATABASE_URL") else None)
 IS_POSTGRES = DATABASES["default"]["ENGINE"].endswith("postgresql")
+if IS_POSTGRES:
+    # No JIT compiling for the app's sessions: its queries are short, and compiling a big
+    # one's expressions took 50-60 ms on the 10M-row table, more than it ever saved
+    # (docs/performance.md, 2026-12-05).
+    DATABASES["default"].setdefault("OPTIONS", {})["options"] = "-c jit=off"
 # The usage indexes' INCLUDE columns serve PostgreSQL's index-only reads; SQLite (the demo)
 # builds the same indexes without them, which is all it needs.
 SILENCED_SYSTEM_CHECKS = [] if IS_POSTGRES else ["models.W040"]
@@ -243,11 +248,6 @@ LOGCENTER = {
     "MAX_PAGE_SIZE": 200,
     # Totals above this are shown as "N+" (with the planner's estimate) rather than counted.
     "COUNT_CAP": 1_000,
-    # A usage page sorted by cost, tokens or latency sorts its matches when the planner
-    # expects at most this many (ranked on the filter index's entries, 50,000 take about
-    # 25-45 ms here); more, it walks the sort's index, falling back to the sort if that
-    # walk overruns (logcenter.core.pagination.WALK_BUDGET_MS).
-    "SORT_MATCHES_UP_TO": int(os.environ.get("SORT_MATCHES_UP_TO", "50000")),
     # X-Forwarded-For is believed only from these peers (addresses or CIDR networks).
     "TRUSTED_PROXIES": env_list("TRUSTED_PROXIES", "127.0.0.1,::1"),
     # POST /api/v1/ingest/ limits, and how many rejections in one batch raise a warning.

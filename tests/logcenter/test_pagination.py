@@ -162,16 +162,15 @@ def test_a_capped_total_is_labelled_with_the_planners_estimate(staff, factories,
     assert api_client.get("/api/v1/system-events/").json()["approximate_total"] is None
 
 
-@pytest.mark.parametrize("sort_matches_up_to, probe_entries, walk_cost_ratio", [
-    (1000, 2000, 8),  # the matches ranked
-    (0, 2000, 8),  # one probe of the sort's index holds every row
-    (0, 1, 8),  # probes of 1, 4, 16 … entries, some of them holding no match
-    (0, 2, 1),  # the walk gives up after the first probes and ranks the rest
+@pytest.mark.parametrize("walk_entry_cost, probe_entries", [
+    (1e12, 2000),  # the matches ranked at once
+    (0, 2000),  # one probe of the sort's index holds every row
+    (0, 1),  # probes of 1, 4, 16 … entries, some of them holding no match
+    (1.0, 1),  # the walk stops after the first probes and ranks the rest
 ])
 @pytest.mark.parametrize("ordering", ["-cost", "cost", "-latency_ms"])
 def test_sorts_across_months_walk_the_index_in_probes_or_rank_the_matches(
-        staff, factories, settings, monkeypatch, ordering, sort_matches_up_to, probe_entries,
-        walk_cost_ratio):
+        staff, factories, monkeypatch, ordering, walk_entry_cost, probe_entries):
     """Sorts other than time either walk the sort key's index in bounded probes or rank
     the matches (PostgreSQL, by the planner's estimate of them), or first one then the
     other: walking every page forwards and back yields each row once, in order, any way."""
@@ -179,9 +178,8 @@ def test_sorts_across_months_walk_the_index_in_probes_or_rank_the_matches(
 
     from logcenter.engines.postgres import keyset, partitions
 
-    settings.LOGCENTER = {**settings.LOGCENTER, "SORT_MATCHES_UP_TO": sort_matches_up_to}
     monkeypatch.setattr(keyset, "PROBE_ENTRIES", probe_entries)
-    monkeypatch.setattr(keyset, "WALK_COST_RATIO", walk_cost_ratio)
+    monkeypatch.setattr(keyset, "WALK_ENTRY_COST", walk_entry_cost)
 
     now = timezone.now()
     partitions.ensure_usage_partitions(now - timedelta(days=80), now)
@@ -202,10 +200,10 @@ def test_sorts_across_months_walk_the_index_in_probes_or_rank_the_matches(
 
 
 def test_a_sorted_page_with_an_end_far_ahead_cuts_only_at_partitions(
-        staff, factories, settings, api_client, staff_client):
-    from logcenter.engines.postgres import partitions
+        staff, factories, monkeypatch, api_client, staff_client):
+    from logcenter.engines.postgres import keyset, partitions
 
-    settings.LOGCENTER = {**settings.LOGCENTER, "SORT_MATCHES_UP_TO": 0}  # walk the index
+    monkeypatch.setattr(keyset, "WALK_ENTRY_COST", 0)  # walk the index
     factories["usage"].create_batch(3)
     params = {"ordering": "-cost", "start_time": "1970-01-01T00:00",
               "end_time": "2099-12-31T00:00"}  # the latest a query may name
@@ -274,19 +272,24 @@ def test_a_filters_matches_are_ranked_on_index_entries_alone(
     assert [r.pk for r in listing.page.rows] == [r.pk for r in expected]
 
 
-def test_deeper_sorted_pages_decide_their_plan_by_the_carried_total(
+def counted_by_the_planner(queries):
+    """The EXPLAINs that estimate the matches (the other one costs the ranking: ORDER BY)."""
+    return [q for q in queries.captured_queries
+            if q["sql"].startswith("EXPLAIN") and "ORDER BY" not in q["sql"]]
+
+
+def test_deeper_sorted_pages_take_their_total_from_the_cursor(
         staff, factories, api_client, on_postgres):
-    """A page sorted by cost asks the planner how many rows match, to choose between
-    sorting them and walking the sort's index; the pages after it decide by the total
-    their cursor carries, and ask nothing."""
+    """A page sorted by cost asks the planner how many rows match, for its total; the pages
+    after it show the total their cursor carries, and do not ask again."""
     factories["usage"].create_batch(5)
     params = {"page_size": "2", "ordering": "-cost"}
     with CaptureQueriesContext(connection) as queries:
         first = api_client.get("/api/v1/usage-records/", params).json()
-    assert [q for q in queries.captured_queries if q["sql"].startswith("EXPLAIN")]
+    assert counted_by_the_planner(queries)
     with CaptureQueriesContext(connection) as queries:
         second = api_client.get(first["next"]).json()
-    assert not [q for q in queries.captured_queries if q["sql"].startswith("EXPLAIN")]
+    assert not counted_by_the_planner(queries)
     third = api_client.get(second["next"]).json()
     costs = [r["cost"] for page in (first, second, third) for r in page["results"]]
     assert [Decimal(c) for c in costs] == sorted((Decimal(c) for c in costs), reverse=True)
@@ -296,7 +299,7 @@ def test_deeper_sorted_pages_decide_their_plan_by_the_carried_total(
         api_client.get("/api/v1/usage-records/", {
             "cursor": first["next"].split("cursor=")[1].split("&")[0], "ordering": "-cost",
             "status": "error"})
-    assert [q for q in queries.captured_queries if q["sql"].startswith("EXPLAIN")]
+    assert counted_by_the_planner(queries)
 
 
 def test_a_sorted_row_purged_between_ranking_and_reading_keeps_the_next_link(

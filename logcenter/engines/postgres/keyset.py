@@ -3,10 +3,10 @@ plan of the partitioned usage table sorted by cost, tokens or latency."""
 
 import json
 
-from django.conf import settings
 from django.db import connection
 from django.db.models import F
-from django.db.models.fields.tuple_lookups import Tuple, TupleGreaterThan, TupleLessThan
+from django.db.models.fields.tuple_lookups import (Tuple, TupleGreaterThanOrEqual,
+                                                   TupleLessThanOrEqual)
 
 from logcenter.core.pagination import (NEXT, Cursor, keyset_page, keyset_queryset, page_of,
                                        reads_descending, sorted_matches)
@@ -28,11 +28,13 @@ def planned_rows(queryset) -> int:
 # at each step: bounded reads, whatever the filters, decided by counts and never by a clock.
 PROBE_ENTRIES = 2_000
 PROBE_GROWTH = 4
-# Walking one entry of the sort's index and checking its row against the filters costs
-# about this many times what ranking one match on a filter's index entries costs (measured
-# on the 10M-row table, docs/performance.md): walk on while the entries already read, times
-# this, are fewer than the matches the planner expects; then rank what is left.
-WALK_COST_RATIO = 8
+# What walking one entry of the sort's index and checking its row against the filters costs,
+# in the planner's cost units (measured on the 10M-row table, 2026-12-05: a probe of 2,000
+# entries took about 8 ms, a ranking the planner costed at 405,000 about 760 ms).
+WALK_ENTRY_COST = 2.0
+# The walk may spend this share of what ranking costs before it ranks instead: a filter
+# whose matches shun the top of the sort then costs at most 1.5 times its ranking.
+WALK_SHARE = 0.5
 
 
 def page(kind, filterset, queryset, carried=None):
@@ -40,52 +42,66 @@ def page(kind, filterset, queryset, carried=None):
     partitioned usage table sorted by something other than time. Time order needs no plan:
     every filter's index holds (occurred_at, id); nor do the other kinds.
 
-    Up to LOGCENTER['SORT_MATCHES_UP_TO'] matches (the planner's estimate; a deeper page
-    uses the total its cursor carries), they are ranked on a filter index's entries (it
-    carries the sort keys): bounded, whatever the filter. More matches: the sort key's
-    index is walked in probes of PROBE_ENTRIES, PROBE_GROWTH times more at each step, each
-    probe a bounded range of the index (its last entry found first, index-only); a probe
-    returns the matches inside its range. Matches spread through the sort order fill a page
-    within the first probe; a filter that shuns the top of the sort (a key whose calls are
-    never the cheapest) is ranked instead once the entries walked outweigh the matches."""
+    Two ways to read such a page, chosen by what the planner says they cost, never by a
+    clock: rank the matches (on a filter index's entries when one filter carries the sort
+    keys: index-only; combined filters may need every match's row), or walk the sort key's
+    index in probes of PROBE_ENTRIES, PROBE_GROWTH times more at each step, each probe a
+    bounded range of the index (its last entry found first, index-only) returning the
+    matches inside it. Matches spread through the sort order fill a page within the first
+    probe. The walk goes on while the entries it has read cost less than WALK_SHARE of the
+    ranking (its cost in the planner's units over WALK_ENTRY_COST), then ranks what is
+    left: a filter that shuns the top of the sort (a key whose calls are never the
+    cheapest) costs at most about 1.5 times its ranking."""
     ordering, cursor = filterset.ordering_value, filterset.cursor_value
     size = filterset.page_size_value
     if kind.model is not UsageRecord or ordering.lstrip("-") == "occurred_at":
         return keyset_page(queryset, ordering, cursor, size), None
-    known = None if carried is None else (
-        carried.approximate if carried.capped else carried.count)
-    planned = known if known is not None else planned_rows(queryset)
-    if planned <= settings.LOGCENTER["SORT_MATCHES_UP_TO"]:
-        return keyset_page(queryset, ordering, cursor, size, sort_matches=True), planned
+    # The matches' count, for the page's total (a deeper page's cursor carries it).
+    planned = None
+    if carried is None:
+        planned = planned_rows(queryset)
+    ranking = keyset_queryset(queryset, ordering, cursor, sort_matches=True)
+    walk_budget = WALK_SHARE * planned_cost(
+        ranking.values_list("pk", "occurred_at")[:size + 1]) / max(WALK_ENTRY_COST, 1e-9)
     start, _, _ = filterset.time_window
     window = UsageRecord.objects.filter(occurred_at__lt=filterset.window_end)
     if start is not None:
         window = window.filter(occurred_at__gte=start)
-    return _walked_page(window, queryset, ordering, cursor, size, planned), planned
+    return _walked_page(window, queryset, ordering, cursor, size, walk_budget), planned
 
 
-def _walked_page(window, queryset, ordering, cursor, size, planned):
+def planned_cost(queryset) -> float:
+    """The planner's total cost of a query: one EXPLAIN, no rows read."""
+    sql, params = queryset.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute("EXPLAIN (FORMAT JSON) " + sql, params)
+        plan = cursor.fetchone()[0]
+    if isinstance(plan, str):
+        plan = json.loads(plan)
+    return float(plan[0]["Plan"]["Total Cost"])
+
+
+def _walked_page(window, queryset, ordering, cursor, size, walk_budget):
     key = ordering.lstrip("-")
     descending = reads_descending(ordering, cursor)
     reached = cursor  # the walk's position: every entry up to it has been read
     rows, walked, entries = [], 0, PROBE_ENTRIES
-    while True:
+    while walked + entries <= walk_budget:  # the next probe costs less than ranking
         # The probe's last entry: the entries-th of the window after the position.
         last = (keyset_queryset(window, ordering, reached).values_list(key, "id")
                 [entries - 1:entries].first())
         probe = keyset_queryset(queryset, ordering, reached)
-        if last is not None:  # up to and with that entry
-            beyond = TupleLessThan if descending else TupleGreaterThan
-            probe = probe.exclude(beyond(Tuple(F(key), F("id")), last))
+        if last is not None:  # up to and with that entry: a range of the sort's index
+            within = TupleGreaterThanOrEqual if descending else TupleLessThanOrEqual
+            probe = probe.filter(within(Tuple(F(key), F("id")), last))
         rows += probe[:size + 1 - len(rows)]
         if len(rows) > size or last is None:  # a full page, or the window's end
             return page_of(rows, ordering, cursor, size)
         walked += entries
         reached = Cursor(ordering, last[0], last[1],
                          cursor.direction if cursor is not None else NEXT)
-        if walked * WALK_COST_RATIO >= planned:
-            # The matches lie away from this end of the sort: rank the rest of them.
-            ranked = keyset_queryset(queryset, ordering, reached, sort_matches=True)
-            more, count = sorted_matches(ranked, size + 1 - len(rows))
-            return page_of(rows + more, ordering, cursor, size, ranked=len(rows) + count)
         entries *= PROBE_GROWTH
+    # Ranking what is left costs less than walking on (or the matches are few).
+    ranked = keyset_queryset(queryset, ordering, reached, sort_matches=True)
+    more, count = sorted_matches(ranked, size + 1 - len(rows))
+    return page_of(rows + more, ordering, cursor, size, ranked=len(rows) + count)

@@ -1,0 +1,257 @@
+"""Readers and ingestion at once, through gunicorn as production runs it.
+
+    .venv/bin/python bench/query.py load [--rate 20] [--seconds 60] [--ingest 2000]
+        [--closed 8] [--workers 2] [--threads 4]
+
+Starts `gunicorn config.wsgi:application --workers W --threads T` (DEBUG off, as
+docs/operations.md documents for production) on the benchmark database, then:
+
+- open loop: requests at a fixed total rate (`--rate` a second, evenly spaced, whatever the
+  answers' speed) for `--seconds`, a mix of what the console asks (list pages of each tab
+  with a filter and a sort, the API's lists, detail pages, the usage figures and panels,
+  buckets by hour), while one client ingests `--ingest` usage events a second through the
+  HTTP API in batches of 200. Each request's time counts from when it was due, so a server
+  that falls behind shows it (no coordinated omission);
+- closed loop, for the record: `--closed` readers sending the same mix as fast as they can,
+  beside the same ingestion.
+
+Prints per phase: read p50/p95/p99 and errors, per request type, and the events stored a
+second. Uses DATABASE_URL (default logcenter_bench) and REDIS_URL if set.
+"""
+
+import http.client
+import json
+import os
+import random
+import socket
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from urllib.parse import urlencode
+
+from _common import ROOT, percentile, report
+
+BATCH = 200
+
+
+def add_arguments(parser):
+    parser.add_argument("--rate", type=float, default=20.0)
+    parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--ingest", type=float, default=2000.0)
+    parser.add_argument("--closed", type=int, default=8)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--seed", type=int, default=1)
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _requests(rng, samples):
+    """(type, path) of one request of the mix."""
+    usage, auth, audit, system = samples["usage"], samples["auth"], samples["audit"], samples["system"]
+    row = rng.choice(usage)
+    choices = [
+        ("list usage", "/logs/usage/", {"range": "24h"}),
+        ("list usage, filter + sort", "/logs/usage/",
+         {"platform_model": row["platform_model"], "ordering": rng.choice(
+             ["-cost", "-latency_ms", "-total_tokens"]), "range": "7d"}),
+        ("api usage, two filters", "/api/v1/usage-records/",
+         {"platform_model": row["platform_model"], "status": row["status"], "range": "30d"}),
+        ("api usage, pasted request id", "/api/v1/usage-records/",
+         {"q": row["request_id"], "range": "30d"}),
+        ("list auth", "/logs/auth/", {"user": rng.choice(auth)["username_attempted"]}),
+        ("list audit", "/logs/audit/", {"range": "7d"}),
+        ("list system", "/logs/system/", {"level_min": "warning", "range": "24h"}),
+        ("detail usage", f"/logs/usage/{row['event_id']}/", {}),
+        ("detail audit", f"/logs/audit/{rng.choice(audit)['event_id']}/", {}),
+        ("usage stats", "/api/v1/usage/stats/", {"range": "7d"}),
+        ("usage panels", "/logs/usage/panels/", {"range": "24h"}),
+        ("buckets by api key", "/api/v1/usage/buckets/",
+         {"bucket_width": "1h", "group_by": "api_key", "range": "7d"}),
+        ("system panels", "/logs/system/panels/", {"range": "24h"}),
+    ]
+    kind, path, params = rng.choice(choices)
+    return kind, path + ("?" + urlencode(params) if params else "")
+
+
+class Reader:
+    """One keep-alive connection per thread."""
+
+    def __init__(self, port, cookie):
+        self.port, self.cookie, self.local = port, cookie, threading.local()
+
+    def get(self, path):
+        conn = getattr(self.local, "conn", None)
+        if conn is None:
+            conn = self.local.conn = http.client.HTTPConnection("127.0.0.1", self.port,
+                                                                timeout=30)
+        try:
+            conn.request("GET", path, headers={"Cookie": self.cookie})
+            response = conn.getresponse()
+            response.read()
+            return response.status
+        except (OSError, http.client.HTTPException):
+            self.local.conn = None
+            return 599
+
+
+def _ingest(port, secret, rate, stop, counts, seed):
+    """Post batches of BATCH usage events at `rate` events a second until `stop`."""
+    sys.path.insert(0, os.path.dirname(__file__))
+    from ingest import make_batch
+
+    rng = random.Random(seed)
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    headers = {"Authorization": f"Bearer {secret}", "Content-Type": "application/json"}
+    interval, due = BATCH / rate, time.perf_counter()
+    while not stop.is_set():
+        body = json.dumps(make_batch(rng, BATCH)).encode()
+        try:
+            conn.request("POST", "/api/v1/ingest/", body=body, headers=headers)
+            response = conn.getresponse()
+            payload = json.loads(response.read())
+            if response.status == 200:
+                counts["stored"] += payload["accepted"]
+            else:
+                counts["errors"] += 1
+        except (OSError, http.client.HTTPException, ValueError):
+            counts["errors"] += 1
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        due += interval
+        time.sleep(max(0.0, due - time.perf_counter()))
+
+
+def _phase(name, port, secret, reader, samples, args, open_loop):
+    rng = random.Random(args.seed)
+    stop, counts = threading.Event(), {"stored": 0, "errors": 0}
+    ingestor = threading.Thread(target=_ingest, args=(port, secret, args.ingest, stop, counts,
+                                                      args.seed))
+    results, lock = [], threading.Lock()
+
+    def one(kind, path, due):
+        status = reader.get(path)
+        with lock:
+            results.append((kind, (time.perf_counter() - due) * 1000, status))
+
+    started = time.perf_counter()
+    ingestor.start()
+    end = started + args.seconds
+    if open_loop:
+        with ThreadPoolExecutor(max_workers=64) as pool:
+            n = 0
+            while True:
+                due = started + n / args.rate
+                if due >= end:
+                    break
+                time.sleep(max(0.0, due - time.perf_counter()))
+                kind, path = _requests(rng, samples)
+                pool.submit(one, kind, path, due)
+                n += 1
+    else:
+        def loop(seed):
+            local = random.Random(seed)
+            while time.perf_counter() < end:
+                kind, path = _requests(local, samples)
+                one(kind, path, time.perf_counter())
+
+        threads = [threading.Thread(target=loop, args=(args.seed + i,))
+                   for i in range(args.closed)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    stop.set()
+    ingestor.join()
+    elapsed = time.perf_counter() - started
+    timings = [ms for _, ms, _ in results]
+    by_type = {}
+    for kind, ms, _ in results:
+        by_type.setdefault(kind, []).append(ms)
+    report(case=name, reads=len(results), reads_per_s=len(results) / elapsed,
+           p50_ms=percentile(timings, 50), p95_ms=percentile(timings, 95),
+           p99_ms=percentile(timings, 99),
+           errors=sum(1 for _, _, status in results if status != 200),
+           events_stored=counts["stored"], events_per_s=counts["stored"] / elapsed,
+           ingest_errors=counts["errors"],
+           by_type={k: {"n": len(v), "p50_ms": round(percentile(v, 50), 1),
+                        "p95_ms": round(percentile(v, 95), 1)} for k, v in sorted(by_type.items())})
+
+
+def run(args):
+    from django.contrib.auth import get_user_model
+    from importlib import import_module
+
+    from django.conf import settings
+
+    from accounts.models import ApiKey
+    from logcenter.core.registry import registry
+
+    User = get_user_model()
+    user, _ = User.objects.get_or_create(username="bench-load", defaults={
+        "email": "bench-load@example.com", "is_superuser": True, "is_staff": True})
+    secret_key = os.environ.get("SECRET_KEY", "bench-load-" + "x" * 50)
+    from django.test.utils import override_settings
+
+    with override_settings(SECRET_KEY=secret_key):  # the server's key signs the session
+        session = import_module(settings.SESSION_ENGINE).SessionStore()
+        session["_auth_user_id"] = str(user.pk)
+        session["_auth_user_backend"] = "django.contrib.auth.backends.ModelBackend"
+        session["_auth_user_hash"] = user.get_session_auth_hash()
+        session.create()
+    _, secret = ApiKey.generate(owner=user, name="bench-load", scopes=["ingest"],
+                                kinds=["usage"])
+    samples = {}
+    for kind in registry:
+        if kind.slug not in ("usage", "audit", "auth", "system"):
+            continue
+        newest = kind.model.objects.order_by("-id").values_list("id", flat=True).first() or 0
+        fields = {"usage": ("event_id", "platform_model", "status", "request_id"),
+                  "auth": ("event_id", "username_attempted"), "audit": ("event_id",),
+                  "system": ("event_id",)}[kind.slug]
+        samples[kind.slug] = [
+            {k: str(v) for k, v in zip(fields, values)} for values in
+            kind.model.objects.filter(id__gt=max(0, newest - 50_000))
+            .values_list(*fields)[:300]]
+    port = _free_port()
+    env = {**os.environ, "DEBUG": "0",
+           "SECRET_KEY": secret_key,
+           "REDIS_URL": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/9"),
+           "ALLOWED_HOSTS": "127.0.0.1,localhost"}
+    bin_dir = os.path.dirname(sys.executable)
+    server = subprocess.Popen(
+        [os.path.join(bin_dir, "gunicorn"), "config.wsgi:application",
+         "--bind", f"127.0.0.1:{port}", "--workers", str(args.workers),
+         "--threads", str(args.threads), "--log-level", "warning"], cwd=ROOT, env=env)
+    # As production runs: a worker folds the ingested sums into the rollups.
+    worker = subprocess.Popen(
+        [os.path.join(bin_dir, "celery"), "-A", "config", "worker", "--concurrency", "1",
+         "--loglevel", "warning", "--without-heartbeat", "--without-mingle"],
+        cwd=ROOT, env=env)
+    try:
+        for _ in range(200):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        reader = Reader(port, f"sessionid={session.session_key}")
+        rng = random.Random(0)
+        for _ in range(40):  # warm both workers
+            reader.get(_requests(rng, samples)[1])
+        report(case="server", command=f"gunicorn --workers {args.workers} "
+                                      f"--threads {args.threads}", port=port)
+        _phase("open loop", port, secret, reader, samples, args, open_loop=True)
+        if args.closed:
+            _phase(f"closed loop, {args.closed} readers", port, secret, reader, samples, args,
+                   open_loop=False)
+    finally:
+        for process in (server, worker):
+            process.terminate()
+        for process in (server, worker):
+            process.wait(timeout=30)
