@@ -122,7 +122,7 @@ def run(args):
                                 assert response.status_code == 200, (url, asked,
                                                                      response.status_code)
                             faces[face] = summary(timings) | {"all": timings}
-                        figures = dict(kind=slug, case=name, sort=sort, window=window,
+                        figures = dict(kind=slug, draw=name, sort=sort, window=window,
                                        page=page_name,
                                        html=_short(faces["html"]), api=_short(faces["api"]))
                         report(**figures)
