@@ -53,6 +53,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "logcenter.core.request_context.RequestContextMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "logcenter.api.compression.JsonGZipMiddleware",  # before anything that reads the body
     "corsheaders.middleware.CorsMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",

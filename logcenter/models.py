@@ -490,6 +490,7 @@ BY_ROUTE_DIMENSIONS = ("platform_model", "upstream_name", "group", "endpoint", "
 BY_USER_DIMENSIONS = ("user_id", "username", "status")
 BY_USER_ONLY_DIMENSIONS = ("user_id", "username")
 BY_MODEL_DIMENSIONS = ("platform_model", "status")
+BY_KEY_DIMENSIONS = ("api_key_id", "api_key_name")
 
 
 class UsageHourly(UsageRollup, UserDimensions, KeyDimensions, RouteDimensions,
@@ -547,9 +548,20 @@ class UsageHourlyByModel(UsageRollup, StatusDimension):
                                                name="usage_hourly_model_key")]
 
 
+class UsageHourlyByKey(UsageRollup, KeyDimensions):
+    """API keys only, every status together: usage by API key per hour (a breakdown by key
+    over a week reads one row per key and hour, not one per user, model and route)."""
+
+    DIMENSIONS = BY_KEY_DIMENSIONS
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["hour", *BY_KEY_DIMENSIONS],
+                                               name="usage_hourly_key_key")]
+
+
 # Narrowest first: stats read the first one that has every dimension a query needs.
-USAGE_ROLLUPS = (UsageHourlyByModel, UsageHourlyByUserOnly, UsageHourlyByUser,
-                 UsageHourlyByRoute, UsageHourly)
+USAGE_ROLLUPS = (UsageHourlyByModel, UsageHourlyByUserOnly, UsageHourlyByKey,
+                 UsageHourlyByUser, UsageHourlyByRoute, UsageHourly)
 
 
 class UsageRollupInbox(UsageRollup, UserDimensions, KeyDimensions, RouteDimensions,

@@ -20,7 +20,7 @@ from logcenter.analytics import rollups, stats
 from logcenter.engines.orm.engine import OrmEngine
 from logcenter.engines.postgres.engine import PostgresEngine
 from logcenter.ingest.ingestion import ingest
-from logcenter.models import (USAGE_ROLLUPS, UsageHourly, UsageHourlyByModel,
+from logcenter.models import (USAGE_ROLLUPS, UsageHourly, UsageHourlyByKey, UsageHourlyByModel,
                               UsageHourlyByUser, UsageHourlyByUserOnly, UsageRollupInbox)
 from logcenter.analytics.rollups import rollup_rebuild
 from tests.factories import MemberFactory, StaffFactory, UsageRecordFactory
@@ -64,11 +64,15 @@ def test_rollups_are_kept_current_and_equal_a_rebuild():
 def test_the_narrowest_covering_rollup_is_read(staff):
     assert stats.parse(staff, {}, group_by="model").rollup is UsageHourlyByModel
     assert stats.parse(staff, {}, group_by="user").rollup is UsageHourlyByUserOnly
+    assert stats.parse(staff, {}, group_by="api_key").rollup is UsageHourlyByKey
+    assert stats.parse(staff, {"api_key": "k"}, group_by="api_key").rollup is UsageHourlyByKey
+    assert stats.parse(staff, {}, group_by="api_key,status").rollup is UsageHourly
     assert stats.parse(staff, {}, group_by="user,status").rollup is UsageHourlyByUser
     assert stats.parse(staff, {"status": "error"}, group_by="user").rollup is UsageHourlyByUser
     assert stats.parse(staff, {"platform_model": "x"}, group_by="user").rollup is UsageHourly
     member = MemberFactory(username="narrow")
     assert stats.parse(member, {}, group_by="model").rollup is UsageHourly
+    assert stats.parse(member, {}, group_by="api_key").rollup is UsageHourly  # needs user_id
     assert stats.parse(member, {}).rollup is UsageHourlyByUserOnly
     assert stats.parse(member, {}, group_by="status").rollup is UsageHourlyByUser
 
@@ -368,3 +372,16 @@ def test_buckets_by_api_key_keep_ten_groups_unless_asked_for_all(staff_client):
     assert sum(len(b["results"]) for b in every["data"]) == 14
     bad = staff_client.get("/api/v1/usage/buckets/", {**params, "limit_groups": "-1"})
     assert bad.status_code == 400 and "limit_groups" in bad.json()
+
+
+def test_json_answers_are_compressed_and_pages_are_not(staff_client):
+    import gzip
+    import json as json_module
+
+    UsageRecordFactory(occurred_at=timezone.now() - timedelta(hours=1))
+    params = {"bucket_width": "1h", "group_by": "api_key", "range": "7d"}
+    compressed = staff_client.get("/api/v1/usage/buckets/", params, HTTP_ACCEPT_ENCODING="gzip")
+    assert compressed["Content-Encoding"] == "gzip"
+    assert len(json_module.loads(gzip.decompress(compressed.content))["data"]) > 100
+    page = staff_client.get("/logs/usage/", HTTP_ACCEPT_ENCODING="gzip")
+    assert page.status_code == 200 and not page.has_header("Content-Encoding")
