@@ -16,12 +16,11 @@ from django.utils import timezone
 from logcenter.analytics.rollups import usage_rollups_fold  # noqa: F401
 from logcenter.core.services import scrub_text, system_event_record
 from logcenter.engines import engine_for
-from logcenter.engines.postgres.partitions import ensure_usage_partitions
 from logcenter.exports.jobs import export_run_task as export_run  # noqa: F401
 from logcenter.exports.jobs import exports_housekeeping  # noqa: F401
 from logcenter.integrity.sealing import integrity_seal  # noqa: F401
 from logcenter.integrity.verification import integrity_verify  # noqa: F401
-from logcenter.models import SystemEvent
+from logcenter.models import SystemEvent, UsageRecord
 from logcenter.retention.purge import deletion_run_task as deletion_run  # noqa: F401
 from logcenter.retention.purge import retention_purge_task as retention_purge  # noqa: F401
 
@@ -65,9 +64,9 @@ def diagnostic_fail(message="diagnostic failure"):
 
 @shared_task(name="logcenter.usage_partitions_ensure")
 def usage_partitions_ensure(months_ahead=3):
-    """Create the usage table's monthly partitions ahead of time (PostgreSQL)."""
+    """Create the coming months' storage ahead of time (the usage table's partitions)."""
     now = timezone.now()
-    return ensure_usage_partitions(now, now + timedelta(days=31 * months_ahead))
+    return engine_for(UsageRecord).prepare_ahead(now, now + timedelta(days=31 * months_ahead))
 
 
 @shared_task(name="logcenter.planner_stats_refresh", ignore_result=True)

@@ -124,6 +124,11 @@ class Engine:
         the tables refreshed ([] where the store plans without)."""
         raise NotImplementedError
 
+    def prepare_ahead(self, start, end) -> list:
+        """Create ahead of time what the store needs to take rows dated in [start, end]
+        (monthly partitions); return the names created ([] where it needs nothing)."""
+        raise NotImplementedError
+
     # --- integrity (sealing and verifying) ----------------------------------------------
 
     # Whether several processes may read one kind's rows side by side (verify --workers).

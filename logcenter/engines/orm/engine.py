@@ -132,6 +132,9 @@ class OrmEngine(Engine):
     def planner_upkeep(self):
         return []
 
+    def prepare_ahead(self, start, end):
+        return []  # one table takes any date
+
     # --- integrity ---------------------------------------------------------------------
 
     def row_leaves(self, model, after, upto=None, *, limit=None, with_time=False):

@@ -111,6 +111,9 @@ class PostgresEngine(OrmEngine):
     def planner_upkeep(self):
         return planner_stats.refresh_stale_tables()
 
+    def prepare_ahead(self, start, end):
+        return partitions.ensure_usage_partitions(start, end)
+
     # --- integrity ---------------------------------------------------------------------
 
     parallel_reads = True
