@@ -10,13 +10,13 @@ ingest key); the console the rest.
 import bisect
 from datetime import timedelta
 
-from logcenter.models import AuditEvent
 
 from demo.builder import KindMaker, generates
 from demo.common import (
     COMPANIES, FIRST_NAMES, GROUP_RPM, GROUPS, LAST_NAMES, MEMORY_SERVICE, OFFICE_NETS,
     SERVICE_UA, cum, dt, hexid, req_id,
 )
+from demo.factories import build_row
 
 
 @generates("audit", count=2_000, after=("usage",), extra_share=0.01)
@@ -53,7 +53,7 @@ class AuditMaker(KindMaker):
                           ingested_by=MEMORY_SERVICE[0], ingested_by_name=MEMORY_SERVICE[1])
         values["ingested_at"] = values["occurred_at"] + timedelta(milliseconds=rng.randint(5, 800))
         values.update(kw)
-        row = AuditEvent(**values)
+        row = build_row("audit", **values)
         self.rows.append(row)
         return row
 

@@ -10,12 +10,12 @@ import bisect
 import hashlib
 from datetime import timedelta
 
-from logcenter.models import AuthEvent
 
 from demo.builder import KindMaker, generates
 from demo.common import (
     BROWSER_UAS, FIRST_NAMES, LAST_NAMES, OFFICE_NETS, SPRAY_IP, cum, dt, req_id,
 )
+from demo.factories import build_row
 
 
 @generates("auth", count=3_000, extra_share=0.02)
@@ -45,7 +45,7 @@ class AuthMaker(KindMaker):
             values.update(actor_type=actor[0], actor_id=actor[1], actor_name=actor[2])
         if session:
             values["session_key_hash"] = session
-        row = AuthEvent(**values)
+        row = build_row("auth", **values)
         self.rows.append(row)
         return row
 

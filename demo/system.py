@@ -11,10 +11,10 @@ import bisect
 import uuid
 from datetime import timedelta
 
-from logcenter.models import SystemEvent
 
 from demo.builder import KindMaker, generates
 from demo.common import DAYS, GATEWAY, GROUP_RPM, SERVICE_UA, cum, dt, hash_int, hexid
+from demo.factories import build_row
 
 
 @generates("system", count=800, after=("usage", "audit"), extra_share=0.005)
@@ -38,7 +38,7 @@ class SystemMaker(KindMaker):
         if source == "upstream":  # the gateway reports its upstreams (its ingest key)
             values.update(ingested_by=GATEWAY[0], ingested_by_name=GATEWAY[1])
         values["ingested_at"] = values["occurred_at"] + timedelta(milliseconds=rng.randint(2, 300))
-        row = SystemEvent(**values)
+        row = build_row("system", **values)
         self.rows.append(row)
         return row
 

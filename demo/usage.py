@@ -13,13 +13,13 @@ from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 
-from logcenter.models import UsageRecord
 
 from demo.builder import generates
 from demo.common import (
     ENDPOINTS, GATEWAY, GROUP_RPM, RAG_MODELS, RAG_RETRIEVAL_E10, RAG_RETRIEVAL_STR, ROUTES,
     ROUTES_BY_NAME, SDK_UAS, cum, dt, fmt4, fmt8,
 )
+from demo.factories import build_row
 
 ERROR_CODES = [
     ("upstream_timeout", 30), ("rate_limited", 28), ("upstream_error", 15),
@@ -244,7 +244,7 @@ def to_usage_model(row):
     values["billing_items"] = json.loads(values["billing_items"])
     values["cost"] = Decimal(values["cost"])
     values["credits"] = Decimal(values["credits"])
-    return UsageRecord(**values)
+    return build_row("usage", **values)
 
 
 @generates("usage", count=20_000)
