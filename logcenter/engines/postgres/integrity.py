@@ -4,27 +4,15 @@ below (ids are drawn when a row is inserted, but become visible when its transac
 commits: sealing past an id a transaction still holds would skip that row for good)."""
 
 import time
-from contextlib import contextmanager
 
 from django.db import connection
 
+from logcenter.engines.postgres.locks import session_lock
 from logcenter.integrity.canonical import time_text
 
 
-@contextmanager
 def try_exclusive(key):
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_lock(%s)", [key])
-        held = cursor.fetchone()[0]
-    try:
-        yield held
-    finally:
-        if held:
-            try:
-                with connection.cursor() as cursor:
-                    cursor.execute("SELECT pg_advisory_unlock(%s)", [key])
-            except Exception:  # a failed transaction refuses it: closing the session frees it
-                connection.close()
+    return session_lock(key, wait=False)
 
 
 def take_turn(name):

@@ -13,15 +13,25 @@ from logcenter.core.pagination import (NEXT, Cursor, keyset_page, keyset_queryse
 from logcenter.models import UsageRecord
 
 
-def planned_rows(queryset) -> int:
-    """The planner's estimate of the matches: one EXPLAIN, no rows read."""
-    sql, params = queryset.order_by().query.sql_with_params()
+def _plan(queryset) -> dict:
+    """The planner's plan of a query (its top node): one EXPLAIN, no rows read."""
+    sql, params = queryset.query.sql_with_params()
     with connection.cursor() as cursor:
         cursor.execute("EXPLAIN (FORMAT JSON) " + sql, params)
         plan = cursor.fetchone()[0]
     if isinstance(plan, str):
         plan = json.loads(plan)
-    return int(plan[0]["Plan"]["Plan Rows"])
+    return plan[0]["Plan"]
+
+
+def planned_rows(queryset) -> int:
+    """The planner's estimate of the matches."""
+    return int(_plan(queryset.order_by())["Plan Rows"])
+
+
+def planned_cost(queryset) -> float:
+    """The planner's total cost of a query, in its own units."""
+    return float(_plan(queryset)["Total Cost"])
 
 
 # The walk down a sort key's index reads this many entries first, then four times as many
@@ -68,17 +78,6 @@ def page(kind, filterset, queryset, carried=None):
     if start is not None:
         window = window.filter(occurred_at__gte=start)
     return _walked_page(window, queryset, ordering, cursor, size, walk_budget), planned
-
-
-def planned_cost(queryset) -> float:
-    """The planner's total cost of a query: one EXPLAIN, no rows read."""
-    sql, params = queryset.query.sql_with_params()
-    with connection.cursor() as cursor:
-        cursor.execute("EXPLAIN (FORMAT JSON) " + sql, params)
-        plan = cursor.fetchone()[0]
-    if isinstance(plan, str):
-        plan = json.loads(plan)
-    return float(plan[0]["Plan"]["Total Cost"])
 
 
 def _walked_page(window, queryset, ordering, cursor, size, walk_budget):

@@ -13,8 +13,9 @@ from contextlib import contextmanager
 from datetime import datetime
 from datetime import timezone as dt_timezone
 
-from django.db import DatabaseError, connection, transaction
+from django.db import connection, transaction
 
+from logcenter.engines.postgres.locks import session_lock
 from logcenter.integrity.removals import partition_drop
 from logcenter.models import UsageRecord
 
@@ -33,24 +34,8 @@ def layout_locked(*, wait):
     if connection.vendor != "postgresql":
         yield True
         return
-    with connection.cursor() as cursor:
-        if wait:
-            cursor.execute("SELECT pg_advisory_lock(%s)", [LAYOUT_LOCK])
-            held = True
-        else:
-            cursor.execute("SELECT pg_try_advisory_lock(%s)", [LAYOUT_LOCK])
-            held = cursor.fetchone()[0]
-    try:
+    with session_lock(LAYOUT_LOCK, wait=wait) as held:
         yield held
-    finally:
-        if held:
-            try:
-                with connection.cursor() as cursor:
-                    cursor.execute("SELECT pg_advisory_unlock(%s)", [LAYOUT_LOCK])
-            except DatabaseError:
-                # The block failed inside a transaction, which refuses the unlock: closing
-                # the session releases the lock (and the error raised by the block stands).
-                connection.close()
 
 
 def month_start(value):
