@@ -15,6 +15,8 @@ from django.db.models.functions import TruncDay, TruncHour
 from django.utils import timezone
 from django.utils.html import escape
 from django.utils.safestring import mark_safe
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy
 
 from logcenter.core.query import LogQuery
 from logcenter.analytics import stats
@@ -25,6 +27,16 @@ PALETTE = ["#2557d6", "#12805c", "#b54708", "#7a5af8", "#c11574", "#0e9384", "#d
            "#1570ef", "#6172f3", "#4e5ba6"]
 OTHER_COLOUR = "#98a2b3"  # the grey of "the rest"
 OTHER = "other"
+# What a chart's unit is called beside its title, and what an empty chart says.
+UNIT_LABELS = {"USD": gettext_lazy("USD"), "requests": gettext_lazy("requests"),
+               "events": gettext_lazy("events")}
+NOTHING = {"USD": gettext_lazy("No cost in this window."),
+           "requests": gettext_lazy("No requests in this window."),
+           "events": gettext_lazy("No events in this window.")}
+USAGE_TITLES = {("cost", True): gettext_lazy("Cost per hour by model"),
+                ("cost", False): gettext_lazy("Cost per day by model"),
+                ("requests", True): gettext_lazy("Requests per hour by model"),
+                ("requests", False): gettext_lazy("Requests per day by model")}
 TOP_ORDERS = ("cost", "requests", "total_tokens")
 
 
@@ -48,12 +60,14 @@ def stacked_bars_svg(buckets, *, unit, title, link, colours=None, width=960, hei
     top = _nice_top(float(max([sum(values.values()) for _, _, values in buckets] + [0])),
                     whole=unit != "USD")
     tz = timezone.get_current_timezone_name()
-    caption = (f'<figcaption>{escape(title)} <small class="muted">({escape(unit)}; times in '
-               f'{escape(tz)})</small></figcaption>')
+    note = gettext("({unit}; times in {zone})").format(unit=UNIT_LABELS.get(unit, unit),
+                                                       zone=tz)
+    caption = (f'<figcaption>{escape(title)} <small class="muted">{escape(note)}</small>'
+               "</figcaption>")
     if not top:  # nothing to draw: say so, rather than an empty plot under five zero labels
-        nothing = {"USD": "cost", "requests": "requests", "events": "events"}.get(unit, unit)
+        nothing = NOTHING.get(unit) or gettext("Nothing in this window.")
         return mark_safe(f'<figure class="chart-box">{caption}<p class="chart-empty muted">'
-                         f"No {escape(nothing)} in this window.</p></figure>")
+                         f"{escape(nothing)}</p></figure>")
     left, right, upper, lower = 64, 12, 14, 38
     plot_w, plot_h = width - left - right, height - upper - lower
     scale = plot_h / float(top) if top else 0
@@ -76,7 +90,7 @@ def stacked_bars_svg(buckets, *, unit, title, link, colours=None, width=960, hei
                 continue
             h = float(value) * scale
             y -= h
-            label = "other (the rest, together)" if name == OTHER else name
+            label = gettext("other (the rest, together)") if name == OTHER else name
             tip = f"{label}: {_fmt(value, unit)} ({_when(start, end)})"
             rect = (f'<rect x="{x + 1:.1f}" y="{y:.1f}" width="{max(bar_w - 2, 1):.1f}" '
                     f'height="{h:.1f}" fill="{colour[name]}"><title>{escape(tip)}</title></rect>')
@@ -197,18 +211,18 @@ def usage_panels(user, params):
     measure = "cost" if "cost" in query.measures else "requests"
     series = _top([
         (datetime.fromisoformat(b["start_time"]), datetime.fromisoformat(b["end_time"]),
-         {r["model"] or "(none)": Decimal(str(r[measure])) for r in b["results"]})
+         {r["model"] or gettext("(none)"): Decimal(str(r[measure])) for r in b["results"]})
         for b in buckets])
     chart = stacked_bars_svg(
         series, unit="USD" if measure == "cost" else "requests",
-        title=f"{'Cost' if measure == 'cost' else 'Requests'} per "
-              f"{'hour' if width == '1h' else 'day'} by model",
+        title=USAGE_TITLES[measure, width == "1h"],
         link=lambda s, e, name: _list_link(
             "usage", params, s, e, {"platform_model": name}, window_start=query.start)
         if name != OTHER else None)
     top_by = params.get("top_by") or measure
     if top_by not in TOP_ORDERS or (top_by == "cost" and measure != "cost"):
-        raise stats.StatsError("top_by", f"Use one of: {', '.join(TOP_ORDERS)}.")
+        raise stats.StatsError("top_by", gettext("Use one of: {choices}.").format(
+            choices=", ".join(TOP_ORDERS)))
     top = {}
     for group in ("user", "api_key", "model"):
         rows = stats.totals(stats.regroup(query, group))
@@ -269,8 +283,9 @@ def event_panels(kind_slug, user, params):
     start = start or end - timedelta(days=7)
     width = choose_width(start, end)
     if end - start > timedelta(days=MAX_EVENT_BUCKETS):  # as the usage buckets are bounded
-        raise stats.StatsError("start_time", f"Charts cover at most {MAX_EVENT_BUCKETS} "
-                                             "days: narrow the range.")
+        raise stats.StatsError("start_time", gettext(
+            "Charts cover at most {days} days: narrow the range.").format(
+                days=MAX_EVENT_BUCKETS))
     trunc = (TruncHour if width == "1h" else TruncDay)("occurred_at",
                                                        tzinfo=timezone.get_current_timezone())
     queryset = filterset.qs
@@ -291,7 +306,9 @@ def event_panels(kind_slug, user, params):
         series.append((cursor, nxt, counts.get(cursor, {})))
         cursor = nxt
     return {"chart": stacked_bars_svg(
-        series, unit="events", title=f"{title} per {'hour' if width == '1h' else 'day'}",
+        series, unit="events",
+        title=(gettext("{title} per hour") if width == "1h"
+               else gettext("{title} per day")).format(title=title),
         colours=colours,
         link=lambda s, e, name: _list_link(kind_slug, params, s, e, {field: name},
                                            window_start=start))}
