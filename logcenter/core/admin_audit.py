@@ -245,7 +245,8 @@ def _fk_names(spec):
 
 def _before_save(sender, instance, raw=False, update_fields=None, **kwargs):
     instance._audit_before = None
-    if raw or request_context.is_audit_suppressed() or instance._state.adding or instance.pk is None:
+    if (raw or request_context.is_audit_suppressed() or instance._state.adding
+            or instance.pk is None):
         return
     spec = REGISTRY[sender]
     if update_fields is not None and set(update_fields) <= {*spec.ignore, *spec.bookkeeping}:
