@@ -55,5 +55,19 @@ def report(**figures):
     print(json.dumps(figures), flush=True)
 
 
+def timed_gets(client, url, query, runs):
+    """[ms] of `runs` GETs of `url` with `query` (after one to warm up), each a 200."""
+    import time
+
+    client.get(url, query)
+    timings = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        response = client.get(url, query)
+        timings.append((time.perf_counter() - started) * 1000)
+        assert response.status_code == 200, (url, query, response.status_code)
+    return timings
+
+
 def summary(timings_ms):
     return {"p50_ms": statistics.median(timings_ms), "p95_ms": percentile(timings_ms, 95)}

@@ -16,9 +16,8 @@ against the target (p95 ≤ 100 ms for combined filters).
 
 import dataclasses
 import random
-import time
 
-from _common import percentile, report, summary
+from _common import percentile, report, summary, timed_gets
 
 TARGET_MS = 100
 SKIPPED_FILTERS = {"q", "ip", "metadata", "start_time", "end_time", "range", "show_views",
@@ -113,14 +112,7 @@ def run(args):
                         faces = {}
                         for face, url in (("html", f"/logs/{slug}/"),
                                           ("api", f"/api/v1/{kind.api_name}/")):
-                            client.get(url, asked)  # warm
-                            timings = []
-                            for _ in range(args.runs):
-                                started = time.perf_counter()
-                                response = client.get(url, asked)
-                                timings.append((time.perf_counter() - started) * 1000)
-                                assert response.status_code == 200, (url, asked,
-                                                                     response.status_code)
+                            timings = timed_gets(client, url, asked, args.runs)
                             faces[face] = summary(timings) | {"all": timings}
                         figures = dict(kind=slug, draw=name, sort=sort, window=window,
                                        page=page_name,

@@ -23,7 +23,7 @@ import dataclasses
 import json
 import time
 
-from _common import report, setup_django, summary
+from _common import report, setup_django, summary, timed_gets
 
 # Usage filters that need a value of their own (the rest take the newest row's).
 USAGE_VALUES = {"status": "error", "is_stream": "true", "cost_min": "0.01", "cost_max": "0.0001"}
@@ -170,15 +170,7 @@ def main():
                     faces = {}
                     for face, url in (("html", f"/logs/{slug}/"),
                                       ("api", f"/api/v1/{kind.api_name}/")):
-                        client.get(url, query)  # warm
-                        timings = []
-                        for _ in range(args.runs):
-                            started = time.perf_counter()
-                            response = client.get(url, query)
-                            timings.append((time.perf_counter() - started) * 1000)
-                            assert response.status_code == 200, (url, query,
-                                                                 response.status_code)
-                        faces[face] = summary(timings)
+                        faces[face] = summary(timed_gets(client, url, query, args.runs))
                     # The data work alone (rows, capped count, estimate), as the naive list
                     # below is timed without a request around it.
                     data_timings = []

@@ -18,6 +18,7 @@ import re
 from datetime import datetime, timedelta
 from datetime import timezone as dt_timezone
 from decimal import Decimal
+from functools import lru_cache
 
 import django_filters as filters
 from django import forms
@@ -700,6 +701,7 @@ IDENTIFIER_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:\-]{5,199}")
 IDENTIFIER_FIELDS = ("request_id", "event_id", "ip", "api_key_id")
 
 
+@lru_cache(maxsize=None)
 def identifier_fields(model):
     """The model's identifier columns (IDENTIFIER_FIELDS) that an index leads with."""
     leading = {index.fields[0].lstrip("-") for index in model._meta.indexes if index.fields}
@@ -713,7 +715,7 @@ def identifier_fields(model):
                 constraint.fields[:1] == (name,) for constraint in model._meta.constraints
                 if getattr(constraint, "fields", None)):
             found.append(field)
-    return found
+    return tuple(found)
 
 
 def _is_valid_for(field, value):

@@ -11,7 +11,8 @@ from logcenter.analytics import rollups as usage_rollups
 from logcenter.engines.base import NotExpired
 from logcenter.engines.orm.engine import OrmEngine
 from logcenter.engines.postgres import (
-    buckets, export_sql, ingest, integrity, keyset, leaves, partitions, planner_stats, rollups,
+    buckets, export_sql, ingest, integrity, keyset, leaves, locks, partitions, planner_stats,
+    rollups,
 )
 from logcenter.models import UsageRecord, UsageRollupInbox
 
@@ -124,7 +125,7 @@ class PostgresEngine(OrmEngine):
         return leaves.row_leaves(model).leaves(after, upto, limit, with_time)
 
     def try_exclusive(self, key):
-        return integrity.try_exclusive(key)
+        return locks.session_lock(key, wait=False)
 
     def take_turn(self, name):
         integrity.take_turn(name)

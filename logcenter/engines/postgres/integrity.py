@@ -7,12 +7,7 @@ import time
 
 from django.db import connection
 
-from logcenter.engines.postgres.locks import session_lock
 from logcenter.integrity.canonical import time_text
-
-
-def try_exclusive(key):
-    return session_lock(key, wait=False)
 
 
 def take_turn(name):
