@@ -370,8 +370,12 @@ def test_buckets_by_api_key_keep_ten_groups_unless_asked_for_all(staff_client):
     assert rows[10]["cost"] == "10.00000000"  # 1 + 2 + 3 + 4
     every = staff_client.get("/api/v1/usage/buckets/", {**params, "limit_groups": "0"}).json()
     assert sum(len(b["results"]) for b in every["data"]) == 14
-    bad = staff_client.get("/api/v1/usage/buckets/", {**params, "limit_groups": "-1"})
-    assert bad.status_code == 400 and "limit_groups" in bad.json()
+    for hostile in ("-1", "NaN", "1e3", "99999999999999999999", "1001", "\x00", ""):
+        bad = staff_client.get("/api/v1/usage/buckets/", {**params, "limit_groups": hostile})
+        if hostile == "":  # blank means the default, as for every optional number here
+            assert bad.status_code == 200
+            continue
+        assert bad.status_code == 400 and "limit_groups" in bad.json(), hostile
 
 
 def test_json_answers_are_compressed_and_pages_are_not(staff_client):
