@@ -3,7 +3,7 @@ from django.contrib.auth.forms import AuthenticationForm
 from django.utils.translation import gettext_lazy as _
 
 from accounts import services
-from accounts.models import ApiKey
+from accounts.models import ApiKey, User
 
 
 class SignInForm(AuthenticationForm):
@@ -66,3 +66,22 @@ class ApiKeyCreateForm(forms.Form):
         if kinds and ApiKey.Scope.INGEST not in scopes:
             self.add_error("kinds", _("Only an ingest key writes log kinds."))
         return data
+
+
+class ProfileForm(forms.ModelForm):
+    """What a user sets for themselves: the time zone pages show times in, and the
+    console's language (empty: the browser's)."""
+
+    class Meta:
+        model = User
+        fields = ("timezone", "language")
+        labels = {"timezone": _("Time zone"), "language": _("Language")}
+        help_texts = {
+            "timezone": _("Pages show times in this time zone; the API and exports speak UTC."),
+            "language": _("Empty: the language your browser asks for."),
+        }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["language"].choices = [("", _("Browser language"))] + [
+            choice for choice in self.fields["language"].choices if choice[0]]

@@ -23,6 +23,11 @@ class User(AbstractUser):
 
     REQUIRED_FIELDS = ["email"]
 
+    class Meta(AbstractUser.Meta):
+        # Support lifts a lockout from the user's account page without being able to
+        # edit users (accounts.roles grants it to Administrator and Support).
+        permissions = [("unlock_user", "Can unlock an account locked out of sign-in")]
+
     def __str__(self):
         return self.display_name or self.username
 

@@ -19,7 +19,10 @@ CONSOLE_PERMISSIONS = {
         "auth.view_group", "auth.change_group", "auth.add_group",
         "logcenter.view_retentionpolicy", "logcenter.change_retentionpolicy",
         "logcenter.add_deletionjob", "logcenter.view_deletionjob",
+        "accounts.unlock_user",
     ],
+    # Support answers "why can't this person sign in", and lifts the lockout.
+    "Support": ["accounts.unlock_user"],
 }
 DEFAULT_ROLE = "Member"
 

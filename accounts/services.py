@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass
 from datetime import timedelta
+from datetime import timezone as dt_timezone
 
 from django.conf import settings
 from django.contrib.auth import authenticate, get_user_model
@@ -34,6 +35,11 @@ class SignInResult:
     user: object = None
     failure: str = ""  # "" on success; INVALID or LOCKED: what the page may say
     reason: str = ""  # the precise reason, for the auth log only
+
+
+def utc_text(moment):
+    """A moment as ISO 8601 UTC to the second, as the API writes times."""
+    return moment.astimezone(dt_timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _throttle_for_update(key):
@@ -105,9 +111,11 @@ def sign_in(request, identifier, password) -> SignInResult:
             if ip_throttle is not None:
                 _count_failure(ip_throttle, now, settings.SIGNIN["IP_MAX_FAILURES"])
             if newly_locked:
+                # Support answering "why can't I sign in" reads until when on the event.
                 auth_event_record(event="account.locked", user=known,
                                   username_attempted=identifier, result=Result.FAILURE,
-                                  failure_reason="too_many_failures")
+                                  failure_reason="too_many_failures",
+                                  metadata={"locked_until": utc_text(user_throttle.locked_until)})
         auth_event_record(event="login.failed", user=known, username_attempted=identifier,
                           result=Result.FAILURE, failure_reason=result.reason)
         return result

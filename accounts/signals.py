@@ -55,8 +55,9 @@ admin_audit.register(Audited(
     created=AuditAction.USER_ADDED, updated=AuditAction.USER_UPDATED,
     deleted=AuditAction.USER_DELETED, transition=_user_action,
     resource_name=lambda user: user.get_username(),
-    # The language a user picks for themselves is a preference, not an administrator's change.
-    bookkeeping=("last_login", "language"), secret={"password": "password_hash"}, quiet=_rehash,
+    # The language and time zone a user picks for themselves (the switcher, their profile)
+    # are preferences, not an administrator's change.
+    bookkeeping=("last_login", "language", "timezone"), secret={"password": "password_hash"}, quiet=_rehash,
     relations=(
         Relation("groups", "roles", AuditAction.USER_ROLE_CHANGED, _names),
         Relation("user_permissions", "permissions", AuditAction.USER_PERMISSIONS_CHANGED,

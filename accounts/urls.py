@@ -10,4 +10,7 @@ urlpatterns = [
     path("language/", views.language_set, name="set-language"),
     path("api-keys/", views.api_keys, name="api-keys"),
     path("api-keys/<int:pk>/revoke/", views.api_key_revoke, name="api-key-revoke"),
+    path("profile/", views.profile, name="profile"),
+    path("users/<int:pk>/", views.account_status, name="account-status"),
+    path("users/<int:pk>/unlock/", views.account_unlock, name="account-unlock"),
 ]

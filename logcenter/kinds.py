@@ -90,6 +90,7 @@ registry.register(LogKind(
                       only=("login.failed", "account.locked"),
                       colours={"login.failed": "#d92d20", "account.locked": "#7a271a"}),
     owner_field="user_id",
+    account_field="user_id",
     grants={"Auditor": FULL, "Support": ("view", "view_all", "view_sensitive"),
             "Member": ("view", "export")},  # a member: their own sign-ins
     sections=(

@@ -55,7 +55,14 @@ class Access:
 
     @cached_property
     def masked_fields(self) -> frozenset:
-        return frozenset(() if self.can_view_sensitive else self.kind.sensitive_fields)
+        if self.can_view_sensitive:
+            return frozenset()
+        masked = set(self.kind.sensitive_fields)
+        if not self.can_view_all:
+            # Every row this user sees is their own (scope): their own IP address and user
+            # agent are not secret to them. A role seeing everyone's rows keeps the mask.
+            masked -= set(self.kind.owner_visible_fields)
+        return frozenset(masked)
 
     @cached_property
     def hidden_fields(self) -> frozenset:

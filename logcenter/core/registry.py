@@ -55,6 +55,12 @@ class LogKind:
     owner_field: str = "actor_id"
     # Masked for roles without view_sensitive_<model>.
     sensitive_fields: tuple = ("ip", "user_agent")
+    # Sensitive fields shown plainly to a user who sees only their own rows (a member):
+    # where they signed in or called from is no secret to them.
+    owner_visible_fields: tuple = ("ip", "user_agent")
+    # The field holding a console user's id (accounts.User pk): on the detail page it links
+    # to that user's account page, for roles that may see it (accounts.selectors).
+    account_field: str = ""
     # Left out entirely for roles without view_cost_<model> (usage only).
     cost_fields: tuple = ()
     # Charts above the list: "usage" (spend by model, top spenders), an EventChart, or none.

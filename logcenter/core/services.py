@@ -113,7 +113,7 @@ def audit_event_record(*, action, actor=None, resource=None, resource_type="", r
 
 def auth_event_record(*, event, user=None, username_attempted="", result=Result.SUCCESS,
                       failure_reason="", identity_provider="password", session_key="",
-                      actor=None) -> AuthEvent:
+                      actor=None, metadata=None) -> AuthEvent:
     return _record(
         "auth",
         event=event,
@@ -123,6 +123,7 @@ def auth_event_record(*, event, user=None, username_attempted="", result=Result.
         failure_reason=failure_reason,
         identity_provider=identity_provider,
         session_key_hash=hash_secret(session_key or ""),
+        metadata=metadata or {},
         **actor_fields(actor if actor is not None else user),
         **request_fields(),
     )

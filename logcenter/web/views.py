@@ -19,6 +19,8 @@ from logcenter.core.registry import registry
 from logcenter.core.text import escape_row
 from logcenter.models import CONSOLE
 
+from accounts.selectors import account_url
+
 
 def text_fields(kind):
     return [f.name for f in kind.model._meta.concrete_fields
@@ -195,5 +197,8 @@ class LogDetailView(LogKindMixin, TemplateView):
             reported_by=(row.ingested_by_name or row.ingested_by)
             if row.ingested_by not in ("", CONSOLE) and (row.actor_id or row.actor_name) else "",
             related=selectors.log_related(row, self.request.user),
+            # The row's user, to support's account page (their lockout, an Unlock).
+            account_url=account_url(self.request.user, getattr(row, kind.account_field))
+            if kind.account_field else None,
         )
         return context

@@ -38,7 +38,11 @@ def expect(permissions, kind):
 
     if not held("view"):
         return NONE
-    return Expect("all" if held("view_all") else "own", held("view_sensitive"),
+    own_only = not held("view_all")
+    # A member sees their own rows' IP and user agent (kind.owner_visible_fields).
+    plain = held("view_sensitive") or (
+        own_only and {"ip", "user_agent"} <= set(kind.owner_visible_fields))
+    return Expect("own" if own_only else "all", plain,
                   bool(kind.cost_fields) and held("view_cost"))
 
 
@@ -55,8 +59,8 @@ POLICY = {
                 "auth": Expect("all", True), "system": Expect("all", True)},
     "Finance": {"audit": NONE, "usage": Expect("all", False, True),
                 "auth": NONE, "system": NONE},
-    "Member": {"audit": NONE, "usage": Expect("own", False, True),
-               "auth": Expect("own", False), "system": NONE},
+    "Member": {"audit": NONE, "usage": Expect("own", True, True),
+               "auth": Expect("own", True), "system": NONE},
 }
 CASES = [(role, slug) for role in MATRIX for slug in MATRIX[role]]
 
@@ -165,8 +169,10 @@ def test_restricted_fields_cannot_be_filtered_or_sorted(world):
     assert api.get(f"/api/v1/usage-records/?ip={SECRET_IP}").status_code == 400
     # q does not search masked fields either
     assert api.get("/api/v1/auth-events/?q=HostileAgent").json()["results"] != []
+    # A member's own user agent is theirs to search: their own row only.
     api.force_authenticate(users["Member"])
-    assert api.get("/api/v1/auth-events/?q=HostileAgent&range=all").json()["results"] == []
+    found = api.get("/api/v1/auth-events/?q=HostileAgent&range=all").json()["results"]
+    assert [r["user_id"] for r in found] == [str(users["Member"].pk)]
 
 
 def test_member_filtering_for_someone_else_gets_nothing(world):
