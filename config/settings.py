@@ -241,6 +241,8 @@ CELERY_BEAT_SCHEDULE = {
     "integrity-seal": {"task": "logcenter.integrity_seal", "schedule": 60.0},
     "integrity-verify": {"task": "logcenter.integrity_verify",
                          "schedule": crontab(hour=4, minute=30)},
+    # The filters' suggestions: values stored since the last run (no page reads a log table).
+    "known-values": {"task": "logcenter.known_values_refresh", "schedule": 600.0},
 }
 
 # Log console behaviour.

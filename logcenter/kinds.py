@@ -35,6 +35,7 @@ registry.register(LogKind(
     ),
     page_filters=("actor", "action", "resource_type", "resource_id", "result",
                   "show_views") + COMMON_FILTERS,
+    suggestions=("action", "resource_type"),
 ))
 
 registry.register(LogKind(
@@ -75,6 +76,8 @@ registry.register(LogKind(
     page_filters=("user", "api_key", "group", "endpoint", "platform_model", "upstream_model",
                   "upstream_name", "channel_id", "binding_code", "protocol", "billing_mode",
                   "status", "is_stream", "cost_min", "cost_max") + COMMON_FILTERS,
+    suggestions=("platform_model", "upstream_name", "channel_id", "group", "endpoint"),
+    own_values="logcenter.UsageHourly",  # a member's own values: their rollup rows
 ))
 
 registry.register(LogKind(
@@ -102,6 +105,7 @@ registry.register(LogKind(
     ),
     page_filters=("user", "event", "result", "failure_reason", "ip",
                   "identity_provider") + COMMON_FILTERS,
+    suggestions=("event", "failure_reason"),
 ))
 
 registry.register(LogKind(
@@ -128,4 +132,5 @@ registry.register(LogKind(
         DetailSection(_("Details"), ("details",)),
     ),
     page_filters=("source", "event", "level", "resource_type", "resource_id") + COMMON_FILTERS,
+    suggestions=("source", "event"),
 ))

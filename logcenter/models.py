@@ -328,6 +328,17 @@ class ExportJob(JobProgress, models.Model):
     excel_bom = models.BooleanField("UTF-8 BOM for Excel", default=False)
     # JSON and NDJSON: end with the signed digest blocks covering the rows (integrity).
     include_digests = models.BooleanField(default=False)
+    # The file's columns (field names, in order), resolved when the job was made: a CSV's
+    # default is the tab's visible columns, JSON's every field (logcenter.exports.jobs).
+    columns = models.JSONField(default=list, blank=True)
+    # A time zone name: the file gets an extra `occurred_at_local` column in it. Empty: UTC only.
+    time_zone = models.CharField(max_length=64, blank=True, default="")
+    # The snapshot the file holds, for its manifest and download headers (no trailing line
+    # in the file: that would be a junk record in a spreadsheet): the rows stored up to
+    # snapshot_at, within the window (an open start: the kind's whole history).
+    snapshot_at = models.DateTimeField(null=True, blank=True)
+    window_start = models.DateTimeField(null=True, blank=True)
+    window_end = models.DateTimeField(null=True, blank=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
     rows_written = models.PositiveBigIntegerField(default=0)
     done_field = "rows_written"
@@ -602,3 +613,93 @@ class UsageLedger(models.Model):
 
 # The integrity room's models (digest blocks, removal records, verification runs).
 from logcenter.integrity.models import DigestBlock, IntegrityCheck, RemovalRecord  # noqa: E402,F401
+
+
+# --- the console's own settings per user: saved views, columns; known values -----------
+
+class SavedView(models.Model):
+    """A named list query of one kind: its filters and window, sort, columns and page size.
+
+    Private to its owner, or shared with one role (every holder of it may apply it, only the
+    owner changes it). One of an owner's views per kind may be their default: opening the
+    tab without parameters applies it. Resolved for every face in logcenter.core.presentation.
+    """
+
+    owner = models.ForeignKey("accounts.User", on_delete=models.CASCADE,
+                              related_name="saved_views")
+    name = models.CharField(_("name"), max_length=100)
+    kind = models.CharField(_("kind"), max_length=16)
+    # The filters and the window, {"name": [values]}, as a list's query string gives them.
+    filters = models.JSONField(_("filters"), default=dict, blank=True)
+    ordering = models.CharField(_("sort"), max_length=32, blank=True, default="")
+    # Visible columns (field names, in order); empty: the user's or the table's own.
+    columns = models.JSONField(_("columns"), default=list, blank=True)
+    page_size = models.PositiveIntegerField(_("page size"), null=True, blank=True)
+    # None: private. Deleting the role makes its views private again.
+    shared_with_role = models.ForeignKey("auth.Group", on_delete=models.SET_NULL, null=True,
+                                         blank=True, related_name="+",
+                                         verbose_name=_("shared with role"))
+    is_default = models.BooleanField(_("default"), default=False)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["kind", "name", "id"]
+        constraints = [models.UniqueConstraint(
+            fields=["owner", "kind"], condition=models.Q(is_default=True),
+            name="saved_view_one_default")]
+        indexes = [models.Index(fields=["owner", "kind"], name="saved_view_owner_idx"),
+                   models.Index(fields=["shared_with_role", "kind"],
+                                name="saved_view_role_idx")]
+
+    def __str__(self):
+        return f"{self.kind}: {self.name}"
+
+    def as_params(self) -> dict:
+        """{"name": [values]}: the view as a list's query string (filters, sort, columns,
+        page size)."""
+        params = {str(k): [str(v) for v in (vs if isinstance(vs, list) else [vs])]
+                  for k, vs in (self.filters or {}).items()}
+        if self.ordering:
+            params["ordering"] = [self.ordering]
+        if self.columns:
+            params["columns"] = [",".join(self.columns)]
+        if self.page_size:
+            params["page_size"] = [str(self.page_size)]
+        return params
+
+
+class ColumnPreference(models.Model):
+    """The columns a user chose for one tab's table (field names, in order)."""
+
+    user = models.ForeignKey("accounts.User", on_delete=models.CASCADE,
+                             related_name="column_preferences")
+    kind = models.CharField(max_length=16)
+    columns = models.JSONField(default=list)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "kind"],
+                                               name="column_preference_key")]
+
+    def __str__(self):
+        return f"{self.user_id} {self.kind}: {', '.join(self.columns)}"
+
+
+class KnownValue(models.Model):
+    """A value seen in one field of one kind: what the filter bar suggests.
+
+    Filled by a beat job from the rows stored since its last run
+    (logcenter.analytics.known_values), so that a suggestion never reads the log tables.
+    Global: shown only to roles that see every row of the kind."""
+
+    kind = models.CharField(max_length=16)
+    field = models.CharField(max_length=64)
+    value = models.CharField(max_length=254)
+    last_seen_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["kind", "field", "value"],
+                                               name="known_value_key")]
+
+    def __str__(self):
+        return f"{self.kind}.{self.field}={self.value}"

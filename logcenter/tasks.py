@@ -13,6 +13,7 @@ from celery import shared_task
 from celery.signals import task_failure, task_retry
 from django.utils import timezone
 
+from logcenter.analytics.known_values import known_values_refresh_task  # noqa: F401
 from logcenter.analytics.rollups import usage_rollups_fold  # noqa: F401
 from logcenter.core.services import scrub_text, system_event_record
 from logcenter.engines import engine_for

@@ -6,7 +6,10 @@ from logcenter.api.exports import (ExportDetailView, ExportDownloadView, ExportL
 from logcenter.api.ingest import IngestView
 from logcenter.api.integrity import PublicKeyView, StatusView, VerifyView
 from logcenter.api.usage import UsageBucketsView, UsageByKeyView, UsageStatsView
+from logcenter.api.saved_views import (SavedViewDetailView, SavedViewListView,
+                                       suggestions_view_for)
 from logcenter.api.views import register_routes
+from logcenter.core.registry import registry
 
 router = DefaultRouter()
 register_routes(router)
@@ -17,6 +20,11 @@ urlpatterns = [
     path("usage/stats/", UsageStatsView.as_view(), name="usage-stats"),
     path("usage/buckets/", UsageBucketsView.as_view(), name="usage-buckets"),
     path("ingest/", IngestView.as_view(), name="ingest"),
+    path("views/", SavedViewListView.as_view(), name="saved-views"),
+    path("views/<int:pk>/", SavedViewDetailView.as_view(), name="saved-view-detail"),
+    # Before the router, whose detail route would take "suggestions" for an event id.
+    *[path(f"{kind.api_name}/suggestions/", suggestions_view_for(kind).as_view(),
+           name=f"{kind.api_name}-suggestions") for kind in registry],
     path("integrity/", StatusView.as_view(), name="integrity-status"),
     path("integrity/public-key/", PublicKeyView.as_view(), name="integrity-public-key"),
     path("integrity/verify/", VerifyView.as_view(), name="integrity-verify"),

@@ -34,9 +34,13 @@ class LogViewSet(viewsets.ReadOnlyModelViewSet):
                 "access": access_for(self.request.user, self.kind)}
 
     def list(self, request, *args, **kwargs):
-        listing = selectors.log_list(self.kind, request.user,
-                                     without_api_own(request.query_params))
+        query = selectors.LogQuery.parse(self.kind, request.user,
+                                         without_api_own(request.query_params))
+        listing = selectors.log_page(query)
         results = self.get_serializer(listing.page.rows, many=True).data
+        if query.columns:  # `columns` (or a saved view's): those fields, after the row's ids
+            keep = ("kind", "event_id", *query.columns)
+            results = [{name: row[name] for name in keep if name in row} for row in results]
         return Response(self.paginator.get_paginated_payload(request, listing, results))
 
     def get_object(self):

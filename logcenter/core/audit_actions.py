@@ -35,6 +35,10 @@ class AuditAction(models.TextChoices):
     RETENTION_UPDATED = "retention.updated", "Retention policy updated"
     RETENTION_DELETED = "retention.deleted", "Retention policy deleted"
     LOGS_HISTORY_DELETED = "logs.history_deleted", "Log history deletion requested"
+    # Saved views shared with a role (logcenter.core.saved_views); private ones are not.
+    SAVED_VIEW_CREATED = "saved_view.created", "Shared view created"
+    SAVED_VIEW_UPDATED = "saved_view.updated", "Shared view updated"
+    SAVED_VIEW_DELETED = "saved_view.deleted", "Shared view deleted"
     # Reading the logs (logcenter.core.services.log_read_record: "<kind>_log.<verb>", one of
     # LOG_READ_VERBS): `checked` takes them for every registered kind; the first four kinds'
     # are written out for their labels.

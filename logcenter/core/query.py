@@ -9,14 +9,17 @@ refuse the same mistakes with the same reasons, and see the same rows:
     query.ordering        # "-occurred_at", "cost", …
     query.filters()       # {name: [values]} of the filters alone (no window, no paging)
 
-A query string has three parts: the kind's **filters** (its FilterSet's fields and their
-`exclude_` twins), the **window** (`range`, `start_time`, `end_time`) and the **paging**
-(`ordering`, `cursor`, `page_size`). `also` names a face's own extra parameters (a
-chart's `top_by`), which the face reads itself. Anything else is refused (params.UNKNOWN).
+A query string has four parts: the kind's **filters** (its FilterSet's fields and their
+`exclude_` twins), the **window** (`range`, `start_time`, `end_time`), the **paging**
+(`ordering`, `cursor`, `page_size`) and the **presentation** (`view`, a saved view whose
+parameters are merged under the given ones, and `columns`; logcenter.core.presentation).
+`also` names a face's own extra parameters (a chart's `top_by`), which the face reads
+itself. Anything else is refused (params.UNKNOWN).
 """
 
 from dataclasses import dataclass
 
+from logcenter.core import presentation
 from logcenter.core.access import access_for, log_visible
 from logcenter.core.params import UNKNOWN, as_querydict, parameter_errors
 
@@ -45,29 +48,46 @@ class LogQuery:
     user: object
     params: object  # the QueryDict as given
     filterset: object  # the kind's FilterSet over the user's visible rows, validated
+    view: object = None  # the SavedView applied (`view`), if any
+    columns: tuple | None = None  # the visible columns asked for (`columns`, or the view's)
 
     @classmethod
     def parse(cls, kind, user, params, *, also=()):
         """The validated query, or InvalidLogQuery with per-parameter reasons. Every
         parameter must be the kind's or in `also`; a single-valued one may come once.
+        A saved view (`view`) is applied first; the parameters given win over its.
         PermissionDenied when the user may not see the kind."""
         try:
             params = as_querydict(params)
         except ValueError as exc:
             raise InvalidLogQuery(
                 {"filters": [{"message": str(exc), "code": "invalid"}]}) from None
-        filterset = kind.filterset(params, queryset=log_visible(kind, user),
-                                   access=access_for(user, kind))
-        problems = parameter_errors(params, kind.filterset.parameter_names() | set(also),
-                                    kind.filterset.multi_valued())
+        visible, access = log_visible(kind, user), access_for(user, kind)
+        shown, view, columns = {}, None, None
+        try:
+            params, view = presentation.resolve(kind, user, params)
+        except presentation.InvalidPresentation as exc:
+            shown.update(exc.errors)
+            params = params.copy()
+            params.pop("view", None)
+        try:
+            columns = presentation.parse_columns(kind, access, params.getlist("columns"))
+        except presentation.InvalidPresentation as exc:
+            shown.update(exc.errors)
+        filterset = kind.filterset(params, queryset=visible, access=access)
+        problems = parameter_errors(
+            params, kind.filterset.parameter_names() | presentation.DISPLAY | set(also),
+            kind.filterset.multi_valued() | {"columns"})
         valid = filterset.is_valid()
-        if problems or not valid:
+        if problems or shown or not valid:
             errors = filterset.errors.get_json_data() if not valid else {}
+            for name, reasons in shown.items():
+                errors[name] = [{"message": reason, "code": "invalid"} for reason in reasons]
             for name, reasons in problems.items():
                 code = "unknown" if name == UNKNOWN else "repeated"
                 errors[name] = [{"message": reason, "code": code} for reason in reasons]
             raise InvalidLogQuery(errors, filterset)
-        return cls(kind, user, params, filterset)
+        return cls(kind, user, params, filterset, view, columns)
 
     # --- what the faces read ----------------------------------------------------------
 
@@ -110,7 +130,8 @@ class LogQuery:
 
     def all_pages(self) -> dict:
         """{name: [values]} of the parameters as given but the cursor and page size: the
-        same rows in the same order, every page (what an export keeps)."""
+        same rows in the same order, every page (what an export keeps); a saved view's
+        parameters are in it, `view` itself is not (the view may change later)."""
         return {k: v for k, v in self.params.lists()
                 if k not in PAGING - {"ordering"} and v != [""]}
 

@@ -75,6 +75,13 @@ class LogKind:
     audit_detail_views: bool = False
     description: str = ""
     summary: bool = False  # usage shows requests / tokens / cost of the filter
+    # Filters whose known values the filter bar suggests (GET /api/v1/<api_name>/suggestions/):
+    # a choice filter offers its choices; the others the values a beat job collects
+    # (logcenter.analytics.known_values), shown to roles that see every row of the kind.
+    suggestions: tuple = ()
+    # A member's own values: "app_label.Model" of a table with `owner_field`, `hour` and the
+    # suggested fields as columns (usage: its hourly rollup), read for their rows only.
+    own_values: str = ""
 
     @property
     def model_name(self):

@@ -18,6 +18,7 @@ from logcenter.core.params import page_takes
 from logcenter.core.registry import registry
 from logcenter.core.text import escape_row
 from logcenter.models import CONSOLE
+from logcenter.web import saved_view_views
 
 from accounts.selectors import account_url
 
@@ -70,9 +71,14 @@ class LogListView(LogKindMixin, TemplateView):
 
     def get(self, request, *args, **kwargs):
         kind = self.kind
+        default = saved_view_views.default_redirect(request, kind)  # the user's default view
+        if default is not None:
+            return default
+        self.query = None
         try:
-            listing = selectors.log_list(kind, request.user, request.GET,
-                                         also=charts.PANEL_PARAMETERS)
+            self.query = selectors.LogQuery.parse(kind, request.user, request.GET,
+                                                  also=charts.PANEL_PARAMETERS)
+            listing = selectors.log_page(self.query)
         except selectors.InvalidLogQuery as exc:
             context = self.get_context_data(filterset=exc.filterset, listing=None,
                                             errors=exc.errors)
@@ -86,8 +92,10 @@ class LogListView(LogKindMixin, TemplateView):
         rows = [escape_row(row, text_fields(kind))
                 for row in (listing.page.rows if listing else [])]
         access = self.access
+        query = getattr(self, "query", None)
+        columns = saved_view_views.shown_columns(kind, self.request.user, query)
         table = kind.table(rows, sorts=[s for s in kind.sorts if s not in access.hidden_fields],
-                           exclude=access.hidden_fields)
+                           **saved_view_views.table_arguments(kind, access, columns))
         table.current_ordering = (
             filterset.ordering_value if listing else self.request.GET.get("ordering", "")
         )
@@ -107,6 +115,7 @@ class LogListView(LogKindMixin, TemplateView):
                                  "page_size")
                 and self.request.GET.get(name)
             ],
+            **saved_view_views.page_context(self.request, kind, access, query, columns),
             listing=listing,
             page=listing.page if listing else None,
             table=table,
