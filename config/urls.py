@@ -14,6 +14,8 @@ urlpatterns = [
     path("exports/<uuid:export_id>/download/", export_views.export_download,
          name="export-file"),
     path("exports/<uuid:export_id>/retry/", export_views.export_retry, name="export-retry-page"),
+    path("exports/<uuid:export_id>/manifest/", export_views.export_manifest,
+         name="export-manifest-page"),
     path("retention/", retention_views.retention_page, name="retention"),
     path("integrity/", integrity_views.integrity_page, name="integrity"),
     path("api/v1/", include("logcenter.api.urls")),

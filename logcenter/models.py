@@ -339,6 +339,17 @@ class ExportJob(JobProgress, models.Model):
     snapshot_at = models.DateTimeField(null=True, blank=True)
     window_start = models.DateTimeField(null=True, blank=True)
     window_end = models.DateTimeField(null=True, blank=True)
+    # The file's columns (field names, in order), resolved when the job was made: a CSV's
+    # default is the tab's visible columns, JSON's every field (logcenter.exports.jobs).
+    columns = models.JSONField(default=list, blank=True)
+    # A time zone name: the file gets an extra `occurred_at_local` column in it. Empty: UTC only.
+    time_zone = models.CharField(max_length=64, blank=True, default="")
+    # The snapshot the file holds, for its manifest and download headers (no trailing line
+    # in the file: that would be a junk record in a spreadsheet): the rows stored up to
+    # snapshot_at, within the window (an open start: the kind's whole history).
+    snapshot_at = models.DateTimeField(null=True, blank=True)
+    window_start = models.DateTimeField(null=True, blank=True)
+    window_end = models.DateTimeField(null=True, blank=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
     rows_written = models.PositiveBigIntegerField(default=0)
     done_field = "rows_written"

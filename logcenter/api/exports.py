@@ -1,6 +1,6 @@
 """Export jobs over the API: create, poll, download, retry."""
 
-from django.http import FileResponse
+from django.http import FileResponse, JsonResponse
 from django.urls import reverse
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
@@ -22,15 +22,22 @@ class ExportJobSerializer(serializers.ModelSerializer):
     finished_at = UTCDateTimeField(read_only=True)
     expires_at = UTCDateTimeField(read_only=True)
     progress = serializers.IntegerField(read_only=True)
+    snapshot_at = UTCDateTimeField(read_only=True)
+    window_start = UTCDateTimeField(read_only=True)
+    window_end = UTCDateTimeField(read_only=True)
     download_url = serializers.SerializerMethodField()
+    manifest_url = serializers.SerializerMethodField()
     filter = serializers.SerializerMethodField()
+    row_count = serializers.SerializerMethodField()
+    columns = serializers.SerializerMethodField()
 
     class Meta:
         model = ExportJob
-        fields = ("export_id", "kind", "format", "include_digests", "status", "rows_written",
-                  "estimated_total",
-                  "progress", "error", "filter", "created_at", "started_at", "finished_at",
-                  "expires_at", "size_bytes", "download_url")
+        fields = ("export_id", "kind", "format", "include_digests", "excel_bom", "status",
+                  "rows_written", "row_count", "estimated_total",
+                  "progress", "error", "filter", "columns", "time_zone", "snapshot_at",
+                  "window_start", "window_end", "created_at", "started_at", "finished_at",
+                  "expires_at", "size_bytes", "download_url", "manifest_url")
 
     def get_download_url(self, job) -> str | None:
         if job.status != ExportJob.Status.COMPLETED:
@@ -39,8 +46,22 @@ class ExportJobSerializer(serializers.ModelSerializer):
         request = self.context.get("request")
         return request.build_absolute_uri(url) if request else url
 
+    def get_manifest_url(self, job) -> str | None:
+        if job.status != ExportJob.Status.COMPLETED:
+            return None
+        url = reverse("export-manifest", args=[job.export_id])
+        request = self.context.get("request")
+        return request.build_absolute_uri(url) if request else url
+
     def get_filter(self, job) -> str:
         return job.filter_query
+
+    def get_row_count(self, job) -> int | None:
+        """The rows in the file: known once the job completed."""
+        return exports.export_manifest(job)["row_count"]
+
+    def get_columns(self, job) -> list[str]:
+        return exports.export_manifest(job)["columns"]
 
 
 def job_response(request, job, status_code):
@@ -53,7 +74,17 @@ def job_response(request, job, status_code):
 class ExportCreateSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=[kind.slug for kind in registry])
     format = serializers.ChoiceField(choices=ExportJob.Format.choices, default="csv")
-    excel_bom = serializers.BooleanField(default=False)
+    excel_bom = serializers.BooleanField(
+        required=False, allow_null=True, default=None,
+        help_text="CSV: start with a UTF-8 BOM (Excel). Default: on when your language is "
+                  "Chinese, off otherwise.")
+    columns = serializers.JSONField(
+        required=False, default=None,
+        help_text='Field names (a list, or a comma-separated string), or "all". Default: a '
+                  "CSV has the tab's visible columns, JSON and NDJSON every field.")
+    local_times = serializers.BooleanField(
+        default=False, help_text="Add an occurred_at_local column in your time zone (times "
+                                 "stay UTC in every other column).")
     include_digests = serializers.BooleanField(
         default=False, help_text="JSON and NDJSON: end with the signed digest blocks covering "
                                  "the rows, to verify them offline (docs/integrity.md).")
@@ -65,6 +96,13 @@ class ExportCreateSerializer(serializers.Serializer):
         if data.get("include_digests") and data.get("format") not in exports.DIGEST_FORMATS:
             raise ValidationError({"include_digests": ["Needs the json or ndjson format."]})
         return data
+
+    def validate_columns(self, value):
+        ok = value is None or isinstance(value, str) or (
+            isinstance(value, list) and all(isinstance(name, str) for name in value))
+        if not ok:
+            raise ValidationError('A list of field names, a comma-separated string, or "all".')
+        return value
 
     def to_internal_value(self, data):
         if isinstance(data, dict):  # a field we do not know is an error, not ignored
@@ -94,7 +132,11 @@ class ExportListCreateView(APIView):
             job = exports.export_create(user=request.user, kind_slug=data["kind"],
                                         fmt=data["format"], params=params,
                                         excel_bom=data["excel_bom"],
-                                        include_digests=data["include_digests"])
+                                        include_digests=data["include_digests"],
+                                        columns=data["columns"],
+                                        local_times=data["local_times"])
+        except exports.InvalidExportOption as exc:
+            raise ValidationError({exc.field: [str(exc)]}) from None
         except exports.QueueUnavailable as exc:
             return job_response(request, exc.job, status.HTTP_503_SERVICE_UNAVAILABLE)
         return job_response(request, job, status.HTTP_202_ACCEPTED)
@@ -131,8 +173,43 @@ def download_response(job, user):
         raise NotFound(str(exc)) from None
     content_type = {"csv": "text/csv; charset=utf-8", "json": "application/json",
                     "ndjson": "application/x-ndjson"}[job.format]
-    return FileResponse(open(path, "rb"), as_attachment=True, content_type=content_type,
-                        filename=f"logcenter-{job.kind}-{job.export_id}.{job.format}")
+    response = FileResponse(open(path, "rb"), as_attachment=True, content_type=content_type,
+                            filename=f"logcenter-{job.kind}-{job.export_id}.{job.format}")
+    for name, value in snapshot_headers(job).items():
+        response[name] = value
+    return response
+
+
+def snapshot_headers(job) -> dict:
+    """The snapshot beside the file, not in it: row count, filter (URL-encoded, as the
+    list's query string), window and snapshot time (ISO UTC; an open start is empty)."""
+    manifest = exports.export_manifest(job)
+    return {
+        "X-Logcenter-Row-Count": str(manifest["row_count"]),
+        "X-Logcenter-Filter": manifest["filter"],  # URL-encoded already: ASCII
+        "X-Logcenter-Snapshot-At": manifest["snapshot_at"] or "",
+        "X-Logcenter-Window": f"{manifest['window_start'] or ''}/{manifest['window_end'] or ''}",
+        "X-Logcenter-Columns": ",".join(manifest["columns"]),
+    }
+
+
+def manifest_response(job, user):
+    """The manifest (JSON) of a completed export, after checking permission again."""
+    try:
+        exports.export_file(job, user)
+    except FileNotFoundError as exc:
+        raise NotFound(str(exc)) from None
+    return JsonResponse(exports.export_manifest(job), json_dumps_params={"indent": 2})
+
+
+class ExportManifestView(APIView):
+    @extend_schema(responses={(200, "application/json"): dict})
+    def get(self, request, export_id):
+        """What a completed export's file holds: kind, format, filter, window, snapshot
+        time, columns, row count."""
+        check_parameters(request.query_params, known=())
+        job = get_object_or_404(ExportJob, export_id=export_id, user=request.user)
+        return manifest_response(job, request.user)
 
 
 class ExportDownloadView(APIView):

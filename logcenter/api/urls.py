@@ -2,7 +2,7 @@ from django.urls import path
 from rest_framework.routers import DefaultRouter
 
 from logcenter.api.exports import (ExportDetailView, ExportDownloadView, ExportListCreateView,
-                      ExportRetryView)
+                                   ExportManifestView, ExportRetryView)
 from logcenter.api.ingest import IngestView
 from logcenter.api.integrity import PublicKeyView, StatusView, VerifyView
 from logcenter.api.usage import UsageBucketsView, UsageByKeyView, UsageStatsView
@@ -33,5 +33,7 @@ urlpatterns = [
     path("exports/<uuid:export_id>/retry/", ExportRetryView.as_view(), name="export-retry"),
     path("exports/<uuid:export_id>/download/", ExportDownloadView.as_view(),
          name="export-download"),
+    path("exports/<uuid:export_id>/manifest/", ExportManifestView.as_view(),
+         name="export-manifest"),
     *router.urls,
 ]

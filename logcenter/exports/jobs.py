@@ -13,6 +13,7 @@ import json
 import os
 import re
 import time
+import zoneinfo
 from datetime import datetime, timedelta
 from datetime import timezone as dt_timezone
 from decimal import Decimal
@@ -21,7 +22,7 @@ from celery import shared_task
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.db import DEFAULT_DB_ALIAS, connections, models, transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from logcenter.core.access import MASK, access_for
 from logcenter.engines import engine_for
@@ -36,6 +37,16 @@ CHUNK_ROWS = 2000
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 # Formats that can end with the digest blocks covering their rows (include_digests).
 DIGEST_FORMATS = (ExportJob.Format.JSON, ExportJob.Format.NDJSON)
+ALL_COLUMNS = "all"
+LOCAL_TIME_COLUMN = "occurred_at_local"
+
+
+class InvalidExportOption(ValueError):
+    """A bad export option: `field` names it (the API's 400 is keyed by it)."""
+
+    def __init__(self, field, message):
+        super().__init__(message)
+        self.field = field
 
 
 class QueueUnavailable(Exception):
@@ -54,10 +65,16 @@ def export_dir():
 
 # --- creating -----------------------------------------------------------------------
 
-def export_create(*, user, kind_slug, fmt, params, excel_bom=False, include_digests=False):
+def export_create(*, user, kind_slug, fmt, params, excel_bom=None, include_digests=False,
+                  columns=None, local_times=False):
     """Validate and queue an export. PermissionDenied without the export permission,
-    query.InvalidLogQuery for a bad filter, ValueError for a bad kind or format.
-    `include_digests` (JSON and NDJSON): end with the signed digest blocks of the rows."""
+    query.InvalidLogQuery for a bad filter, ValueError for a bad kind or format
+    (InvalidExportOption naming the option for a bad column).
+    `include_digests` (JSON and NDJSON): end with the signed digest blocks of the rows.
+    `columns`: field names, or "all"; None: a CSV gets the tab's visible columns, JSON and
+    NDJSON every field. `local_times`: an extra occurred_at_local column in the user's
+    time zone. `excel_bom` None: on when the console speaks Chinese to the user (Excel
+    reads a BOM-less UTF-8 CSV in the system's legacy code page), off otherwise."""
     kind = registry.get(kind_slug)
     if kind is None:
         raise ValueError(f"kind must be one of: {', '.join(k.slug for k in registry)}")
@@ -68,8 +85,13 @@ def export_create(*, user, kind_slug, fmt, params, excel_bom=False, include_dige
     if not access_for(user, kind).can_export:
         raise PermissionDenied(f"Your role may not export {kind.label.lower()} logs.")
     params_dict = LogQuery.parse(kind, user, params).all_pages()  # bad input fails now
+    names = export_column_names(kind, access_for(user, kind), fmt, columns, include_digests)
+    if excel_bom is None:
+        excel_bom = (translation.get_language() or "").startswith("zh")
     job = ExportJob.objects.create(user=user, kind=kind.slug, format=fmt, params=params_dict,
-                                   excel_bom=excel_bom, include_digests=include_digests)
+                                   excel_bom=excel_bom, include_digests=include_digests,
+                                   columns=names,
+                                   time_zone=user_time_zone(user) if local_times else "")
     enqueue(job)
     return job
 
@@ -115,9 +137,57 @@ def export_retry(job):
 
 # --- running ------------------------------------------------------------------------
 
-def export_columns(kind, access):
-    return [f for f in kind.model._meta.concrete_fields
-            if f.name != "id" and f.name not in access.hidden_fields]
+def export_columns(kind, access, names=None):
+    """The fields an export may hold for this role (`names`: those, in that order)."""
+    fields = {f.name: f for f in kind.model._meta.concrete_fields
+              if f.name != "id" and f.name not in access.hidden_fields}
+    if not names:
+        return list(fields.values())
+    return [fields[name] for name in names if name in fields]
+
+
+def default_columns(kind):
+    """The tab's visible columns (its table's), after the row's event_id: what a
+    spreadsheet reader sees on the page, and the id that finds the row again."""
+    fields = {f.name for f in kind.model._meta.concrete_fields}
+    shown = [name for name in kind.table.base_columns if name in fields]
+    return ["event_id", *(name for name in shown if name != "event_id")]
+
+
+def export_column_names(kind, access, fmt, columns, include_digests=False):
+    """The file's columns as field names, validated (InvalidExportOption names the first
+    unknown one). The digest blocks cover whole rows, so an export with them has all."""
+    allowed = [f.name for f in export_columns(kind, access)]
+    if isinstance(columns, str):
+        columns = [c.strip() for c in columns.split(",") if c.strip()]
+    if include_digests:
+        if columns and columns != [ALL_COLUMNS]:
+            raise InvalidExportOption("columns", "include_digests needs every column (all).")
+        return allowed
+    if columns == [ALL_COLUMNS]:
+        return allowed
+    if not columns:
+        if fmt != ExportJob.Format.CSV:
+            return allowed
+        return [name for name in default_columns(kind) if name in allowed]
+    unknown = [name for name in columns if name not in allowed]
+    if unknown:
+        raise InvalidExportOption("columns", f"Unknown column {unknown[0]}; the columns are: "
+                                  f"{', '.join(allowed)}, or all.")
+    if len(set(columns)) != len(columns):
+        raise InvalidExportOption("columns", "A column is named twice.")
+    return columns
+
+
+def user_time_zone(user):
+    """The user's time zone name (their setting), UTC when it is not a known zone."""
+    name = getattr(user, "timezone", "") or "UTC"
+    return name if name in zoneinfo.available_timezones() else "UTC"
+
+
+def local_time_text(value, zone):
+    """ISO 8601 in the zone, with its offset (2026-01-02T08:00:00.000000+08:00)."""
+    return value.astimezone(zone).isoformat(timespec="microseconds")
 
 
 def export_queryset(kind, user, params_dict, snapshot_at):
@@ -140,21 +210,24 @@ def needs_neutralising(field, access):
                                                access.masked_fields)
 
 
-def export_rows(kind, user, queryset):
+def export_rows(kind, user, queryset, names=None, time_zone=""):
     """(columns, row tuples) masked for the user's role, read in chunks with a
-    server-side cursor (one SELECT: one consistent snapshot)."""
+    server-side cursor (one SELECT: one consistent snapshot). With `time_zone`, each row
+    ends with its occurred_at in that zone."""
     access = access_for(user, kind)
-    columns = export_columns(kind, access)
-    queryset = queryset.values_list(*[f.name for f in columns])
+    columns = export_columns(kind, access, names)
+    queryset = queryset.values_list(*[f.name for f in columns], "occurred_at")
     masked = [i for i, f in enumerate(columns) if f.name in access.masked_fields]
+    zone = zoneinfo.ZoneInfo(time_zone) if time_zone else None
 
     def rows():
         for row in queryset.iterator(chunk_size=CHUNK_ROWS):
-            if masked:
-                row = list(row)
-                for i in masked:
-                    if row[i] not in (None, "", {}, []):
-                        row[i] = MASK
+            row, occurred_at = list(row[:-1]), row[-1]
+            for i in masked:
+                if row[i] not in (None, "", {}, []):
+                    row[i] = MASK
+            if zone is not None:
+                row.append(local_time_text(occurred_at, zone))
             yield row
 
     return columns, rows()
@@ -223,7 +296,7 @@ class ExportWriter:
 
     def __init__(self, job, fh, columns, meta, textual=()):
         self.job, self.fh, self.meta = job, fh, meta
-        self.names = [f.name for f in columns]
+        self.names = [f.name for f in columns] + ([LOCAL_TIME_COLUMN] if job.time_zone else [])
         self.textual = [i for i, f in enumerate(columns) if f.name in textual]
         self.count = 0
         self._rest = b""
@@ -240,8 +313,7 @@ class ExportWriter:
             self._text(_csv_line(self.names))
         elif fmt == ExportJob.Format.JSON:
             self._text('{"export": ' + json.dumps(self.meta) + ', "rows": [\n')
-        else:
-            self._text(json.dumps({"_export": self.meta}) + "\n")
+        # NDJSON: rows only, one per line (the snapshot is in the job's manifest).
 
     def write_rows(self, rows):
         if self.job.format == ExportJob.Format.CSV:
@@ -293,28 +365,26 @@ class ExportWriter:
             self.count += 1
 
     def finish(self, integrity=None):
-        """The trailer; `integrity`: the JSON text pieces of the digest blocks covering the
-        rows (logcenter.integrity.exports), a last key (JSON) or line (NDJSON)."""
+        """The end: `integrity`, the JSON text pieces of the digest blocks covering the
+        rows (logcenter.integrity.exports), a last key (JSON) or line (NDJSON). A CSV ends
+        with its last row and NDJSON with its last row (or the digests): a line of
+        metadata there would be a junk record in a spreadsheet or a data frame."""
         self.flush()
         fmt = self.job.format
         if fmt == ExportJob.Format.CSV:
-            # A trailing comment line, as the header has none: the table stays RFC 4180.
-            self._text(f"# row_count={self.count}; filter={self.meta['filter'] or '-'}; "
-                       f"snapshot_at={self.meta['snapshot_at']}\r\n")
-        elif fmt == ExportJob.Format.JSON:
+            return
+        if fmt == ExportJob.Format.JSON:
             self._text('\n], "row_count": ' + str(self.count))
             if integrity is not None:
                 self._text(', "integrity": ')
                 for part in integrity:
                     self._text(part)
             self._text("}\n")
-        else:
-            if integrity is not None:
-                self._text('{"_integrity": ')
-                for part in integrity:
-                    self._text(part)
-                self._text("}\n")
-            self._text(json.dumps({"_export_end": {"row_count": self.count}}) + "\n")
+        elif integrity is not None:
+            self._text('{"_integrity": ')
+            for part in integrity:
+                self._text(part)
+            self._text("}\n")
 
 
 def _csv_line(cells):
@@ -340,18 +410,21 @@ def export_run(job_id):
         # Rows stored after the snapshot are left out, whatever the sort.
         snapshot_at = timezone.now()
         queryset = export_queryset(kind, job.user, job.params, snapshot_at)
+        job.snapshot_at = snapshot_at
+        job.window_start, job.window_end = export_window(kind, job.user, job.params, snapshot_at)
         job.estimated_total = estimated_count(queryset, exact_up_to=100_000)
-        job.save(update_fields=["estimated_total"])
-        meta = {"kind": kind.slug, "format": job.format, "filter": job.filter_query,
-                "snapshot_at": _plain(snapshot_at), "export_id": str(job.export_id)}
+        job.save(update_fields=["estimated_total", "snapshot_at", "window_start", "window_end"])
+        meta = export_manifest(job, kind)
         access = access_for(job.user, kind)
         with open(partial, "wb") as fh:
-            columns = export_columns(kind, access)
+            columns = export_columns(kind, access, job.columns)
             writer = ExportWriter(job, fh, columns, meta, textual={
                 f.name for f in columns if needs_neutralising(f, access)})
             writer.start()
             engine = engine_for(kind)
-            if engine.formats_exports:  # the store formats the cells and streams them
+            # The store formats the cells and streams them; a local-time column is the
+            # Python writer's (the option is rare, the store's formatting stays one shape).
+            if engine.formats_exports and not job.time_zone:
                 progress = _Progress(job, writer)
                 try:
                     engine.export_copy(queryset, columns, access, job.format,
@@ -359,7 +432,7 @@ def export_run(job_id):
                 finally:
                     progress.close()
             else:
-                _, rows = export_rows(kind, job.user, queryset)
+                _, rows = export_rows(kind, job.user, queryset, job.columns, job.time_zone)
                 chunk = []
                 for row in rows:
                     chunk.append(row)
@@ -424,6 +497,29 @@ class _Progress:
     def close(self):
         if self.conn is not None:
             self.conn.close()
+
+
+def export_window(kind, user, params, snapshot_at):
+    """(start, end) of the rows the export may hold: the list's window, its end never
+    past the snapshot. A start of None: the kind's whole history ("all")."""
+    start, end, _ = LogQuery.parse(kind, user, params).time_window
+    return start, min(end, snapshot_at) if end else snapshot_at
+
+
+def export_manifest(job, kind=None):
+    """What the file holds, beside it (the manifest download, the download's headers and
+    a JSON export's "export" key): kind, format, filter, window, snapshot, columns and,
+    once completed, the row count."""
+    kind = kind or registry[job.kind]
+    return {
+        "export_id": str(job.export_id), "kind": kind.slug, "format": job.format,
+        "filter": job.filter_query, "snapshot_at": _plain(job.snapshot_at),
+        "window_start": _plain(job.window_start), "window_end": _plain(job.window_end),
+        "columns": list(job.columns) + ([LOCAL_TIME_COLUMN] if job.time_zone else []),
+        "time_zone": job.time_zone or None, "times": "UTC",
+        "row_count": job.rows_written if job.status == ExportJob.Status.COMPLETED else None,
+        "excel_bom": job.excel_bom,
+    }
 
 
 def _progress(job, rows_written):

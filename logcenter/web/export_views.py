@@ -14,7 +14,7 @@ from django.views.decorators.http import require_POST
 from logcenter.exports import jobs as exports
 from logcenter.core import selectors
 from logcenter.core.access import access_for, visible_kinds
-from logcenter.api.exports import download_response
+from logcenter.api.exports import download_response, manifest_response
 from logcenter.models import ExportJob
 from logcenter.core.params import page_takes
 
@@ -26,14 +26,16 @@ def export_start(request, kind):
     fmt = request.POST.get("format", "csv")
     try:
         exports.export_create(user=request.user, kind_slug=kind, fmt=fmt, params=request.GET,
-                              excel_bom=request.POST.get("excel_bom") == "on")
+                              excel_bom=excel_bom_choice(request.POST),
+                              columns=request.POST.get("columns") or None,
+                              local_times=request.POST.get("local_times") == "on")
     except selectors.InvalidLogQuery as exc:
         problems = "; ".join(f"{name}: {' '.join(reasons)}"
                              for name, reasons in exc.api_errors().items())
         messages.error(request, _("Fix the filters before exporting ({problems}).").format(
             problems=problems))
         return redirect(f"{reverse('logcenter:list', args=[kind])}?{request.GET.urlencode()}")
-    except ValueError as exc:
+    except ValueError as exc:  # a bad format or column: named in the message
         messages.error(request, str(exc))
         return redirect(f"{reverse('logcenter:list', args=[kind])}?{request.GET.urlencode()}")
     except exports.QueueUnavailable:
@@ -43,6 +45,11 @@ def export_start(request, kind):
         return redirect("exports")
     messages.success(request, _("Export started; it appears below with its progress."))
     return redirect("exports")
+
+
+def excel_bom_choice(form):
+    """The form's BOM choice: "on"/"off", or the default for the user's language."""
+    return {"on": True, "off": False}.get(form.get("excel_bom", ""))
 
 
 @login_required
@@ -74,6 +81,16 @@ def export_download(request, export_id):
     job = get_object_or_404(ExportJob, export_id=export_id, user=request.user)
     try:
         return download_response(job, request.user)
+    except Exception as exc:  # NotFound from the shared helper
+        raise Http404(str(exc)) from None
+
+
+@login_required
+@page_takes()
+def export_manifest(request, export_id):
+    job = get_object_or_404(ExportJob, export_id=export_id, user=request.user)
+    try:
+        return manifest_response(job, request.user)
     except Exception as exc:  # NotFound from the shared helper
         raise Http404(str(exc)) from None
 

@@ -217,9 +217,9 @@ def test_export(world, role, slug, settings, tmp_path):
             exports.export_create(user=users[role], kind_slug=slug, fmt="csv", params={})
         return
     job = exports.export_create(user=users[role], kind_slug=slug, fmt="csv",
-                                params={"range": "all"})
+                                params={"range": "all"}, columns="all")
     job.refresh_from_db()
-    lines = (exports.export_dir() / job.file_name).read_text().splitlines()[:-1]
+    lines = (exports.export_dir() / job.file_name).read_text(encoding="utf-8-sig").splitlines()
     fixture_ids = {str(r.event_id) for r in rows[slug].values()}
     exported = [r for r in csv.DictReader(io.StringIO("\n".join(lines)))
                 if r["event_id"] in fixture_ids]

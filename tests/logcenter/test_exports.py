@@ -24,14 +24,16 @@ def media(settings, tmp_path):
 
 
 def read_csv(job):
-    text = (exports.export_dir() / job.file_name).read_text(encoding="utf-8-sig")
-    lines = text.splitlines()
-    assert lines[-1].startswith("# row_count=")
-    return list(csv.DictReader(io.StringIO("\r\n".join(lines[:-1])))), lines[-1]
+    """The file as a spreadsheet reads it: rows only, exactly the job's row count."""
+    with open(exports.export_dir() / job.file_name, encoding="utf-8-sig", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) == job.rows_written
+    return rows, exports.export_manifest(job)
 
 
-def run_export(user, kind, fmt="csv", **params):
-    job = exports.export_create(user=user, kind_slug=kind, fmt=fmt, params=params)
+def run_export(user, kind, fmt="csv", columns="all", **params):
+    job = exports.export_create(user=user, kind_slug=kind, fmt=fmt, params=params,
+                                columns=columns)
     job.refresh_from_db()
     assert job.status == ExportJob.Status.COMPLETED, job.error
     return job
@@ -46,10 +48,10 @@ def test_export_holds_the_api_lists_rows_in_the_same_order(staff):
     api.force_authenticate(staff)
     listed = [r["event_id"] for r in api.get("/api/v1/usage-records/", query).json()["results"]]
     job = run_export(staff, "usage", **query)
-    rows, trailer = read_csv(job)
+    rows, manifest = read_csv(job)
     assert [r["event_id"] for r in rows] == listed and len(listed) == 5
-    assert job.rows_written == 5 and "row_count=5" in trailer
-    assert "platform_model=gpt-4o" in trailer and "snapshot_at=" in trailer
+    assert job.rows_written == 5 and manifest["row_count"] == 5
+    assert "platform_model=gpt-4o" in manifest["filter"] and manifest["snapshot_at"]
 
     for fmt in ("json", "ndjson"):
         job = run_export(staff, "usage", fmt=fmt, **query)
@@ -59,11 +61,9 @@ def test_export_holds_the_api_lists_rows_in_the_same_order(staff):
             ids, meta = [r["event_id"] for r in doc["rows"]], doc["export"]
             assert doc["row_count"] == 5
             assert doc["rows"][0]["cost"] == "5.00000000"  # money as a decimal string
-        else:
+        else:  # rows only, one per line
             lines = [json.loads(line) for line in text.splitlines()]
-            meta = lines[0]["_export"]
-            ids = [r["event_id"] for r in lines[1:-1]]
-            assert lines[-1] == {"_export_end": {"row_count": 5}}
+            ids, meta = [r["event_id"] for r in lines], exports.export_manifest(job)
         assert ids == listed
         assert meta["filter"] and meta["snapshot_at"].endswith("Z")
 
@@ -103,12 +103,15 @@ def test_export_needs_the_permission_and_is_audited(staff):
 
 def test_member_exports_only_their_own_rows_masked():
     member = MemberFactory(username="exporter")
-    mine = FACTORIES["usage"](user_id=str(member.pk), ip="198.51.100.1")
+    mine = FACTORIES["usage"](user_id=str(member.pk), ip="198.51.100.1",
+                              error_message="upstream said no")
     FACTORIES["usage"](user_id="someone-else")
     job = run_export(member, "usage", range="all")
     rows, _ = read_csv(job)
     assert [r["event_id"] for r in rows] == [str(mine.event_id)]
-    assert rows[0]["ip"] == "[masked]" and rows[0]["cost"]
+    # Their own IP is theirs to see; the upstream's error text stays masked.
+    assert rows[0]["ip"] == "198.51.100.1" and rows[0]["cost"]
+    assert rows[0]["error_message"] == "[masked]"
 
 
 def test_export_leaves_out_fields_the_role_may_not_see():
@@ -144,7 +147,13 @@ def test_api_create_poll_download_and_permission_rechecked(staff):
     assert job["filter"] == "level=error"
     download = api.get(job["download_url"])
     assert download.status_code == 200
-    assert len(b"".join(download.streaming_content).splitlines()) == 5
+    assert len(b"".join(download.streaming_content).splitlines()) == 3  # rows only
+    assert download["X-Logcenter-Row-Count"] == "3"
+    assert download["X-Logcenter-Filter"] == "level=error"
+    assert download["X-Logcenter-Snapshot-At"] == job["snapshot_at"]
+    manifest = api.get(job["manifest_url"]).json()
+    assert manifest["row_count"] == 3 and manifest["filter"] == "level=error"
+    assert manifest["window_end"] == job["snapshot_at"] and manifest["window_start"]
 
     # Losing the role takes the file away too.
     staff.groups.clear()
@@ -202,8 +211,8 @@ def test_json_exports_mask_like_csv(fmt):
     job = run_export(member, "usage", fmt=fmt, range="all")
     text = (exports.export_dir() / job.file_name).read_text()
     row = (json.loads(text)["rows"][0] if fmt == "json"
-           else json.loads(text.splitlines()[1]))
-    assert row["ip"] == "[masked]" and row["user_agent"] == "[masked]"
+           else json.loads(text.splitlines()[0]))
+    assert row["ip"] == "198.51.100.3" and row["user_agent"] == "Agent/1"  # their own
     assert row["error_message"] == ""  # empty values stay empty
     assert row["metadata"] == {"env": "prod"} and row["is_stream"] is False
     assert isinstance(row["prompt_tokens"], int) and row["occurred_at"].endswith("Z")
@@ -221,9 +230,9 @@ def test_a_large_csv_treats_only_the_rows_that_need_it_and_keeps_their_order(sta
     AuditEvent.objects.bulk_create(rows)
     job = run_export(staff, "audit", action="bulk.check", range="all")
     raw = (exports.export_dir() / job.file_name).read_bytes()
-    assert raw.count(b"\r\n") == 1 + 1_250 + 1 and b"\n" not in raw.replace(b"\r\n", b"")
-    parsed, trailer = read_csv(job)
-    assert trailer.startswith("# row_count=1250;")
+    assert raw.count(b"\r\n") == 1 + 1_250 and b"\n" not in raw.replace(b"\r\n", b"")
+    parsed, manifest = read_csv(job)
+    assert manifest["row_count"] == 1_250
     assert [r["event_id"] for r in parsed] == [str(r.event_id) for r in rows]
     assert parsed[10]["resource_name"] == "'=SUM(A1:A9)"
     assert parsed[700]["reason"] == "first\\nsecond"
@@ -252,3 +261,97 @@ def test_money_is_written_in_plain_digits(value, text):
     from logcenter.exports.jobs import csv_cell
 
     assert csv_cell(value) == text
+
+
+def test_a_csv_module_read_has_exactly_the_jobs_row_count_rows_only(staff):
+    """A spreadsheet's or data frame's reader sees rows only: no metadata line at the end."""
+    FACTORIES["auth"].create_batch(4, result="failure")
+    job = exports.export_create(user=staff, kind_slug="auth", fmt="csv",
+                                params={"range": "all", "result": "failure"})
+    job.refresh_from_db()
+    with open(exports.export_dir() / job.file_name, encoding="utf-8-sig", newline="") as fh:
+        records = list(csv.reader(fh))
+    header, rows = records[0], records[1:]
+    assert job.rows_written == 4 and len(rows) == 4
+    assert all(len(row) == len(header) and row[0] for row in rows)
+    assert not any(cell.startswith("#") for row in rows for cell in row)
+    # The snapshot is in the job's record instead.
+    assert job.snapshot_at and job.window_end == job.snapshot_at and job.window_start is None
+    assert job.params == {"range": ["all"], "result": ["failure"]}
+
+
+def test_csv_has_the_tabs_visible_columns_by_default_and_all_on_request(staff):
+    from logcenter.core.registry import registry
+
+    FACTORIES["auth"](ip="192.0.2.1")
+    default = exports.export_create(user=staff, kind_slug="auth", fmt="csv",
+                                    params={"range": "all"})
+    default.refresh_from_db()
+    header = read_csv(default)[0][0].keys()
+    table = [n for n in registry["auth"].table.base_columns]
+    assert list(header) == ["event_id", *table]
+    every = run_export(staff, "auth", range="all")  # columns="all"
+    assert {"user_agent", "request_id", "metadata"} <= set(read_csv(every)[0][0])
+    chosen = run_export(staff, "auth", columns=["ip", "event"], range="all")
+    assert list(read_csv(chosen)[0][0]) == ["ip", "event"]
+
+
+@pytest.mark.parametrize("columns, named", [(["event", "nope"], "nope"),
+                                            ("cost", "cost"),  # not an auth field
+                                            (["event", "event"], "twice")])
+def test_unknown_columns_are_refused_naming_the_field(staff, columns, named):
+    with pytest.raises(exports.InvalidExportOption, match=named):
+        exports.export_create(user=staff, kind_slug="auth", fmt="csv", params={},
+                              columns=columns)
+    api = APIClient()
+    api.force_authenticate(staff)
+    response = api.post("/api/v1/exports/", {"kind": "auth", "format": "csv",
+                                             "columns": columns}, format="json")
+    assert response.status_code == 400 and named in response.json()["columns"][0]
+    assert not ExportJob.objects.exists()
+
+
+def test_support_may_not_export_cost_columns_it_may_not_see():
+    from django.contrib.auth.models import Permission
+
+    support = StaffFactory(username="sup3", roles=["Support"])
+    support.user_permissions.add(Permission.objects.get(codename="export_usagerecord"))
+    with pytest.raises(exports.InvalidExportOption, match="cost"):
+        exports.export_create(user=support, kind_slug="usage", fmt="csv", params={},
+                              columns=["event_id", "cost"])
+
+
+def test_local_times_add_a_column_in_the_users_time_zone(staff):
+    from datetime import datetime
+    from datetime import timezone as dt_timezone
+
+    staff.timezone = "Asia/Shanghai"
+    staff.save(update_fields=["timezone"])
+    moment = datetime(2026, 3, 1, 0, 30, tzinfo=dt_timezone.utc)
+    FACTORIES["system"](occurred_at=moment, event="tz.check")
+    job = exports.export_create(user=staff, kind_slug="system", fmt="csv", params={
+        "range": "all", "event": "tz.check"}, columns=["event_id", "occurred_at"],
+        local_times=True)
+    job.refresh_from_db()
+    rows, manifest = read_csv(job)
+    assert rows[0]["occurred_at"] == "2026-03-01T00:30:00.000000Z"  # UTC stays UTC
+    assert rows[0]["occurred_at_local"] == "2026-03-01T08:30:00.000000+08:00"
+    assert manifest["time_zone"] == "Asia/Shanghai"
+    assert manifest["columns"] == ["event_id", "occurred_at", "occurred_at_local"]
+
+
+@pytest.mark.parametrize("language, bom", [("zh-hans", True), ("zh-hant", True),
+                                           ("en", False), ("", False)])
+def test_the_bom_follows_the_users_language_unless_chosen(staff_client, staff, language, bom):
+    staff.language = language
+    staff.save(update_fields=["language"])
+    FACTORIES["system"]()
+    staff_client.post("/logs/system/export/?range=all", {"format": "csv"})
+    job = ExportJob.objects.get()
+    raw = (exports.export_dir() / job.file_name).read_bytes()
+    assert job.excel_bom is bom and raw.startswith(b"\xef\xbb\xbf") is bom
+    # The choice overrides the language either way.
+    staff_client.post("/logs/system/export/?range=all",
+                      {"format": "csv", "excel_bom": "off" if bom else "on"})
+    other = ExportJob.objects.exclude(pk=job.pk).get()
+    assert other.excel_bom is not bom
