@@ -4,6 +4,8 @@
                                     [--ranges default 30d]
     .venv/bin/python bench/query.py combinations …   (bench/combinations.py: filters combined)
     .venv/bin/python bench/query.py load …           (bench/load.py: readers and ingestion at once)
+    .venv/bin/python bench/query.py panels …         (bench/panels.py: figures and charts)
+    .venv/bin/python bench/query.py search …         (bench/search.py: what people paste in q)
 
 For every tab, each offered sort and each page filter (alone, with the time range: the
 tab's default window and 30 days; for usage also the API key filter with each sort), page 1 and a page `--deep` rows deep are timed through
@@ -78,7 +80,8 @@ def filter_value(kind, name, sample):
 def main():
     import sys
 
-    modes = {"combinations": "combinations", "load": "load"}
+    modes = {"combinations": "combinations", "load": "load", "panels": "panels",
+             "search": "search"}
     if len(sys.argv) > 1 and sys.argv[1] in modes:
         import importlib
 

@@ -339,17 +339,6 @@ class ExportJob(JobProgress, models.Model):
     snapshot_at = models.DateTimeField(null=True, blank=True)
     window_start = models.DateTimeField(null=True, blank=True)
     window_end = models.DateTimeField(null=True, blank=True)
-    # The file's columns (field names, in order), resolved when the job was made: a CSV's
-    # default is the tab's visible columns, JSON's every field (logcenter.exports.jobs).
-    columns = models.JSONField(default=list, blank=True)
-    # A time zone name: the file gets an extra `occurred_at_local` column in it. Empty: UTC only.
-    time_zone = models.CharField(max_length=64, blank=True, default="")
-    # The snapshot the file holds, for its manifest and download headers (no trailing line
-    # in the file: that would be a junk record in a spreadsheet): the rows stored up to
-    # snapshot_at, within the window (an open start: the kind's whole history).
-    snapshot_at = models.DateTimeField(null=True, blank=True)
-    window_start = models.DateTimeField(null=True, blank=True)
-    window_end = models.DateTimeField(null=True, blank=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
     rows_written = models.PositiveBigIntegerField(default=0)
     done_field = "rows_written"
@@ -600,6 +589,28 @@ class UsageRollupInbox(UsageRollup, UserDimensions, KeyDimensions, RouteDimensio
 
     class Meta:
         verbose_name_plural = "usage rollup inbox"
+
+
+# Hours this far behind the clock are "closed": their rollup rows change only when a late
+# row arrives for them, or a purge or rebuild recomputes them, and each of those gives
+# UsageRollupEpoch a new version.
+CLOSED_HOURS_LAG = timedelta(hours=2)
+
+
+class UsageRollupEpoch(models.Model):
+    """One row: a version of the rollups' closed hours, made anew each time they change.
+
+    Stats cache what the rollups say about closed hours (analytics.stats), keyed by this
+    version, read in the same snapshot as the rows it stands for: a fold of late rows, a
+    purge or a rebuild sets a new one in its own transaction, so no cached answer outlives
+    the rows it was read from. Random rather than a count: a database put back to an
+    earlier state (a test's rollback) never meets answers cached after it."""
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
+    closed_hours_version = models.UUIDField(default=uuid.uuid4)
+
+    def __str__(self):
+        return f"closed hours version {self.closed_hours_version}"
 
 
 class UsageLedger(models.Model):

@@ -12,6 +12,7 @@ Bulk loads (seed_demo) and purges call rollup_rebuild() for the hours they touch
 
 import logging
 import time
+import uuid
 from collections import defaultdict
 from datetime import timedelta
 from datetime import timezone as dt_timezone
@@ -20,9 +21,12 @@ from decimal import Decimal
 from celery import shared_task
 from django.db import connection
 from django.db.models import Sum
+from django.utils import timezone
 
 from logcenter.engines import engine_for
-from logcenter.models import USAGE_ROLLUPS, UsageRecord, UsageRollupInbox
+from logcenter.models import (
+    CLOSED_HOURS_LAG, USAGE_ROLLUPS, UsageRecord, UsageRollupEpoch, UsageRollupInbox,
+)
 
 logger = logging.getLogger(__name__)
 FOLD_SECONDS = 10
@@ -79,8 +83,29 @@ def rollup_add(rows):
     engine_for(UsageRecord).rollup_add(rows)
 
 
+# A writer counts a change to closed hours an hour sooner than readers take hours for
+# closed: a margin for clocks and for a transaction that began before the reader's.
+LATE_AFTER = CLOSED_HOURS_LAG - timedelta(hours=1)
+
+
+def late_horizon(now=None):
+    """Rows of hours before this are late: adding them changes closed hours."""
+    now = now or timezone.now()
+    return now.replace(minute=0, second=0, microsecond=0) - LATE_AFTER
+
+
+def closed_hours_changed():
+    """A new version of the rollups' closed hours, in the caller's transaction (stats'
+    cached answers about closed hours are keyed by it)."""
+    UsageRollupEpoch.objects.update_or_create(
+        id=1, defaults={"closed_hours_version": uuid.uuid4()})
+
+
 def add_rows(rows):
     """(The engines') Upsert the rows' sums into every rollup, in the caller's transaction."""
+    horizon = late_horizon()
+    if any(row.occurred_at < horizon for row in rows):
+        closed_hours_changed()
     for rollup in USAGE_ROLLUPS:
         groups = defaultdict(lambda: defaultdict(Decimal))
         for row in rows:
@@ -130,6 +155,7 @@ def rebuild_scope(start, end):
 
 def rebuild_clear(bounds):
     """Drop the rollup (and inbox) rows a rebuild recomputes."""
+    closed_hours_changed()
     for rollup in (*USAGE_ROLLUPS, UsageRollupInbox):
         rollup.objects.filter(**bounds).delete()
 

@@ -8,12 +8,15 @@ dimensions, and only the partial hours at the edges of the range from the raw ro
 hours (1-minute buckets, zones with :30 offsets) are computed from the raw rows.
 """
 
+import hashlib
+import logging
 import zoneinfo
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from datetime import timezone as dt_timezone
 from decimal import Decimal
 
+from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Sum
 from django.db.models.functions import TruncDay, TruncHour, TruncMinute
@@ -23,8 +26,10 @@ from logcenter.core.access import access_for
 from logcenter.core.filters import NEGATION_PREFIX
 from logcenter.core.query import PAGING, LogQuery
 from logcenter.engines import engine_for
-from logcenter.models import USAGE_ROLLUPS
+from logcenter.models import CLOSED_HOURS_LAG, USAGE_ROLLUPS, UsageRollupEpoch
 from logcenter.core.registry import registry
+
+logger = logging.getLogger(__name__)
 
 WIDTHS = {  # width: (step, most buckets per request)
     "1m": (timedelta(minutes=1), 1440),
@@ -176,8 +181,23 @@ def _ceil_hour(value):
     return floor if floor == value else floor + timedelta(hours=1)
 
 
+@dataclass(frozen=True)
+class Piece:
+    """Rows that answer part of a stats query: a queryset, the fields it is grouped by and
+    {measure: column summed}. `closed`: rollup rows of closed hours only, whose sums can be
+    cached (they change only with UsageRollupEpoch). Unpacks as (queryset, fields, columns)."""
+
+    queryset: object
+    fields: list
+    columns: dict
+    closed: bool = False
+
+    def __iter__(self):
+        return iter((self.queryset, self.fields, self.columns))
+
+
 def _raw_pieces(query, start, end, trunc=None, tz=None):
-    """[(queryset, group fields, {measure: column})]: the raw rows in [start, end)."""
+    """[Piece]: the raw rows in [start, end)."""
     if start >= end:
         return []
     queryset = query.filterset.qs.filter(occurred_at__gte=start, occurred_at__lt=end)
@@ -185,36 +205,44 @@ def _raw_pieces(query, start, end, trunc=None, tz=None):
     if trunc is not None:
         queryset = queryset.annotate(lc_bucket=trunc("occurred_at", tzinfo=tz))
         fields = ["lc_bucket", *fields]
-    return [(queryset, fields, {m: MEASURES[m][0] for m in query.measures})]  # raw columns
+    return [Piece(queryset, fields, {m: MEASURES[m][0] for m in query.measures})]
+
+
+def _rollup_piece(query, source, start, end, trunc, tz, closed=False):
+    queryset = access_for(query.user, registry["usage"]).scope(source.objects.all())
+    data = query.filterset.form.cleaned_data
+    for name in query.used_filters:
+        queryset = query.filterset.filters[name].filter(queryset, data[name])
+    queryset = queryset.filter(hour__gte=start, hour__lt=end)
+    fields = list(query.group_fields)
+    if trunc is not None:
+        queryset = queryset.annotate(lc_bucket=trunc("hour", tzinfo=tz))
+        fields = ["lc_bucket", *fields]
+    return Piece(queryset, fields, {m: MEASURES[m][1] for m in query.measures}, closed)
 
 
 def _rollup_pieces(query, start, end, trunc=None, tz=None):
     """The same from the hourly rollup, and from the inbox of sums not yet folded into it,
-    for whole hours in [start, end)."""
+    for whole hours in [start, end): the rollup's closed hours (CLOSED_HOURS_LAG behind the
+    clock) as a piece of their own, which totals() may answer from the cache."""
     if start >= end:
         return []
-    # The sums stored but not yet folded into the rollups (the PostgreSQL inbox) count too.
-    sources = [query.rollup, *engine_for(registry["usage"]).rollup_pending()]
-    data = query.filterset.form.cleaned_data
-    pieces = []
-    for source in sources:
-        queryset = access_for(query.user, registry["usage"]).scope(source.objects.all())
-        for name in query.used_filters:
-            queryset = query.filterset.filters[name].filter(queryset, data[name])
-        queryset = queryset.filter(hour__gte=start, hour__lt=end)
-        fields = list(query.group_fields)
-        if trunc is not None:
-            queryset = queryset.annotate(lc_bucket=trunc("hour", tzinfo=tz))
-            fields = ["lc_bucket", *fields]
-        pieces.append((queryset, fields, {m: MEASURES[m][1] for m in query.measures}))
-    return pieces
+    closed_end = max(start, min(end, _floor_hour(timezone.now()) - CLOSED_HOURS_LAG))
+    pieces = [_rollup_piece(query, query.rollup, start, closed_end, trunc, tz, closed=True)
+              if closed_end > start else None,
+              _rollup_piece(query, query.rollup, closed_end, end, trunc, tz)
+              if end > closed_end else None]
+    # The sums stored but not yet folded into the rollups (the PostgreSQL inbox) count too,
+    # late ones for closed hours included.
+    pieces += [_rollup_piece(query, inbox, start, end, trunc, tz)
+               for inbox in engine_for(registry["usage"]).rollup_pending()]
+    return [piece for piece in pieces if piece is not None]
 
 
 def _pieces(query, trunc=None, source="auto", tz=None):
-    """[(queryset, group fields, {measure: column})] whose rows together answer [start, end):
-    the rollup for whole hours, raw rows for the partial hours at the edges (all raw when
-    the rollup cannot answer, or `source` is "raw"). With `trunc`, each row carries its
-    bucket start (lc_bucket), cut in `tz`."""
+    """[Piece] whose rows together answer [start, end): the rollup for whole hours, raw rows
+    for the partial hours at the edges (all raw when the rollup cannot answer, or `source`
+    is "raw"). With `trunc`, each row carries its bucket start (lc_bucket), cut in `tz`."""
     start, end = query.start, query.end
     inner_start, inner_end = _ceil_hour(start), _floor_hour(end)
     if source == "raw" or not query.rollup_ok or inner_start >= inner_end:
@@ -236,6 +264,49 @@ def _grouped(queryset, fields, columns, query):
     rows = queryset.order_by().values(*fields).annotate(**_sums(columns))
     return [(row.get("lc_bucket"), tuple(row[f] for f in query.group_fields),
              {m: row[m] or 0 for m in query.measures}) for row in rows]
+
+
+# How long a cached answer about closed hours is kept: it stays right until their version
+# changes; the limit only lets unused answers go.
+CLOSED_CACHE_SECONDS = 6 * 3600
+
+
+class _ClosedHoursEpoch:
+    """UsageRollupEpoch's version, read once per answer, in its snapshot, when first needed
+    (None where the row is missing: then nothing is cached)."""
+
+    def __init__(self):
+        self._value = None
+
+    @property
+    def value(self):
+        if self._value is None:
+            self._value = UsageRollupEpoch.objects.values_list("closed_hours_version",
+                                                               flat=True).first() or ""
+        return self._value
+
+
+def _grouped_or_cached(piece, query, epoch):
+    """_grouped(piece), from the cache for a piece of closed hours: the same SQL (filters,
+    scope, groups, hours: all in the statement) under the same version has the same answer."""
+    if not piece.closed or not epoch.value:
+        return _grouped(*piece, query)
+    sql, params = piece.queryset.query.sql_with_params()
+    digest = hashlib.sha256(repr((sql, params, piece.fields, sorted(piece.columns.items()),
+                                  query.measures)).encode()).hexdigest()
+    key = f"stats-closed:{epoch.value}:{digest}"
+    try:
+        found = cache.get(key)
+    except Exception as error:  # the cache is down: read the rollup, as without it
+        logger.warning("stats cache unavailable: %s", error)
+        return _grouped(*piece, query)
+    if found is None:
+        found = _grouped(*piece, query)
+        try:
+            cache.set(key, found, CLOSED_CACHE_SECONDS)
+        except Exception as error:
+            logger.warning("stats cache unavailable: %s", error)
+    return found
 
 
 def _merge(pieces, measures):
@@ -269,8 +340,10 @@ def totals(query, source="auto"):
     """[{measures…, <group names>…}] for the whole range, biggest cost (or requests) first."""
     # One snapshot: a fold moving sums between the pieces' reads loses none.
     with engine_for(registry["usage"]).one_snapshot():
+        epoch = _ClosedHoursEpoch()
         merged = _merge([(dims, sums) for piece in _pieces(query, None, source)
-                         for _, dims, sums in _grouped(*piece, query)], query.measures)
+                         for _, dims, sums in _grouped_or_cached(piece, query, epoch)],
+                        query.measures)
     if not merged and not query.group_fields:
         merged = {(): {m: 0 for m in query.measures}}
     return _ranked(query, merged)

@@ -389,3 +389,54 @@ def test_json_answers_are_compressed_and_pages_are_not(staff_client):
     assert len(json_module.loads(gzip.decompress(compressed.content))["data"]) > 100
     page = staff_client.get("/logs/usage/", HTTP_ACCEPT_ENCODING="gzip")
     assert page.status_code == 200 and not page.has_header("Content-Encoding")
+
+
+def _rollup_reads(queries):
+    rollup_tables = {r._meta.db_table for r in USAGE_ROLLUPS}
+    return [q["sql"] for q in queries if any(t in q["sql"] for t in rollup_tables)]
+
+
+def test_closed_hours_are_read_once_and_late_rows_and_rebuilds_are_seen(staff, monkeypatch):
+    """Totals cache what the rollups say about closed hours (CLOSED_HOURS_LAG behind the
+    clock): the next answer reads only the open hours from the rollups, and each way the
+    closed hours can change (a late row, a rebuild) gives a new answer, equal to the raw
+    rows'."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from logcenter.models import UsageRollupEpoch
+
+    monkeypatch.setattr(rollups, "_last_fold_request", time.monotonic())  # folds by hand
+    rng = random.Random(11)
+    ingest(ingested_rows(rng, 60, hours=48), kind_slug="usage")
+    rollups.rollup_fold()
+    params = {"range": "7d"}
+
+    def totals(source="auto"):
+        return stats.totals(stats.parse(staff, params, group_by="model"), source=source)
+
+    with CaptureQueriesContext(connection) as first_reads:
+        first = totals()
+    assert first == totals("raw")
+    with CaptureQueriesContext(connection) as next_reads:
+        assert totals() == first
+    # The closed hours and the open ones the first time; the open ones only the next.
+    assert len(_rollup_reads(first_reads.captured_queries)) == 2
+    assert len(_rollup_reads(next_reads.captured_queries)) == 1
+    # A late row (a day ago) is in the very next answer: from the inbox before the fold
+    # (PostgreSQL), from the rollup under a new version of the closed hours after it.
+    version = UsageRollupEpoch.objects.get().closed_hours_version
+    late = ingested_rows(rng, 1)[0]
+    late.update(occurred_at=(timezone.now() - timedelta(days=1)).isoformat(),
+                cost="1.00000000", platform_model=MODELS[0])
+    ingest([late], kind_slug="usage")
+    assert totals() == totals("raw") != first
+    rollups.rollup_fold()
+    assert UsageRollupEpoch.objects.get().closed_hours_version != version
+    with_late = totals()
+    assert with_late == totals("raw") != first
+    # A rebuild (what purges and bulk loads end with) makes a new version too.
+    version = UsageRollupEpoch.objects.get().closed_hours_version
+    rollup_rebuild()
+    assert UsageRollupEpoch.objects.get().closed_hours_version != version
+    assert totals() == with_late

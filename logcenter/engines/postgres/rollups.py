@@ -7,10 +7,10 @@ A fold or a rebuild holds FOLD_LOCK; rows added one by one take it shared."""
 from django.db import connection, transaction
 
 from logcenter.analytics.rollups import (
-    RAW_COLUMNS, SUM_SOURCES, _additive_update, _quoted, add_rows, narrower_sums,
-    rebuild_clear, rebuild_scope,
+    RAW_COLUMNS, SUM_SOURCES, _additive_update, _quoted, add_rows, late_horizon,
+    narrower_sums, rebuild_clear, rebuild_scope,
 )
-from logcenter.models import USAGE_ROLLUPS, UsageRollupInbox
+from logcenter.models import USAGE_ROLLUPS, UsageRollupEpoch, UsageRollupInbox
 
 # One fold (or rebuild) at a time: they upsert the same rollup rows.
 FOLD_LOCK = 0x4C43_524F  # 'LCRO'
@@ -53,11 +53,15 @@ def rollup_fold():
         ctes.append(f"folded_{index} AS (INSERT INTO {table} (hour, {dims}, {sums}) "
                     f"SELECT hour, {dims}, {added} FROM taken GROUP BY hour, {dims} "
                     f"ON CONFLICT (hour, {dims}) DO UPDATE SET {_additive_update(table)})")
+    # Late rows (for hours readers may have cached as closed) make a new version of them.
+    epoch = UsageRollupEpoch._meta.db_table
+    ctes.append(f"late AS (UPDATE {epoch} SET closed_hours_version = gen_random_uuid() "
+                f"WHERE id = 1 AND EXISTS (SELECT 1 FROM taken WHERE hour < %s))")
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [FOLD_LOCK])
         if not cursor.fetchone()[0]:
             return None
-        cursor.execute(f"WITH {', '.join(ctes)} SELECT count(*) FROM taken")
+        cursor.execute(f"WITH {', '.join(ctes)} SELECT count(*) FROM taken", [late_horizon()])
         return cursor.fetchone()[0]
 
 

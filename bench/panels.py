@@ -1,0 +1,73 @@
+"""The figures and charts beside the rows (the panels request of each tab), by window.
+
+    .venv/bin/python bench/query.py panels [--runs 20] [--windows 24h 7d 30d 90d]
+
+Times GET /logs/<kind>/panels/ (what the page loads beside its rows) for usage, auth and
+system over each window, as an administrator, and for usage each piece of the work alone
+(totals and rates, the chart's buckets, each top table, the status split, p95), so a slow
+panel says which piece is slow. One JSON line per case with p50/p95 ms.
+"""
+
+import time
+
+from _common import report, summary, timed_gets
+
+
+def add_arguments(parser):
+    parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--windows", nargs="+", default=["24h", "7d", "30d", "90d"])
+    parser.add_argument("--kinds", nargs="+", default=["usage", "auth", "system"])
+    parser.add_argument("--pieces", action="store_true", help="also time usage's pieces")
+
+
+def _timed(fn, runs):
+    fn()
+    timings = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        fn()
+        timings.append((time.perf_counter() - started) * 1000)
+    return timings
+
+
+def run(args):
+    from django.conf import settings
+    from django.test import Client
+
+    from accounts.models import User
+
+    settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "testserver"]
+    user, _ = User.objects.get_or_create(username="bench-query", defaults={
+        "email": "bench-query@example.com", "is_superuser": True})
+    client = Client()
+    client.force_login(user)
+    for slug in args.kinds:
+        for window in args.windows:
+            timings = timed_gets(client, f"/logs/{slug}/panels/", {"range": window}, args.runs)
+            report(case=f"{slug} panels", window=window, runs=args.runs, **summary(timings))
+    if args.pieces:
+        _usage_pieces(user, args)
+
+
+def _usage_pieces(user, args):
+    from logcenter.analytics import charts, stats
+    from logcenter.core.query import LogQuery
+    from logcenter.core.registry import registry
+
+    for window in args.windows:
+        params = {"range": window}
+        query = stats.parse(user, params, group_by="model")
+        width = charts.choose_width(query.start, query.end)
+        pieces = {
+            "totals and rates": lambda: stats.usage_stats(user, params),
+            "chart buckets by model": lambda: stats.buckets(query, width),
+            "top users": lambda: stats.totals(stats.regroup(query, "user")),
+            "top api keys": lambda: stats.totals(stats.regroup(query, "api_key")),
+            "top models": lambda: stats.totals(stats.regroup(query, "model")),
+            "status split": lambda: stats.totals(stats.regroup(query, "status")),
+            "p95 latency": lambda: charts._p95_latency(
+                LogQuery.parse(registry["usage"], user, params).queryset),
+        }
+        for name, fn in pieces.items():
+            report(case=f"usage panel piece: {name}", window=window,
+                   **summary(_timed(fn, max(3, args.runs // 4))))
