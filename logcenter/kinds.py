@@ -35,6 +35,7 @@ registry.register(LogKind(
     ),
     page_filters=("actor", "action", "resource_type", "resource_id", "result",
                   "show_views") + COMMON_FILTERS,
+    primary_filters=("actor", "action", "result"),
     suggestions=("action", "resource_type"),
 ))
 
@@ -76,8 +77,11 @@ registry.register(LogKind(
     page_filters=("user", "api_key", "group", "endpoint", "platform_model", "upstream_model",
                   "upstream_name", "channel_id", "binding_code", "protocol", "billing_mode",
                   "status", "is_stream", "cost_min", "cost_max") + COMMON_FILTERS,
+    primary_filters=("platform_model", "user", "api_key"),
     suggestions=("platform_model", "upstream_name", "channel_id", "group", "endpoint"),
     own_values="logcenter.UsageHourly",  # a member's own values: their rollup rows
+    units={"cost": "money", "quota": "quota", "credits": "credits", "latency_ms": "ms",
+           "first_token_ms": "ms", "is_stream": "stream"},
 ))
 
 registry.register(LogKind(
@@ -105,6 +109,7 @@ registry.register(LogKind(
     ),
     page_filters=("user", "event", "result", "failure_reason", "ip",
                   "identity_provider") + COMMON_FILTERS,
+    primary_filters=("user", "event", "result"),
     suggestions=("event", "failure_reason"),
 ))
 
@@ -132,5 +137,6 @@ registry.register(LogKind(
         DetailSection(_("Details"), ("details",)),
     ),
     page_filters=("source", "event", "level", "resource_type", "resource_id") + COMMON_FILTERS,
+    primary_filters=("source", "level", "event"),
     suggestions=("source", "event"),
 ))

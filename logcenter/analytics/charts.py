@@ -18,6 +18,7 @@ from django.utils.safestring import mark_safe
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy
 
+from logcenter.core import units
 from logcenter.core.query import LogQuery
 from logcenter.analytics import stats
 from logcenter.core.registry import registry
@@ -44,9 +45,14 @@ def choose_width(start, end):
     return "1h" if end - start <= timedelta(days=2) else "1d"
 
 
-def stacked_bars_svg(buckets, *, unit, title, link, colours=None, width=960, height=230):
+def stacked_bars_svg(buckets, *, unit, title, link, colours=None, width=960, height=230,
+                     data_link=None):
     """buckets: [(start, end, {series: value})]. link(start, end, series) -> URL, or None
     for a segment that no list filter can show (OTHER: the rest of the models).
+
+    The bars' links are for the pointer: out of the tab order (a keyboard would stop at
+    each of hundreds of segments). `data_link`, the chart's one focusable link, leads to
+    the data behind the whole chart.
 
     Series stack and are listed biggest first, OTHER last; with `colours` (levels), in
     that dict's order and colours instead."""
@@ -62,8 +68,10 @@ def stacked_bars_svg(buckets, *, unit, title, link, colours=None, width=960, hei
     tz = timezone.get_current_timezone_name()
     note = gettext("({unit}; times in {zone})").format(unit=UNIT_LABELS.get(unit, unit),
                                                        zone=tz)
+    data = (f' <a class="chart-data" href="{escape(data_link)}">'
+            f'{escape(gettext("Data behind this chart"))}</a>' if data_link else "")
     caption = (f'<figcaption>{escape(title)} <small class="muted">{escape(note)}</small>'
-               "</figcaption>")
+               f"{data}</figcaption>")
     if not top:  # nothing to draw: say so, rather than an empty plot under five zero labels
         nothing = NOTHING.get(unit) or gettext("Nothing in this window.")
         return mark_safe(f'<figure class="chart-box">{caption}<p class="chart-empty muted">'
@@ -72,7 +80,7 @@ def stacked_bars_svg(buckets, *, unit, title, link, colours=None, width=960, hei
     plot_w, plot_h = width - left - right, height - upper - lower
     scale = plot_h / float(top) if top else 0
     bar_w = plot_w / max(len(buckets), 1)
-    parts = [f'<svg class="chart" viewBox="0 0 {width} {height}" role="img" '
+    parts = [f'<svg class="chart" viewBox="0 0 {width} {height}" role="group" '
              f'aria-label="{escape(title)}" xmlns="http://www.w3.org/2000/svg">']
     for i in range(5):  # gridlines with labelled values
         value = top * i / 4
@@ -95,7 +103,7 @@ def stacked_bars_svg(buckets, *, unit, title, link, colours=None, width=960, hei
             rect = (f'<rect x="{x + 1:.1f}" y="{y:.1f}" width="{max(bar_w - 2, 1):.1f}" '
                     f'height="{h:.1f}" fill="{colour[name]}"><title>{escape(tip)}</title></rect>')
             href = link(start, end, name)
-            parts.append(f'<a href="{escape(href)}">{rect}</a>' if href else rect)
+            parts.append(f'<a href="{escape(href)}" tabindex="-1">{rect}</a>' if href else rect)
         if index % label_every == 0:
             parts.append(f'<text x="{x + bar_w / 2:.1f}" y="{height - lower + 14}" '
                          f'class="axis" text-anchor="middle">{escape(_tick(start, end))}</text>')
@@ -143,7 +151,7 @@ def _nice_top(value, whole=False):
 def _fmt(value, unit):
     value = Decimal(str(value))
     if unit == "USD":
-        return f"${Decimal(value):,.2f}" if value >= 1 or value == 0 else f"${Decimal(value):.4f}"
+        return units.money(value)  # as the list, the figures and the detail show costs
     return f"{value:,.0f}"
 
 
@@ -200,6 +208,8 @@ def _top(values, limit=7):
 
 # The panels' own parameter, beside the list's.
 PANEL_PARAMETERS = ("top_by",)
+# What the usage chart's data link (the buckets API) does not take: paging and the panels'.
+CHART_DATA_SKIPS = ("top_by", "cursor", "page_size", "ordering")
 MAX_EVENT_BUCKETS = 366
 
 
@@ -218,7 +228,13 @@ def usage_panels(user, params):
         title=USAGE_TITLES[measure, width == "1h"],
         link=lambda s, e, name: _list_link(
             "usage", params, s, e, {"platform_model": name}, window_start=query.start)
-        if name != OTHER else None)
+        if name != OTHER else None,
+        data_link="/api/v1/usage/buckets/?" + urlencode(
+            [(k, v) for k, values in params.lists() if k not in CHART_DATA_SKIPS
+             for v in values]
+            + ([] if any(params.get(k) for k in ("range", "start_time", "end_time"))
+               else [("range", registry["usage"].filterset.default_range)])
+            + [("bucket_width", width), ("group_by", "model")]))
     top_by = params.get("top_by") or measure
     if top_by not in TOP_ORDERS or (top_by == "cost" and measure != "cost"):
         raise stats.StatsError("top_by", gettext("Use one of: {choices}.").format(
@@ -311,4 +327,6 @@ def event_panels(kind_slug, user, params):
                else gettext("{title} per day")).format(title=title),
         colours=colours,
         link=lambda s, e, name: _list_link(kind_slug, params, s, e, {field: name},
-                                           window_start=start))}
+                                           window_start=start),
+        data_link=_list_link(kind_slug, params, start, end,
+                             {field: ",".join(chart.only)} if chart.only else {}))}

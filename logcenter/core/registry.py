@@ -82,6 +82,13 @@ class LogKind:
     # A member's own values: "app_label.Model" of a table with `owner_field`, `hour` and the
     # suggested fields as columns (usage: its hourly rollup), read for their rows only.
     own_values: str = ""
+    # The two or three filters this kind's readers use most: always in view on the filter
+    # bar (beside the time window and the search); the rest of page_filters sit under
+    # "More filters". Empty: the first two of page_filters.
+    primary_filters: tuple = ()
+    # How some fields' values read, by field name: "money" (the one cost format,
+    # logcenter.core.units), "quota", "credits", "ms", "stream" (streamed or not, neutral).
+    units: dict = field(default_factory=dict, hash=False)
 
     @property
     def model_name(self):
@@ -98,6 +105,12 @@ class LogKind:
         suffix = f"_{self.model_name}"
         return ("view", *(codename.removesuffix(suffix)
                           for codename, _ in self.model._meta.permissions))
+
+    @property
+    def bar_filters(self):
+        """The filters always in view on the filter bar (search comes on its own)."""
+        names = self.primary_filters or tuple(n for n in self.page_filters if n != "q")[:2]
+        return tuple(n for n in names if n != "q")
 
     @property
     def sorts(self):

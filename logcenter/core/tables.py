@@ -22,6 +22,7 @@ from django.utils.translation import gettext_lazy
 # What django-tables2 offers a render method, by argument name.
 _CELL_ARGUMENTS = ("value", "record", "column", "bound_column", "bound_row", "table")
 
+from logcenter.core import units
 from logcenter.models import AuditEvent, AuthEvent, SystemEvent, UsageRecord
 
 
@@ -35,9 +36,13 @@ class LogTable(tables.Table):
         attrs = {"class": "log-table", "id": "log-rows"}
         empty_text = gettext_lazy("No rows match this filter and time range.")
 
-    def __init__(self, *args, sorts=(), **kwargs):
+    def __init__(self, *args, sorts=(), filter_links=None, filterable=(), **kwargs):
         super().__init__(*args, **kwargs)
         self.sorts = set(sorts)
+        # A cell whose column is a filter of the same name links to the list filtered by
+        # its value (logcenter.web.filterbar.FilterLinks): one click from a row to its kin.
+        self.filter_links = filter_links
+        self.filterable = frozenset(filterable) if filter_links is not None else frozenset()
 
     def render_occurred_at(self, value):
         return date_format(timezone.localtime(value), "Y-m-d H:i:s")
@@ -61,6 +66,9 @@ class LogTable(tables.Table):
         wants_all = any(p.kind is p.VAR_KEYWORD for p in parameters.values())
         wanted = [a for a in _CELL_ARGUMENTS if wants_all or a in parameters]
         default = conditional_escape(bound.default)
+        filter_link = self.filter_links.url if name in self.filterable else None
+        title = _("Filter by this {field}").format(field=bound.verbose_name) if filter_link \
+            else ""
 
         def cell(record):
             value = getattr(record, f"get_{name}_display")() if shows_label else getattr(
@@ -73,6 +81,10 @@ class LogTable(tables.Table):
             content = render(**arguments)
             if link:
                 content = link(content, **offered)
+            elif filter_link is not None:
+                content = format_html('<a class="filter-link" href="{}" title="{}">{}</a>',
+                                      filter_link(name, getattr(record, name)), title,
+                                      content)
             return conditional_escape(content)
 
         return cell
@@ -103,7 +115,7 @@ class UsageRecordTable(LogTable):
     latency_ms = tables.Column(verbose_name=gettext_lazy("Latency (ms)"),
                                attrs={"td": {"class": "num"}})
     status = BadgeColumn()
-    is_stream = tables.BooleanColumn(verbose_name=gettext_lazy("Stream"))
+    is_stream = tables.Column(verbose_name=gettext_lazy("Stream"))
 
     class Meta(LogTable.Meta):
         model = UsageRecord
@@ -111,7 +123,10 @@ class UsageRecordTable(LogTable):
                   "upstream_name", "total_tokens", "cost", "latency_ms", "is_stream", "status")
 
     def render_cost(self, value):
-        return f"{value:.6f}"
+        return units.money(value)
+
+    def render_is_stream(self, value):
+        return units.stream(value)
 
     def render_latency_ms(self, value):
         return number_format(value, force_grouping=True)

@@ -135,3 +135,30 @@ def pager_labels(ordering):
     if ordering == "occurred_at":
         return (_("← Older"), _("Newer →"))
     return (_("← Previous"), _("Next →"))
+
+
+@register.filter
+def money(value):
+    """A cost as every page shows it (logcenter.core.units.money)."""
+    from logcenter.core import units
+
+    return units.money(value)
+
+
+@register.filter
+def unit(value, name):
+    """A value with its unit ("quota", "credits", "ms", "stream"; logcenter.core.units)."""
+    from logcenter.core import units
+
+    shown = units.display(name, value)
+    return value if shown is None else shown
+
+
+@register.filter
+def add_hint(bound_field, hint):
+    """A compact filter bar's field: its help text as the box's placeholder and tooltip
+    (the bar has no room for a line under each box)."""
+    attrs = {"title": hint}
+    if getattr(bound_field.field.widget, "input_type", "") in ("text", "search", "number"):
+        attrs["placeholder"] = hint
+    return bound_field.as_widget(attrs=attrs)

@@ -7,20 +7,22 @@ from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.shortcuts import redirect
+from django.urls import reverse
+from django.utils.cache import patch_vary_headers
 from django.utils.decorators import method_decorator
 from django.utils.translation import gettext as _
 from django.views.generic import TemplateView
 
 from logcenter.analytics import charts, stats
-from logcenter.core import selectors, services
+from logcenter.core import selectors, services, units
 from logcenter.core.access import access_for, visible_kinds
 from logcenter.core.params import page_takes
 from logcenter.core.registry import registry
 from logcenter.core.text import escape_row
 from logcenter.models import CONSOLE
-from logcenter.web import saved_view_views
 
 from accounts.selectors import account_url
+from logcenter.web import filterbar, saved_view_views
 
 
 def text_fields(kind):
@@ -63,11 +65,21 @@ class LogListView(LogKindMixin, TemplateView):
     template_name = "logcenter/list.html"
     results_template_name = "logcenter/_results.html"
 
+    def partial(self):
+        """htmx swaps only the results when the filter bar changes. A history restore
+        (Back to an address htmx's cache no longer holds) asks for the whole page."""
+        htmx = self.request.htmx
+        return bool(htmx and not htmx.boosted and not htmx.history_restore_request)
+
     def get_template_names(self):
-        # htmx swaps only the results when the filter bar changes.
-        if self.request.htmx and not self.request.htmx.boosted:
-            return [self.results_template_name]
-        return [self.template_name]
+        return [self.results_template_name if self.partial() else self.template_name]
+
+    def render_to_response(self, context, **response_kwargs):
+        response = super().render_to_response(context, **response_kwargs)
+        # The same address answers a page or its results: caches must keep them apart,
+        # or Back could show the results alone as a page.
+        patch_vary_headers(response, ("HX-Request", "HX-History-Restore-Request"))
+        return response
 
     def get(self, request, *args, **kwargs):
         kind = self.kind
@@ -92,10 +104,13 @@ class LogListView(LogKindMixin, TemplateView):
         rows = [escape_row(row, text_fields(kind))
                 for row in (listing.page.rows if listing else [])]
         access = self.access
+        params = self.request.GET
         query = getattr(self, "query", None)
         columns = saved_view_views.shown_columns(kind, self.request.user, query)
         table = kind.table(rows, sorts=[s for s in kind.sorts if s not in access.hidden_fields],
-                           **saved_view_views.table_arguments(kind, access, columns))
+                           **saved_view_views.table_arguments(kind, access, columns),
+                           filter_links=filterbar.FilterLinks(self.request.path, params),
+                           filterable=filterbar.filterable_fields(kind, access))
         table.current_ordering = (
             filterset.ordering_value if listing else self.request.GET.get("ordering", "")
         )
@@ -106,15 +121,11 @@ class LogListView(LogKindMixin, TemplateView):
             filterset=filterset,
             filter_form=filterset.form,
             time_fields=[filterset.form["start_time"], filterset.form["end_time"]],
-            page_filters=[filterset.form[name] for name in kind.page_filters
-                          if name not in filterset.form.restricted_filters],
-            other_filters=[
-                filterset.form[name] for name in filterset.form.fields
-                if name not in kind.page_filters
-                and name not in ("start_time", "end_time", "range", "ordering", "cursor",
-                                 "page_size")
-                and self.request.GET.get(name)
-            ],
+            **dict(zip(("primary_filters", "more_filters", "more_open"),
+                       filterbar.split_fields(kind, filterset.form, params))),
+            chips=filterbar.chips(kind, filterset, params),
+            skip_target="#results",  # the skip link's target: the rows
+            exact_window=filterbar.exact_window(filterset, params) if listing else None,
             **saved_view_views.page_context(self.request, kind, access, query, columns),
             listing=listing,
             page=listing.page if listing else None,
@@ -182,6 +193,10 @@ class LogDetailView(LogKindMixin, TemplateView):
         raw = kind.serializer(row, context={"access": self.access}).data
         escape_row(row, text_fields(kind))
         sections = []
+        # A value that is a filter of the same name links to the list filtered by it (a
+        # request ID over all time: the rows of one request are found whatever their age).
+        filterable = filterbar.filterable_fields(kind, self.access)
+        links = filterbar.FilterLinks(reverse("logcenter:list", args=[kind.slug]), None)
         for section in kind.sections:
             items = []
             for name in section.fields:
@@ -189,9 +204,15 @@ class LogDetailView(LogKindMixin, TemplateView):
                     continue
                 field = kind.model._meta.get_field(name)
                 value = getattr(row, name)
-                if field.choices and value:
+                link = (links.url(name, value) + ("&range=all" if name == "request_id" else "")
+                        if name in filterable and isinstance(value, (str, int))
+                        and value != "" else None)
+                shown = units.display(kind.units.get(name), value)
+                if shown is not None:
+                    value = shown
+                elif field.choices and value:
                     value = getattr(row, f"get_{name}_display")()
-                items.append((field.verbose_name, name, value))
+                items.append((field.verbose_name, name, value, link))
             sections.append((section.title, items))
         context.update(
             kind=kind,

@@ -56,7 +56,7 @@ def test_console_end_to_end(page, live_server, screenshot):
     page.goto(f"{live_server.url}/logs/usage/?platform_model=priced")
     page.click("th.col-cost a")
     page.wait_for_url(re.compile(r"ordering=-cost"))
-    costs = [float(c) for c in page.locator("td:nth-child(8)").all_inner_texts()]
+    costs = [float(c.lstrip("$")) for c in page.locator("td:nth-child(8)").all_inner_texts()]
     assert costs == sorted(costs, reverse=True) and costs[0] == 9.5
 
     # Detail page from the first row.

@@ -103,7 +103,8 @@ def test_support_finds_failed_sign_ins_on_the_auth_tab(page, live_server, screen
     assert set(column(page, "result")) == {"Failure"}
     assert sorted(column(page, "username_attempted")) == ["dana", "former-employee"]
 
-    # Narrow to the wrong-password failures with the bar's failure-reason field.
+    # Narrow to the wrong-password failures with the failure-reason field (More filters).
+    page.click("#more-filters summary")
     page.fill("#id_failure_reason", "bad_password")
     page.click("text=Apply filters")
     page.wait_for_url(re.compile(r"failure_reason=bad_password"))

@@ -28,9 +28,9 @@ def test_count_axes_step_by_whole_numbers(largest):
     assert len({b - a for a, b in zip(labels, labels[1:])}) == 1  # evenly spaced
 
 
-def test_cost_axes_keep_cents():
+def test_cost_axes_read_as_costs_read_everywhere():
     labels = _axis_labels(_chart(1, "USD"))
-    assert labels == ["$0.00", "$0.2500", "$0.5000", "$0.7500", "$1.00"]
+    assert labels == ["$0.0000", "$0.2500", "$0.5000", "$0.7500", "$1.0000"]
 
 
 def _buckets(*values):
@@ -51,7 +51,7 @@ def _legend(svg):
 def test_the_rest_of_the_models_is_not_a_link_to_all_of_them():
     svg = stacked_bars_svg(_buckets({"gpt-4o": 2, OTHER: 1}), unit="USD", title="Cost",
                            link=lambda s, e, n: None if n == OTHER else f"/{n}")
-    assert '<a href="/gpt-4o">' in svg
+    assert '<a href="/gpt-4o" tabindex="-1">' in svg
     other = re.search(r"(<a [^>]*>)?<rect [^>]*><title>other[^<]*</title>", svg)
     assert other and other.group(1) is None
     assert "the rest, together" in other.group(0)

@@ -78,10 +78,10 @@ def test_usage_summary_line(staff_client, factories):
     page = staff_client.get("/logs/usage/").content.decode()
     assert 'hx-get="/logs/usage/panels/?"' in page  # the figures load beside the rows
     html = staff_client.get("/logs/usage/panels/").content.decode()
-    summary = html.split('id="usage-summary"')[1].split("</div>\n  </div>")[0]
-    assert "<strong>2</strong>" in summary
-    assert "<strong>165</strong>" in summary
-    assert "$2.0000" in summary
+    summary = html.split('id="usage-summary"')[1].split("</dl>")[0]
+    assert "<dt>Requests</dt><dd>2</dd>" in summary
+    assert ">165</dd>" in summary
+    assert "<dd>$2.0000</dd>" in summary
 
 
 @pytest.mark.parametrize("query, field", [
@@ -105,7 +105,7 @@ def test_sorting_by_cost_descending(staff_client, factories):
     for cost in ("0.5", "3.0", "1.5"):
         factories["usage"](cost=cost)
     html = staff_client.get("/logs/usage/?ordering=-cost").content.decode()
-    positions = [html.index(f"{c:.6f}") for c in (3.0, 1.5, 0.5)]
+    positions = [html.index(f"${c:.4f}") for c in (3.0, 1.5, 0.5)]
     assert positions == sorted(positions)
 
 
@@ -275,7 +275,7 @@ def test_metadata_numbers_are_shown_as_given_and_counts_with_separators(staff_cl
     # The row's own counts keep their separators.
     total = html.split('<dd class="field-total_tokens">')[1].split("</dd>")[0]
     latency = html.split('<dd class="field-latency_ms">')[1].split("</dd>")[0]
-    assert total.strip() == "12,345" and latency.strip() == "19,483"
+    assert total.strip() == "12,345" and latency.strip() == "19,483 ms"
 
 
 def test_delete_history_asks_first_and_reads_the_time_in_the_users_timezone(staff,

@@ -1,0 +1,86 @@
+"""How money and units read, in one place: the list, the figures, the charts, the top tables
+and the detail page all format a cost with `money`, so the same cost reads the same
+everywhere.
+
+The rule for a cost: the dollar sign, digits grouped by three, four decimal places; a
+nonzero cost smaller than that shows as many more places as its first two significant
+digits need (up to the eight the model stores), so a nonzero cost never reads $0.0000.
+"""
+
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+
+from django.utils.formats import number_format
+from django.utils.html import format_html
+from django.utils.translation import gettext as _
+
+CURRENCY = "$"  # costs are stored in USD
+PLACES = 4
+MAX_PLACES = 8
+
+
+def _decimal(value):
+    try:
+        return value if isinstance(value, Decimal) else Decimal(str(value))
+    except (InvalidOperation, ValueError, TypeError):
+        return None
+
+
+def money_places(value) -> int:
+    """How many decimal places `money` shows for this value."""
+    amount = _decimal(value)
+    if amount is None or not amount:
+        return PLACES
+    places = PLACES
+    magnitude = abs(amount)
+    while places < MAX_PLACES and magnitude < Decimal(1).scaleb(-(places - 1)):
+        places += 1
+    return places
+
+
+def money(value) -> str:
+    """$1,234.5000, $0.0123, $0.000042; negative as -$1.2000; '' for no value."""
+    amount = _decimal(value)
+    if amount is None:
+        return "" if value in (None, "") else str(value)
+    places = money_places(amount)
+    rounded = abs(amount).quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+    if amount and not rounded:  # below even the last place shown
+        return f"<{CURRENCY}{Decimal(1).scaleb(-MAX_PLACES):.{MAX_PLACES}f}"
+    text = number_format(rounded, places, force_grouping=True)
+    return f"{'-' if amount < 0 else ''}{CURRENCY}{text}"
+
+
+def quota(value) -> str:
+    """The gateway's quota points, grouped, with their unit."""
+    return _("{n} quota").format(n=number_format(value, force_grouping=True))
+
+
+def credits(value) -> str:
+    amount = _decimal(value)
+    if amount is None:
+        return str(value)
+    places = 2 if amount == amount.quantize(Decimal("0.01")) else 4
+    return _("{n} credits").format(n=number_format(amount, places, force_grouping=True))
+
+
+def milliseconds(value) -> str:
+    return _("{n} ms").format(n=number_format(value, force_grouping=True))
+
+
+def stream(value):
+    """Streamed or not: a fact about the call, neither good nor bad."""
+    return format_html('<span class="stream-{}">{}</span>', "yes" if value else "no",
+                       _("streamed") if value else _("not streamed"))
+
+
+FORMATS = {"money": money, "quota": quota, "credits": credits, "ms": milliseconds,
+           "stream": stream}
+
+
+def display(unit, value):
+    """`value` as its unit reads (see FORMATS), or None when the unit is unknown or the
+    value empty (the caller shows it its usual way)."""
+    formatter = FORMATS.get(unit)
+    if formatter is None or value is None or value == "":
+        return None
+    return formatter(value)
