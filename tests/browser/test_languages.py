@@ -40,7 +40,7 @@ def test_traditional_chinese_browser_and_the_switcher(zh_tw_page, live_server, f
 
     expect(page.locator("h1")).to_have_text("用量")
     expect(page).to_have_title("用量 · Logcenter")
-    expect(page.locator("button.primary")).to_have_text("套用篩選")
+    expect(page.locator("#filters button.primary")).to_have_text("套用篩選")
     expect(page.locator("#row-count")).to_contain_text("3 筆符合的紀錄")
     expect(page.locator("table#log-rows thead")).to_contain_text("平台模型")
     expect(page.locator(".tabs")).to_contain_text("稽核")
@@ -51,7 +51,7 @@ def test_traditional_chinese_browser_and_the_switcher(zh_tw_page, live_server, f
     # The switcher: Simplified, saved for this user, on the same page.
     page.select_option("#language-switcher select", "zh-hans")
     page.wait_for_url("**/logs/usage/")
-    expect(page.locator("button.primary")).to_have_text("应用筛选")
+    expect(page.locator("#filters button.primary")).to_have_text("应用筛选")
     expect(page.locator(".tabs")).to_contain_text("审计")
     page.wait_for_load_state("networkidle")
     assert page.evaluate(PAGE_OVERFLOW) <= 0
@@ -60,7 +60,7 @@ def test_traditional_chinese_browser_and_the_switcher(zh_tw_page, live_server, f
     # Back to the browser's language (Traditional).
     page.select_option("#language-switcher select", "")
     page.wait_for_url("**/logs/usage/")
-    expect(page.locator("button.primary")).to_have_text("套用篩選")
+    expect(page.locator("#filters button.primary")).to_have_text("套用篩選")
 
 
 def _artifacts():
