@@ -39,6 +39,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
+    # OpClass in index definitions (the trigram search indexes); harmless on SQLite.
+    "django.contrib.postgres",
     "rest_framework",
     "django_filters",
     "django_tables2",

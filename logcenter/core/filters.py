@@ -31,6 +31,7 @@ from django.utils.translation import gettext_lazy as _
 
 from logcenter.core import pagination
 from logcenter.core.text import unstorable
+from logcenter.engines import engine_for
 from logcenter.models import (FUTURE_TOLERANCE, METADATA_KEY_RE, AuditEvent, AuthEvent, LogEnvelope,
                      Result, SystemEvent, UsageRecord)
 
@@ -678,6 +679,12 @@ class LogFilterSet(filters.FilterSet):
         for field in self.searched_fields:
             condition |= Q(**{f"{field}__icontains": value})
         condition |= Q(request_id=value)
+        # The store's text index (over every searched field, masked ones too) narrows the
+        # rows first; the condition above then decides, so the answer is the same.
+        model = self._meta.model
+        candidates = engine_for(model).text_candidates(model, self.search_fields, value)
+        if candidates is not None:
+            queryset = queryset.filter(Q(candidates) | Q(request_id=value))
         return queryset.filter(condition)
 
     def _pasted_identifier(self, queryset, value):

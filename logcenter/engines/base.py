@@ -52,6 +52,12 @@ class Engine:
         none (the caller then shows the capped count only)."""
         raise NotImplementedError
 
+    def text_candidates(self, model, fields, value):
+        """A condition met by every row of `model` holding `value` (case aside) in one of
+        `fields` (the kind's search_fields), that an index of the store answers, for the
+        search to check its exact condition on those rows only; None where it has none."""
+        return None
+
     # --- stats -------------------------------------------------------------------------
 
     def rollup_pending(self) -> list:

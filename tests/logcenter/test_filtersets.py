@@ -205,3 +205,56 @@ def test_a_pasted_identifier_is_looked_up_whole_in_its_index():
     with CaptureQueriesContext(connection) as queries:
         list(run("usage", {"q": "req_0123456789abcdef"}))
     assert not any("LIKE" in q["sql"].upper() for q in queries.captured_queries)
+
+
+@pytest.mark.parametrize("kind", KINDS, ids=lambda k: k.slug)
+def test_free_text_finds_exactly_what_each_searched_field_holds(kind, staff):
+    """Through the text index on PostgreSQL, through the condition alone elsewhere: the
+    same rows. Case is ignored, LIKE's wildcards are plain characters, and text spanning
+    two fields (which the index's joined text holds) is not a match."""
+    from tests.factories import FACTORIES
+
+    fields = kind.filterset.search_fields
+    first, second = fields[0], fields[-1]
+    make = FACTORIES[kind.slug]
+    hit = make(**{first: "Needle_Upper"})
+    other_field = make(**{second: "x 100% needle_upper y"})
+    make(**{first: "NeedleXUpper"})  # `_` is a character, not a wildcard
+    spans = make(**{first: "alpha", fields[1]: "beta"})  # neighbours in the joined text
+    assert ids(run(kind.slug, {"q": "needle_upper"}, staff)) == {hit.pk, other_field.pk}
+    assert ids(run(kind.slug, {"q": "100% NEEDLE"}, staff)) == {other_field.pk}
+    assert ids(run(kind.slug, {"q": "alpha beta"}, staff)) == set()
+    assert spans.pk in ids(run(kind.slug, {"q": "alpha"}, staff))
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("kind", [k for k in KINDS if k.slug in ("audit", "usage", "auth",
+                                                                 "system")],
+                         ids=lambda k: k.slug)
+def test_free_text_is_answered_by_the_text_index(kind):
+    """Each log table's trigram index covers exactly the fields `q` searches, and the
+    search's condition is one the index answers (else every search would read the window)."""
+    from django.db import connection
+
+    from logcenter.engines import engine_for
+    from logcenter.engines.postgres.search import index_name
+
+    table, name = kind.model._meta.db_table, index_name(kind.model)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT indexdef FROM pg_indexes WHERE tablename = %s AND indexname = %s",
+                       [table, name])
+        definition = cursor.fetchone()[0]
+    assert "gin_trgm_ops" in definition
+    for field in kind.filterset.search_fields:
+        assert field in definition, f"{name} lacks {field}: add it in a migration"
+    fields = kind.filterset.search_fields
+    candidates = engine_for(kind.model).text_candidates(kind.model, fields, "timeout")
+    sql, params = kind.model.objects.filter(candidates).query.sql_with_params()
+    with connection.cursor() as cursor:  # no other way than an index's bitmap
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("SET LOCAL enable_indexscan = off")
+        cursor.execute("EXPLAIN " + sql, params)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert f"Bitmap Index Scan on {name}" in plan, plan
+    # Two letters make no trigram: no index condition, the search's own condition alone.
+    assert engine_for(kind.model).text_candidates(kind.model, fields, "ab") is None

@@ -12,7 +12,7 @@ from logcenter.engines.base import NotExpired
 from logcenter.engines.orm.engine import OrmEngine
 from logcenter.engines.postgres import (
     buckets, export_sql, ingest, integrity, keyset, leaves, locks, partitions, planner_stats,
-    rollups,
+    rollups, search,
 )
 from logcenter.models import UsageRecord, UsageRollupInbox
 
@@ -35,6 +35,9 @@ class PostgresEngine(OrmEngine):
 
     def page(self, kind, filterset, queryset, carried=None):
         return keyset.page(kind, filterset, queryset, carried)
+
+    def text_candidates(self, model, fields, value):
+        return search.candidates(model, fields, value)
 
     def estimate(self, queryset):
         return keyset.planned_rows(queryset)

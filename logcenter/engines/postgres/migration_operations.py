@@ -89,22 +89,77 @@ class ReplaceIndexesOnline(Operation):
             return
         if schema_editor.connection.in_atomic_block:
             raise RuntimeError(f"{self.describe()}: the migration needs `atomic = False`.")
-        from logcenter.engines.postgres.partitions import layout_locked
+        replace_online(schema_editor, new_model, old, new)
 
-        with layout_locked(wait=True):
-            for index in new:
-                _build(schema_editor, new_model, index)
-            quote = schema_editor.quote_name
-            table = new_model._meta.db_table
-            statements = [f"DROP INDEX IF EXISTS {quote(index.name)}" for index in old]
-            for index in new:
-                building = index.name + BUILDING_SUFFIX
-                statements.append(f"ALTER INDEX {quote(building)} RENAME TO {quote(index.name)}")
-                statements.extend(
-                    f"ALTER INDEX IF EXISTS {quote(_child_name(building, partition, table))} "
-                    f"RENAME TO {quote(_child_name(index.name, partition, table))}"
-                    for partition in _partitions(schema_editor, table) or ())
-            run_with_short_locks(schema_editor.connection, statements)
+
+def replace_online(schema_editor, model, old, new):
+    """On PostgreSQL: build the `new` indexes beside the old ones (CONCURRENTLY, partition
+    by partition), then drop the `old` and give the new their names, with short locks."""
+    from logcenter.engines.postgres.partitions import layout_locked
+
+    with layout_locked(wait=True):
+        for index in new:
+            _build(schema_editor, model, index)
+        quote = schema_editor.quote_name
+        table = model._meta.db_table
+        statements = [f"DROP INDEX IF EXISTS {quote(index.name)}" for index in old]
+        for index in new:
+            building = index.name + BUILDING_SUFFIX
+            statements.append(f"ALTER INDEX {quote(building)} RENAME TO {quote(index.name)}")
+            statements.extend(
+                f"ALTER INDEX IF EXISTS {quote(_child_name(building, partition, table))} "
+                f"RENAME TO {quote(_child_name(index.name, partition, table))}"
+                for partition in _partitions(schema_editor, table) or ())
+        run_with_short_locks(schema_editor.connection, statements)
+
+
+class AddSearchIndexOnline(Operation):
+    """The trigram index of free text search (engines.postgres.search) on a log model's
+    searched `fields`, built while writes go on (as ReplaceIndexesOnline builds). PostgreSQL
+    only, and outside the model's state: other databases search without it. Needs the
+    pg_trgm extension (TrigramExtension before it) and `atomic = False`."""
+
+    reduces_to_sql = False
+    reversible = True
+    atomic = False
+
+    def __init__(self, model_name, fields):
+        self.model_name = model_name
+        self.fields = list(fields)
+
+    def deconstruct(self):
+        return (self.__class__.__qualname__, [self.model_name, self.fields], {})
+
+    def describe(self):
+        return f"Add the free text search index of {self.model_name} while writes go on"
+
+    @property
+    def migration_name_fragment(self):
+        return f"search_index_{self.model_name.lower()}"
+
+    def state_forwards(self, app_label, state):
+        pass  # not part of the model's state: a PostgreSQL-only index
+
+    def _index(self, schema_editor, model):
+        if (schema_editor.connection.vendor != "postgresql"
+                or not self.allow_migrate_model(schema_editor.connection.alias, model)):
+            return None
+        from logcenter.engines.postgres.search import search_index
+
+        return search_index(model, self.fields)
+
+    def database_forwards(self, app_label, schema_editor, from_state, to_state):
+        model = to_state.apps.get_model(app_label, self.model_name)
+        index = self._index(schema_editor, model)
+        if index is not None:
+            replace_online(schema_editor, model, [], [index])
+
+    def database_backwards(self, app_label, schema_editor, from_state, to_state):
+        model = from_state.apps.get_model(app_label, self.model_name)
+        index = self._index(schema_editor, model)
+        if index is not None:
+            run_with_short_locks(schema_editor.connection, [
+                f"DROP INDEX IF EXISTS {schema_editor.quote_name(index.name)}"])
 
 
 def run_with_short_locks(connection, statements):
