@@ -692,14 +692,15 @@ class LogFilterSet(filters.FilterSet):
         else None (then it is searched as text)."""
         if not IDENTIFIER_RE.fullmatch(value):
             return None
+        # Only the columns holding it (one index probe each): one column is one ordered
+        # index scan, where an OR of several would read every candidate of the window.
         condition = Q()
         for field in identifier_fields(self._meta.model):
             if field.attname in self.restricted or not _is_valid_for(field, value):
                 continue
-            condition |= Q(**{field.attname: value})
-        if not condition or not queryset.filter(condition).exists():
-            return None
-        return condition
+            if queryset.filter(**{field.attname: value}).exists():
+                condition |= Q(**{field.attname: value})
+        return condition or None
 
 
 # One token, as identifiers are pasted: letters, digits and the punctuation of IDs, keys
