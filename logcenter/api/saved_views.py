@@ -11,7 +11,6 @@ from logcenter.analytics import known_values
 from logcenter.core import presentation, saved_views
 from logcenter.core.access import access_for
 from logcenter.core.params import UNKNOWN, as_querydict, check_parameters
-from logcenter.core.query import InvalidLogQuery
 from logcenter.core.registry import registry
 from logcenter.core.serializers import UTCDateTimeField
 from logcenter.core.text import unstorable
@@ -21,7 +20,8 @@ from logcenter.models import SavedView
 class SavedViewSerializer(serializers.ModelSerializer):
     owner = serializers.CharField(source="owner.username", read_only=True)
     shared_with_role = serializers.CharField(source="shared_with_role.name", default=None,
-                                             read_only=True)
+                                             read_only=True, allow_null=True,
+                                             help_text="a role's name; null: private")
     created_at = UTCDateTimeField(read_only=True)
     updated_at = UTCDateTimeField(read_only=True)
     filters = serializers.DictField(child=serializers.ListField(child=serializers.CharField()))
@@ -76,12 +76,12 @@ def _params(data):
 
 
 def _write(call):
+    """A write of the saved_views service; its SavedViewError (a bad name, role, filter,
+    sort or column, by the body's field) is a 400."""
     try:
         return call()
     except saved_views.SavedViewError as exc:
         raise ValidationError(exc.errors) from None
-    except InvalidLogQuery as exc:
-        raise ValidationError({"filters": exc.api_errors()}) from None
 
 
 def _kind(slug, user):

@@ -12,7 +12,7 @@ from django.utils.translation import gettext
 
 from logcenter.core import admin_audit
 from logcenter.core.audit_actions import AuditAction
-from logcenter.core.query import PAGING, LogQuery
+from logcenter.core.query import PAGING, InvalidLogQuery, LogQuery
 from logcenter.core.presentation import DISPLAY
 from logcenter.core.services import audit_event_record
 from logcenter.models import ColumnPreference, SavedView
@@ -23,7 +23,8 @@ AUDITED_FIELDS = ("name", "kind", "filters", "ordering", "columns", "page_size",
 
 
 class SavedViewError(ValueError):
-    """`errors`: {field: [reasons]} (a 400 in the API, a message on the page)."""
+    """`errors`: {field: [reasons]}, the fields of a view as the API takes it (a 400 in the
+    API, a message on the page); a bad filter is `{"filters": {parameter: [reasons]}}`."""
 
     def __init__(self, errors):
         super().__init__(errors)
@@ -58,9 +59,27 @@ def _role(user, role):
     return found
 
 
+# The parameters of a list query that are a view's own fields; every other one is a filter.
+OWN_FIELDS = ("ordering", "columns", "page_size")
+
+
+def _query_errors(exc):
+    """A bad list query's reasons under the view's fields: its sort, columns and page size
+    by their names, the rest (filters, window, unknown parameters) under `filters`."""
+    errors, filters = {}, {}
+    for name, reasons in exc.api_errors().items():
+        (errors if name in OWN_FIELDS else filters)[name] = reasons
+    if filters:
+        errors["filters"] = filters
+    return SavedViewError(errors)
+
+
 def _query_fields(kind, user, params):
-    """The view's stored fields from a list query (validated: InvalidLogQuery)."""
-    query = LogQuery.parse(kind, user, params)
+    """The view's stored fields from a list query (validated: SavedViewError)."""
+    try:
+        query = LogQuery.parse(kind, user, params)
+    except InvalidLogQuery as exc:
+        raise _query_errors(exc) from None
     skip = PAGING | DISPLAY
     return {
         "filters": {k: v for k, v in query.params.lists() if k not in skip and v != [""]},
@@ -100,7 +119,7 @@ def _make_default(view):
 @transaction.atomic
 def saved_view_create(*, user, kind, name, params, role=None, is_default=False):
     """A new view of `kind` holding the list query `params` (a `view` in it is applied
-    first). SavedViewError for a bad name or role, InvalidLogQuery for bad parameters."""
+    first). SavedViewError for a bad name, role or parameter."""
     view = SavedView(owner=user, kind=kind.slug, name=_name(name), shared_with_role=_role(
         user, role), is_default=bool(is_default), **_query_fields(kind, user, params))
     if view.is_default:

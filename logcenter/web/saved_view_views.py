@@ -17,7 +17,6 @@ from django.views.decorators.http import require_POST
 
 from logcenter.core import presentation, saved_views
 from logcenter.core.access import access_for
-from logcenter.core.query import InvalidLogQuery
 from logcenter.core.registry import registry
 
 
@@ -103,7 +102,11 @@ def _back(kind, query=""):
 
 
 def _problems(errors):
-    return "; ".join(f"{name}: {' '.join(map(str, reasons))}" for name, reasons in errors.items())
+    """A SavedViewError's {field: [reasons]} as one line; a bad filter's reasons, under
+    `filters`, by the filter's name."""
+    return "; ".join(_problems(reasons) if isinstance(reasons, dict)
+                     else f"{name}: {' '.join(map(str, reasons))}"
+                     for name, reasons in errors.items())
 
 
 @login_required
@@ -120,10 +123,6 @@ def view_save(request, kind):
     except saved_views.SavedViewError as exc:
         messages.error(request, _("The view was not saved: {problems}").format(
             problems=_problems(exc.errors)))
-        return _back(kind, query)
-    except InvalidLogQuery as exc:
-        messages.error(request, _("The view was not saved: {problems}").format(
-            problems=_problems(exc.api_errors())))
         return _back(kind, query)
     messages.success(request, _("View “{name}” saved.").format(name=view.name))
     return _back(kind, f"view={view.pk}")

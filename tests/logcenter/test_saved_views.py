@@ -156,3 +156,33 @@ def test_columns_are_checked(staff):
     assert answer.status_code == 400 and list(answer.json()) == ["columns"]
     assert api.get("/api/v1/usage-records/?columns=all").status_code == 200
     assert registry["usage"].suggestions  # declared as data on the kind
+
+
+def test_a_bad_query_in_a_view_is_a_400_naming_the_views_field(client, staff):
+    """A view's filters, sort and columns are checked as the list checks them; the 400
+    names the body's field (a filter's reasons under `filters`, by the filter's name)."""
+    api = api_for(staff)
+
+    def refused(**fields):
+        answer = api.post("/api/v1/views/", {"name": "x", "kind": "usage", **fields},
+                          format="json")
+        assert answer.status_code == 400, answer.content
+        return answer.json()
+
+    assert refused(filters={"eventType": "x"}) == {"filters": {"unknown_parameters": [
+        "eventType"]}}
+    body = refused(filters={"start_time": "not-a-time", "cost_min": "1e309"})
+    assert sorted(body) == ["filters"] and sorted(body["filters"]) == ["cost_min", "start_time"]
+    assert list(refused(ordering="no_such_field")) == ["ordering"]
+    assert list(refused(columns=["nope"])) == ["columns"]
+    view = api.post("/api/v1/views/", {"name": "x", "kind": "usage"}, format="json").json()
+    changed = api.patch(f"/api/v1/views/{view['id']}/", {"filters": {"status": "maybe"}},
+                        format="json")
+    assert changed.status_code == 400 and list(changed.json()["filters"]) == ["status"]
+    assert not AuditEvent.objects.filter(resource_type="saved_view").exists()
+    # The page says why, by the filter's name, and saves nothing.
+    client.force_login(staff)
+    saved = client.post("/logs/usage/views/", {"name": "y", "query": "cost_min=1e309"},
+                        follow=True)
+    assert "cost_min:" in " ".join(str(m) for m in saved.context["messages"])
+    assert list(SavedView.objects.values_list("name", flat=True)) == ["x"]
