@@ -76,6 +76,9 @@ def page_context(request, kind, access, query, columns):
         "shareable_roles": list(saved_views.shareable_roles(user)),
         "column_choices": [(name, label, name in shown)
                            for name, label in presentation.available_columns(kind, access)],
+        # What the table shows when not its own columns (asked for, the view's, or the
+        # chooser's): a view saved from the page keeps them.
+        "shown_columns": ",".join(columns) if columns else "",
         "explicit_columns": ",".join(query.columns) if query is not None and query.columns
         and "columns" in request.GET else "",
         "view_ordering": query.params.get("ordering", "") if query is not None
@@ -112,13 +115,17 @@ def _problems(errors):
 @login_required
 @require_POST
 def view_save(request, kind):
-    """Save the list's query (sent as `query`) as a view."""
+    """Save the list's query (sent as `query`) as a view, with the columns the table
+    shows (`columns`)."""
     kind = _kind(kind, request.user)
     query = request.POST.get("query", "")[:8192]
+    params = QueryDict(query, mutable=True)
+    if request.POST.get("columns"):  # the columns shown, also when the chooser chose them
+        params.setlist("columns", [request.POST["columns"][:8192]])
     try:
         view = saved_views.saved_view_create(
             user=request.user, kind=kind, name=request.POST.get("name", ""),
-            params=QueryDict(query), role=request.POST.get("role") or None,
+            params=params, role=request.POST.get("role") or None,
             is_default=request.POST.get("is_default") == "on")
     except saved_views.SavedViewError as exc:
         messages.error(request, _("The view was not saved: {problems}").format(

@@ -186,3 +186,19 @@ def test_a_bad_query_in_a_view_is_a_400_naming_the_views_field(client, staff):
                         follow=True)
     assert "cost_min:" in " ".join(str(m) for m in saved.context["messages"])
     assert list(SavedView.objects.values_list("name", flat=True)) == ["x"]
+
+
+def test_a_view_saved_from_the_page_keeps_the_columns_shown(client, staff, rows):
+    """The chooser's columns are the user's, not the query's: the save form sends the
+    columns the table shows, so the view (and the API's `?view=`) has them too."""
+    client.force_login(staff)
+    client.post("/logs/usage/columns/", {"columns": ["platform_model", "cost"], "query": ""})
+    page = client.get("/logs/usage/?platform_model=gpt-4o")
+    assert 'name="columns" value="occurred_at,platform_model,cost"' in page.content.decode()
+    client.post("/logs/usage/views/", {"name": "gpt", "query": "platform_model=gpt-4o",
+                                       "columns": "occurred_at,platform_model,cost"})
+    view = SavedView.objects.get(owner=staff)
+    assert view.columns == ["occurred_at", "platform_model", "cost"]
+    answer = api_for(staff).get(f"/api/v1/usage-records/?view={view.pk}").json()["results"]
+    assert len(answer) == 2 and list(answer[0]) == ["kind", "event_id", "occurred_at",
+                                                    "platform_model", "cost"]
