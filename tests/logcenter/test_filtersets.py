@@ -174,7 +174,7 @@ def test_the_search_box_says_where_it_looks_for_this_viewer(staff):
     finance = MemberFactory(username="fin", roles=["Finance"])
     hints = {user.username: usage.filterset(data={}, access=access_for(user, usage))
              .form.fields["q"].help_text for user in (staff, finance)}
-    assert "error message" in hints[staff.username] and "request ID" in hints["fin"]
+    assert "error message" in hints[staff.username] and "whole ID" in hints["fin"]
     # Finance sees error messages masked, so its search does not look there either.
     assert "error message" not in hints["fin"]
     auth = registry["auth"].filterset(data={}).form.fields["q"].help_text
@@ -258,3 +258,25 @@ def test_free_text_is_answered_by_the_text_index(kind):
     assert f"Bitmap Index Scan on {name}" in plan, plan
     # Two letters make no trigram: no index condition, the search's own condition alone.
     assert engine_for(kind.model).text_candidates(kind.model, fields, "ab") is None
+
+
+def test_a_whole_name_is_its_fields_filter_and_part_of_one_is_text():
+    """A model name (or user name, action …) that some row holds whole is looked up in that
+    column's index alone, as its filter would; part of one is searched as text."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from tests.factories import FACTORIES
+
+    usage = FACTORIES["usage"]
+    model = usage(platform_model="gemini-flash", error_message="")
+    longer = usage(platform_model="gemini-flash-lite", error_message="")
+    mentioned = usage(platform_model="gpt-4o", error_message="gemini-flash was busy")
+    assert ids(run("usage", {"q": "gemini-flash"})) == {model.pk}
+    assert ids(run("usage", {"q": "gemini-fl"})) == {model.pk, longer.pk, mentioned.pk}
+    with CaptureQueriesContext(connection) as queries:
+        list(run("usage", {"q": "gemini-flash"}))
+    assert not any("LIKE" in q["sql"].upper() for q in queries.captured_queries)
+    actor = FACTORIES["audit"](action="dataset.archived")
+    FACTORIES["audit"](action="dataset.archived_twice")
+    assert ids(run("audit", {"q": "dataset.archived"})) == {actor.pk}
