@@ -291,17 +291,27 @@ def _grouped_or_cached(piece, query, epoch):
     scope, groups, hours: all in the statement) under the same version has the same answer."""
     if not piece.closed or not epoch.value:
         return _grouped(*piece, query)
+    return _cached(("totals", epoch.value, *_identity(piece), tuple(query.measures)),
+                   lambda: _grouped(*piece, query))
+
+
+def _identity(piece):
+    """What makes a piece's rows what they are: its statement, groups and sums."""
     sql, params = piece.queryset.query.sql_with_params()
-    digest = hashlib.sha256(repr((sql, params, piece.fields, sorted(piece.columns.items()),
-                                  query.measures)).encode()).hexdigest()
-    key = f"stats-closed:{epoch.value}:{digest}"
+    return sql, tuple(map(str, params)), tuple(piece.fields), tuple(sorted(piece.columns.items()))
+
+
+def _cached(identity, compute):
+    """compute(), kept in the cache under `identity` (which holds the closed hours' version);
+    computed as without a cache when the cache does not answer."""
+    key = "stats-closed:" + hashlib.sha256(repr(identity).encode()).hexdigest()
     try:
         found = cache.get(key)
     except Exception as error:  # the cache is down: read the rollup, as without it
         logger.warning("stats cache unavailable: %s", error)
-        return _grouped(*piece, query)
+        return compute()
     if found is None:
-        found = _grouped(*piece, query)
+        found = compute()
         try:
             cache.set(key, found, CLOSED_CACHE_SECONDS)
         except Exception as error:
@@ -406,12 +416,53 @@ def buckets(query, width, source="auto", limit=None):
     # are cut in UTC: the same edges, without the repeated hour of a DST change.
     tz = (dt_timezone.utc if width == "1m" or (width == "1h" and hour_aligned)
           else query.tz)
-    pieces = _pieces(query, trunc, source, tz)
-    found = engine_for(registry["usage"]).buckets(query, pieces, edges, tz)
+    found = _bucket_results(query, edges, trunc, source, tz)
     zeros = [] if query.group_fields else [_present(query, (), {m: 0 for m in query.measures})]
     return [{"start_time": _iso(edges[i]), "end_time": _iso(edges[i + 1]),
              "results": found.get(edges[i]) or [dict(z) for z in zeros]}
             for i in range(len(edges) - 1)]
+
+
+# Fewer closed buckets than this are read as they are: caching them would save nothing.
+CACHED_BUCKETS_FROM = 3
+
+
+def _bucket_results(query, edges, trunc, source, tz):
+    """{bucket start: presented groups}. The buckets wholly within the rollup's closed hours
+    (CLOSED_HOURS_LAG behind the clock, and past the raw rows of a partial first hour) come
+    from the cache, keyed by UsageRollupEpoch's version, while the rollup inbox holds none
+    of their hours: a bucket's groups are ranked within it, so a range of whole buckets is
+    answered apart from the others. The rest is read as always."""
+    engine = engine_for(registry["usage"])
+    if source == "raw" or not query.rollup_ok:
+        return engine.buckets(query, _pieces(query, trunc, source, tz), edges, tz)
+    closed_end = min(_floor_hour(timezone.now()) - CLOSED_HOURS_LAG, query.end)
+    first = next((i for i, edge in enumerate(edges) if edge >= query.start), len(edges))
+    last = max((i for i, edge in enumerate(edges) if edge <= closed_end), default=0)
+    with engine.one_snapshot():
+        epoch = _ClosedHoursEpoch()
+        if (last - first < CACHED_BUCKETS_FROM or not epoch.value
+                or _pending_within(engine, edges[first], edges[last])):
+            return engine.buckets(query, _pieces(query, trunc, source, tz), edges, tz)
+        found = {}
+        for start, end, cut in ((query.start, edges[first], edges[:first + 1]),
+                                (edges[last], query.end, edges[last:])):
+            if start < end:
+                part = replace(query, start=start, end=end)
+                found.update(engine.buckets(part, _pieces(part, trunc, source, tz), cut, tz))
+        closed = replace(query, start=edges[first], end=edges[last])
+        pieces = _pieces(closed, trunc, source, tz)
+        found.update(_cached(
+            ("buckets", epoch.value, *_identity(pieces[0]), query.limit_groups,
+             tuple(query.measures), tuple(query.group_names), str(tz)),
+            lambda: engine.buckets(closed, pieces, edges[first:last + 1], tz)))
+        return found
+
+
+def _pending_within(engine, start, end):
+    """Whether sums of [start, end) wait in the rollup inbox (a late row not yet folded)."""
+    return any(inbox.objects.filter(hour__gte=start, hour__lt=end).exists()
+               for inbox in engine.rollup_pending())
 
 
 def _utc(when, tz):

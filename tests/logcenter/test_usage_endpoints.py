@@ -87,4 +87,4 @@ def test_usage_page_shows_rates_and_quota(client):
                        occurred_at=timezone.now() - timedelta(seconds=5))
     client.force_login(member)
     html = client.get("/logs/usage/panels/").content.decode()
-    assert "1 rpm" in html and "77 tokens per minute" in html and "quota 1,234" in html
+    assert "1 rpm" in html and "77 tokens per minute" in html and "1,234 quota" in html
