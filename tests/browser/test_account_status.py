@@ -12,6 +12,7 @@ from django.conf import settings
 from playwright.sync_api import expect
 
 from logcenter.models import AuditEvent, AuthEvent
+from tests.browser.conftest import _wait_for_other_sessions_to_settle
 from tests.factories import MemberFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True),
@@ -73,5 +74,7 @@ def test_support_unlocks_an_account_locked_by_failed_sign_ins(browser, page, liv
         own = context.new_page()
         sign_in_form(own, live_server, "wanda", PASSWORD)
         own.wait_for_url(re.compile(r"/logs/"))
+        own.wait_for_load_state("networkidle")
     finally:
         context.close()
+        _wait_for_other_sessions_to_settle()

@@ -9,6 +9,7 @@ import pytest
 from playwright.sync_api import expect
 
 from logcenter.models import SavedView
+from tests.browser.conftest import ARTIFACTS, _wait_for_other_sessions_to_settle
 from tests.browser.test_console import sign_in, table_rows
 from tests.factories import StaffFactory, UsageRecordFactory
 
@@ -16,6 +17,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True),
               pytest.mark.xdist_group("browser")]
 
 PASSWORD = "correct-horse-battery"
+PAGE_OVERFLOW = "document.documentElement.scrollWidth - window.innerWidth"
 # The columns ticked in the chooser, in its order: `occurred_at` is fixed (always first),
 # `channel_id` is not one of the table's own columns.
 CHOSEN = ["platform_model", "upstream_name", "cost", "channel_id"]
@@ -99,3 +101,50 @@ def test_a_saved_view_restores_filters_and_columns(page, live_server):
         assert list(row) == ["kind", "event_id", *SHOWN]
         assert (row["platform_model"], row["upstream_name"], row["channel_id"]) == (
             "gpt-4o", "azure", "ch-7")
+
+
+@pytest.mark.parametrize("width, height", [(1280, 800), (390, 844)])
+def test_the_menus_open_as_panels_over_the_rows(browser, live_server, width, height):
+    """Each menu opens a panel over the page, inside the window at a desktop's and a
+    phone's size, without moving the rows or widening the page (screenshots in
+    test-artifacts/)."""
+    owner = StaffFactory(username=f"menus-{width}")
+    UsageRecordFactory.create_batch(3)
+    SavedView.objects.create(owner=owner, kind="usage", name="Errors of the week",
+                             filters={"status": ["error"]}, is_default=False)
+    SavedView.objects.create(owner=owner, kind="usage", name="GPT-4o by Azure, all columns",
+                             filters={"platform_model": ["gpt-4o"]}, columns=["occurred_at"])
+    context = browser.new_context(viewport={"width": width, "height": height})
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    try:
+        sign_in(page, live_server, owner.username, PASSWORD)
+        page.wait_for_load_state("networkidle")
+        ARTIFACTS.mkdir(exist_ok=True)
+        for menu in ("saved-views", "column-chooser"):
+            row = table_rows(page).first.bounding_box()
+            page.locator(f"#{menu} > summary").click()
+            body = page.locator(f"#{menu} .menu-body")
+            expect(body).to_be_visible()
+            box = body.bounding_box()
+            assert body.evaluate("e => getComputedStyle(e).position") == "absolute"
+            assert 0 <= box["x"] and box["x"] + box["width"] <= width, (menu, box)
+            assert box["width"] >= min(280, width - 24) and box["height"] <= height
+            assert page.evaluate(PAGE_OVERFLOW) <= 0
+            assert table_rows(page).first.bounding_box() == row  # over the rows, not above
+            # Its first and last controls are in the panel, not cut off by its edges.
+            for control in (body.locator("input:not([type=hidden])").first,
+                            body.locator("button").last):
+                inner = control.bounding_box()
+                assert box["y"] <= inner["y"] and inner["y"] + inner["height"] <= (
+                    box["y"] + box["height"]), (menu, control)
+                assert box["x"] <= inner["x"] and inner["x"] + inner["width"] <= (
+                    box["x"] + box["width"]), (menu, control)
+            assert body.evaluate("e => e.scrollWidth <= e.clientWidth")  # nothing sideways
+            page.screenshot(path=str(ARTIFACTS / f"menu-{menu}-{width}x{height}.png"))
+            page.locator(f"#{menu} > summary").click()
+            expect(body).to_be_hidden()
+    finally:
+        page.wait_for_load_state("networkidle")
+        context.close()
+        _wait_for_other_sessions_to_settle()
