@@ -6,8 +6,9 @@ Cases: through the service (logcenter.ingest.ingestion.ingest) and over HTTP
 (POST /api/v1/ingest/ to gunicorn with 2 workers, 2 client threads), then the fold of the
 rollup inbox those batches filled (the Celery beat job's work), a plain COPY of the
 same kind of batches straight into the table (the floor the indexes set), and that COPY into
-a scratch copy of the newest partition with 0, 2, 6, 12 and all of its indexes (what each
-costs). One JSON line each.
+a scratch copy of the newest partition with 0, 2, 6, 12, every B-tree and all of its indexes
+(what each costs; the difference of the last two is the free text search index's). One JSON
+line each.
 Uses DATABASE_URL, default postgres://postgres@127.0.0.1:5432/logcenter_bench.
 """
 
@@ -131,9 +132,10 @@ def bench_copy(batches):
     rollup_rebuild(min(times), max(times))
 
 
-def bench_index_floor(batches, steps=(0, 2, 6, 12, None)):
+def bench_index_floor(batches, steps=(0, 2, 6, 12, "btree", None)):
     """What the indexes cost: the same COPY into a scratch copy of the newest usage
-    partition holding none, some and all of its indexes (dropped at the end)."""
+    partition holding none, some, every B-tree ("btree": all but the search index) and all
+    of its indexes (dropped at the end)."""
     from django.db import connection
 
     from logcenter.models import UsageRecord
@@ -151,7 +153,9 @@ def bench_index_floor(batches, steps=(0, 2, 6, 12, None)):
                        [partition])
         definitions = [row[0] for row in cursor.fetchall()]
     for step in steps:
-        chosen = definitions if step is None else definitions[:step]
+        chosen = (definitions if step is None
+                  else [d for d in definitions if " USING gin " not in d] if step == "btree"
+                  else definitions[:step])
         with connection.cursor() as cursor:
             cursor.execute("DROP TABLE IF EXISTS lc_bench_floor")
             cursor.execute(f'CREATE TABLE lc_bench_floor (LIKE "{partition}" INCLUDING DEFAULTS)')

@@ -53,10 +53,13 @@ def rollup_fold():
         ctes.append(f"folded_{index} AS (INSERT INTO {table} (hour, {dims}, {sums}) "
                     f"SELECT hour, {dims}, {added} FROM taken GROUP BY hour, {dims} "
                     f"ON CONFLICT (hour, {dims}) DO UPDATE SET {_additive_update(table)})")
-    # Late rows (for hours readers may have cached as closed) make a new version of them.
+    # Late rows (for hours readers may have cached as closed) make a new version of them (the
+    # row comes back if a flush removed it).
     epoch = UsageRollupEpoch._meta.db_table
-    ctes.append(f"late AS (UPDATE {epoch} SET closed_hours_version = gen_random_uuid() "
-                f"WHERE id = 1 AND EXISTS (SELECT 1 FROM taken WHERE hour < %s))")
+    ctes.append(f"late AS (INSERT INTO {epoch} (id, closed_hours_version) "
+                f"SELECT 1, gen_random_uuid() WHERE EXISTS (SELECT 1 FROM taken WHERE hour < %s) "
+                f"ON CONFLICT (id) DO UPDATE SET closed_hours_version = "
+                f"excluded.closed_hours_version)")
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [FOLD_LOCK])
         if not cursor.fetchone()[0]:
