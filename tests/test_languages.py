@@ -269,6 +269,30 @@ def test_usage_list_in_traditional_chinese(staff_client, factories):
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize("slug", ["audit", "usage", "auth", "system"])
+def test_every_column_header_is_translated(staff_client, factories, slug):
+    # A column declared on the table (a badge, a request ID, a message) is headed by its
+    # model field's verbose name, translated, as the columns made from Meta.fields are.
+    factories[slug]()
+    html = staff_client.get(f"/logs/{slug}/", HTTP_ACCEPT_LANGUAGE="zh-TW").content.decode()
+    headers = {name: re.sub(r"<[^>]+>|[▼▲]", "", text).strip() for name, text in
+               re.findall(r'<th class="col-(\w+)">(.*?)</th>', html, re.S)}
+    assert len(headers) >= 6
+    english = {name: text for name, text in headers.items()
+               if not re.search(r"[\u4e00-\u9fff]", text)}
+    assert not english, f"{slug}: headers left in English: {english}"
+
+
+@pytest.mark.django_db
+def test_chart_legend_and_data_link_are_translated(staff_client, factories):
+    factories["system"](level="warning")
+    html = staff_client.get("/logs/system/panels/", HTTP_ACCEPT_LANGUAGE="zh-TW").content.decode()
+    assert "此圖表的資料" in html  # the chart's data link
+    legend = html[html.index('<div class="legend">'):]
+    assert "警告" in legend and "warning" not in legend  # a level is named, not stored
+
+
+@pytest.mark.django_db
 def test_usage_list_in_simplified_chinese(staff_client, factories):
     factories["usage"](platform_model="gpt-4o")
     html = staff_client.get("/logs/usage/", HTTP_ACCEPT_LANGUAGE="zh-CN").content.decode()

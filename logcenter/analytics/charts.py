@@ -17,6 +17,7 @@ from django.utils.html import escape
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy
+from django.utils.translation import pgettext
 
 from logcenter.core import units
 from logcenter.core.query import LogQuery
@@ -46,7 +47,7 @@ def choose_width(start, end):
 
 
 def stacked_bars_svg(buckets, *, unit, title, link, colours=None, width=960, height=230,
-                     data_link=None):
+                     data_link=None, labels=None):
     """buckets: [(start, end, {series: value})]. link(start, end, series) -> URL, or None
     for a segment that no list filter can show (OTHER: the rest of the models).
 
@@ -55,7 +56,9 @@ def stacked_bars_svg(buckets, *, unit, title, link, colours=None, width=960, hei
     the data behind the whole chart.
 
     Series stack and are listed biggest first, OTHER last; with `colours` (levels), in
-    that dict's order and colours instead."""
+    that dict's order and colours instead. `labels` names series in the reader's language
+    (a choice's label: a level); other series are data (models, events), shown as stored."""
+    labels = {**(labels or {}), OTHER: pgettext("chart legend", "other")}
     totals = _series_totals(buckets)
     if colours:
         rank = list(colours)
@@ -68,8 +71,9 @@ def stacked_bars_svg(buckets, *, unit, title, link, colours=None, width=960, hei
     tz = timezone.get_current_timezone_name()
     note = gettext("({unit}; times in {zone})").format(unit=UNIT_LABELS.get(unit, unit),
                                                        zone=tz)
-    data = (f' <a class="chart-data" href="{escape(data_link)}">'
-            f'{escape(gettext("Data behind this chart"))}</a>' if data_link else "")
+    data_words = gettext("Data behind this chart")  # not inside an f-string: xgettext skips those
+    data = (f' <a class="chart-data" href="{escape(data_link)}">{escape(data_words)}</a>'
+            if data_link else "")
     caption = (f'<figcaption>{escape(title)} <small class="muted">{escape(note)}</small>'
                f"{data}</figcaption>")
     if not top:  # nothing to draw: say so, rather than an empty plot under five zero labels
@@ -98,7 +102,8 @@ def stacked_bars_svg(buckets, *, unit, title, link, colours=None, width=960, hei
                 continue
             h = float(value) * scale
             y -= h
-            label = gettext("other (the rest, together)") if name == OTHER else name
+            label = gettext("other (the rest, together)") if name == OTHER else \
+                labels.get(name, name)
             tip = f"{label}: {_fmt(value, unit)} ({_when(start, end)})"
             rect = (f'<rect x="{x + 1:.1f}" y="{y:.1f}" width="{max(bar_w - 2, 1):.1f}" '
                     f'height="{h:.1f}" fill="{colour[name]}"><title>{escape(tip)}</title></rect>')
@@ -108,8 +113,8 @@ def stacked_bars_svg(buckets, *, unit, title, link, colours=None, width=960, hei
             parts.append(f'<text x="{x + bar_w / 2:.1f}" y="{height - lower + 14}" '
                          f'class="axis" text-anchor="middle">{escape(_tick(start, end))}</text>')
     parts.append("</svg>")
-    legend = "".join(f'<span><i style="background:{colour[name]}"></i>{escape(name)}</span>'
-                     for name in series)
+    legend = "".join(f'<span><i style="background:{colour[name]}"></i>'
+                     f'{escape(labels.get(name, name))}</span>' for name in series)
     return mark_safe(f'<figure class="chart-box">{caption}{"".join(parts)}'
                      f'<div class="legend">{legend}</div></figure>')
 
@@ -326,6 +331,8 @@ def event_panels(kind_slug, user, params):
         title=(gettext("{title} per hour") if width == "1h"
                else gettext("{title} per day")).format(title=title),
         colours=colours,
+        labels={value: str(label) for value, label in
+                kind.model._meta.get_field(field).flatchoices},
         link=lambda s, e, name: _list_link(kind_slug, params, s, e, {field: name},
                                            window_start=start),
         data_link=_list_link(kind_slug, params, start, end,

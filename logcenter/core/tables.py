@@ -16,6 +16,7 @@ from django.utils.dateformat import format as date_format
 from django.utils.formats import number_format
 from django.utils.html import conditional_escape, format_html
 from django.utils.safestring import mark_safe
+from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -90,6 +91,14 @@ class LogTable(tables.Table):
         return cell
 
 
+def field_label(model, name):
+    """A declared column's header: its model field's verbose name, translated when shown.
+    django-tables2 looks the field up only for columns it makes from Meta.fields (the rows
+    arrive as a list, not a queryset), so a declared column would otherwise be headed by its
+    attribute name, in English."""
+    return capfirst(model._meta.get_field(name).verbose_name)
+
+
 class BadgeColumn(tables.Column):
     """A choice shown as a coloured badge; the colour follows the stored value."""
 
@@ -99,8 +108,9 @@ class BadgeColumn(tables.Column):
 
 
 class AuditEventTable(LogTable):
-    result = BadgeColumn()
-    request_id = tables.Column(attrs={"td": {"class": "col-request"}})
+    result = BadgeColumn(verbose_name=field_label(AuditEvent, "result"))
+    request_id = tables.Column(verbose_name=field_label(AuditEvent, "request_id"),
+                               attrs={"td": {"class": "col-request"}})
 
     class Meta(LogTable.Meta):
         model = AuditEvent
@@ -114,7 +124,7 @@ class UsageRecordTable(LogTable):
     cost = tables.Column(verbose_name=gettext_lazy("Cost (USD)"), attrs={"td": {"class": "num"}})
     latency_ms = tables.Column(verbose_name=gettext_lazy("Latency (ms)"),
                                attrs={"td": {"class": "num"}})
-    status = BadgeColumn()
+    status = BadgeColumn(verbose_name=field_label(UsageRecord, "status"))
     is_stream = tables.Column(verbose_name=gettext_lazy("Stream"))
 
     class Meta(LogTable.Meta):
@@ -140,7 +150,7 @@ class UsageRecordTable(LogTable):
 
 
 class AuthEventTable(LogTable):
-    result = BadgeColumn()
+    result = BadgeColumn(verbose_name=field_label(AuthEvent, "result"))
 
     class Meta(LogTable.Meta):
         model = AuthEvent
@@ -149,8 +159,9 @@ class AuthEventTable(LogTable):
 
 
 class SystemEventTable(LogTable):
-    level = BadgeColumn()
-    message = tables.Column(attrs={"td": {"class": "truncate"}})
+    level = BadgeColumn(verbose_name=field_label(SystemEvent, "level"))
+    message = tables.Column(verbose_name=field_label(SystemEvent, "message"),
+                            attrs={"td": {"class": "truncate"}})
 
     class Meta(LogTable.Meta):
         model = SystemEvent
