@@ -485,3 +485,24 @@ def test_closed_buckets_come_from_the_cache_and_equal_the_raw_rows(staff, monkey
     assert buckets() == buckets("raw") != first
     rollup_rebuild()
     assert buckets() == buckets("raw")
+
+
+def test_an_open_range_reads_its_current_hour_whole_from_the_rollup(staff, monkeypatch):
+    """Without end_time the range ends now, and its current hour is the rollup's (with the
+    inbox's): no raw rows are read for it, however many that hour holds; with an end_time,
+    the partial last hour is read row by row, as before."""
+    UsageRecordFactory(cost=Decimal("1"), occurred_at=timezone.now() - timedelta(seconds=2))
+    UsageRecordFactory(cost=Decimal("2"), occurred_at=timezone.now() - timedelta(hours=3))
+    raw_spans, read_raw = [], stats._raw_pieces
+    monkeypatch.setattr(stats, "_raw_pieces", lambda query, start, end, *args: (
+        raw_spans.append((start, end)) if start < end else None,
+        read_raw(query, start, end, *args))[1])
+    this_hour = timezone.now().replace(minute=0, second=0, microsecond=0)
+    assert stats.totals(stats.parse(staff, {"range": "24h"}))[0]["cost"] == "3.00000000"
+    assert raw_spans and all(end <= this_hour for _, end in raw_spans)
+    raw_spans.clear()
+    end = timezone.now()
+    query = stats.parse(staff, {"start_time": (end - timedelta(days=1)).isoformat(),
+                                "end_time": end.isoformat()})
+    assert stats.totals(query)[0]["cost"] == "3.00000000"
+    assert any(start >= this_hour for start, _ in raw_spans)
