@@ -94,6 +94,7 @@ def copy_rows(batch):
     for item in batch:
         values = schema.clean({k: v for k, v in item.items() if k != "kind"}, now)
         values["ingested_at"] = now
+        values["ingested_by"], values["ingested_by_name"] = "bench", "bench"  # provenance
         rows.append([Jsonb(values[f.name]) if isinstance(f, models.JSONField)
                      else values[f.name] for f in fields])
     return ", ".join(f'"{f.column}"' for f in fields), rows
