@@ -177,6 +177,8 @@ def _phase(name, port, secret, reader, samples, args, open_loop):
            p50_ms=percentile(timings, 50), p95_ms=percentile(timings, 95),
            p99_ms=percentile(timings, 99),
            errors=sum(1 for _, _, status in results if status != 200),
+           error_statuses=sorted({f"{kind}: {status}" for kind, _, status in results
+                                  if status != 200}),
            events_stored=counts["stored"], events_per_s=counts["stored"] / elapsed,
            ingest_errors=counts["errors"],
            by_type={k: {"n": len(v), "p50_ms": round(percentile(v, 50), 1),
