@@ -199,6 +199,47 @@ def test_sorts_across_months_walk_the_index_in_probes_or_rank_the_matches(
     assert [r.pk for r in back.page.rows] == [r.pk for r in pages[-2].rows]
 
 
+@pytest.mark.postgres
+@pytest.mark.parametrize("anchor_batch", [500, 1, 2])
+@pytest.mark.parametrize("ordering", ["-cost", "latency_ms"])
+def test_combined_filters_rank_one_filters_entries_and_check_the_rest_by_row(
+        staff, factories, monkeypatch, ordering, anchor_batch):
+    """Two filters and a sort: the matches of the filter with fewer of them ranked on its
+    index entries, the candidates' rows checked against the other filter in batches (1 and
+    2: many batches, some without a match): every page forwards and back, each row once,
+    in order, as the walk and the ranking give them."""
+    from datetime import timedelta
+
+    from logcenter.engines.postgres import keyset, partitions
+
+    monkeypatch.setattr(keyset, "WALK_ENTRY_COST", 1e12)  # no walk: rank at once
+    monkeypatch.setattr(keyset, "ANCHOR_BATCH", anchor_batch)
+    monkeypatch.setattr(keyset, "planned_cost", lambda queryset: (  # one filter: cheaper
+        1e9 if all(f in str(queryset.query) for f in ("api_key_name", "platform_model"))
+        else 1.0))
+    used, anchored_rows = [], keyset._anchored_rows
+    monkeypatch.setattr(keyset, "_anchored_rows", lambda *args: used.append(args[0])
+                        or anchored_rows(*args))
+    now = timezone.now()
+    partitions.ensure_usage_partitions(now - timedelta(days=80), now)
+    rows = [factories["usage"](occurred_at=now - timedelta(days=days, minutes=i),
+                               api_key_name=key, platform_model=model, cost=Decimal(i % 5),
+                               latency_ms=i % 3)
+            for i, (days, key, model) in enumerate(
+                [(d, k, m) for d in (2, 35, 70) for k in ("a", "b") for m in ("gpt-4o", "o3")]
+                * 2)]
+    params = {"ordering": ordering, "range": "90d", "api_key": "a", "platform_model": "o3"}
+    pages = walk(staff, params)
+    assert len(used) == len(pages)  # every page through the anchor
+    key = ordering.lstrip("-")
+    expected = sorted([r for r in rows if r.api_key_name == "a" and r.platform_model == "o3"],
+                      key=lambda r: (getattr(r, key), r.pk), reverse=ordering.startswith("-"))
+    assert [row.pk for page in pages for row in page.rows] == [r.pk for r in expected]
+    back = selectors.log_list(registry["usage"], staff, {
+        **params, "page_size": "4", "cursor": pages[-1].prev_cursor.encode()})
+    assert [r.pk for r in back.page.rows] == [r.pk for r in pages[-2].rows]
+
+
 def test_a_sorted_page_with_an_end_far_ahead_cuts_only_at_partitions(
         staff, factories, monkeypatch, api_client, staff_client):
     from logcenter.engines.postgres import keyset, partitions

@@ -8,8 +8,10 @@ from django.db.models import F
 from django.db.models.fields.tuple_lookups import (Tuple, TupleGreaterThanOrEqual,
                                                    TupleLessThanOrEqual)
 
+from logcenter.core.filters import NEGATION_PREFIX
 from logcenter.core.pagination import (NEXT, Cursor, keyset_page, keyset_queryset, page_of,
                                        reads_descending, sorted_matches)
+from logcenter.core.query import PAGING, WINDOW
 from logcenter.models import UsageRecord
 
 
@@ -70,17 +72,77 @@ def page(kind, filterset, queryset, carried=None):
     planned = None
     if carried is None:
         planned = planned_rows(queryset)
-    ranking = keyset_queryset(queryset, ordering, cursor, sort_matches=True)
-    walk_budget = WALK_SHARE * planned_cost(
-        ranking.values_list("pk", "occurred_at")[:size + 1]) / max(WALK_ENTRY_COST, 1e-9)
     start, _, _ = filterset.time_window
     window = UsageRecord.objects.filter(occurred_at__lt=filterset.window_end)
     if start is not None:
         window = window.filter(occurred_at__gte=start)
-    return _walked_page(window, queryset, ordering, cursor, size, walk_budget), planned
+    ranking = keyset_queryset(queryset, ordering, cursor, sort_matches=True)
+    ranking_cost = planned_cost(ranking.values_list("pk", "occurred_at")[:size + 1])
+    anchor = _anchor(filterset, window)
+    if anchor is not None:
+        anchored = keyset_queryset(anchor, ordering, cursor, sort_matches=True)
+        anchored_cost = planned_cost(anchored.values_list("pk", "occurred_at")[:ANCHOR_BATCH])
+        if anchored_cost < ranking_cost:
+            ranking_cost = anchored_cost
+        else:
+            anchor = None
+    walk_budget = WALK_SHARE * ranking_cost / max(WALK_ENTRY_COST, 1e-9)
+    return _walked_page(window, queryset, ordering, cursor, size, walk_budget, anchor), planned
 
 
-def _walked_page(window, queryset, ordering, cursor, size, walk_budget):
+# Combined filters: the candidates ranked on the anchor's index entries at a time, first
+# this many, then PROBE_GROWTH times more.
+ANCHOR_BATCH = 500
+
+
+def _anchor(filterset, window):
+    """Of two or more filters, the one with the fewest matches in the window (the planner's
+    estimate), applied alone to the window; else None. Every filter's index carries the sort
+    keys, so its matches rank on index entries alone, where all the filters together must
+    read each match's row to rank it."""
+    data = filterset.form.cleaned_data
+    used = [name for name in filterset.filters
+            if name not in WINDOW | PAGING | {"q"} and not name.startswith(NEGATION_PREFIX)
+            and data.get(name) not in (None, "", [])]
+    if len(used) < 2:
+        return None
+    candidates = []
+    for name in used:
+        alone = filterset.filters[name].filter(window, data[name])
+        if _leads_an_index(filterset.filters[name].field_name):
+            candidates.append((planned_rows(alone), alone))
+    return min(candidates, key=lambda found: found[0])[1] if candidates else None
+
+
+def _leads_an_index(field_name):
+    return any(index.fields and index.fields[0] == field_name
+               for index in UsageRecord._meta.indexes)
+
+
+def _anchored_rows(anchor, queryset, ordering, reached, limit):
+    """The first `limit` matches of `queryset` past `reached`: the anchor's matches in sort
+    order, ranked on its index entries (index-only), in growing batches, each batch's rows
+    read by primary key with every filter applied; the first batch is enough when the other
+    filters keep a good share of the anchor's matches."""
+    key = ordering.lstrip("-")
+    rows, position, batch = [], reached, ANCHOR_BATCH
+    direction = reached.direction if reached is not None else NEXT
+    while len(rows) < limit:
+        keys = list(keyset_queryset(anchor, ordering, position, sort_matches=True)
+                    .values_list(key, "pk", "occurred_at")[:batch])
+        if not keys:
+            break
+        found = {(row.pk, row.occurred_at): row for row in queryset.filter(
+            pk__in=[pk for _, pk, _ in keys], occurred_at__in={when for _, _, when in keys})}
+        rows += [found[pk, when] for _, pk, when in keys if (pk, when) in found]
+        if len(keys) < batch:
+            break
+        position = Cursor(ordering, keys[-1][0], keys[-1][1], direction)
+        batch *= PROBE_GROWTH
+    return rows[:limit]
+
+
+def _walked_page(window, queryset, ordering, cursor, size, walk_budget, anchor=None):
     key = ordering.lstrip("-")
     descending = reads_descending(ordering, cursor)
     reached = cursor  # the walk's position: every entry up to it has been read
@@ -101,6 +163,9 @@ def _walked_page(window, queryset, ordering, cursor, size, walk_budget):
                          cursor.direction if cursor is not None else NEXT)
         entries *= PROBE_GROWTH
     # Ranking what is left costs less than walking on (or the matches are few).
+    if anchor is not None:
+        more = _anchored_rows(anchor, queryset, ordering, reached, size + 1 - len(rows))
+        return page_of(rows + more, ordering, cursor, size)
     ranked = keyset_queryset(queryset, ordering, reached, sort_matches=True)
     more, count = sorted_matches(ranked, size + 1 - len(rows))
     return page_of(rows + more, ordering, cursor, size, ranked=len(rows) + count)
