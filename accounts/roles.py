@@ -8,6 +8,8 @@ such an edit. (The data migration that first made the groups, accounts 0002, kee
 list: a migration runs the same whatever the code becomes.)
 """
 
+from django.utils.translation import pgettext_lazy
+
 ADMINISTRATOR = "Administrator"
 # The roles, and their permissions outside the log kinds.
 ROLE_NAMES = ("Administrator", "Auditor", "Support", "Finance", "Member")
@@ -25,6 +27,30 @@ CONSOLE_PERMISSIONS = {
     "Support": ["accounts.unlock_user"],
 }
 DEFAULT_ROLE = "Member"
+# What the console shows for a role: the group's name (stored, English) stays the key; any
+# other group shows its own name (role_label).
+ROLE_LABELS = {
+    "Administrator": pgettext_lazy("role", "Administrator"),
+    "Auditor": pgettext_lazy("role", "Auditor"),
+    "Support": pgettext_lazy("role", "Support"),
+    "Finance": pgettext_lazy("role", "Finance"),
+    "Member": pgettext_lazy("role", "Member"),
+}
+
+
+def role_label(group):
+    """A role (a Group or its name) as the console shows it: the product's roles translated,
+    any other group by its own name."""
+    name = getattr(group, "name", group)
+    return ROLE_LABELS.get(name, name)
+
+
+def user_role_labels(user):
+    """The user's roles, translated, in name order (one query)."""
+    if not getattr(user, "is_authenticated", False):
+        return []
+    return [role_label(name) for name in
+            user.groups.order_by("name").values_list("name", flat=True)]
 
 
 def role_permissions():

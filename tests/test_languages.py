@@ -344,3 +344,104 @@ def test_api_rows_keep_english_field_names_and_values(api_client, factories):
 def test_a_request_leaves_no_language_behind(client):
     client.get("/accounts/login/", HTTP_ACCEPT_LANGUAGE="zh-TW")
     assert translation.get_language() == settings.LANGUAGE_CODE
+
+
+@pytest.mark.django_db
+def test_ingest_reasons_follow_accept_language_and_field_names_stay_english(staff):
+    from rest_framework.test import APIClient
+
+    from accounts.models import ApiKey
+    from logcenter.models import SystemEvent
+
+    _, secret = ApiKey.generate(owner=staff, name="gateway", scopes=["ingest"],
+                                kinds=["usage"])
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {secret}")
+    bad = [{"kind": "usage", "event_id": "not-a-uuid", "occurred_at": "2026-11-20T10:00:00",
+            "platform_model": 7, "username": "alice", "prompt_tokens": 1,
+            "completion_tokens": 1, "cost": "0.1", "bogus": 1}]
+
+    def reasons(language):
+        response = api.post("/api/v1/ingest/", bad, format="json",
+                            HTTP_ACCEPT_LANGUAGE=language)
+        assert response.status_code == 200 and response.json()["rejected"] == 1
+        return {e["field"]: e["reason"] for e in response.json()["errors"]}
+
+    assert reasons("zh-TW") == {"bogus": "不是該類日誌的欄位", "event_id": "必須是 UUID",
+                                "occurred_at": "需要時區偏移（例如 Z 或 +08:00）",
+                                "platform_model": "必須是字串"}
+    hans = reasons("zh-CN")
+    assert hans["platform_model"] == "必须是字符串" and hans["bogus"] == "不是该类日志的字段"
+    assert reasons("en")["platform_model"] == "must be a string"
+    # A placeholder survives: the length in the sentence.
+    long = [dict(bad[0], event_id=None, occurred_at=None, platform_model="x" * 300, bogus=None)]
+    long[0].pop("bogus"), long[0].pop("event_id"), long[0].pop("occurred_at")
+    response = api.post("/api/v1/ingest/", long, format="json", HTTP_ACCEPT_LANGUAGE="zh-TW")
+    assert response.json()["errors"][0]["field"] == "platform_model"
+    assert response.json()["errors"][0]["reason"].startswith("超過 ") and "個字元" in \
+        response.json()["errors"][0]["reason"]
+    # A body the API cannot read: the message too.
+    response = api.generic("POST", "/api/v1/ingest/", "{}", content_type="application/json",
+                           HTTP_ACCEPT_LANGUAGE="zh-CN")
+    assert response.status_code == 400
+    assert response.json()["detail"] == "请求体必须是由事件组成的 JSON 数组（或 NDJSON）。"
+    # What is stored stays English (a warning's details, when it is written).
+    for event in SystemEvent.objects.filter(event="ingestion.rejected"):
+        assert all(e["reason"].isascii() for e in event.details["first_errors"])
+
+
+@pytest.mark.django_db
+def test_a_rejected_batch_is_stored_in_english(staff, settings):
+    from rest_framework.test import APIClient
+
+    from accounts.models import ApiKey
+    from logcenter.models import SystemEvent
+
+    settings.LOGCENTER = {**settings.LOGCENTER, "INGEST_REJECT_ALERT": 1}
+    _, secret = ApiKey.generate(owner=staff, name="gateway", scopes=["ingest"],
+                                kinds=["usage"])
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {secret}")
+    response = api.post("/api/v1/ingest/", [{"kind": "usage", "platform_model": 7}],
+                        format="json", HTTP_ACCEPT_LANGUAGE="zh-TW")
+    assert response.json()["errors"][0]["reason"] == "必須是字串"
+    event = SystemEvent.objects.get(event="ingestion.rejected")
+    assert event.details["first_errors"][0]["reason"] == "must be a string"
+
+
+@pytest.mark.django_db
+def test_export_api_errors_follow_accept_language_and_keys_stay_english(api_client):
+    body = {"kind": "usage", "format": "csv", "columns": ["bogus_column"]}
+    response = api_client.post("/api/v1/exports/", body, format="json",
+                               HTTP_ACCEPT_LANGUAGE="zh-TW")
+    assert response.status_code == 400 and list(response.json()) == ["columns"]
+    assert response.json()["columns"][0].startswith("未知的欄位 bogus_column；可用的欄位：")
+    response = api_client.post("/api/v1/exports/", body, format="json",
+                               HTTP_ACCEPT_LANGUAGE="zh-CN")
+    assert response.json()["columns"][0].startswith("未知的列 bogus_column；可用的列：")
+    response = api_client.post("/api/v1/exports/", {"kind": "usage", "format": "csv",
+                                                    "include_digests": True}, format="json",
+                               HTTP_ACCEPT_LANGUAGE="zh-TW")
+    assert response.json() == {"include_digests": ["需要 json 或 ndjson 格式。"]}
+    response = api_client.post("/api/v1/exports/", body, format="json")
+    assert response.json()["columns"][0].startswith("Unknown column bogus_column;")
+
+
+@pytest.mark.django_db
+def test_the_top_bar_shows_the_role_translated(staff_client):
+    html = staff_client.get("/logs/usage/", HTTP_ACCEPT_LANGUAGE="zh-TW").content.decode()
+    assert 'class="muted user-role" title="你的角色">管理員</span>' in html
+    html = staff_client.get("/logs/usage/", HTTP_ACCEPT_LANGUAGE="zh-CN").content.decode()
+    assert 'title="你的角色">管理员</span>' in html
+    html = staff_client.get("/logs/usage/").content.decode()
+    assert 'title="Your role">Administrator</span>' in html
+
+
+def test_role_labels_fall_back_to_the_group_name():
+    from accounts.roles import ROLE_NAMES, role_label
+
+    assert set(ROLE_NAMES) <= {str(role_label(name)) for name in ROLE_NAMES} | set(ROLE_NAMES)
+    with translation.override("zh-hant"):
+        assert [str(role_label(name)) for name in ROLE_NAMES] == [
+            "管理員", "稽核員", "技術支援", "財務", "成員"]
+        assert role_label("Night shift") == "Night shift"

@@ -2,6 +2,7 @@
 
 from django.http import FileResponse, JsonResponse
 from django.urls import reverse
+from django.utils.translation import gettext
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound, ValidationError
@@ -94,14 +95,16 @@ class ExportCreateSerializer(serializers.Serializer):
 
     def validate(self, data):
         if data.get("include_digests") and data.get("format") not in exports.DIGEST_FORMATS:
-            raise ValidationError({"include_digests": ["Needs the json or ndjson format."]})
+            raise ValidationError({"include_digests": [
+                gettext("Needs the json or ndjson format.")]})
         return data
 
     def validate_columns(self, value):
         ok = value is None or isinstance(value, str) or (
             isinstance(value, list) and all(isinstance(name, str) for name in value))
         if not ok:
-            raise ValidationError('A list of field names, a comma-separated string, or "all".')
+            raise ValidationError(gettext('A list of field names, a comma-separated string, or '
+                                          '"all".'))
         return value
 
     def to_internal_value(self, data):
@@ -218,5 +221,5 @@ class ExportDownloadView(APIView):
         check_parameters(request.query_params, known=())
         job = get_object_or_404(ExportJob, export_id=export_id)
         if job.user_id != request.user.pk:
-            raise NotFound("No such export.")
+            raise NotFound(gettext("No such export."))
         return download_response(job, request.user)

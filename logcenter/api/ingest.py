@@ -4,6 +4,7 @@ import json
 
 from django.conf import settings
 from django.utils.decorators import method_decorator
+from django.utils.translation import gettext, gettext_lazy
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.utils import OpenApiExample, extend_schema, inline_serializer
 from rest_framework import serializers, status
@@ -13,7 +14,7 @@ from rest_framework.views import APIView
 
 from accounts.authentication import ApiKeyAuthentication
 
-from logcenter.ingest.ingestion import Source, loads, reject_alert_threshold
+from logcenter.ingest.ingestion import BODY_MAX_DEPTH, Source, loads, reject_alert_threshold
 from logcenter.models import SystemEvent
 from logcenter.core.params import check_parameters
 from logcenter.core.services import events_ingest, system_event_record
@@ -24,23 +25,29 @@ NDJSON = "application/x-ndjson"
 class PayloadTooLarge(APIException):
     status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
     default_code = "payload_too_large"
+    default_detail = gettext_lazy("The body is too large.")
 
 
 class IngestRequiresKey(PermissionDenied):
-    default_detail = "Ingestion needs an API key with the 'ingest' scope."
+    default_detail = gettext_lazy("Ingestion needs an API key with the 'ingest' scope.")
 
 
 def _loads(text, what, line=None):
     """One JSON document; ParseError naming the line for malformed text, or for text nested
-    too deeply (checked before parsing, so no depth reaches a RecursionError)."""
+    too deeply (checked before parsing, so no depth reaches a RecursionError). The parser's
+    own detail (json's `msg`) stays English."""
     try:
         return loads(text)
     except json.JSONDecodeError as error:
-        raise ParseError(f"Malformed {what} at line {line or error.lineno}, column "
-                         f"{error.colno}: {error.msg}.") from None
-    except (ValueError, RecursionError) as error:
-        where = f" at line {line}" if line else ""
-        raise ParseError(f"The {what}{where} is {error}.") from None
+        raise ParseError(gettext("Malformed {format} at line {line}, column {column}: "
+                                 "{detail}.").format(format=what, line=line or error.lineno,
+                                                     column=error.colno,
+                                                     detail=error.msg)) from None
+    except (ValueError, RecursionError):
+        message = (gettext("The {format} at line {line} is nested more than {depth} levels "
+                           "deep.") if line else
+                   gettext("The {format} is nested more than {depth} levels deep."))
+        raise ParseError(message.format(format=what, line=line, depth=BODY_MAX_DEPTH)) from None
 
 
 def parse_batch(body: bytes, content_type: str):
@@ -51,7 +58,7 @@ def parse_batch(body: bytes, content_type: str):
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
-        raise ParseError("The body must be UTF-8.") from None
+        raise ParseError(gettext("The body must be UTF-8.")) from None
     if content_type.startswith(NDJSON):
         items = []
         for number, line in enumerate(text.splitlines(), start=1):
@@ -61,7 +68,7 @@ def parse_batch(body: bytes, content_type: str):
         return items
     data = _loads(text, "JSON")
     if not isinstance(data, list):
-        raise ParseError("The body must be a JSON array of events (or NDJSON).")
+        raise ParseError(gettext("The body must be a JSON array of events (or NDJSON)."))
     return data
 
 
@@ -77,7 +84,8 @@ class IngestView(APIView):
     def check_permissions(self, request):
         key = request.auth
         if request.user is None or not getattr(request.user, "is_authenticated", False):
-            self.permission_denied(request, message="Send 'Authorization: Bearer <key>'.")
+            self.permission_denied(request,
+                                   message=gettext("Send 'Authorization: Bearer <key>'."))
         if key is None or not key.has_scope("ingest"):
             raise IngestRequiresKey()
 
@@ -103,13 +111,16 @@ class IngestView(APIView):
         max_bytes, max_events = limits["INGEST_MAX_BYTES"], limits["INGEST_MAX_EVENTS"]
         declared = request.META.get("CONTENT_LENGTH") or "0"
         if declared.isdigit() and int(declared) > max_bytes:
-            raise PayloadTooLarge(f"The body is larger than {max_bytes} bytes.")
+            raise PayloadTooLarge(gettext("The body is larger than {max_bytes} bytes.").format(
+                max_bytes=max_bytes))
         body = request._request.read(max_bytes + 1)
         if len(body) > max_bytes:
-            raise PayloadTooLarge(f"The body is larger than {max_bytes} bytes.")
+            raise PayloadTooLarge(gettext("The body is larger than {max_bytes} bytes.").format(
+                max_bytes=max_bytes))
         items = parse_batch(body, request.content_type or "")
         if len(items) > max_events:
-            raise PayloadTooLarge(f"At most {max_events} events per request; got {len(items)}.")
+            raise PayloadTooLarge(gettext("At most {max_events} events per request; got {count}.")
+                                  .format(max_events=max_events, count=len(items)))
         result = events_ingest(items, source=Source.for_key(request.auth))
         if result.rejected >= reject_alert_threshold():
             system_event_record(
@@ -118,6 +129,6 @@ class IngestView(APIView):
                         f"{request.auth.prefix}",
                 resource_type="api_key", resource_id=str(request.auth.pk),
                 details={"rejected": result.rejected, "batch": len(items),
-                         "first_errors": result.errors[:5]},
+                         "first_errors": result.stored_errors(5)},
             )
         return Response(result.as_dict(), status=status.HTTP_200_OK)

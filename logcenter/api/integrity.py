@@ -10,6 +10,7 @@ from datetime import timezone as dt_timezone
 from django.conf import settings
 from django.db.models import Sum
 from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.exceptions import PermissionDenied, ValidationError
@@ -97,17 +98,18 @@ def _time(params, name):
         return None
     value = parse_datetime(text) if len(text) <= 64 else None
     if value is None:
-        raise ValidationError({name: ["An ISO 8601 time is required."]})
+        raise ValidationError({name: [gettext("An ISO 8601 time is required.")]})
     return value if value.tzinfo else value.replace(tzinfo=dt_timezone.utc)
 
 
 def _verifiable_kind(request, slug):
     kind = registry.get(slug) if slug else None
     if kind is None:
-        raise ValidationError({"kind": [f"One of: {', '.join(k.slug for k in registry)}."]})
+        raise ValidationError({"kind": [gettext("One of: {choices}.").format(
+            choices=", ".join(k.slug for k in registry))]})
     if not access_for(request.user, kind).can_view_all:
-        raise PermissionDenied(f"Verifying {kind.label.lower()} logs needs the permission to "
-                               "see all of them.")
+        raise PermissionDenied(gettext("Verifying {kind} logs needs the permission to see all "
+                                       "of them.").format(kind=kind.label.lower()))
     return kind
 
 
@@ -126,7 +128,7 @@ class VerifyView(APIView):
         kind = _verifiable_kind(request, request.query_params.get("kind"))
         start, end = _time(request.query_params, "from"), _time(request.query_params, "to")
         if start and end and start >= end:
-            raise ValidationError({"from": ["Must be before to."]})
+            raise ValidationError({"from": [gettext("Must be before to.")]})
         lo, hi = _block_range(kind.slug, start, end)
         rows = 0
         if lo is not None:
@@ -134,9 +136,10 @@ class VerifyView(APIView):
                                               ).aggregate(n=Sum("row_count"))["n"] or 0
         budget = settings.LOGCENTER_INTEGRITY["VERIFY_API_MAX_ROWS"]
         if rows > budget:
-            raise ValidationError({"kind": [
-                f"{rows:,} sealed rows selected; the API verifies at most {budget:,} per "
-                "request. Narrow it with from and to, or run manage.py verify_logs."]})
+            raise ValidationError({"kind": [gettext(
+                "{rows} sealed rows selected; the API verifies at most {budget} per request. "
+                "Narrow it with from and to, or run manage.py verify_logs.").format(
+                    rows=f"{rows:,}", budget=f"{budget:,}")]})
         report, = verify_and_report([kind], requested_by=request.user.get_username(),
                                     start=start, end=end)
         return Response(report)

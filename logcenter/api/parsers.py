@@ -6,6 +6,7 @@ and Infinity, which no field of ours can hold.
 
 import json
 
+from django.utils.translation import gettext
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import JSONParser
 
@@ -31,8 +32,9 @@ class StrictJSONParser(JSONParser):
         try:
             text = stream.read().decode(encoding)
         except UnicodeDecodeError:
-            raise ParseError("The body must be UTF-8.") from None
+            raise ParseError(gettext("The body must be UTF-8.")) from None
         try:
             return loads_strict(text)
         except ValueError as exc:
-            raise ParseError(f"JSON parse error: {exc}") from None
+            # The parser's detail stays English (json's own words).
+            raise ParseError(gettext("JSON parse error: {detail}").format(detail=exc)) from None

@@ -23,6 +23,7 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.db import DEFAULT_DB_ALIAS, connections, models, transaction
 from django.utils import timezone, translation
+from django.utils.translation import gettext
 
 from logcenter.core.access import MASK, access_for
 from logcenter.engines import engine_for
@@ -77,13 +78,16 @@ def export_create(*, user, kind_slug, fmt, params, excel_bom=None, include_diges
     reads a BOM-less UTF-8 CSV in the system's legacy code page), off otherwise."""
     kind = registry.get(kind_slug)
     if kind is None:
-        raise ValueError(f"kind must be one of: {', '.join(k.slug for k in registry)}")
+        raise ValueError(gettext("kind must be one of: {choices}").format(
+            choices=", ".join(k.slug for k in registry)))
     if fmt not in ExportJob.Format.values:
-        raise ValueError(f"format must be one of: {', '.join(ExportJob.Format.values)}")
+        raise ValueError(gettext("format must be one of: {choices}").format(
+            choices=", ".join(ExportJob.Format.values)))
     if include_digests and fmt not in DIGEST_FORMATS:
-        raise ValueError("include_digests needs the JSON or NDJSON format")
+        raise ValueError(gettext("include_digests needs the JSON or NDJSON format"))
     if not access_for(user, kind).can_export:
-        raise PermissionDenied(f"Your role may not export {kind.label.lower()} logs.")
+        raise PermissionDenied(gettext("Your role may not export {kind} logs.").format(
+            kind=kind.label.lower()))
     params_dict = LogQuery.parse(kind, user, params).all_pages()  # bad input fails now
     names = export_column_names(kind, access_for(user, kind), fmt, columns, include_digests)
     if excel_bom is None:
@@ -126,7 +130,7 @@ def enqueue(job):
 def export_retry(job):
     """Run a failed (or expired) export again, from scratch."""
     if job.status not in (ExportJob.Status.FAILED, ExportJob.Status.EXPIRED):
-        raise ValueError("Only a failed or expired export can be retried.")
+        raise ValueError(gettext("Only a failed or expired export can be retried."))
     ExportJob.objects.filter(pk=job.pk).update(
         status=ExportJob.Status.QUEUED, error="", rows_written=0, finished_at=None,
         started_at=None, file_name="", size_bytes=0)
@@ -162,7 +166,8 @@ def export_column_names(kind, access, fmt, columns, include_digests=False):
         columns = [c.strip() for c in columns.split(",") if c.strip()]
     if include_digests:
         if columns and columns != [ALL_COLUMNS]:
-            raise InvalidExportOption("columns", "include_digests needs every column (all).")
+            raise InvalidExportOption("columns",
+                                      gettext("include_digests needs every column (all)."))
         return allowed
     if columns == [ALL_COLUMNS]:
         return allowed
@@ -172,10 +177,11 @@ def export_column_names(kind, access, fmt, columns, include_digests=False):
         return [name for name in default_columns(kind) if name in allowed]
     unknown = [name for name in columns if name not in allowed]
     if unknown:
-        raise InvalidExportOption("columns", f"Unknown column {unknown[0]}; the columns are: "
-                                  f"{', '.join(allowed)}, or all.")
+        raise InvalidExportOption("columns", gettext(
+            "Unknown column {column}; the columns are: {columns}, or all.").format(
+                column=unknown[0], columns=", ".join(allowed)))
     if len(set(columns)) != len(columns):
-        raise InvalidExportOption("columns", "A column is named twice.")
+        raise InvalidExportOption("columns", gettext("A column is named twice."))
     return columns
 
 
@@ -531,12 +537,12 @@ def export_file(job, user):
     """The finished file's path, after checking permission again at download time."""
     kind = registry[job.kind]
     if job.user_id != user.pk or not access_for(user, kind).can_export:
-        raise PermissionDenied("This export is not yours to download.")
+        raise PermissionDenied(gettext("This export is not yours to download."))
     if job.status != ExportJob.Status.COMPLETED:
-        raise FileNotFoundError("The export is not ready.")
+        raise FileNotFoundError(gettext("The export is not ready."))
     path = export_dir() / job.file_name
     if not path.exists():
-        raise FileNotFoundError("The export file is gone.")
+        raise FileNotFoundError(gettext("The export file is gone."))
     return path
 
 

@@ -24,7 +24,9 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import models, transaction
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.text import format_lazy
+from django.utils.translation import gettext_lazy as _
 
 from logcenter.analytics import rollups
 from logcenter.engines import engine_for
@@ -70,10 +72,18 @@ CONSOLE_SOURCE = Source(CONSOLE, "Logcenter console")
 
 
 class FieldError(Exception):
+    """A bad field: `field` is its name (English, as sent), `reason` a lazy translation,
+    rendered in the reader's language by the API's response and in English by str() (logs)
+    and by stored_errors (what a system event keeps)."""
+
     def __init__(self, field, reason):
-        super().__init__(f"{field}: {reason}")
+        super().__init__(field, reason)
         self.field = field
         self.reason = reason
+
+    def __str__(self):
+        with translation.override("en"):
+            return f"{self.field}: {self.reason}"
 
 
 class InvalidEvent(FieldError):
@@ -93,9 +103,16 @@ class IngestResult:
     event_ids: list = field(default_factory=list)  # per input item; None when rejected
 
     def as_dict(self):
+        """The API's answer: the reasons in the active language (the request's)."""
         return {"accepted": self.accepted, "duplicates": self.duplicates,
-                "rejected": self.rejected, "errors": self.errors,
+                "rejected": self.rejected,
+                "errors": [{**error, "reason": str(error["reason"])} for error in self.errors],
                 "event_ids": self.event_ids}
+
+    def stored_errors(self, limit=None):
+        """The errors with their reasons in English: what is stored (a system event)."""
+        with translation.override("en"):
+            return [{**error, "reason": str(error["reason"])} for error in self.errors[:limit]]
 
 
 # --- reading a body -----------------------------------------------------------------
@@ -188,15 +205,16 @@ def _bad_char_reason(value):
     if found is None:
         return None
     if found == "nul":
-        return "must not contain NUL characters"
-    return "must not contain unpaired surrogates (\\ud800-\\udfff): not valid Unicode"
+        return _("must not contain NUL characters")
+    return _("must not contain unpaired surrogates (\\ud800-\\udfff): not valid Unicode")
 
 
 def _check_text(value, name, max_length):
     if not isinstance(value, str):
-        raise FieldError(name, "must be a string")
+        raise FieldError(name, _("must be a string"))
     if len(value) > max_length:
-        raise FieldError(name, f"is longer than {max_length} characters")
+        raise FieldError(name, format_lazy(_("is longer than {max_length} characters"),
+                                           max_length=max_length))
     reason = _bad_char_reason(value)
     if reason:
         raise FieldError(name, reason)
@@ -206,31 +224,32 @@ def _check_text(value, name, max_length):
 def _parse_time(value, name, now):
     latest = now + FUTURE_TOLERANCE
     if isinstance(value, (bool, BadNumber)):
-        raise FieldError(name, "must be an ISO 8601 time or Unix seconds")
+        raise FieldError(name, _("must be an ISO 8601 time or Unix seconds"))
     if isinstance(value, (int, float)):
         # Bounds first, on the number: no date arithmetic on 1e300, NaN or -1.
         if not (math.isfinite(value) and TIME_MIN.timestamp() <= value <= latest.timestamp()):
-            raise FieldError(name, f"must be a Unix time between {TIME_MIN:%Y-%m-%d} and "
-                                   "5 minutes from now")
+            raise FieldError(name, format_lazy(
+                _("must be a Unix time between {start} and 5 minutes from now"),
+                start=f"{TIME_MIN:%Y-%m-%d}"))
         return datetime.fromtimestamp(value, tz=dt_timezone.utc)
     if isinstance(value, datetime):
         parsed = value
     elif isinstance(value, str):
         if len(value) > ATOM_TEXT_MAX:
-            raise FieldError(name, "must be an ISO 8601 time or Unix seconds")
+            raise FieldError(name, _("must be an ISO 8601 time or Unix seconds"))
         try:
             parsed = datetime.fromisoformat(value.strip())
         except ValueError:
-            raise FieldError(name, "must be an ISO 8601 time or Unix seconds") from None
+            raise FieldError(name, _("must be an ISO 8601 time or Unix seconds")) from None
     else:
-        raise FieldError(name, "must be an ISO 8601 time or Unix seconds")
+        raise FieldError(name, _("must be an ISO 8601 time or Unix seconds"))
     if parsed.tzinfo is None or parsed.utcoffset() is None:
-        raise FieldError(name, "needs a timezone offset (e.g. Z or +08:00)")
+        raise FieldError(name, _("needs a timezone offset (e.g. Z or +08:00)"))
     # Aware comparisons never overflow, even for year 1 or 9999 with any offset.
     if parsed > latest:
-        raise FieldError(name, "is more than 5 minutes in the future")
+        raise FieldError(name, _("is more than 5 minutes in the future"))
     if parsed < TIME_MIN:
-        raise FieldError(name, f"is before {TIME_MIN:%Y-%m-%d}")
+        raise FieldError(name, format_lazy(_("is before {start}"), start=f"{TIME_MIN:%Y-%m-%d}"))
     return parsed.astimezone(dt_timezone.utc)
 
 
@@ -242,32 +261,34 @@ def _metadata_value_error(item):
     if isinstance(item, int):
         return None
     if isinstance(item, float):
-        return None if math.isfinite(item) else "numbers must be finite"
+        return None if math.isfinite(item) else _("numbers must be finite")
     if isinstance(item, BadNumber):
-        return "numbers must be finite, with at most 40 digits"
+        return _("numbers must be finite, with at most 40 digits")
     if item is None:
-        return "values must be a string, number or boolean (null is not; leave the key out)"
-    return "values must be a string, number or boolean"
+        return _("values must be a string, number or boolean (null is not; leave the key out)")
+    return _("values must be a string, number or boolean")
 
 
 def validate_metadata(value):
     """Metadata is checked whole: a FieldError per bad key (InvalidEvent when several)."""
     if not isinstance(value, dict):
-        raise FieldError("metadata", "must be an object")
+        raise FieldError("metadata", _("must be an object"))
     if len(value) > METADATA_MAX_KEYS:
-        raise FieldError("metadata", f"has more than {METADATA_MAX_KEYS} keys")
+        raise FieldError("metadata", format_lazy(_("has more than {max_keys} keys"),
+                                                  max_keys=METADATA_MAX_KEYS))
     errors = []
     for key, item in value.items():
         if not (isinstance(key, str) and METADATA_KEY_RE.fullmatch(key)):
             errors.append(FieldError(label(f"metadata.{key}"),
-                                     "keys are 1-64 letters, digits or underscores"))
+                                     _("keys are 1-64 letters, digits or underscores")))
             continue
         reason = _metadata_value_error(item)
         if reason:
             errors.append(FieldError(f"metadata.{key}", reason))
     if not errors and (len(json.dumps(value, separators=(",", ":"), ensure_ascii=False)
                            .encode()) > METADATA_MAX_BYTES):
-        errors.append(FieldError("metadata", f"is larger than {METADATA_MAX_BYTES // 1024} KB"))
+        errors.append(FieldError("metadata", format_lazy(
+            _("is larger than {size} KB"), size=METADATA_MAX_BYTES // 1024)))
     if len(errors) == 1:
         raise errors[0]
     if errors:
@@ -284,14 +305,14 @@ def _json_error(value):
         item, depth = stack.pop()
         if isinstance(item, (dict, list)):
             if depth > JSON_MAX_DEPTH:
-                return f"nests more than {JSON_MAX_DEPTH} levels deep"
+                return format_lazy(_("nests more than {depth} levels deep"), depth=JSON_MAX_DEPTH)
             if isinstance(item, dict):
                 for key in item:
                     if not isinstance(key, str):
-                        return "keys must be strings"
+                        return _("keys must be strings")
                     reason = _bad_char_reason(key)
                     if reason:
-                        return f"keys {reason}"
+                        return format_lazy(_("keys {reason}"), reason=reason)
                 children = item.values()
             else:
                 children = item
@@ -299,14 +320,14 @@ def _json_error(value):
         elif isinstance(item, str):
             reason = _bad_char_reason(item)
             if reason:
-                return f"text {reason}"
+                return format_lazy(_("text {reason}"), reason=reason)
         elif isinstance(item, float):
             if not math.isfinite(item):
-                return "numbers must be finite"
+                return _("numbers must be finite")
         elif isinstance(item, BadNumber):
-            return "numbers must be finite, with at most 40 digits"
+            return _("numbers must be finite, with at most 40 digits")
         elif not (item is None or isinstance(item, (bool, int))):
-            return "must hold only JSON values"
+            return _("must hold only JSON values")
     return None
 
 
@@ -339,31 +360,31 @@ def _field_validator(model_field):
             if isinstance(value, uuid.UUID):
                 return value
             if not isinstance(value, str) or len(value) > ATOM_TEXT_MAX:
-                raise FieldError(name, "must be a UUID")
+                raise FieldError(name, _("must be a UUID"))
             try:
                 return uuid.UUID(value)
             except ValueError:
-                raise FieldError(name, "must be a UUID") from None
+                raise FieldError(name, _("must be a UUID")) from None
         return check_uuid
     if isinstance(model_field, models.GenericIPAddressField):
         def check_ip(value, now):
             if value == "":
                 return None
             if not isinstance(value, str) or len(value) > ATOM_TEXT_MAX:
-                raise FieldError(name, "must be an IPv4 or IPv6 address")
+                raise FieldError(name, _("must be an IPv4 or IPv6 address"))
             if "%" in value:
                 # PostgreSQL's inet has no zone: refused rather than silently cut.
-                raise FieldError(name, "must be an address without a zone (fe80::1, not "
-                                       "fe80::1%eth0)")
+                raise FieldError(name, _("must be an address without a zone (fe80::1, not "
+                                         "fe80::1%eth0)"))
             try:
                 return str(ipaddress.ip_address(value))
             except ValueError:
-                raise FieldError(name, "must be an IPv4 or IPv6 address") from None
+                raise FieldError(name, _("must be an IPv4 or IPv6 address")) from None
         return check_ip
     if isinstance(model_field, models.BooleanField):
         def check_bool(value, now):
             if not isinstance(value, bool):
-                raise FieldError(name, "must be true or false")
+                raise FieldError(name, _("must be true or false"))
             return value
         return check_bool
     if isinstance(model_field, models.DecimalField):
@@ -376,20 +397,21 @@ def _field_validator(model_field):
 
         def check_decimal(value, now):
             if isinstance(value, BadNumber):
-                raise FieldError(name, "must be a finite number")
+                raise FieldError(name, _("must be a finite number"))
             if isinstance(value, bool) or not isinstance(value, (str, int, float, Decimal)):
-                raise FieldError(name, "must be a decimal number (a string keeps precision)")
+                raise FieldError(name, _("must be a decimal number (a string keeps precision)"))
             text = getattr(value, "text", None) or str(value)
             text = text.strip()
             # The text's shape first: no NaN, Infinity or 9-digit exponent reaches Decimal.
             if len(text) > DECIMAL_TEXT_MAX or not DECIMAL_RE.fullmatch(text):
-                raise FieldError(name, "must be a finite decimal number (at most 40 digits "
-                                       "each side of the point, exponent of at most 4 digits)")
+                raise FieldError(name, _("must be a finite decimal number (at most 40 digits each "
+                                         "side of the point, exponent of at most 4 digits)"))
             number = Decimal(text)
             if number < 0:
-                raise FieldError(name, "must not be negative")
+                raise FieldError(name, _("must not be negative"))
             if number >= high:
-                raise FieldError(name, f"must be less than {high:,f}")
+                raise FieldError(name, format_lazy(_("must be less than {high}"),
+                                                   high=f"{high:,f}"))
             return number.quantize(step)
         return check_decimal
     if isinstance(model_field, (models.IntegerField, models.BigIntegerField)):
@@ -401,20 +423,22 @@ def _field_validator(model_field):
 
         def check_int(value, now):
             if isinstance(value, bool) or not isinstance(value, int):
-                raise FieldError(name, "must be a whole number")
+                raise FieldError(name, _("must be a whole number"))
             if not low <= value <= high:
-                raise FieldError(name, f"must be between {low} and {high}")
+                raise FieldError(name, format_lazy(_("must be between {low} and {high}"),
+                                               low=low, high=high))
             return value
         return check_int
     if isinstance(model_field, models.JSONField):
         def check_json(value, now):
             if not isinstance(value, (dict, list)):
-                raise FieldError(name, "must be an object or a list")
+                raise FieldError(name, _("must be an object or a list"))
             reason = _json_error(value)
             if reason:
                 raise FieldError(name, reason)
             if len(json.dumps(value, ensure_ascii=False).encode()) > JSON_MAX_BYTES:
-                raise FieldError(name, f"is larger than {JSON_MAX_BYTES // 1024} KB")
+                raise FieldError(name, format_lazy(_("is larger than {size} KB"),
+                                               size=JSON_MAX_BYTES // 1024))
             return value
         return check_json
     if isinstance(model_field, (models.CharField, models.TextField)):
@@ -424,7 +448,8 @@ def _field_validator(model_field):
         def check_text(value, now):
             _check_text(value, name, max_length)
             if choices is not None and value not in choices:
-                raise FieldError(name, f"must be one of: {', '.join(sorted(choices))}")
+                raise FieldError(name, format_lazy(_("must be one of: {choices}"),
+                                               choices=", ".join(sorted(choices))))
             return value
         return check_text
     raise TypeError(f"no ingestion rule for {model_field!r}")
@@ -454,7 +479,7 @@ class KindSchema:
 
     def clean(self, item, now):
         """A dict of model field values, or InvalidEvent listing every bad field."""
-        errors = [FieldError(label(name), "is not a field of this kind")
+        errors = [FieldError(label(name), _("is not a field of this kind"))
                   for name in sorted(map(str, set(item) - set(self.validators) - {"kind"}))]
         values = {}
         for name, check in self.validators.items():
@@ -462,7 +487,7 @@ class KindSchema:
                 if name in item and item[name] is not None:
                     values[name] = check(item[name], now)
                 elif name in self.required:
-                    raise FieldError(name, "is required")
+                    raise FieldError(name, _("is required"))
                 else:
                     values[name] = self.defaults[name]()
             except InvalidEvent as error:
@@ -472,8 +497,8 @@ class KindSchema:
         if "total_tokens" in self.validators and "total_tokens" not in item and not errors:
             values["total_tokens"] = values["prompt_tokens"] + values["completion_tokens"]
             if values["total_tokens"] > 2 ** 31 - 1:
-                errors.append(FieldError("total_tokens", "prompt_tokens + completion_tokens "
-                                                         f"is over {2 ** 31 - 1}"))
+                errors.append(FieldError("total_tokens", format_lazy(
+                    _("prompt_tokens + completion_tokens is over {limit}"), limit=2 ** 31 - 1)))
         if errors:
             raise InvalidEvent(errors)
         return values
@@ -540,15 +565,16 @@ def ingest(items, *, kind_slug=None, source: Source = CONSOLE_SOURCE):
     for index, item in enumerate(items):
         try:
             if not isinstance(item, dict):
-                raise FieldError("", "each event must be a JSON object")
+                raise FieldError("", _("each event must be a JSON object"))
             slug = kind_slug or item.get("kind")
             kind = registry.get(slug) if isinstance(slug, str) else None
             if kind is None:
-                raise FieldError("kind", "must be one of: "
-                                         + ", ".join(k.slug for k in registry))
+                raise FieldError("kind", format_lazy(_("must be one of: {choices}"),
+                                                  choices=", ".join(k.slug for k in registry)))
             if source.kinds is not None and kind.slug not in source.kinds:
-                raise FieldError("kind", f"this key may not write {kind.slug} events (it may "
-                                         f"write: {', '.join(sorted(source.kinds)) or 'none'})")
+                raise FieldError("kind", format_lazy(
+                    _("this key may not write {kind} events (it may write: {kinds})"),
+                    kind=kind.slug, kinds=", ".join(sorted(source.kinds)) or "none"))
             values = schema_for(kind).clean(item, now)
         except FieldError as error:
             result.rejected += 1

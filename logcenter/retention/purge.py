@@ -14,6 +14,7 @@ from datetime import timedelta
 from celery import shared_task
 from django.conf import settings
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from logcenter.analytics import rollups
 from logcenter.core.admin_audit import acting_as
@@ -163,14 +164,15 @@ def deletion_request(*, actor, kind_slug, before):
     Refused while the kind is on legal hold, and for rows its retention still keeps (to
     delete those, shorten the policy first: that change is audited)."""
     if RetentionPolicy.for_kind(kind_slug).legal_hold:
-        raise LegalHold(f"The {registry[kind_slug].label} logs are on legal hold; "
-                        "nothing may be deleted.")
+        raise LegalHold(gettext("The {kind} logs are on legal hold; nothing may be "
+                                "deleted.").format(kind=registry[kind_slug].label))
     cutoff = retention_cutoff(kind_slug)
     if before > cutoff:
-        raise NotExpired(f"The {registry[kind_slug].label} logs are kept "
-                         f"{(timezone.now() - cutoff).days} days: only rows before "
-                         f"{cutoff:%Y-%m-%d %H:%M} UTC may be deleted. Shorten the retention "
-                         "policy first to delete more.")
+        raise NotExpired(gettext(
+            "The {kind} logs are kept {days} days: only rows before {cutoff} UTC may be "
+            "deleted. Shorten the retention policy first to delete more.").format(
+                kind=registry[kind_slug].label, days=(timezone.now() - cutoff).days,
+                cutoff=f"{cutoff:%Y-%m-%d %H:%M}"))
     kind = registry[kind_slug]
     job = DeletionJob.objects.create(
         kind=kind_slug, before=before, requested_by=actor.get_username(),

@@ -61,7 +61,11 @@ def retention_page(request):
             messages.success(request, saved.format(kind=registry[data["kind"]].label,
                                                    days=data["days"]))
             return redirect("retention")
-        messages.error(request, "; ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items()))
+        messages.error(request, "; ".join(
+            gettext("{field}: {errors}").format(
+                field=(form.fields[name].label if name in form.fields else None) or name,
+                errors=" ".join(errors))
+            for name, errors in form.errors.items()))
         status = 400
     elif request.method == "POST" and request.POST.get("action") == "delete":
         deletion_form = DeletionForm(request.POST)

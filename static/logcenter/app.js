@@ -88,6 +88,29 @@ document.addEventListener("keydown", function (event) {
   }
 });
 
+// The list's dropdowns (saved views, columns: <details class="menu">): one open at a time;
+// Escape closes the open one (focus back on its button), and so does a click outside it.
+function closeMenus(except) {
+  document.querySelectorAll("details.menu[open]").forEach(function (menu) {
+    if (menu !== except) menu.open = false;
+  });
+}
+document.addEventListener("toggle", function (event) {
+  var menu = event.target;
+  if (menu.matches && menu.matches("details.menu") && menu.open) closeMenus(menu);
+}, true);
+document.addEventListener("click", function (event) {
+  var inside = event.target.closest && event.target.closest("details.menu");
+  closeMenus(inside);
+});
+document.addEventListener("keydown", function (event) {
+  if (event.key !== "Escape") return;
+  var open = document.querySelector("details.menu[open]");
+  if (!open) return;
+  closeMenus(null);
+  open.querySelector("summary").focus();
+});
+
 document.addEventListener("DOMContentLoaded", restoreChartsPanel);
 // Results swapped in (the filter bar, Back and Forward) bring a new panel.
 document.addEventListener("htmx:afterSettle", restoreChartsPanel);
