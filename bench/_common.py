@@ -24,6 +24,7 @@ def setup_django(default_url=DEFAULT_URL, migrate=True):
         from django.core.management import call_command
 
         call_command("migrate", verbosity=0)
+    import config.wsgi  # noqa: F401  (as the web server starts: the modules' objects frozen)
 
 
 def _create_database(url):
