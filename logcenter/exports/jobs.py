@@ -27,6 +27,7 @@ from django.utils.translation import gettext
 
 from logcenter.core.access import MASK, access_for
 from logcenter.engines import engine_for
+from logcenter.core import presentation
 from logcenter.core.pagination import estimated_count
 from logcenter.models import ExportJob, SystemEvent
 from logcenter.core.query import LogQuery
@@ -88,7 +89,10 @@ def export_create(*, user, kind_slug, fmt, params, excel_bom=None, include_diges
     if not access_for(user, kind).can_export:
         raise PermissionDenied(gettext("Your role may not export {kind} logs.").format(
             kind=kind.label.lower()))
-    params_dict = LogQuery.parse(kind, user, params).all_pages()  # bad input fails now
+    query = LogQuery.parse(kind, user, params)  # bad input fails now
+    params_dict = query.all_pages()
+    if columns is None and fmt == ExportJob.Format.CSV and not include_digests:
+        columns = shown_columns(kind, user, query)
     names = export_column_names(kind, access_for(user, kind), fmt, columns, include_digests)
     if excel_bom is None:
         excel_bom = (translation.get_language() or "").startswith("zh")
@@ -148,6 +152,18 @@ def export_columns(kind, access, names=None):
     if not names:
         return list(fields.values())
     return [fields[name] for name in names if name in fields]
+
+
+def shown_columns(kind, user, query):
+    """The columns the list shows this user for `query` (its `columns`, a saved view's, or
+    the column chooser's), after the row's event_id, as far as an export may hold them; None
+    where the table shows its own (default_columns)."""
+    shown = query.columns or presentation.remembered_columns(kind, user)
+    if not shown:
+        return None
+    allowed = {f.name for f in export_columns(kind, access_for(user, kind))}
+    names = ("event_id", *presentation.FIXED_COLUMNS, *shown)  # as the table heads them
+    return list(dict.fromkeys(n for n in names if n in allowed)) or None
 
 
 def default_columns(kind):

@@ -296,6 +296,26 @@ def test_csv_has_the_tabs_visible_columns_by_default_and_all_on_request(staff):
     assert list(read_csv(chosen)[0][0]) == ["ip", "event"]
 
 
+def test_csv_takes_the_columns_the_list_shows_its_user(staff):
+    """The column chooser's choice (remembered per user) or the query's own `columns` (a
+    saved view's) are the file's columns by default, after event_id; an explicit choice
+    wins."""
+    from logcenter.models import ColumnPreference
+
+    FACTORIES["auth"](ip="192.0.2.1")
+    ColumnPreference.objects.create(user=staff, kind="auth", columns=["event", "ip"])
+    remembered = exports.export_create(user=staff, kind_slug="auth", fmt="csv",
+                                       params={"range": "all"})
+    remembered.refresh_from_db()
+    assert list(read_csv(remembered)[0][0]) == ["event_id", "occurred_at", "event", "ip"]
+    asked = exports.export_create(user=staff, kind_slug="auth", fmt="csv",
+                                  params={"range": "all", "columns": "user_agent,event"})
+    asked.refresh_from_db()
+    assert list(read_csv(asked)[0][0]) == ["event_id", "occurred_at", "user_agent", "event"]
+    explicit = run_export(staff, "auth", columns=["ip"], range="all")
+    assert list(read_csv(explicit)[0][0]) == ["ip"]
+
+
 @pytest.mark.parametrize("columns, named", [(["event", "nope"], "nope"),
                                             ("cost", "cost"),  # not an auth field
                                             (["event", "event"], "twice")])
