@@ -56,6 +56,34 @@ def report(**figures):
     print(json.dumps(figures), flush=True)
 
 
+def signed_in_client():
+    """(user, Django test client signed in as the bench's superuser). Not
+    setup_test_environment(): its instrumented template rendering would be timed too."""
+    from django.conf import settings
+    from django.test import Client
+
+    from accounts.models import User
+
+    settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "testserver"]
+    user, _ = User.objects.get_or_create(username="bench-query", defaults={
+        "email": "bench-query@example.com", "is_superuser": True})
+    client = Client()
+    client.force_login(user)
+    return user, client
+
+
+def timed(fn, runs):
+    """[ms] of `runs` calls of fn()."""
+    import time
+
+    timings = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        fn()
+        timings.append((time.perf_counter() - started) * 1000)
+    return timings
+
+
 def timed_gets(client, url, query, runs):
     """[ms] of `runs` GETs of `url` with `query` (after one to warm up), each a 200."""
     import time

@@ -17,7 +17,7 @@ against the target (p95 ≤ 100 ms for combined filters).
 import dataclasses
 import random
 
-from _common import percentile, report, summary, timed_gets
+from _common import percentile, report, signed_in_client, summary, timed_gets
 
 TARGET_MS = 100
 SKIPPED_FILTERS = {"q", "ip", "metadata", "start_time", "end_time", "range", "show_views",
@@ -63,21 +63,14 @@ def draw_cases(kind, rows, draws, rng):
 
 
 def run(args):
-    from django.conf import settings
-    from django.test import Client
 
-    from accounts.models import User
     from logcenter.core import selectors
     from logcenter.core.pagination import keyset_queryset
     from logcenter.core.query import LogQuery
     from logcenter.core.registry import registry
     from query import plan_nodes
 
-    settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "testserver"]
-    user, _ = User.objects.get_or_create(username="bench-query", defaults={
-        "email": "bench-query@example.com", "is_superuser": True})
-    client = Client()
-    client.force_login(user)
+    user, client = signed_in_client()
     rng = random.Random(args.seed)
     results = []
     for slug in args.kinds:

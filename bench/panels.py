@@ -8,9 +8,7 @@ system over each window, as an administrator, and for usage each piece of the wo
 panel says which piece is slow. One JSON line per case with p50/p95 ms.
 """
 
-import time
-
-from _common import report, summary, timed_gets
+from _common import report, signed_in_client, summary, timed, timed_gets
 
 
 def add_arguments(parser):
@@ -20,27 +18,10 @@ def add_arguments(parser):
     parser.add_argument("--pieces", action="store_true", help="also time usage's pieces")
 
 
-def _timed(fn, runs):
-    fn()
-    timings = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        fn()
-        timings.append((time.perf_counter() - started) * 1000)
-    return timings
-
-
 def run(args):
-    from django.conf import settings
-    from django.test import Client
 
-    from accounts.models import User
 
-    settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "testserver"]
-    user, _ = User.objects.get_or_create(username="bench-query", defaults={
-        "email": "bench-query@example.com", "is_superuser": True})
-    client = Client()
-    client.force_login(user)
+    user, client = signed_in_client()
     for slug in args.kinds:
         for window in args.windows:
             timings = timed_gets(client, f"/logs/{slug}/panels/", {"range": window}, args.runs)
@@ -70,4 +51,4 @@ def _usage_pieces(user, args):
         }
         for name, fn in pieces.items():
             report(case=f"usage panel piece: {name}", window=window,
-                   **summary(_timed(fn, max(3, args.runs // 4))))
+                   **summary(timed(fn, max(3, args.runs // 4))))

@@ -25,7 +25,7 @@ import dataclasses
 import json
 import time
 
-from _common import report, setup_django, summary, timed_gets
+from _common import report, setup_django, signed_in_client, summary, timed_gets
 
 # Usage filters that need a value of their own (the rest take the newest row's).
 USAGE_VALUES = {"status": "error", "is_stream": "true", "cost_min": "0.01", "cost_max": "0.0001"}
@@ -108,22 +108,14 @@ def main():
     # As the beat job (planner-stats) keeps them: rows added since the load, by the
     # ingestion bench say, are in the planner's statistics.
     report(case="vacuumed and analyzed", tables=refresh_stale_tables())
-    from django.conf import settings
     from django.core.paginator import Paginator
-    from django.test import Client
 
-    from accounts.models import User
     from logcenter.core import selectors
     from logcenter.core.query import LogQuery
     from logcenter.core.pagination import keyset_queryset
     from logcenter.core.registry import registry
 
-    # Not setup_test_environment(): its instrumented template rendering would be timed too.
-    settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "testserver"]
-    user, _ = User.objects.get_or_create(username="bench-query", defaults={
-        "email": "bench-query@example.com", "is_superuser": True})
-    client = Client()
-    client.force_login(user)
+    user, client = signed_in_client()
     figures_all = []
     for slug in args.kinds:
         kind = registry[slug]

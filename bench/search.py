@@ -9,7 +9,7 @@ messages (system), reasons (audit) and user agents (auth). One JSON line per cas
 ms for both faces, the rows found on page 1, and the scans PostgreSQL chose.
 """
 
-from _common import report, summary, timed_gets
+from _common import report, signed_in_client, summary, timed_gets
 
 FREE_TEXT = {
     "usage": ["overloaded", "connection reset", "Invalid value for 'temperature'",
@@ -47,20 +47,13 @@ def _cases(kind):
 
 
 def run(args):
-    from django.conf import settings
-    from django.test import Client
 
-    from accounts.models import User
     from query import plan_nodes
     from logcenter.core import selectors
     from logcenter.core.pagination import keyset_queryset
     from logcenter.core.registry import registry
 
-    settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "testserver"]
-    user, _ = User.objects.get_or_create(username="bench-query", defaults={
-        "email": "bench-query@example.com", "is_superuser": True})
-    client = Client()
-    client.force_login(user)
+    user, client = signed_in_client()
     for slug in args.kinds:
         kind = registry[slug]
         for name, text in _cases(kind):

@@ -9,18 +9,8 @@ with `manage.py seed_demo --usage 10000000` (rollups are rebuilt at the end of t
 """
 
 import argparse
-import time
 
-from _common import report, setup_django, summary
-
-
-def timed(fn, runs):
-    timings = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        fn()
-        timings.append((time.perf_counter() - started) * 1000)
-    return timings
+from _common import report, setup_django, summary, timed
 
 
 def main():
