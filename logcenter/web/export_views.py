@@ -10,6 +10,7 @@ from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.utils.translation import pgettext
 from django.views.decorators.http import require_POST
+from rest_framework.exceptions import NotFound
 
 from logcenter.exports import jobs as exports
 from logcenter.core import selectors
@@ -75,24 +76,26 @@ def tab_links(kinds):
                      + pgettext("list, before the last item", " or ") + links[-1])
 
 
+def _own_job_response(request, export_id, respond):
+    """respond(job, user) for one of the user's own export jobs (the API's responses); a
+    file that is gone is a 404 page."""
+    job = get_object_or_404(ExportJob, export_id=export_id, user=request.user)
+    try:
+        return respond(job, request.user)
+    except NotFound as exc:
+        raise Http404(str(exc)) from None
+
+
 @login_required
 @page_takes()
 def export_download(request, export_id):
-    job = get_object_or_404(ExportJob, export_id=export_id, user=request.user)
-    try:
-        return download_response(job, request.user)
-    except Exception as exc:  # NotFound from the shared helper
-        raise Http404(str(exc)) from None
+    return _own_job_response(request, export_id, download_response)
 
 
 @login_required
 @page_takes()
 def export_manifest(request, export_id):
-    job = get_object_or_404(ExportJob, export_id=export_id, user=request.user)
-    try:
-        return manifest_response(job, request.user)
-    except Exception as exc:  # NotFound from the shared helper
-        raise Http404(str(exc)) from None
+    return _own_job_response(request, export_id, manifest_response)
 
 
 @login_required
