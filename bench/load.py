@@ -106,7 +106,9 @@ def _ingest(port, secret, rate, stop, counts, seed):
     sys.path.insert(0, os.path.dirname(__file__))
     from ingest import make_batch
 
-    rng = random.Random(seed)
+    # New event ids each run (the clock in the seed): a rerun's events would otherwise all be
+    # duplicates of the last run's, cheap to refuse, and the "stored" rate 0.
+    rng = random.Random(f"{seed}-{time.time_ns()}")
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
     headers = {"Authorization": f"Bearer {secret}", "Content-Type": "application/json"}
     interval, due = BATCH / rate, time.perf_counter()
@@ -115,13 +117,15 @@ def _ingest(port, secret, rate, stop, counts, seed):
         try:
             conn.request("POST", "/api/v1/ingest/", body=body, headers=headers)
             response = conn.getresponse()
-            payload = json.loads(response.read())
+            text = response.read()
             if response.status == 200:
-                counts["stored"] += payload["accepted"]
+                counts["stored"] += json.loads(text)["accepted"]
             else:
                 counts["errors"] += 1
-        except (OSError, http.client.HTTPException, ValueError):
+                counts.setdefault("first_error", f"{response.status}: {text[:300]!r}")
+        except Exception as error:  # counted and named: a dead ingest thread would store 0
             counts["errors"] += 1
+            counts.setdefault("first_error", repr(error)[:300])
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
         due += interval
         time.sleep(max(0.0, due - time.perf_counter()))
@@ -180,7 +184,7 @@ def _phase(name, port, secret, reader, samples, args, open_loop):
            error_statuses=sorted({f"{kind}: {status}" for kind, _, status in results
                                   if status != 200}),
            events_stored=counts["stored"], events_per_s=counts["stored"] / elapsed,
-           ingest_errors=counts["errors"],
+           ingest_errors=counts["errors"], first_ingest_error=counts.get("first_error"),
            by_type={k: {"n": len(v), "p50_ms": round(percentile(v, 50), 1),
                         "p95_ms": round(percentile(v, 95), 1)} for k, v in sorted(by_type.items())})
 
