@@ -19,6 +19,7 @@ from logcenter.core.access import access_for, visible_kinds
 from logcenter.core.params import page_takes
 from logcenter.core.registry import registry
 from logcenter.core.text import escape_row
+from logcenter.engines import engine_for
 from logcenter.models import CONSOLE
 
 from accounts.selectors import account_url
@@ -161,11 +162,14 @@ class LogPanelsView(LogKindMixin, TemplateView):
             raise PermissionDenied(_("Your role may not see the {kind} figures.").format(
                 kind=kind.label))
         try:
-            summary = (stats.usage_stats(user, params, also=charts.PANEL_PARAMETERS)
-                       if kind.summary else None)
-            panels = (charts.usage_panels(user, params) if kind.charts == "usage"
-                      else charts.event_panels(kind.slug, user, params)
-                      if kind.charts else None)
+            # One snapshot for every figure and chart: they agree with each other, and a
+            # panel is one transaction rather than one per figure.
+            with engine_for(kind).one_snapshot():
+                summary = (stats.usage_stats(user, params, also=charts.PANEL_PARAMETERS)
+                           if kind.summary else None)
+                panels = (charts.usage_panels(user, params) if kind.charts == "usage"
+                          else charts.event_panels(kind.slug, user, params)
+                          if kind.charts else None)
         except selectors.InvalidLogQuery:
             return self.render_to_response({"summary": None, "panels": None}, status=400)
         except stats.StatsError as exc:
