@@ -131,3 +131,22 @@ def test_delete_history_asks_before_it_runs(page, live_server, screenshot):
     expect(page.locator(".messages li.success")).to_contain_text("Deletion started")
     job = DeletionJob.objects.get()
     assert job.kind == "system" and job.before.isoformat() == "2026-01-15T10:00:00+00:00"
+
+
+@pytest.mark.parametrize("language", ["en", "zh-TW"])
+@pytest.mark.parametrize("width", [1280, 1440])
+def test_every_tab_of_the_top_bar_is_wholly_in_view(page, live_server, language, width):
+    """The tab bar scrolls rather than wrap, with its scrollbar hidden: a tab past its edge
+    would be cut off without a sign. At a laptop's width and wider, none of the four is (the
+    role label beside the user's name shows only where there is room for it)."""
+    page.set_viewport_size({"width": width, "height": 800})
+    page.set_extra_http_headers({"Accept-Language": language})
+    StaffFactory(username=f"tabs-{width}-{language}")
+    sign_in(page, live_server, f"tabs-{width}-{language}", PASSWORD)
+    page.goto(f"{live_server.url}/logs/audit/")
+    page.wait_for_load_state("networkidle")
+    edge = page.locator(".tabs").evaluate("t => t.getBoundingClientRect().right")
+    # The product's four tabs (the tests register a fifth kind, which may scroll).
+    rights = [page.locator(f".tabs .tab[href='/logs/{slug}/']").evaluate(
+        "t => t.getBoundingClientRect().right") for slug in ("audit", "usage", "auth", "system")]
+    assert max(rights) <= edge + 0.5, (rights, edge)
