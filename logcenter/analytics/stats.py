@@ -280,10 +280,11 @@ CLOSED_CACHE_SECONDS = 6 * 3600
 
 class _ClosedHoursEpoch:
     """UsageRollupEpoch's version, read once per answer, in its snapshot, when first needed
-    (None where the row is missing: then nothing is cached)."""
+    (empty where the row is missing, or the reads see no one snapshot: then nothing is
+    cached)."""
 
-    def __init__(self):
-        self._value = None
+    def __init__(self, engine):
+        self._value = None if engine.reads_one_snapshot() else ""  # "": nothing cached
 
     @property
     def value(self):
@@ -357,7 +358,7 @@ def totals(query, source="auto"):
     """[{measures…, <group names>…}] for the whole range, biggest cost (or requests) first."""
     # One snapshot: a fold moving sums between the pieces' reads loses none.
     with engine_for(registry["usage"]).one_snapshot():
-        epoch = _ClosedHoursEpoch()
+        epoch = _ClosedHoursEpoch(engine_for(registry["usage"]))
         merged = _merge([(dims, sums) for piece in _pieces(query, None, source)
                          for _, dims, sums in _grouped_or_cached(piece, query, epoch)],
                         query.measures)
@@ -447,7 +448,7 @@ def _bucket_results(query, edges, trunc, source, tz):
     first = next((i for i, edge in enumerate(edges) if edge >= query.start), len(edges))
     last = max((i for i, edge in enumerate(edges) if edge <= closed_end), default=0)
     with engine.one_snapshot():
-        epoch = _ClosedHoursEpoch()
+        epoch = _ClosedHoursEpoch(engine_for(registry["usage"]))
         if (last - first < CACHED_BUCKETS_FROM or not epoch.value
                 or _pending_within(engine, edges[first], edges[last])):
             return engine.buckets(query, _pieces(query, trunc, source, tz), edges, tz)

@@ -674,10 +674,16 @@ class LogFilterSet(filters.FilterSet):
         value = value.strip()
         if not value:
             return queryset
-        pasted = self._pasted_identifier(queryset, value)
+        # The lookups below probe the rows of the window only (the default window is added
+        # after the filters): a value held only outside it must not change what is searched.
+        start, _, _ = self.time_window
+        probed = queryset.filter(occurred_at__lt=self.window_end)
+        if start is not None:
+            probed = probed.filter(occurred_at__gte=start)
+        pasted = self._pasted_identifier(probed, value)
         if pasted is not None:
             return queryset.filter(pasted)
-        named = self._whole_value(queryset, value)
+        named = self._whole_value(probed, value)
         if named is not None:
             return queryset.filter(named)
         condition = Q()

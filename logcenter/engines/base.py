@@ -69,6 +69,11 @@ class Engine:
         """A block whose reads see one snapshot (the pieces of one stats answer)."""
         raise NotImplementedError
 
+    def reads_one_snapshot(self) -> bool:
+        """Whether the reads made now see one snapshot (then what they say about closed
+        hours may be cached under the version they read with it)."""
+        return True
+
     def buckets(self, query, pieces, edges, tz) -> dict:
         """{bucket start (UTC): [presented groups]} for the stats pieces
         [(queryset, group fields, {measure: column})]: summed per bucket and group,

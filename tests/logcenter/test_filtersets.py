@@ -280,3 +280,16 @@ def test_a_whole_name_is_its_fields_filter_and_part_of_one_is_text():
     actor = FACTORIES["audit"](action="dataset.archived")
     FACTORIES["audit"](action="dataset.archived_twice")
     assert ids(run("audit", {"q": "dataset.archived"})) == {actor.pk}
+
+
+def test_a_name_held_only_outside_the_window_is_searched_as_text():
+    """The whole-name and pasted-ID lookups probe the window's rows: a model name held whole
+    only by an older row is text here, and finds the longer names the window holds."""
+    from tests.factories import FACTORIES
+
+    usage = FACTORIES["usage"]
+    usage(platform_model="gemini-flash", error_message="",
+          occurred_at=timezone.now() - timedelta(days=20))
+    recent = usage(platform_model="gemini-flash-lite", error_message="")
+    assert ids(run("usage", {"q": "gemini-flash"})) == {recent.pk}
+    assert ids(run("usage", {"q": "gemini-flash", "range": "30d"})) != {recent.pk}

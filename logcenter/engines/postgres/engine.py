@@ -57,7 +57,17 @@ class PostgresEngine(OrmEngine):
         with transaction.atomic():
             with connection.cursor() as cursor:
                 cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
-            yield
+            connection.logcenter_one_snapshot = True
+            try:
+                yield
+            finally:
+                connection.logcenter_one_snapshot = False
+
+    def reads_one_snapshot(self):
+        # Inside a caller's READ COMMITTED transaction each statement sees its own moment: a
+        # fold committing between reading the closed hours' version and their rows would
+        # cache new rows under the old version.
+        return getattr(connection, "logcenter_one_snapshot", False)
 
     def buckets(self, query, pieces, edges, tz):
         return buckets.buckets_sql(query, pieces, tz)

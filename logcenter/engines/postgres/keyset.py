@@ -2,6 +2,7 @@
 plan of the partitioned usage table sorted by cost, tokens or latency."""
 
 import json
+from datetime import timedelta
 
 from django.db import connection
 from django.db.models import F
@@ -75,7 +76,9 @@ def page(kind, filterset, queryset, carried=None):
     start, _, _ = filterset.time_window
     window = UsageRecord.objects.filter(occurred_at__lt=filterset.window_end)
     if start is not None:
-        window = window.filter(occurred_at__gte=start)
+        # A relative window read again starts a little later than the queryset's did: a
+        # minute earlier, the window holds every match (the rows are checked by `queryset`).
+        window = window.filter(occurred_at__gte=start - WINDOW_MARGIN)
     ranking = keyset_queryset(queryset, ordering, cursor, sort_matches=True)
     ranking_cost = planned_cost(ranking.values_list("pk", "occurred_at")[:size + 1])
     anchor = _anchor(filterset, window)
@@ -89,6 +92,8 @@ def page(kind, filterset, queryset, carried=None):
     walk_budget = WALK_SHARE * ranking_cost / max(WALK_ENTRY_COST, 1e-9)
     return _walked_page(window, queryset, ordering, cursor, size, walk_budget, anchor), planned
 
+
+WINDOW_MARGIN = timedelta(minutes=1)
 
 # Combined filters: the candidates ranked on the anchor's index entries at a time, first
 # this many, then PROBE_GROWTH times more, for at most ANCHOR_ROUNDS batches (each ranks the
