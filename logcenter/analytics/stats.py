@@ -448,7 +448,7 @@ def _bucket_results(query, edges, trunc, source, tz):
     first = next((i for i, edge in enumerate(edges) if edge >= query.start), len(edges))
     last = max((i for i, edge in enumerate(edges) if edge <= closed_end), default=0)
     with engine.one_snapshot():
-        epoch = _ClosedHoursEpoch(engine_for(registry["usage"]))
+        epoch = _ClosedHoursEpoch(engine)
         if (last - first < CACHED_BUCKETS_FROM or not epoch.value
                 or _pending_within(engine, edges[first], edges[last])):
             return engine.buckets(query, _pieces(query, trunc, source, tz), edges, tz)

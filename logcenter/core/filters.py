@@ -642,6 +642,13 @@ class LogFilterSet(filters.FilterSet):
         # for the months ahead, and plans each query faster.
         return queryset.filter(occurred_at__lt=self.window_end)
 
+    def within_window(self, queryset, margin=timedelta(0)):
+        """`queryset`'s rows within the time window (its start `margin` earlier: a relative
+        window read again starts a little later than it did for the filterset's own qs)."""
+        start, _, _ = self.time_window
+        queryset = queryset.filter(occurred_at__lt=self.window_end)
+        return queryset if start is None else queryset.filter(occurred_at__gte=start - margin)
+
     @property
     def window_end(self):
         """The explicit end_time, but never past the latest time a row can have: ingestion
@@ -676,10 +683,7 @@ class LogFilterSet(filters.FilterSet):
             return queryset
         # The lookups below probe the rows of the window only (the default window is added
         # after the filters): a value held only outside it must not change what is searched.
-        start, _, _ = self.time_window
-        probed = queryset.filter(occurred_at__lt=self.window_end)
-        if start is not None:
-            probed = probed.filter(occurred_at__gte=start)
+        probed = self.within_window(queryset)
         pasted = self._pasted_identifier(probed, value)
         if pasted is not None:
             return queryset.filter(pasted)

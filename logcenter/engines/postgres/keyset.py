@@ -9,7 +9,7 @@ from django.db.models import F
 from django.db.models.fields.tuple_lookups import (Tuple, TupleGreaterThanOrEqual,
                                                    TupleLessThanOrEqual)
 
-from logcenter.core.filters import NEGATION_PREFIX
+from logcenter.core.filters import NEGATION_PREFIX, indexed_fields
 from logcenter.core.pagination import (NEXT, Cursor, keyset_page, keyset_queryset, page_of,
                                        reads_descending, sorted_matches)
 from logcenter.core.query import PAGING, WINDOW
@@ -73,12 +73,9 @@ def page(kind, filterset, queryset, carried=None):
     planned = None
     if carried is None:
         planned = planned_rows(queryset)
-    start, _, _ = filterset.time_window
-    window = UsageRecord.objects.filter(occurred_at__lt=filterset.window_end)
-    if start is not None:
-        # A relative window read again starts a little later than the queryset's did: a
-        # minute earlier, the window holds every match (the rows are checked by `queryset`).
-        window = window.filter(occurred_at__gte=start - WINDOW_MARGIN)
+    # A minute wider at its start, the window holds every match however late it is read
+    # again (the rows are checked by `queryset`).
+    window = filterset.within_window(UsageRecord.objects.all(), margin=WINDOW_MARGIN)
     ranking = keyset_queryset(queryset, ordering, cursor, sort_matches=True)
     ranking_cost = planned_cost(ranking.values_list("pk", "occurred_at")[:size + 1])
     anchor = _anchor(filterset, window)
@@ -120,15 +117,10 @@ def _anchor(filterset, window):
         return None
     candidates = []
     for name in used:
-        alone = filterset.filters[name].filter(window, data[name])
-        if _leads_an_index(filterset.filters[name].field_name):
+        if indexed_fields(UsageRecord, (filterset.filters[name].field_name,)):
+            alone = filterset.filters[name].filter(window, data[name])
             candidates.append((planned_rows(alone), alone))
     return min(candidates, key=lambda found: found[0])[1] if candidates else None
-
-
-def _leads_an_index(field_name):
-    return any(index.fields and index.fields[0] == field_name
-               for index in UsageRecord._meta.indexes)
 
 
 def _anchored_rows(anchor, queryset, ordering, reached, limit):
