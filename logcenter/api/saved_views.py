@@ -1,5 +1,6 @@
 """Saved views over the API (/api/v1/views/), and each kind's suggestions endpoint."""
 
+from django.utils.translation import gettext
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
@@ -9,7 +10,7 @@ from rest_framework.views import APIView
 
 from logcenter.analytics import known_values
 from logcenter.core import presentation, saved_views
-from logcenter.core.access import access_for
+from logcenter.core.access import log_visible
 from logcenter.core.params import UNKNOWN, as_querydict, check_parameters
 from logcenter.core.registry import registry
 from logcenter.core.serializers import UTCDateTimeField
@@ -86,8 +87,7 @@ def _write(call):
 
 def _kind(slug, user):
     kind = registry[slug]
-    if not access_for(user, kind).can_view:
-        raise PermissionDenied(f"Your role may not see the {kind.slug} logs.")
+    log_visible(kind, user)  # the one visibility rule: PermissionDenied without the view
     return kind
 
 
@@ -124,13 +124,13 @@ class SavedViewDetailView(APIView):
         check_parameters(request.query_params, known=())
         view = presentation.views_visible(request.user).filter(pk=pk).first()
         if view is None:
-            raise NotFound("No such view.")
+            raise NotFound(gettext("No such view."))
         return view
 
     def _own(self, request, pk):
         view = self._view(request, pk)
         if view.owner_id != request.user.pk:
-            raise PermissionDenied("Only its owner may change a view.")
+            raise PermissionDenied(gettext("Only its owner may change a view."))
         return view
 
     @extend_schema(responses=SavedViewSerializer)
@@ -188,10 +188,11 @@ def suggestions_view_for(kind):
             params = request.query_params
             check_parameters(params, known=("field", "q"))
             name, q = params.get("field", ""), params.get("q", "")
-            if len(q) > 100 or unstorable(q) or unstorable(name):
-                raise ValidationError({"q": ["At most 100 characters, no NUL."]})
-            if not access_for(request.user, kind).can_view:
-                raise PermissionDenied(f"Your role may not see the {kind.slug} logs.")
+            for parameter, value, longest in (("field", name, 64), ("q", q, 100)):
+                if len(value) > longest or unstorable(value):  # named as what it is
+                    raise ValidationError({parameter: [gettext(
+                        "At most {n} characters, no NUL.").format(n=longest)]})
+            log_visible(kind, request.user)  # PermissionDenied without the view permission
             try:
                 results = known_values.suggestions(kind, request.user, name, q)
             except known_values.UnknownSuggestionField as exc:
