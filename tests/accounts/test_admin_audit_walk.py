@@ -22,7 +22,7 @@ from django.test import RequestFactory
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.models import ApiKey, User
+from accounts.models import ApiKey, Organization, Plan, Project, User
 from logcenter.core.admin_audit import REGISTRY
 from logcenter.models import AuditEvent
 from tests.factories import MemberFactory, StaffFactory
@@ -37,7 +37,12 @@ def _sample_user(n):
 
 
 def _sample_key(n):
-    # An ingest key, so both its scopes and its kinds have changes the form accepts.
+    # An ingest key, so both its scopes and its kinds have changes the form accepts; and a
+    # project to move it to.
+    organization = Organization.objects.create(
+        name=f"Walk org {n}", slug=f"walk-org-{n}", plan=Plan.objects.get(slug="pro"))
+    Project.objects.create(organization=organization, name="Default", slug="default",
+                           is_default=True)
     return ApiKey.generate(owner=MemberFactory(username=f"keyowner{n}"), name=f"walk key {n}",
                            scopes=["ingest", "read"], kinds=["usage"])[0]
 
@@ -176,7 +181,8 @@ def _shown(spec, obj, name):
     field = obj._meta.get_field(name)
     if field.is_relation:
         related = getattr(obj, name)
-        value = related.get_username() if hasattr(related, "get_username") else str(related)
+        value = (None if related is None else related.get_username()
+                 if hasattr(related, "get_username") else str(related))
     else:
         value = getattr(obj, field.attname)
         value = value.isoformat() if hasattr(value, "isoformat") else value
