@@ -46,6 +46,11 @@ CONSOLE = "console"
 class LogEnvelope(models.Model):
     event_id = models.UUIDField(_("event ID"), default=uuid.uuid4, unique=True,
                                 editable=False)
+    # The customer the row belongs to: the public ids of accounts.Organization and
+    # accounts.Project, as snapshots (never a foreign key). Empty: a platform row.
+    organization_id = models.CharField(_("organization ID"), max_length=64, blank=True,
+                                       default="")
+    project_id = models.CharField(_("project ID"), max_length=64, blank=True, default="")
     occurred_at = models.DateTimeField(_("occurred at"), default=timezone.now)
     ingested_at = models.DateTimeField(_("ingested at"), default=timezone.now, editable=False)
     actor_type = models.CharField(_("actor type"), max_length=16, choices=ActorType.choices,
@@ -112,6 +117,12 @@ def envelope_indexes(prefix, *filter_fields, sorts=(), time_extra=()):
         models.Index(fields=["actor_id", "occurred_at", "id"], name=f"{prefix}_actorid_idx"),
         models.Index(fields=["ingested_by", "occurred_at", "id"], include=list(sorts),
                      name=f"{prefix}_ingested_by_idx"),
+        # An organization's (or project's) rows in page order: the scope of every read by a
+        # customer's administrator, and the staff's organization filter.
+        models.Index(fields=["organization_id", "occurred_at", "id"], include=list(sorts),
+                     name=f"{prefix}_org_idx"),
+        models.Index(fields=["project_id", "occurred_at", "id"], include=list(sorts),
+                     name=f"{prefix}_project_idx"),
     ]
     for field in filter_fields:
         indexes.append(models.Index(fields=[field, "occurred_at", "id"], include=list(sorts),

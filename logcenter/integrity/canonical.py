@@ -14,6 +14,11 @@ with each value written as
                  and writes them)
     others       as stored: text, integers, true/false, null
 
+A field added to the envelope after rows were first sealed (ADDED_FIELDS: the
+organization and project) is left out while it is empty, so the leaves of the rows sealed
+before it existed are unchanged, and a row that names a customer is covered like any other
+field.
+
 This is also how the JSON and NDJSON exports write a row, so an exported row that is not
 masked hashes to its leaf as it stands. The fields are read from the model, so a column
 added to a kind is covered without touching this module.
@@ -39,6 +44,9 @@ VERSION = 1  # the "v" of every header: a change of this module's rules is a new
 GENESIS = "0" * 64  # the previous digest of a kind's first block (and first removal)
 ENTRY = struct.Struct(">Q32s")  # a manifest entry: id, leaf
 ENTRY_SIZE = ENTRY.size
+# Fields added to every kind after the first blocks were sealed: written into the canonical
+# form only when not empty (the rows sealed before them hold "").
+ADDED_FIELDS = ("organization_id", "project_id")
 
 
 # json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False), with json's
@@ -126,7 +134,7 @@ class RowForm:
         values = list(values)
         for i, convert in self.converters:
             values[i] = convert(values[i])
-        return dict(zip(self.names, values[1:]))
+        return without_empty_added(dict(zip(self.names, values[1:])))
 
     def leaf(self, values):
         return hashlib.sha256(encode(self.content(values))).digest()
@@ -157,9 +165,17 @@ def orm_leaves(model, after, upto=None, *, limit=None, with_time=False, chunk_ro
             yield values[0], leaf(values)
 
 
+def without_empty_added(content):
+    """`content` without the ADDED_FIELDS that are empty (the canonical form's rule)."""
+    for name in ADDED_FIELDS:
+        if content.get(name, None) == "":
+            del content[name]
+    return content
+
+
 def leaf_of_exported(row):
     """The leaf of a row as a JSON or NDJSON export writes it (every field, unmasked)."""
-    return hashlib.sha256(encode(row)).digest()
+    return hashlib.sha256(encode(without_empty_added(dict(row)))).digest()
 
 
 def entries(manifest):

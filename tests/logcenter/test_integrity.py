@@ -152,12 +152,15 @@ def test_postgresql_writes_the_same_canonical_form_as_python(on_postgres):
     for n, text in enumerate(TRICKY):
         # Times with no fraction, a short one and all six digits (COPY drops zeros).
         occurred = base - timedelta(seconds=n, microseconds=(0, 500000, 1, 123456)[n % 4])
-        FACTORIES["audit"](occurred_at=occurred, actor_name=text, reason=text,
+        # The customer fields: left out of the form while empty, written when set.
+        customer = {"organization_id": f"org_{n}" if n % 2 else "",
+                    "project_id": f"proj_{text[:50]}" if n % 3 else ""}
+        FACTORIES["audit"](occurred_at=occurred, actor_name=text, reason=text, **customer,
                            resource_name=text[:200],
                            ip=None if n % 2 else "2001:db8::1",
                            changes={"z": {"before": text, "after": n}, "a": [1.25, 1e-7, 10**20]},
                            metadata={"k": text, "n": n * 0.1, "b": n % 2 == 0})
-        FACTORIES["usage"](occurred_at=occurred, error_message=text,
+        FACTORIES["usage"](occurred_at=occurred, error_message=text, **customer,
                            cost=Decimal("0.00000001") * n - (Decimal(3) if n == 3 else 0),
                            first_token_ms=None if n % 2 else n, billing_items=[
                                {"unit_price": "0.0000025", "quantity": 1200, "x": {"b": 1, "a": 2}}])
@@ -712,6 +715,10 @@ def offline_verify(exported_rows, integrity, public_key_hex):
         leaves.update(manifest[i + 8:i + 40] for i in range(0, len(manifest), 40))
     verified = 0
     for row in exported_rows:
+        # A customer field that came later (organization, project) is in the leaf only
+        # when it holds a value.
+        row = {k: v for k, v in row.items()
+               if not (k in ("organization_id", "project_id") and v == "")}
         text = json.dumps(row, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
         if hashlib.sha256(text.encode()).digest() in leaves:
             verified += 1
@@ -751,3 +758,23 @@ def test_keys_come_from_the_setting_and_retired_keys_stay_trusted(settings):
     assert report.ok and report.blocks_valid == 2
     settings.LOGCENTER_INTEGRITY = {**settings.LOGCENTER_INTEGRITY, "TRUSTED_PUBLIC_KEYS": []}
     assert report_of("audit").first.what == "badly_signed"
+
+
+def test_a_row_without_a_customer_keeps_the_leaf_it_had_before_the_customer_fields():
+    """Rows sealed before organization_id and project_id existed hold "" there: their
+    leaves leave the two out, so old blocks still verify; a value is covered like any
+    other field."""
+    row = FACTORIES["audit"]()
+    form = canonical.row_form(type(row))
+    values = type(row).objects.filter(pk=row.pk).values_list(*form.attnames).get()
+    content = form.content(values)
+    assert "organization_id" not in content and "project_id" not in content
+    before = {name: value for name, value in zip(form.names, values[1:])
+              if name not in ("organization_id", "project_id")}
+    assert set(before) == set(content)
+    customer = FACTORIES["audit"](organization_id="org_a", project_id="proj_a")
+    values = type(row).objects.filter(pk=customer.pk).values_list(*form.attnames).get()
+    assert form.content(values)["organization_id"] == "org_a"
+    assert form.leaf(values) != form.leaf(values[:1] + tuple(
+        "org_b" if name == "organization_id" else value
+        for name, value in zip(form.names, values[1:])))

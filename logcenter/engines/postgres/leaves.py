@@ -36,7 +36,7 @@ from functools import lru_cache
 import orjson
 from django.db import connection, models
 
-from logcenter.integrity.canonical import canonical_json, row_form
+from logcenter.integrity.canonical import ADDED_FIELDS, canonical_json, row_form
 
 CHUNK_ROWS = 2000
 # Between a row's values in the joined column: printable (so that one isprintable() call
@@ -94,10 +94,17 @@ class RowLeaves:
         self.model, self.fields = model, fields  # the canonical JSON's order
         self.plain = [f for f in fields if not isinstance(f, models.JSONField)]
         self.json = [f for f in fields if isinstance(f, models.JSONField)]
+        # The mask has a bit per nullable field (set: NULL) and per added field (set: empty,
+        # so left out of the form: canonical.ADDED_FIELDS).
         nullable = [f for f in self.plain if f.null]
+        added = [f for f in self.plain if f.attname in ADDED_FIELDS and not f.null]
         self.null_bit = {f.attname: 1 << n for n, f in enumerate(nullable)}
-        mask = " + ".join(f"(t.{quote(f.column)} IS NULL)::int * {self.null_bit[f.attname]}"
-                          for f in nullable) or "0"
+        self.empty_bit = {f.attname: 1 << (len(nullable) + n) for n, f in enumerate(added)}
+        mask = " + ".join(
+            [f"(t.{quote(f.column)} IS NULL)::int * {self.null_bit[f.attname]}"
+             for f in nullable]
+            + [f"(t.{quote(f.column)} = '')::int * {self.empty_bit[f.attname]}"
+               for f in added]) or "0"
         values = []
         for field in self.plain:
             column = f"t.{quote(field.column)}"
@@ -126,19 +133,24 @@ class RowLeaves:
 
     def template(self, mask):
         """The row's %-template for this NULL mask: one %s per value, in the order of the
-        sorted names; a NULL consumes its (empty) value and writes null."""
+        sorted names; a NULL consumes its (empty) value and writes null, an empty added field
+        consumes its value and writes nothing."""
         template = self._templates.get(mask)
         if template is None:
-            parts = []
+            parts, skipped = [], ""
             for field in self.fields:
-                key = f'"{field.attname}":'
+                key = skipped + f'"{field.attname}":'
+                if mask & self.empty_bit.get(field.attname, 0):
+                    skipped += "%.0s"
+                    continue
+                skipped = ""
                 if mask & self.null_bit.get(field.attname, 0):
                     parts.append(f"{key}null%.0s")
                 elif isinstance(field, (models.DecimalField, models.DateTimeField, *_STRING)):
                     parts.append(f'{key}"%s"')
                 else:  # integers, booleans (written by PostgreSQL), JSON (canonical here)
                     parts.append(f"{key}%s")
-            template = self._templates[mask] = "{" + ",".join(parts) + "}"
+            template = self._templates[mask] = "{" + ",".join(parts) + skipped + "}"
         return template
 
     def sql(self, upto, limit):
