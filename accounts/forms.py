@@ -2,8 +2,10 @@ from django import forms
 from django.contrib.auth.forms import AuthenticationForm
 from django.utils.translation import gettext_lazy as _
 
-from accounts import services
-from accounts.models import ApiKey, User
+from accounts import organizations, services
+from accounts.models import ApiKey, OrganizationRole, Plan, User
+from logcenter.core.registry import registry
+from logcenter.models import ExportJob
 
 
 class SignInForm(AuthenticationForm):
@@ -85,3 +87,65 @@ class ProfileForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         self.fields["language"].choices = [("", _("Browser language"))] + [
             choice for choice in self.fields["language"].choices if choice[0]]
+
+
+# --- organizations and plans (accounts.organizations does the writes) -------------------------
+
+class OrganizationCreateForm(forms.Form):
+    name = forms.CharField(max_length=150, label=_("Name"))
+    slug = forms.SlugField(max_length=64, required=False, label=_("Slug"),
+                           help_text=_("Empty: made from the name."))
+    plan = forms.ModelChoiceField(queryset=Plan.objects.all(), empty_label=None,
+                                  label=_("Plan"))
+
+
+class OrganizationSettingsForm(forms.Form):
+    """An organization's plan and legal hold, as platform administrators change them."""
+
+    plan = forms.ModelChoiceField(queryset=Plan.objects.all(), empty_label=None,
+                                  label=_("Plan"))
+    legal_hold = forms.BooleanField(required=False, label=_("Legal hold"),
+                                    help_text=_("While on, no purge removes this "
+                                                "organization's rows."))
+
+
+class MemberForm(forms.Form):
+    """Add a person to an organization, or change their role there."""
+
+    user = forms.CharField(max_length=150, label=_("Username or e-mail"))
+    role = forms.ChoiceField(choices=OrganizationRole.choices, label=_("Organization role"),
+                             initial=OrganizationRole.MEMBER)
+
+    def clean_user(self):
+        user = services.find_user(self.cleaned_data["user"].strip())
+        if user is None:
+            raise forms.ValidationError(_("No user has this username or e-mail."))
+        return user
+
+
+class PlanForm(forms.Form):
+    """A plan's retention days per kind (empty: unlimited), its export formats and whether
+    it may stream. One days field per registered kind: `days_<kind slug>`."""
+
+    export_formats = forms.MultipleChoiceField(
+        choices=ExportJob.Format.choices, widget=forms.CheckboxSelectMultiple, required=False,
+        label=_("Export formats"))
+    streaming_allowed = forms.BooleanField(required=False, label=_("Log streaming"))
+
+    def __init__(self, *args, plan, **kwargs):
+        initial = {"export_formats": plan.export_formats,
+                   "streaming_allowed": plan.streaming_allowed,
+                   **{f"days_{kind}": days for kind, days in plan.retention_days.items()}}
+        super().__init__(*args, initial=initial, prefix=plan.slug, **kwargs)
+        self.plan = plan
+        for kind in registry:
+            self.fields[f"days_{kind.slug}"] = forms.IntegerField(
+                min_value=1, max_value=organizations.MAX_RETENTION_DAYS, required=False,
+                label=kind.label, help_text=_("days; empty: unlimited"))
+
+    def days_fields(self):
+        return [self[f"days_{kind.slug}"] for kind in registry]
+
+    @property
+    def retention_days(self):
+        return {kind.slug: self.cleaned_data.get(f"days_{kind.slug}") for kind in registry}

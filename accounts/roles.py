@@ -22,6 +22,12 @@ CONSOLE_PERMISSIONS = {
         "logcenter.view_retentionpolicy", "logcenter.change_retentionpolicy",
         "logcenter.add_deletionjob", "logcenter.view_deletionjob",
         "accounts.unlock_user",
+        # Organizations, their projects and members, and the plans (accounts.organizations).
+        "accounts.view_organization", "accounts.add_organization",
+        "accounts.change_organization", "accounts.view_project", "accounts.add_project",
+        "accounts.change_project", "accounts.view_membership", "accounts.add_membership",
+        "accounts.change_membership", "accounts.delete_membership", "accounts.view_plan",
+        "accounts.change_plan",
     ],
     # Support answers "why can't this person sign in", and lifts the lockout.
     "Support": ["accounts.unlock_user"],

@@ -6,14 +6,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.db.models import Count
 from django.urls import reverse
 from django.utils import timezone
 
 from logcenter.core import selectors
-from logcenter.core.access import access_for
+from logcenter.core.access import access_for, membership_of
 from logcenter.core.registry import registry
 
-from accounts.models import SignInThrottle
+from accounts.models import ApiKey, Organization, OrganizationRole, SignInThrottle
 from accounts.services import throttle_key
 
 # The log kind holding sign-ins (accounts.services writes it).
@@ -85,3 +86,57 @@ def account_url(viewer, user_id):
     if not (user_id and str(user_id).isdigit() and may_view_accounts(viewer)):
         return None
     return reverse("account-status", args=[int(user_id)])
+
+
+# --- organizations ----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class OrganizationOverview:
+    """What the Organizations and My organization pages show of one organization."""
+
+    organization: object
+    members: list  # Memberships, by role (owner first), then username
+    projects: list  # Projects (the default first), each with `key_count`
+    keys: list  # the customer API keys of its projects
+    retention: list  # [(kind, days or None: unlimited)] by the plan, in registry order
+
+    @property
+    def plan(self):
+        return self.organization.plan
+
+
+def plan_retention(plan):
+    """[(kind, days or None)]: how far back `plan` keeps and shows each kind."""
+    return [(kind, plan.retention_for(kind.slug)) for kind in registry]
+
+
+def organizations_list():
+    """Every organization with its plan, its retention per kind (`retention`) and the number
+    of its members, projects and keys (one query)."""
+    found = list(Organization.objects.select_related("plan").annotate(
+        member_count=Count("memberships", distinct=True),
+        project_count=Count("projects", distinct=True),
+        key_count=Count("projects__api_keys", distinct=True)).order_by("name"))
+    for organization in found:
+        organization.retention = plan_retention(organization.plan)
+    return found
+
+
+def organization_overview(organization):
+    rank = {role: n for n, role in enumerate(OrganizationRole.values)}
+    members = sorted(organization.memberships.select_related("user"),
+                     key=lambda m: (rank.get(m.role, len(rank)), m.user.username))
+    projects = list(organization.projects.annotate(key_count=Count("api_keys")))
+    keys = list(ApiKey.objects.filter(project__organization=organization)
+                .select_related("owner", "project").order_by("project__name", "name"))
+    return OrganizationOverview(organization=organization, members=members, projects=projects,
+                                keys=keys, retention=plan_retention(organization.plan))
+
+
+def readable_organization(user):
+    """The organization whose page `user` may read: theirs, when their organization role
+    reads its logs (owner, admin, auditor: audit.read); else None."""
+    membership = membership_of(user)
+    if membership is None or not user.is_active or not membership.has_permission("audit.read"):
+        return None
+    return membership.organization

@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from accounts import views
+from accounts import organization_views, views
 
 urlpatterns = [
     path("login/", views.SignInView.as_view(), name="login"),
@@ -13,4 +13,9 @@ urlpatterns = [
     path("profile/", views.profile, name="profile"),
     path("users/<int:pk>/", views.account_status, name="account-status"),
     path("users/<int:pk>/unlock/", views.account_unlock, name="account-unlock"),
+    path("organizations/", organization_views.organizations_page, name="organizations"),
+    path("organizations/<str:public_id>/", organization_views.organization_page,
+         name="organization"),
+    path("organization/", organization_views.my_organization, name="my-organization"),
+    path("plans/", organization_views.plans_page, name="plans"),
 ]

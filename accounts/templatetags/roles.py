@@ -3,6 +3,7 @@
 from django import template
 from django.utils.translation import pgettext
 
+from accounts import selectors
 from accounts.roles import role_label, user_role_labels
 
 register = template.Library()
@@ -18,3 +19,9 @@ def role_label_filter(group):
 def user_roles(user):
     """The user's roles, translated, joined by the language's list separator."""
     return pgettext("list separator", ", ").join(str(label) for label in user_role_labels(user))
+
+
+@register.simple_tag
+def readable_organization(user):
+    """The organization whose page the user may open (My organization), or None."""
+    return selectors.readable_organization(user)

@@ -30,6 +30,22 @@ class AuditAction(models.TextChoices):
     API_KEY_REVOKED = "api_key.revoked", "API key revoked"
     API_KEY_REACTIVATED = "api_key.reactivated", "API key re-activated"
     API_KEY_DELETED = "api_key.deleted", "API key deleted"
+    # Organizations, their projects and members, and the plans (accounts).
+    ORGANIZATION_CREATED = "organization.created", "Organization created"
+    ORGANIZATION_UPDATED = "organization.updated", "Organization updated"
+    ORGANIZATION_PLAN_CHANGED = "organization.plan_changed", "Organization's plan changed"
+    ORGANIZATION_LEGAL_HOLD_CHANGED = ("organization.legal_hold_changed",
+                                       "Organization's legal hold changed")
+    ORGANIZATION_DELETED = "organization.deleted", "Organization deleted"
+    PROJECT_CREATED = "project.created", "Project created"
+    PROJECT_UPDATED = "project.updated", "Project updated"
+    PROJECT_DELETED = "project.deleted", "Project deleted"
+    MEMBER_ADDED = "organization.member_added", "Member added to an organization"
+    MEMBER_ROLE_CHANGED = "organization.member_role_changed", "Member's organization role changed"
+    MEMBER_REMOVED = "organization.member_removed", "Member removed from an organization"
+    PLAN_CREATED = "plan.created", "Plan created"
+    PLAN_UPDATED = "plan.updated", "Plan updated"
+    PLAN_DELETED = "plan.deleted", "Plan deleted"
     # Retention (logcenter.RetentionPolicy) and deleting history.
     RETENTION_CREATED = "retention.created", "Retention policy created"
     RETENTION_UPDATED = "retention.updated", "Retention policy updated"

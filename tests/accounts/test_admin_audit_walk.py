@@ -22,7 +22,7 @@ from django.test import RequestFactory
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.models import ApiKey, Organization, Plan, Project, User
+from accounts.models import ApiKey, Membership, Organization, Plan, Project, User
 from logcenter.core.admin_audit import REGISTRY
 from logcenter.models import AuditEvent
 from tests.factories import MemberFactory, StaffFactory
@@ -54,8 +54,37 @@ def _sample_role(n):
     return role
 
 
+def _sample_organization(n):
+    organization = Organization.objects.create(
+        name=f"Walk org {n}", slug=f"walk-org-{n}", plan=Plan.objects.get(slug="free"))
+    Project.objects.create(organization=organization, name="Default", slug="default",
+                           is_default=True)
+    return organization
+
+
+def _sample_project(n):
+    # Not the default project, which may be neither deleted nor undone as the default.
+    return Project.objects.create(organization=_sample_organization(n), name=f"Walk {n}",
+                                  slug=f"walk-{n}")
+
+
+def _sample_membership(n):
+    # And a person in no organization yet, for the add form to choose.
+    MemberFactory(username=f"joiner{n}")
+    return Membership.objects.create(user=MemberFactory(username=f"orgmember{n}"),
+                                     organization=_sample_organization(n), role="auditor")
+
+
+def _sample_plan(n):
+    return Plan.objects.create(slug=f"walk-{n}", name=f"Walk plan {n}",
+                               retention_days={"audit": 30, "usage": None},
+                               export_formats=["csv"], position=50 + n)
+
+
 # One object to change, per model registered in the admin.
-SAMPLES = {User: _sample_user, ApiKey: _sample_key, Group: _sample_role}
+SAMPLES = {User: _sample_user, ApiKey: _sample_key, Group: _sample_role,
+           Organization: _sample_organization, Project: _sample_project,
+           Membership: _sample_membership, Plan: _sample_plan}
 
 
 def _password_page(obj):
@@ -162,6 +191,9 @@ def _other_values(bound):
         if isinstance(have, list):
             for token in ("usage", "read", "walk"):
                 yield json.dumps(sorted(set(have) ^ {token}))
+        if isinstance(have, dict) and have:  # one number in it changed (a plan's days)
+            key = sorted(have)[0]
+            yield json.dumps({**have, key: (have[key] or 0) + 1})
         yield json.dumps({"walk": True})
     elif isinstance(field, forms.EmailField):
         yield f"walk-{current}"
@@ -218,6 +250,7 @@ def test_adding_in_the_admin_is_audited(client, walker, model, model_admin):
     if not model_admin.has_add_permission(request):
         pytest.skip(f"{model._meta.label} cannot be added in the admin")
     spec = REGISTRY[model]
+    SAMPLES[model](0)  # what the new object may refer to (an organization for a project)
     form = model_admin.get_form(request, None, change=False)()
     data, filled = _form_data(form), set()
     for name, field in form.fields.items():
@@ -228,6 +261,8 @@ def test_adding_in_the_admin_is_audited(client, walker, model, model_admin):
         elif isinstance(field, forms.ModelMultipleChoiceField):
             data.update(_encode(form[name], next(_other_values(form[name]))))
             filled.add(name)
+        elif isinstance(field, forms.ModelChoiceField) and field.required and not data.get(name):
+            data.update(_encode(form[name], next(_other_values(form[name]))))
         elif field.required and not data.get(name):
             data[name] = f"walk-added-{name}"[:field.max_length or 100]
     url = reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_add")
