@@ -19,7 +19,10 @@ class AccountsConfig(AppConfig):
 
 
 def _sync_roles(sender, **kwargs):
-    # Also after a test database flush, which empties the groups the data migration made.
+    # Also after a test database flush, which empties the groups and plans the data
+    # migrations made.
+    from accounts.plans import ensure_default_plans
     from accounts.roles import sync_roles
 
     sync_roles()
+    ensure_default_plans()
