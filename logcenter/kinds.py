@@ -8,8 +8,9 @@ from django.utils.translation import gettext_lazy as _
 
 from logcenter import models
 from logcenter.core import filters, serializers, tables
-from logcenter.core.registry import (COMMON_FILTERS, ENVELOPE_ACTOR, ENVELOPE_REQUEST, FULL,
-                                     DetailSection, EventChart, LogKind, registry)
+from logcenter.core.registry import (COMMON_FILTERS, ENVELOPE_ACTOR, ENVELOPE_ORGANIZATION,
+                                     ENVELOPE_REQUEST, FULL, DetailSection, EventChart,
+                                     LogKind, registry)
 
 registry.register(LogKind(
     slug="audit",
@@ -29,6 +30,7 @@ registry.register(LogKind(
                                 "result", "reason")),
         ENVELOPE_ACTOR,
         ENVELOPE_REQUEST,
+        ENVELOPE_ORGANIZATION,
         DetailSection(_("Resource"), ("resource_type", "resource_id", "resource_name")),
         DetailSection(_("Changes"), ("changes",)),
         DetailSection(_("Details"), ("details",)),
@@ -66,6 +68,7 @@ registry.register(LogKind(
         DetailSection(_("Caller"), ("actor_type", "actor_id", "actor_name", "user_id", "username",
                                  "api_key_id", "api_key_name", "group")),
         ENVELOPE_REQUEST,
+        ENVELOPE_ORGANIZATION,
         DetailSection(_("Call"), ("endpoint", "protocol", "is_stream", "latency_ms",
                                "first_token_ms", "call_count")),
         DetailSection(_("Model route"), ("platform_model", "upstream_model", "upstream_name",
@@ -106,6 +109,7 @@ registry.register(LogKind(
         DetailSection(_("User"), ("user_id", "username_attempted", "actor_type", "actor_id",
                                "actor_name", "session_key_hash")),
         ENVELOPE_REQUEST,
+        ENVELOPE_ORGANIZATION,
     ),
     page_filters=("user", "event", "result", "failure_reason", "ip",
                   "identity_provider") + COMMON_FILTERS,
@@ -133,6 +137,7 @@ registry.register(LogKind(
                                 "level", "message")),
         ENVELOPE_ACTOR,
         ENVELOPE_REQUEST,
+        ENVELOPE_ORGANIZATION,
         DetailSection(_("Resource"), ("resource_type", "resource_id")),
         DetailSection(_("Details"), ("details",)),
     ),

@@ -8,9 +8,10 @@ Nothing here reads a log table when a page or the API asks for suggestions:
   since its last run: from the kind's rollup where it holds the field (usage: model,
   upstream, group, endpoint), else from the rows of that increment (one bounded DISTINCT
   per field, in the job, never on a page load);
-- a user who sees only their own rows gets values of their own rows from the kind's
-  `own_values` table (usage: the hourly rollup, by user id), or nothing: a global table
-  would tell them what others use.
+- anyone else (a member; an organization's users) gets values of the rows they may see
+  (Access.scope) from the kind's `own_values` table (usage: the hourly rollup, by user id),
+  or nothing when that table lacks a column of their rule: a global table would tell them
+  what others use.
 
 Matching ignores case (`q=GPT` finds `gpt-4o`); the filters themselves stay exact, which
 their (field, occurred_at, id) indexes serve (a case-insensitive filter could not use them).
@@ -83,10 +84,12 @@ def suggestions(kind, user, name, q="", limit=LIMIT):
         values = values.order_by("value").values_list("value", flat=True)[:limit]
     else:
         model = own_values_model(kind)
-        if not _has_field(model, column):
+        # A table without the columns of the user's row rule (an organization's rows in a
+        # rollup with no organization) would tell them what others use: nothing then.
+        if not all(_has_field(model, name) for name in {column, *access.scope_fields}):
             return []
-        values = (model.objects.filter(**{kind.owner_field: str(user.pk)},
-                                       hour__gte=timezone.now() - OWN_WINDOW)
+        values = (access.scope(model.objects.filter(hour__gte=timezone.now() - OWN_WINDOW),
+                               time_field="hour")
                   .exclude(**{column: ""}))
         if q:
             values = values.filter(**{f"{column}__icontains": q})

@@ -109,15 +109,15 @@ class Query:
 
     @property
     def rollup(self):
-        """The narrowest rollup with every dimension this query groups or filters by
-        (a member's own figures need user_id); None when only raw rows can answer."""
+        """The narrowest rollup with every dimension this query groups or filters by,
+        and every column the user's row rule reads (a member's own figures need user_id,
+        an organization's its organization_id); None when only raw rows can answer."""
         if not self.used_filters <= set(ROLLUP_FILTERS):
             return None
         needed = set(self.group_fields)
         for name in self.used_filters:
             needed |= ROLLUP_FILTERS[name]
-        if not access_for(self.user, registry["usage"]).can_view_all:
-            needed.add(registry["usage"].owner_field)
+        needed |= access_for(self.user, registry["usage"]).scope_fields
         return next((r for r in USAGE_ROLLUPS if needed <= set(r.DIMENSIONS)), None)
 
     @property
@@ -150,6 +150,9 @@ def parse(user, params, *, group_by="", default_range=timedelta(days=1), also=()
     if start is None:
         start = end - default_range
     access = access_for(user, kind)
+    if access.window_start is not None:
+        # Nothing before the plan's window: its partial first hour is read from raw rows.
+        start = min(max(start, access.window_start), end)
     measures = [m for m in MEASURES if access.can_view_cost or m not in COST_MEASURES]
     tz = timezone.get_current_timezone()
     if isinstance(tz, dt_timezone):
@@ -212,7 +215,8 @@ def _raw_pieces(query, start, end, trunc=None, tz=None):
 
 
 def _rollup_piece(query, source, start, end, trunc, tz, closed=False):
-    queryset = access_for(query.user, registry["usage"]).scope(source.objects.all())
+    queryset = access_for(query.user, registry["usage"]).scope(source.objects.all(),
+                                                               time_field="hour")
     data = query.filterset.form.cleaned_data
     for name in query.used_filters:
         queryset = query.filterset.filters[name].filter(queryset, data[name])

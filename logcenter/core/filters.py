@@ -519,6 +519,10 @@ class LogFilterSet(filters.FilterSet):
     metadata = MetadataFilter(label=_("Metadata"), help_text=_("key=value, e.g. env=prod"))
     ingested_by = AnyOfFilter(label=_("Ingested by"),
                               help_text=_("the ingest key's id (prefix), or console"))
+    # Narrow the rows the user may see (Access.scope): an organization's users see only
+    # theirs whatever these say.
+    organization_id = AnyOfFilter(label=_("Organization ID"))
+    project_id = AnyOfFilter(label=_("Project ID"))
     ordering = PassThroughChoiceFilter(label=_("Sort"))
     cursor = PassThroughFilter(label=_("Cursor"), max_length=4096)
     page_size = PassThroughFilter(label=_("Page size"))  # field replaced in __init__

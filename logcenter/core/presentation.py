@@ -16,6 +16,7 @@ export, stats, panels):
 from django.db.models import Q
 from django.utils.translation import gettext
 
+from logcenter.core.access import membership_of
 from logcenter.core.params import as_querydict
 
 DISPLAY = frozenset({"view", "columns"})
@@ -36,13 +37,18 @@ class InvalidPresentation(ValueError):
 
 def views_visible(user, kind=None):
     """The saved views `user` may apply: their own and those shared with one of their
-    roles (of one kind when given), by name."""
+    roles (of one kind when given), by name. A shared view reaches the role's holders on
+    its owner's side only (the same organization; platform staff among themselves): its
+    filters may name the organization's people and keys."""
     from logcenter.models import SavedView
 
     if not (user and user.is_authenticated):
         return SavedView.objects.none()
+    membership = membership_of(user)
+    same_side = (Q(owner__membership__organization_id=membership.organization_id)
+                 if membership is not None else Q(owner__membership__isnull=True))
     views = SavedView.objects.filter(
-        Q(owner=user) | Q(shared_with_role__in=user.groups.all()))
+        Q(owner=user) | (Q(shared_with_role__in=user.groups.all()) & same_side))
     if kind is not None:
         views = views.filter(kind=kind.slug)
     return views.select_related("owner", "shared_with_role").order_by("name", "id")

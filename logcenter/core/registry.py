@@ -124,6 +124,8 @@ class LogKind:
 ENVELOPE_ACTOR = DetailSection(_("Actor"), ("actor_type", "actor_id", "actor_name"))
 ENVELOPE_REQUEST = DetailSection(_("Request"), ("request_id", "ip", "user_agent", "ingested_by",
                                              "ingested_by_name"))
+# The customer a row belongs to (organization and project public ids), on every detail page.
+ENVELOPE_ORGANIZATION = DetailSection(_("Organization"), ("organization_id", "project_id"))
 COMMON_FILTERS = ("request_id", "q", "metadata")
 
 

@@ -86,9 +86,7 @@ def export_create(*, user, kind_slug, fmt, params, excel_bom=None, include_diges
             choices=", ".join(ExportJob.Format.values)))
     if include_digests and fmt not in DIGEST_FORMATS:
         raise ValueError(gettext("include_digests needs the JSON or NDJSON format"))
-    if not access_for(user, kind).can_export:
-        raise PermissionDenied(gettext("Your role may not export {kind} logs.").format(
-            kind=kind.label.lower()))
+    access_for(user, kind).check_export(fmt)  # the role, and an organization's plan
     query = LogQuery.parse(kind, user, params)  # bad input fails now
     params_dict = query.all_pages()
     if columns is None and fmt == ExportJob.Format.CSV and not include_digests:
@@ -135,6 +133,7 @@ def export_retry(job):
     """Run a failed (or expired) export again, from scratch."""
     if job.status not in (ExportJob.Status.FAILED, ExportJob.Status.EXPIRED):
         raise ValueError(gettext("Only a failed or expired export can be retried."))
+    access_for(job.user, registry[job.kind]).check_export(job.format)  # the plan may differ now
     ExportJob.objects.filter(pk=job.pk).update(
         status=ExportJob.Status.QUEUED, error="", rows_written=0, finished_at=None,
         started_at=None, file_name="", size_bytes=0)
@@ -525,6 +524,9 @@ def export_window(kind, user, params, snapshot_at):
     """(start, end) of the rows the export may hold: the list's window, its end never
     past the snapshot. A start of None: the kind's whole history ("all")."""
     start, end, _ = LogQuery.parse(kind, user, params).time_window
+    plan_start = access_for(user, kind).window_start  # an organization's plan window
+    if plan_start is not None and (start is None or start < plan_start):
+        start = plan_start
     return start, min(end, snapshot_at) if end else snapshot_at
 
 
@@ -554,6 +556,7 @@ def export_file(job, user):
     kind = registry[job.kind]
     if job.user_id != user.pk or not access_for(user, kind).can_export:
         raise PermissionDenied(gettext("This export is not yours to download."))
+    access_for(user, kind).check_export(job.format)  # an organization's plan, as it is now
     if job.status != ExportJob.Status.COMPLETED:
         raise FileNotFoundError(gettext("The export is not ready."))
     path = export_dir() / job.file_name

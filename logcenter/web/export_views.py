@@ -2,6 +2,7 @@
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -36,8 +37,8 @@ def export_start(request, kind):
         messages.error(request, _("Fix the filters before exporting ({problems}).").format(
             problems=problems))
         return redirect(f"{reverse('logcenter:list', args=[kind])}?{request.GET.urlencode()}")
-    except ValueError as exc:  # a bad format or column: named in the message
-        messages.error(request, str(exc))
+    except (ValueError, PermissionDenied) as exc:  # a bad format or column, or the plan's
+        messages.error(request, str(exc))            # formats: named in the message
         return redirect(f"{reverse('logcenter:list', args=[kind])}?{request.GET.urlencode()}")
     except exports.QueueUnavailable:
         messages.error(request, _("The task queue is unavailable right now, so the export "
@@ -104,7 +105,7 @@ def export_retry(request, export_id):
     job = get_object_or_404(ExportJob, export_id=export_id, user=request.user)
     try:
         exports.export_retry(job)
-    except (ValueError, exports.QueueUnavailable) as exc:
-        messages.error(request, str(exc) if isinstance(exc, ValueError)
+    except (ValueError, PermissionDenied, exports.QueueUnavailable) as exc:
+        messages.error(request, str(exc) if not isinstance(exc, exports.QueueUnavailable)
                        else _("The task queue is unavailable right now; retry later."))
     return redirect("exports")

@@ -1,7 +1,8 @@
 """The fifth kind's registry entry."""
 
-from logcenter.core.registry import (COMMON_FILTERS, ENVELOPE_ACTOR, ENVELOPE_REQUEST, FULL,
-                                     DetailSection, EventChart, LogKind, registry)
+from logcenter.core.registry import (COMMON_FILTERS, ENVELOPE_ACTOR, ENVELOPE_ORGANIZATION,
+                                     ENVELOPE_REQUEST, FULL, DetailSection, EventChart,
+                                     LogKind, registry)
 from tests.fifth_kind.filters import DeployEventFilterSet
 from tests.fifth_kind.models import DeployEvent
 from tests.fifth_kind.serializers import DeployEventSerializer
@@ -25,6 +26,7 @@ DEPLOY = registry.register(LogKind(
                                  "version", "environment", "result", "message")),
         ENVELOPE_ACTOR,
         ENVELOPE_REQUEST,
+        ENVELOPE_ORGANIZATION,
     ),
     page_filters=("service", "version", "environment", "result") + COMMON_FILTERS,
 ))

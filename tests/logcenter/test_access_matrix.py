@@ -199,12 +199,24 @@ def test_the_first_four_kinds_keep_their_policy():
     assert {role: slugs & four for role, slugs in EXPORTERS.items()} == EXPORT_POLICY
 
 
-@pytest.mark.parametrize("role, slug", CASES)
-def test_export(world, role, slug, settings, tmp_path):
-    """The export face: same rows and the same masking as the list, or no export at all."""
+def exported_rows(user, slug, rows):
+    """The CSV rows (every column) of `user`'s export of `slug`, those of the fixture's `rows`."""
     import csv
     import io
 
+    from logcenter.exports import jobs as exports
+
+    job = exports.export_create(user=user, kind_slug=slug, fmt="csv", params={"range": "all"},
+                                columns="all")
+    job.refresh_from_db()
+    text = (exports.export_dir() / job.file_name).read_text(encoding="utf-8-sig")
+    fixture_ids = {str(r.event_id) for r in rows.values()}
+    return [r for r in csv.DictReader(io.StringIO(text)) if r["event_id"] in fixture_ids]
+
+
+@pytest.mark.parametrize("role, slug", CASES)
+def test_export(world, role, slug, settings, tmp_path):
+    """The export face: same rows and the same masking as the list, or no export at all."""
     from django.core.exceptions import PermissionDenied
 
     from logcenter.exports import jobs as exports
@@ -216,16 +228,155 @@ def test_export(world, role, slug, settings, tmp_path):
         with pytest.raises(PermissionDenied):
             exports.export_create(user=users[role], kind_slug=slug, fmt="csv", params={})
         return
-    job = exports.export_create(user=users[role], kind_slug=slug, fmt="csv",
-                                params={"range": "all"}, columns="all")
-    job.refresh_from_db()
-    lines = (exports.export_dir() / job.file_name).read_text(encoding="utf-8-sig").splitlines()
-    fixture_ids = {str(r.event_id) for r in rows[slug].values()}
-    exported = [r for r in csv.DictReader(io.StringIO("\n".join(lines)))
-                if r["event_id"] in fixture_ids]
+    exported = exported_rows(users[role], slug, rows[slug])
     assert {r["event_id"] for r in exported} == expected_ids(expect, rows[slug], role)
     for row in exported:
         assert (row["ip"] == SECRET_IP) == expect.plain
         assert (row["user_agent"] == SECRET_UA) == expect.plain
         if slug == "usage":
             assert ("cost" in row) == expect.cost
+
+
+# --- the organization dimension -------------------------------------------------------------
+# A customer's users (accounts.Membership) hold the Member console role and an organization
+# role. Owner, admin and auditor (audit.read) see every row of their organization, of every
+# kind, unmasked and with cost; a member sees their own rows of the kinds the Member role
+# opens. None of them sees another organization's rows or the platform's (a 404, as a row
+# that does not exist); platform staff see them all.
+
+ORGANIZATION_ROLES = ("owner", "admin", "auditor", "member")
+
+
+def organization_expect(role, kind):
+    if role != "member":
+        return Expect("organization", True, bool(kind.cost_fields))
+    return MATRIX["Member"][kind.slug]
+
+
+ORGANIZATION_MATRIX = {role: {kind.slug: organization_expect(role, kind) for kind in registry}
+                       for role in ORGANIZATION_ROLES}
+ORGANIZATION_READER = {"audit": Expect("organization", True),
+                       "usage": Expect("organization", True, True),
+                       "auth": Expect("organization", True),
+                       "system": Expect("organization", True)}
+ORGANIZATION_POLICY = {"owner": ORGANIZATION_READER, "admin": ORGANIZATION_READER,
+                       "auditor": ORGANIZATION_READER,
+                       "member": {"audit": NONE, "usage": Expect("own", True, True),
+                                  "auth": Expect("own", True), "system": NONE}}
+ORGANIZATION_CASES = [(role, slug) for role in ORGANIZATION_MATRIX
+                      for slug in ORGANIZATION_MATRIX[role]]
+
+
+def test_organization_roles_keep_their_policy():
+    four = set(POLICY["Administrator"])
+    assert {role: {slug: e for slug, e in row.items() if slug in four}
+            for role, row in ORGANIZATION_MATRIX.items()} == ORGANIZATION_POLICY
+
+
+@pytest.fixture
+def tenants(db):
+    """Organization A (Pro) with a user per organization role, organization B (Pro) with an
+    admin, and platform staff; per kind a row of each of them, B's and the staff's rows
+    carrying the same secret IP (so that a leak shows)."""
+    from tests.factories import MembershipFactory, OrganizationFactory
+
+    first, second = OrganizationFactory(slug="org-a"), OrganizationFactory(slug="org-b")
+    users = {role: MembershipFactory(organization=first, role=role,
+                                     user__username=f"org-a-{role}").user
+             for role in ORGANIZATION_ROLES}
+    outsiders = {"org-b": MembershipFactory(organization=second, role="admin",
+                                            user__username="org-b-admin").user,
+                 "staff": StaffFactory(username="platform-admin")}
+    rows = {}
+    for kind in registry:
+        made = {role: FACTORIES[kind.slug](ip=SECRET_IP, user_agent=SECRET_UA,
+                                           organization_id=first.public_id,
+                                           **{kind.owner_field: str(user.pk)})
+                for role, user in users.items()}
+        made["org-b"] = FACTORIES[kind.slug](ip=SECRET_IP, organization_id=second.public_id,
+                                             **{kind.owner_field: str(outsiders["org-b"].pk)})
+        made["staff"] = FACTORIES[kind.slug](ip=SECRET_IP,
+                                             **{kind.owner_field: str(outsiders["staff"].pk)})
+        rows[kind.slug] = made
+    return users, outsiders, rows
+
+
+def organization_ids(expect, rows, role):
+    if expect.rows == "organization":
+        return {str(rows[r].event_id) for r in ORGANIZATION_ROLES}
+    return expected_ids(expect, rows, role)
+
+
+@pytest.mark.parametrize("role, slug", ORGANIZATION_CASES)
+def test_organization_page_and_api(client, tenants, role, slug):
+    users, _, rows = tenants
+    expect, kind = ORGANIZATION_MATRIX[role][slug], registry[slug]
+    client.force_login(users[role])
+    api = APIClient()
+    api.force_authenticate(users[role])
+    page, listed = client.get(f"/logs/{slug}/"), api.get(f"/api/v1/{kind.api_name}/?range=all")
+    if expect.rows == "none":
+        assert page.status_code == listed.status_code == 403
+        assert client.get(rows[slug][role].get_absolute_url()).status_code == 403
+        return
+    wanted = organization_ids(expect, rows[slug], role)
+    html = page.content.decode()
+    assert page.status_code == listed.status_code == 200
+    assert {str(r.event_id) for r in rows[slug].values() if str(r.event_id) in html} == wanted
+    fixture_ids = {str(r.event_id) for r in rows[slug].values()}
+    results = [r for r in listed.json()["results"] if r["event_id"] in fixture_ids]
+    assert {r["event_id"] for r in results} == wanted
+    for item in results:
+        assert (item["ip"] == SECRET_IP) == expect.plain
+        assert item["organization_id"] == users[role].membership.organization.public_id
+        if slug == "usage":
+            assert ("cost" in item) == expect.cost
+    for row in rows[slug].values():
+        detail = client.get(row.get_absolute_url())
+        api_detail = api.get(f"/api/v1/{kind.api_name}/{row.event_id}/")
+        if str(row.event_id) in wanted:
+            assert detail.status_code == api_detail.status_code == 200
+            assert row.organization_id in detail.content.decode()  # the Organization section
+            assert api_detail.json()["organization_id"] == row.organization_id
+        else:  # another organization's row, or the platform's: as if it did not exist
+            assert detail.status_code == api_detail.status_code == 404
+
+
+@pytest.mark.parametrize("role, slug", ORGANIZATION_CASES)
+def test_organization_export(tenants, role, slug, settings, tmp_path):
+    """Owner, admin and auditor (audit.export) export their organization's rows on a plan
+    with exports; a member exports nothing, not even their own rows."""
+    from django.core.exceptions import PermissionDenied
+
+    from logcenter.exports import jobs as exports
+
+    settings.MEDIA_ROOT = tmp_path
+    users, _, rows = tenants
+    expect = ORGANIZATION_MATRIX[role][slug]
+    if role == "member":
+        with pytest.raises(PermissionDenied):
+            exports.export_create(user=users[role], kind_slug=slug, fmt="csv", params={})
+        return
+    exported = exported_rows(users[role], slug, rows[slug])
+    assert {r["event_id"] for r in exported} == organization_ids(expect, rows[slug], role)
+    assert {r["ip"] for r in exported} == {SECRET_IP}
+
+
+@pytest.mark.parametrize("slug", [kind.slug for kind in registry])
+def test_staff_see_every_organization_and_filter_by_one(tenants, slug):
+    users, outsiders, rows = tenants
+    kind = registry[slug]
+    api = APIClient()
+    api.force_authenticate(outsiders["staff"])
+    fixture_ids = {str(r.event_id) for r in rows[slug].values()}
+    listed = api.get(f"/api/v1/{kind.api_name}/?range=all").json()["results"]
+    assert {r["event_id"] for r in listed} >= fixture_ids
+    second = outsiders["org-b"].membership.organization.public_id
+    only_b = api.get(f"/api/v1/{kind.api_name}/?range=all&organization_id={second}")
+    assert {r["event_id"] for r in only_b.json()["results"]} == {
+        str(rows[slug]["org-b"].event_id)}
+    # An organization's user filtering by another organization gets nothing, not more.
+    if ORGANIZATION_MATRIX["admin"][slug].rows != "none":
+        api.force_authenticate(users["admin"])
+        other = api.get(f"/api/v1/{kind.api_name}/?range=all&organization_id={second}")
+        assert other.status_code == 200 and other.json()["results"] == []
