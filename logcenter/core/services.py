@@ -11,6 +11,7 @@ from django.utils import timezone, translation
 
 from logcenter.ingest import ingestion
 from logcenter.core import request_context
+from logcenter.core.access import membership_of
 from logcenter.core.audit_actions import checked
 from logcenter.models import ActorType, AuditEvent, AuthEvent, Result, SystemEvent
 from logcenter.core.registry import registry
@@ -71,14 +72,40 @@ def events_ingest(items, *, source=ingestion.CONSOLE_SOURCE):
 
 
 def actor_fields(actor=None, actor_type=None):
-    """Snapshot of who acted: kept even after the user is deleted."""
+    """Snapshot of who acted, and the organization the event belongs to (theirs): kept
+    even after the user is deleted."""
     if actor is None:
-        return {"actor_type": actor_type or ActorType.SYSTEM, "actor_id": "", "actor_name": ""}
+        return {"actor_type": actor_type or ActorType.SYSTEM, "actor_id": "", "actor_name": "",
+                **organization_fields(None)}
     if getattr(actor, "is_authenticated", False) or hasattr(actor, "get_username"):
         return {"actor_type": ActorType.USER, "actor_id": str(actor.pk),
-                "actor_name": actor.get_username()}
+                "actor_name": actor.get_username(), **organization_fields(actor)}
     return {"actor_type": actor_type or ActorType.SERVICE,
-            "actor_id": str(getattr(actor, "pk", "")), "actor_name": str(actor)}
+            "actor_id": str(getattr(actor, "pk", "")), "actor_name": str(actor),
+            **organization_fields(actor)}
+
+
+def organization_fields(who=None):
+    """{organization_id, project_id} of a console event about `who`: a customer's API key
+    (`who` itself, or the key the request came with, acting for its owner) gives its
+    project; a user in an organization gives it and its default project; anyone else
+    (platform staff, services, the system) none: a platform row."""
+    from accounts.models import ApiKey
+
+    key = who if isinstance(who, ApiKey) else None
+    if key is None and who is not None:
+        request_key = getattr(request_context.current().request, "auth", None)
+        if isinstance(request_key, ApiKey) and request_key.owner_id == getattr(who, "pk", None):
+            key = request_key
+    if key is not None and key.project_id is not None:
+        return {"organization_id": key.project.organization.public_id,
+                "project_id": key.project.public_id}
+    membership = membership_of(who)
+    if membership is None:
+        return {"organization_id": "", "project_id": ""}
+    project = membership.organization.default_project
+    return {"organization_id": membership.organization.public_id,
+            "project_id": project.public_id if project is not None else ""}
 
 
 def request_fields():
@@ -124,7 +151,10 @@ def auth_event_record(*, event, user=None, username_attempted="", result=Result.
         identity_provider=identity_provider,
         session_key_hash=hash_secret(session_key or ""),
         metadata=metadata or {},
-        **actor_fields(actor if actor is not None else user),
+        **{**actor_fields(actor if actor is not None else user),
+           # The user's sign-in history belongs to their organization, whoever acted
+           # (support unlocking them).
+           **(organization_fields(user) if user is not None else {})},
         **request_fields(),
     )
 

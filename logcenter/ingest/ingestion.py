@@ -57,15 +57,23 @@ SERVER_FIELDS = {"id", "ingested_at", "ingested_by", "ingested_by_name"}
 @dataclass(frozen=True)
 class Source:
     """Who writes a batch: the ingest key (its public id and name, and the kinds it may
-    write; None = any) or the console. Stamped on every row as its provenance."""
+    write; None = any) or the console. Stamped on every row as its provenance. A
+    customer's key (one that belongs to a project) names its organization and project:
+    its rows belong to them (customer_fields)."""
 
     ingested_by: str
     name: str
     kinds: frozenset | None = None
+    organization_id: str = ""
+    project_id: str = ""
 
     @classmethod
     def for_key(cls, key):
-        return cls(key.prefix, key.name, frozenset(key.kinds))
+        project = key.project
+        if project is None:  # a platform key
+            return cls(key.prefix, key.name, frozenset(key.kinds))
+        return cls(key.prefix, key.name, frozenset(key.kinds),
+                   project.organization.public_id, project.public_id)
 
 
 CONSOLE_SOURCE = Source(CONSOLE, "Logcenter console")
@@ -549,6 +557,76 @@ def schema_for(kind):
     return _schemas[kind.slug]
 
 
+# --- the customer a row belongs to ---------------------------------------------------
+
+@dataclass(frozen=True)
+class Customers:
+    """The organizations and projects a batch names, looked up once: {project public id:
+    its organization's public id} and the organization public ids that exist (one query
+    each, none for a batch that names none)."""
+
+    projects: dict
+    organizations: frozenset
+
+    @classmethod
+    def named_in(cls, items, source):
+        projects, organizations = set(), set()
+        for item in items:
+            if isinstance(item, dict):
+                project, organization = item.get("project_id"), item.get("organization_id")
+                if isinstance(project, str) and project and project != source.project_id:
+                    projects.add(project)
+                if isinstance(organization, str) and organization and not source.project_id:
+                    organizations.add(organization)
+        if not (projects or organizations):
+            return NO_CUSTOMERS
+        from accounts.models import Organization, Project
+
+        return cls(dict(Project.objects.filter(public_id__in=projects).values_list(
+                        "public_id", "organization__public_id")) if projects else {},
+                   frozenset(Organization.objects.filter(public_id__in=organizations)
+                             .values_list("public_id", flat=True)) if organizations
+                   else frozenset())
+
+
+NO_CUSTOMERS = Customers({}, frozenset())
+
+
+def customer_fields(values, source, customers):
+    """Fill and check a valid row's organization_id and project_id (InvalidEvent naming
+    them). A customer's key writes its own organization's rows only: absent, they are its
+    organization and project; another organization, or a project not in its organization,
+    is refused. A platform key may name any organization; a known project must belong to
+    the organization named (which it fills when absent), and a project named with an
+    organization that exists must be one of its projects."""
+    organization, project = values["organization_id"], values["project_id"]
+    errors = []
+    if source.project_id:
+        if organization and organization != source.organization_id:
+            errors.append(FieldError("organization_id", format_lazy(
+                _("this key belongs to organization {organization}; it may not write rows "
+                  "of another organization"), organization=source.organization_id)))
+        if project and project != source.project_id and \
+                customers.projects.get(project) != source.organization_id:
+            errors.append(FieldError("project_id", format_lazy(
+                _("is not a project of this key's organization ({organization})"),
+                organization=source.organization_id)))
+        values["organization_id"] = source.organization_id
+        values["project_id"] = project or source.project_id
+    elif project:
+        owner = customers.projects.get(project)
+        if owner is not None and not organization:
+            values["organization_id"] = owner
+        elif organization and owner != organization and (
+                owner is not None or organization in customers.organizations):
+            errors.append(FieldError("project_id", format_lazy(
+                _("is not a project of organization {organization}"),
+                organization=label(organization))))
+    if errors:
+        raise InvalidEvent(errors)
+    return values
+
+
 # --- storing ------------------------------------------------------------------------
 
 def ingest(items, *, kind_slug=None, source: Source = CONSOLE_SOURCE):
@@ -556,12 +634,14 @@ def ingest(items, *, kind_slug=None, source: Source = CONSOLE_SOURCE):
 
     Each item names its kind (`kind`: audit, usage, auth, system) unless `kind_slug`
     gives one kind for the whole batch (the service functions use that). `source` is who
-    writes it: an event of a kind it may not write is rejected, and every row stored
-    carries its provenance.
+    writes it: an event of a kind it may not write is rejected, every row stored carries
+    its provenance, and a customer's key writes only its organization's rows
+    (customer_fields).
     """
     now = timezone.now()
     result = IngestResult(event_ids=[None] * len(items))
     by_kind = {}
+    customers = Customers.named_in(items, source)
     for index, item in enumerate(items):
         try:
             if not isinstance(item, dict):
@@ -576,6 +656,8 @@ def ingest(items, *, kind_slug=None, source: Source = CONSOLE_SOURCE):
                     _("this key may not write {kind} events (it may write: {kinds})"),
                     kind=kind.slug, kinds=", ".join(sorted(source.kinds)) or "none"))
             values = schema_for(kind).clean(item, now)
+            if source.project_id or values["organization_id"] or values["project_id"]:
+                customer_fields(values, source, customers)
         except FieldError as error:
             result.rejected += 1
             result.errors.extend({"index": index, "field": e.field, "reason": e.reason}
