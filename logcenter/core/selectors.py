@@ -116,3 +116,16 @@ def log_related(row, user, limit=20):
         if rows:
             related.append((kind, rows))
     return related
+
+
+def purgeable_rows(model, organization_id=None):
+    """The rows of `model` (a log kind's) that a purge may take, whatever their age: one
+    organization's (its plan's purge), or every row but those of organizations on legal
+    hold (the platform's purge, a deletion job). The database's purge functions apply the
+    same rule themselves (migration 0028)."""
+    from accounts.models import Organization
+
+    if organization_id is not None:
+        return model.objects.filter(organization_id=organization_id)
+    held = list(Organization.objects.filter(legal_hold=True).values_list("public_id", flat=True))
+    return model.objects.exclude(organization_id__in=held) if held else model.objects.all()

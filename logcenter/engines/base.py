@@ -116,10 +116,12 @@ class Engine:
 
     # --- retention ---------------------------------------------------------------------
 
-    def purge_batch(self, model, before, batch_size) -> int:
+    def purge_batch(self, model, before, batch_size, organization_id=None) -> int:
         """Delete up to `batch_size` of `model`'s rows with occurred_at before `before`,
-        oldest first, in one transaction; return how many. Raise NotExpired when the
-        store refuses (not expired, legal hold)."""
+        oldest first, in one transaction; return how many. `organization_id`: only that
+        organization's rows (its plan's window); None: every row but those of
+        organizations on legal hold (core.selectors.purgeable_rows). Raise NotExpired when
+        the store refuses (not expired, legal hold)."""
         raise NotImplementedError
 
     def drop_expired(self, kind, cutoff) -> dict | None:

@@ -146,34 +146,37 @@ class RemovalMismatch(Exception):
     arrived meanwhile): the batch is rolled back, and tried again."""
 
 
-def _plan(model, before, limit):
-    """(ids, bound, size): the `limit` oldest rows before `before` (occurred_at, then id),
+def _plan(rows, before, limit):
+    """(ids, bound, size): the `limit` oldest of `rows` before `before` (occurred_at, then id),
     widened to a whole group of rows of the same time at the edge, and the bound and
     limit under which a deletion of "rows older than bound, oldest first, at most size"
     removes exactly them, whatever order it gives rows of the same time."""
-    rows = list(model.objects.filter(occurred_at__lt=before).order_by("occurred_at", "pk")
-                .values_list("pk", "occurred_at")[:limit + 1])
-    if len(rows) <= limit:
-        return [pk for pk, _ in rows], before, limit
-    edge, after_edge = rows[limit - 1][1], rows[limit][1]
+    oldest = list(rows.filter(occurred_at__lt=before).order_by("occurred_at", "pk")
+                  .values_list("pk", "occurred_at")[:limit + 1])
+    if len(oldest) <= limit:
+        return [pk for pk, _ in oldest], before, limit
+    edge, after_edge = oldest[limit - 1][1], oldest[limit][1]
     if edge < after_edge:
-        return [pk for pk, _ in rows[:limit]], after_edge, limit
-    ids = [pk for pk, occurred in rows if occurred < edge]
-    ids += model.objects.filter(occurred_at=edge).values_list("pk", flat=True)
+        return [pk for pk, _ in oldest[:limit]], after_edge, limit
+    ids = [pk for pk, occurred in oldest if occurred < edge]
+    ids += rows.filter(occurred_at=edge).values_list("pk", flat=True)
     return ids, edge + timedelta(microseconds=1), len(ids)
 
 
-def purge_batch(model, before, limit, delete, *, reason, attempts=3):
+def purge_batch(model, before, limit, delete, *, reason, rows=None, attempts=3):
     """Delete one batch of `model`'s rows older than `before` with `delete(bound, size)`
     (retention's own deletion: on PostgreSQL the owner's function, which checks the
-    policy) and record exactly which rows went, in the same transaction. Returns how many
-    rows were deleted; about `limit`, fewer only when no older row is left."""
+    policy) and record exactly which rows went, in the same transaction. `rows`: the
+    queryset of rows `delete` takes from (core.selectors.purgeable_rows; default every
+    row). Returns how many rows were deleted; about `limit`, fewer only when no older row
+    is left."""
     slug = _kind_slug(model)
+    rows = model.objects.all() if rows is None else rows
     for _ in range(attempts):
         try:
             with transaction.atomic():
                 chain_lock("removal", slug)
-                ids, bound, size = _plan(model, before, limit)
+                ids, bound, size = _plan(rows, before, limit)
                 if not ids:
                     return 0
                 deleted = delete(bound, size)

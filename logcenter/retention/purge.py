@@ -1,10 +1,17 @@
 """Retention: purge each kind's expired rows in bounded batches, never holding long locks.
 
+Two windows apply to a row: the platform's policy for its kind (RetentionPolicy), and,
+for an organization's row, its plan's (accounts.Plan.retention_days), which may only be
+shorter: a row past the platform's window goes whatever the plan says. The nightly job
+purges the first for every row, then each organization's rows past its plan's window.
+A legal hold on the kind, or on the organization, stops both for the rows it covers.
+
 Deleting is the kind's engine's (logcenter.engines): on PostgreSQL every delete goes
-through `logcenter_purge` (migration 0019), a function of the owner role that checks the
-retention policy itself (the app role has no DELETE on log tables; the function refuses
-rows that are not expired or are under legal hold: NotExpired), and whole months go as
-partition drops. Every purge leaves a system event with its counts.
+through `logcenter_purge` (migration 0019) or `logcenter_purge_organization` (0028),
+functions of the owner role that check the policy, the plan and the legal holds
+themselves (the app role has no DELETE on log tables; they refuse rows that are not
+expired or are held: NotExpired), and whole months go as partition drops (never one
+holding a held organization's rows). Every purge leaves a system event with its counts.
 """
 
 import time
@@ -18,6 +25,7 @@ from django.utils.translation import gettext
 
 from logcenter.analytics import rollups
 from logcenter.core.admin_audit import acting_as
+from logcenter.core.selectors import purgeable_rows
 from logcenter.core.audit_actions import AuditAction
 from logcenter.integrity.removals import purge_batch
 from logcenter.models import DeletionJob, RetentionPolicy, SystemEvent, UsageLedger, UsageRecord
@@ -35,6 +43,9 @@ class LegalHold(Exception):
 class PurgeReport:
     deleted: dict = field(default_factory=dict)  # kind -> rows
     held: list = field(default_factory=list)  # kinds skipped for a legal hold
+    # organization public id -> {kind: rows} past its plan's window
+    organizations: dict = field(default_factory=dict)
+    organizations_held: list = field(default_factory=list)  # skipped for a legal hold
     partitions_dropped: list = field(default_factory=list)
     deferred: list = field(default_factory=list)  # kinds left for the next run
     finished: bool = True  # False when the time budget ran out first, or a kind was deferred
@@ -51,28 +62,37 @@ def purgeable_tables():
     return tables
 
 
-def _delete_batch(model, before, batch_size):
+def _delete_batch(model, before, batch_size, organization_id=None):
     """Delete up to batch_size rows older than `before`; returns how many (the kind's
     engine: on PostgreSQL through the owner's function, which may refuse: NotExpired)."""
-    return engine_for(model).purge_batch(model, before, batch_size)
+    return engine_for(model).purge_batch(model, before, batch_size, organization_id)
 
 
-def purge_kind(kind, before, *, batch_size, deadline, progress=None, reason="retention"):
-    """Delete a kind's rows older than `before` until done or past `deadline`."""
+def purge_kind(kind, before, *, batch_size, deadline, progress=None, reason="retention",
+               organization_id=None):
+    """Delete a kind's rows older than `before` until done or past `deadline`: every
+    organization's but those on legal hold, or only `organization_id`'s (its plan's
+    purge, which leaves the usage ledger to the platform's)."""
     RetentionPolicy.for_kind(kind.slug)  # stored when first read: the database checks it
+    rows = purgeable_rows(kind.model, organization_id)
+    # Where an organization's removed rows begin: its rollup hours are summed again from there.
+    oldest = None if organization_id is None else (
+        rows.filter(occurred_at__lt=before).order_by("occurred_at")
+        .values_list("occurred_at", flat=True).first())
     deleted, done = 0, False
     while time.monotonic() < deadline:
         # Each batch also writes the signed record of exactly which rows it removed, in its
         # transaction (logcenter.integrity): verification stays green after a purge.
-        count = purge_batch(kind.model, before, batch_size, reason=reason,
-                            delete=lambda bound, size: _delete_batch(kind.model, bound, size))
+        count = purge_batch(kind.model, before, batch_size, reason=reason, rows=rows,
+                            delete=lambda bound, size: _delete_batch(
+                                kind.model, bound, size, organization_id))
         deleted += count
         if progress:
             progress(deleted)
         if count < batch_size:
             done = True
             break
-    if kind.model is UsageRecord and done:
+    if kind.model is UsageRecord and done and organization_id is None:
         # The ledger's ids go with the rows they cover (those before `before`, here or in
         # the whole months dropped before): the ids of rows still kept stay duplicates.
         while True:
@@ -81,16 +101,18 @@ def purge_kind(kind, before, *, batch_size, deadline, progress=None, reason="ret
                 break
             if _delete_batch(UsageLedger, before, batch_size) < batch_size:
                 break
-    if kind.model is UsageRecord:
+    if kind.model is UsageRecord and (organization_id is None or oldest is not None):
         # The usage figures (rollups) must drop what the rows dropped (here or in whole
         # months before), or stats and the exact row count would still count them: the
-        # hours up to `before` are summed again from the rows that remain.
-        rollups.rollup_rebuild(None, before)
+        # hours up to `before` (an organization's: from its oldest row removed, about a
+        # day's hours each night) are summed again from the rows that remain.
+        rollups.rollup_rebuild(None if organization_id is None else oldest, before)
     return deleted, done
 
 
 def retention_purge(now=None, *, batch_size=None, budget_seconds=None):
-    """The nightly job: every kind's rows past its policy, unless on legal hold."""
+    """The nightly job: every kind's rows past its policy, then each organization's past
+    its plan's window (organizations_purge); nothing on legal hold."""
     now = now or timezone.now()
     cfg = settings.LOGCENTER
     batch_size = batch_size or cfg["PURGE_BATCH_SIZE"]
@@ -119,19 +141,57 @@ def retention_purge(now=None, *, batch_size=None, budget_seconds=None):
         report.deleted[kind.slug] = deleted + rows
         report.finished = report.finished and done
         out_of_time = out_of_time or not done
+    out_of_time = not organizations_purge(now, batch_size=batch_size, deadline=deadline,
+                                          report=report) or out_of_time
+    report.finished = report.finished and not out_of_time
+    organization_rows = sum(sum(kinds.values()) for kinds in report.organizations.values())
     system_event_record(
         source="retention", event="retention.purged",
         level=SystemEvent.Level.INFO if report.finished else SystemEvent.Level.WARNING,
         message=(f"Purged {sum(report.deleted.values())} expired rows"
+                 + (f", and {organization_rows} rows of {len(report.organizations)} "
+                    "organizations past their plans' windows" if organization_rows else "")
                  + (f"; {', '.join(report.deferred)} deferred: partitions are being reindexed"
                     if report.deferred else "")
                  + ("; time budget reached, the rest goes next run" if out_of_time else "")
-                 + (f"; legal hold on {', '.join(report.held)}" if report.held else "")),
+                 + (f"; legal hold on {', '.join(report.held + report.organizations_held)}"
+                    if report.held or report.organizations_held else "")),
         details={"deleted": report.deleted, "legal_hold": report.held, "deferred": report.deferred,
+                 "organizations": report.organizations,
+                 "organizations_legal_hold": report.organizations_held,
                  "finished": report.finished,
                  "partitions_dropped": report.partitions_dropped},
     )
     return report
+
+
+def organizations_purge(now, *, batch_size, deadline, report):
+    """Each organization's rows past its plan's window, kind by kind, where the plan keeps
+    them less long than the platform's policy (which purged the rest); none of an
+    organization or a kind on legal hold. False when `deadline` came first."""
+    from accounts.models import Organization
+
+    held_kinds = {kind.slug for kind in registry if RetentionPolicy.for_kind(kind.slug).legal_hold}
+    for organization in Organization.objects.select_related("plan").order_by("pk"):
+        if organization.legal_hold:
+            report.organizations_held.append(organization.public_id)
+            continue
+        for kind in registry:
+            cutoff = plan_cutoff(organization.plan, kind.slug, now)
+            if (kind.slug in held_kinds or cutoff is None
+                    or cutoff <= retention_cutoff(kind.slug, now)):
+                continue
+            if time.monotonic() >= deadline:
+                return False
+            rows, done = purge_kind(
+                kind, cutoff, batch_size=batch_size, deadline=deadline,
+                organization_id=organization.public_id,
+                reason=f"retention: {organization.public_id}, plan {organization.plan.slug}")
+            if rows:
+                report.organizations.setdefault(organization.public_id, {})[kind.slug] = rows
+            if not done:
+                return False
+    return True
 
 
 def policy_update(*, actor, kind_slug, days, legal_hold):
@@ -154,8 +214,19 @@ def policy_update(*, actor, kind_slug, days, legal_hold):
 def retention_cutoff(kind_slug, now=None):
     """Rows before this are expired: the policy's days, and never fewer than
     MIN_RETENTION_DAYS (the database's purge function applies the same rule)."""
-    days = max(RetentionPolicy.for_kind(kind_slug).days,
-               settings.LOGCENTER["MIN_RETENTION_DAYS"])
+    return _cutoff(RetentionPolicy.for_kind(kind_slug).days, now)
+
+
+def plan_cutoff(plan, kind_slug, now=None):
+    """An organization's rows of the kind before this are past its plan's window (never
+    fewer than MIN_RETENTION_DAYS, as logcenter_purge_organization says); None: the plan
+    keeps them without limit."""
+    days = plan.retention_for(kind_slug)
+    return None if days is None else _cutoff(days, now)
+
+
+def _cutoff(days, now):
+    days = max(days, settings.LOGCENTER["MIN_RETENTION_DAYS"])
     return (now or timezone.now()) - timedelta(days=days)
 
 
@@ -176,7 +247,7 @@ def deletion_request(*, actor, kind_slug, before):
     kind = registry[kind_slug]
     job = DeletionJob.objects.create(
         kind=kind_slug, before=before, requested_by=actor.get_username(),
-        estimated_total=kind.model.objects.filter(occurred_at__lt=before).count())
+        estimated_total=purgeable_rows(kind.model).filter(occurred_at__lt=before).count())
     audit_event_record(action=AuditAction.LOGS_HISTORY_DELETED, actor=actor,
                        category="config",
                        resource_type="deletion_job", resource_id=str(job.job_id),
@@ -225,7 +296,8 @@ def deletion_run(job_id):
 def retention_purge_task():
     report = retention_purge()
     return {"deleted": report.deleted, "held": report.held, "deferred": report.deferred,
-            "finished": report.finished}
+            "organizations": report.organizations,
+            "organizations_held": report.organizations_held, "finished": report.finished}
 
 
 @shared_task(name="logcenter.deletion_run", acks_late=True)

@@ -16,6 +16,7 @@ from django.db.models.functions import TruncHour
 
 from logcenter.analytics import rollups, stats
 from logcenter.core.pagination import keyset_page
+from logcenter.core.selectors import purgeable_rows
 from logcenter.engines.base import Engine
 from logcenter.integrity import canonical
 from logcenter.models import USAGE_ROLLUPS, UsageLedger, UsageRecord
@@ -117,9 +118,12 @@ class OrmEngine(Engine):
 
     # --- retention ---------------------------------------------------------------------
 
-    def purge_batch(self, model, before, batch_size):
+    def purge_batch(self, model, before, batch_size, organization_id=None):
+        rows = model.objects.all()
+        if any(f.name == "organization_id" for f in model._meta.concrete_fields):
+            rows = purgeable_rows(model, organization_id)  # the usage ledger has none
         with transaction.atomic():
-            ids = list(model.objects.filter(occurred_at__lt=before)
+            ids = list(rows.filter(occurred_at__lt=before)
                        .order_by("occurred_at").values_list("pk", flat=True)[:batch_size])
             model.objects.filter(pk__in=ids).delete()
             return len(ids)

@@ -11,7 +11,10 @@ The app role removes rows and changes partitions only through SECURITY DEFINER f
 owned by the owner (migration 0019), which check the retention policy themselves:
 
 - `logcenter_purge(table, before, limit)`: deletes rows older than `before` only when
-  `before` is past the kind's retention (and past `min_days`), and not under legal hold;
+  `before` is past the kind's retention (and past `min_days`), and not under legal hold
+  (the kind's, or their organization's: migration 0028);
+- `logcenter_purge_organization(table, organization, before, limit)`: the same for one
+  organization's rows, past its plan's window for the kind (0028);
 - `logcenter_create_usage_partition(month)`, `logcenter_drop_usage_partition(name)`: the
   months ahead, and whole expired months;
 - `logcenter_analyze(table)`: planner statistics (ANALYZE needs the owner).
@@ -34,6 +37,7 @@ READ_ONLY_TABLES = {"django_migrations"}
 APPEND_ONLY_TRIGGER_SUFFIX = "_append_only"
 FUNCTIONS = (
     "logcenter_purge(text, timestamptz, integer)",
+    "logcenter_purge_organization(text, text, timestamptz, integer)",
     "logcenter_create_usage_partition(timestamptz)",
     "logcenter_drop_usage_partition(text)",
     "logcenter_analyze(text)",

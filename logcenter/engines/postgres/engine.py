@@ -101,14 +101,20 @@ class PostgresEngine(OrmEngine):
 
     # --- retention ---------------------------------------------------------------------
 
-    def purge_batch(self, model, before, batch_size):
-        """Through the owner's `logcenter_purge` (migration 0019), which checks the
-        retention policy itself: the app role has no DELETE on log tables."""
+    def purge_batch(self, model, before, batch_size, organization_id=None):
+        """Through the owner's `logcenter_purge` (migration 0019), or for one
+        organization `logcenter_purge_organization` (0028), which check the retention
+        policy, the plan and the legal holds themselves: the app role has no DELETE on
+        log tables."""
+        if organization_id is None:
+            call, params = "logcenter_purge(%s, %s, %s)", [before, batch_size]
+        else:
+            call = "logcenter_purge_organization(%s, %s, %s, %s)"
+            params = [organization_id, before, batch_size]
         with transaction.atomic():
             try:
                 with transaction.atomic(), connection.cursor() as cursor:
-                    cursor.execute("SELECT logcenter_purge(%s, %s, %s)",
-                                   [model._meta.db_table, before, batch_size])
+                    cursor.execute(f"SELECT {call}", [model._meta.db_table, *params])
                     return cursor.fetchone()[0]
             except DatabaseError as error:
                 if getattr(error.__cause__, "sqlstate", "") == "42501":  # refused

@@ -111,13 +111,17 @@ def ensure_usage_partitions(start, end, *, wait=False):
 
 def drop_usage_partitions_before(cutoff):
     """Drop whole months that end on or before `cutoff`; returns {name: rows}, or None
-    when the layout is busy (an index rebuild): those months go on a later run."""
+    when the layout is busy (an index rebuild): those months go on a later run. A month
+    holding rows of an organization on legal hold stays (its other rows are purged one
+    batch at a time)."""
     dropped = {}
     with layout_locked(wait=False) as held, connection.cursor() as cursor:
         if not held:
             return None
+        cursor.execute("SELECT logcenter_held_organizations()")
+        on_hold = cursor.fetchone()[0]
         for name, _, end in usage_partitions():
-            if end <= cutoff:
+            if end <= cutoff and not _holds_any(cursor, name, on_hold):
                 # The owner's function counts and drops it, once it has checked that the
                 # whole month is past the retention policy (migration 0019).
                 # Its rows go on record (logcenter.integrity) in the drop's transaction.
@@ -125,6 +129,15 @@ def drop_usage_partitions_before(cutoff):
                     cursor.execute("SELECT logcenter_drop_usage_partition(%s)", [name])
                     dropped[name] = drop.check(cursor.fetchone()[0])
     return dropped
+
+
+def _holds_any(cursor, partition, organization_ids):
+    """Whether the partition holds a row of one of these organizations (their index)."""
+    if not organization_ids:
+        return False
+    cursor.execute(f'SELECT EXISTS (SELECT 1 FROM "{partition}" WHERE organization_id = '
+                   "ANY (%s))", [list(organization_ids)])
+    return cursor.fetchone()[0]
 
 
 def bulk_load_tables(start, end):
