@@ -122,6 +122,12 @@ def organizations_list():
     return found
 
 
+def organization_names():
+    """[(public_id, name)] of every organization, by name: the staff's organization
+    switcher on the lists."""
+    return list(Organization.objects.order_by("name").values_list("public_id", "name"))
+
+
 def organization_overview(organization):
     rank = {role: n for n, role in enumerate(OrganizationRole.values)}
     members = sorted(organization.memberships.select_related("user"),

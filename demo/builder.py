@@ -105,6 +105,7 @@ class DemoBuilder:
         self.keys = keys
         self.counts = counts
         self.by_username = {p.user.username: p for p in people}
+        self.by_user_id = {str(p.user.pk): p for p in people}
         self.keys_by_sid = {k.sid: k for k in keys}
         self.rows = {kind.slug: [] for kind in registry}
         self.stories = {}  # what one kind's generator leaves for the others (the outage, …)
@@ -137,7 +138,22 @@ class DemoBuilder:
                     row.ingested_by, row.ingested_by_name = CONSOLE, "Logcenter console"
                 if row.ingested_at > self.now:
                     row.ingested_at = self.now
+                if not row.organization_id:
+                    row.organization_id, row.project_id = self.customer_of(row)
         return self.rows
+
+    def customer_of(self, row):
+        """(organization_id, project_id) of the row's key or user, as ingestion and the
+        console fill them: a key's project, or a person's organization ("" for staff)."""
+        key_id = getattr(row, "api_key_id", "") or (
+            row.actor_id if row.actor_type == "api_key" else "")
+        key = self.keys_by_sid.get(key_id)
+        if key is not None:
+            return key.organization_id, key.project_id
+        user_id = getattr(row, "user_id", "") or (
+            row.actor_id if row.actor_type == "user" else "")
+        person = self.by_user_id.get(user_id)
+        return (person.organization_id, "") if person is not None else ("", "")
 
 
 class KindMaker:

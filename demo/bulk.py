@@ -57,7 +57,7 @@ def add_usage(n, chunk=20_000, days=EXTRA_DAYS, workers=1, log=print, alongside=
                              browser_ua=BROWSER_UAS[0], idp="password", mfa=False,
                              weight=0.3 + setup_rng.random()))
     keys_by_owner = {}
-    for key in ApiKey.objects.order_by("pk"):
+    for key in ApiKey.objects.select_related("project__organization").order_by("pk"):
         keys_by_owner.setdefault(key.owner_id, []).append(key)
     people = [p for p in people if p.user.pk in keys_by_owner]
     if not people:

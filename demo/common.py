@@ -33,6 +33,8 @@ DEMO_LOGINS = [
     ("support", "support-demo-123", "Support: authentication and system logs, usage without cost"),
     ("finance", "finance-demo-123", "Finance: usage and stats; may export"),
     ("member", "member-demo-123", "Member: only their own usage and sign-ins"),
+    ("acme-admin", "acme-admin-demo-123",
+     "Acme Robotics' organization admin: all of Acme's logs, within its plan"),
 ]
 # The console role (a Django group, see accounts.roles) each demo login gets, when the group
 # exists. The generated users get the default role. A user who already holds any role keeps it.
@@ -61,6 +63,7 @@ LAST_NAMES = [
 COMPANIES = [
     ("acme", "Acme Robotics"), ("globex", "Globex"), ("initech", "Initech"),
     ("umbrella", "Umbrella Health"), ("hooli", "Hooli"), ("stark", "Stark Analytics"),
+    ("wayne", "Wayne Biotech"), ("tyrell", "Tyrell Systems"),
 ]
 
 BROWSER_UAS = [
@@ -308,6 +311,7 @@ class Person:
     mfa: bool
     weight: float  # share of usage traffic
     keys: list = field(default_factory=list)
+    organization_id: str = ""  # the public id of their organization (demo.organizations)
 
     @property
     def tz(self):
@@ -328,6 +332,8 @@ class KeyInfo:
     # Snapshot strings used in every usage row.
     sid: str = ""
     meta_prefix: str = ""
+    organization_id: str = ""  # the key's project's, as ingestion fills them
+    project_id: str = ""
 
 
 def role_user_specs():
@@ -464,7 +470,8 @@ def ensure_keys(rng, people, now):
     """1-3 keys per person, created only for people without keys; returns created count."""
     created = 0
     for person in people:
-        existing = list(ApiKey.objects.filter(owner=person.user).order_by("pk"))
+        existing = list(ApiKey.objects.filter(owner=person.user)
+                        .select_related("project__organization").order_by("pk"))
         if not existing:
             count = 1 if person.user.is_staff else rng.choices((1, 2, 3), weights=(45, 35, 20))[0]
             templates = rng.sample(KEY_TEMPLATES, count)
@@ -489,7 +496,8 @@ def ensure_keys(rng, people, now):
                     fields += ["status", "revoked_at"]
                 key.save(update_fields=fields)
                 created += 1
-            existing = list(ApiKey.objects.filter(owner=person.user).order_by("pk"))
+            existing = list(ApiKey.objects.filter(owner=person.user)
+                            .select_related("project__organization").order_by("pk"))
         person.keys = existing
     return created
 
@@ -513,6 +521,9 @@ def key_infos(rng, people):
                 revoked_at=key.revoked_at.timestamp() if key.revoked_at else None,
             )
             info.sid = key.prefix  # keys are known by their public prefix everywhere
+            if key.project is not None:
+                info.project_id = key.project.public_id
+                info.organization_id = key.project.organization.public_id
             info.meta_prefix = f'{{"app": "{app}", "env": "{env}", "trace": '
             infos.append(info)
     return infos

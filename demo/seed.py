@@ -24,12 +24,14 @@ from demo.builder import CONTEXT_ROWS, DEMO_GENERATORS, DemoBuilder, demo_counts
 from demo.common import (
     DAYS, EXTRA_DAYS, SEED, Clock, ensure_keys, ensure_service_keys, ensure_users, key_infos,
 )
+from demo.organizations import ensure_organizations
 
 
 @dataclass
 class Seeded:
     users_created: int = 0
     keys_created: int = 0
+    organizations_created: int = 0
     inserted: dict = field(default_factory=dict)
     skipped: bool = False
 
@@ -67,6 +69,7 @@ def seed(counts=None, now=None, log=print):
         result.keys_created = ensure_keys(random.Random(SEED + 1), people, now)
         ensure_service_keys(next(p.user for p in people if p.user.is_superuser
                                  or p.user.username == "admin"))
+        result.organizations_created = ensure_organizations(people, now)
         if demo_present(counts):
             result.skipped = True
             return result
@@ -121,6 +124,7 @@ def add_events(counts, days=EXTRA_DAYS, round_size=50_000, log=print):
         # The demo's own stream finds the demo's users (a fresh one would invent new ones).
         people, _ = ensure_users(random.Random(SEED), now)
         ensure_keys(random.Random(SEED + 1), people, now)  # finds them; fills person.keys
+        ensure_organizations(people, now)  # finds them; fills their organization
         keys = key_infos(rng, people)
         while any(remaining.values()):
             scale = min(1.0, round_size / sum(remaining.values()))

@@ -63,7 +63,7 @@ USAGE_FIELDS = (
     "binding_code", "protocol", "billing_mode", "prompt_tokens", "completion_tokens",
     "cached_tokens", "total_tokens", "cost", "quota", "credits", "billing_items", "latency_ms",
     "first_token_ms", "is_stream", "call_count", "status", "error_code", "error_message",
-    "ingested_by", "ingested_by_name",
+    "ingested_by", "ingested_by_name", "organization_id", "project_id",
 )
 
 
@@ -234,7 +234,7 @@ class UsageMaker:
             channel.channel_id, channel.binding_code, protocol, route.billing_mode,
             prompt, completion, cached, prompt + completion, fmt8(cost), cost // 200, credits,
             items, latency, first_token, is_stream, 1, status, error_code, message,
-            GATEWAY[0], GATEWAY[1],
+            GATEWAY[0], GATEWAY[1], key.organization_id, key.project_id,
         )
 
 

@@ -2,6 +2,8 @@
 
 - `split_fields`: the fields always in view (the kind's `bar_filters`, then the search) and
   the rest under "More filters", which opens by itself when one of its fields holds a value.
+- `organization_switcher`: for platform staff, the organization as a choice of names at
+  the head of the bar (applied as soon as it is picked), its chip naming it.
 - `chips`: every parameter applied (filters, the time window, the sort) as a removable chip
   whose × is the same address without that value.
 - `filter_link`: a row's or a detail page's value as a link to the list with that filter
@@ -16,7 +18,7 @@ from django.http import QueryDict
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from logcenter.core.filters import NEGATION_PREFIX, AnyOfFilter
+from logcenter.core.filters import NEGATION_PREFIX, AnyOfFilter, ManyValuesSelect
 from logcenter.core.query import PAGING, WINDOW
 
 # Parameters that are no filter and get no chip: paging within the same question, and the
@@ -25,11 +27,34 @@ NOT_CHIPS = frozenset({"cursor", "page_size", "top_by"})
 SEARCH = "q"
 
 
-def split_fields(kind, form, params):
-    """(primary fields, more fields, more_open): bound fields of the filter form."""
-    usable = [name for name in kind.page_filters if name not in form.restricted_filters
-              and name in form.fields]
-    primary_names = [name for name in kind.bar_filters if name in usable]
+ORGANIZATION_FILTER = "organization_id"
+
+
+def organization_switcher(form, access, organizations):
+    """Platform staff choose an organization by its name: `form`'s organization filter
+    becomes a select of `organizations()` ([(public_id, name)]) whose value is the public id
+    (the address and the API read the same), applied as soon as it is picked, and its chip
+    names the organization. Returns the filters to lead the bar with: that one, or none
+    for anyone else (an organization's users see their own organization only) or when
+    there is no organization yet."""
+    field = form.fields.get(ORGANIZATION_FILTER)
+    organizations = organizations() if field is not None and access.can_view_all else ()
+    if not organizations:
+        return ()
+    field.choices = organizations  # what chips show for a value (_value_label)
+    field.label = _("Organization")
+    field.widget = ManyValuesSelect(
+        choices=[("", _("Every organization")), *organizations],
+        attrs={"onchange": "this.form.requestSubmit()", "class": "organization-switcher"})
+    return (ORGANIZATION_FILTER,)
+
+
+def split_fields(kind, form, params, leading=()):
+    """(primary fields, more fields, more_open): bound fields of the filter form; the
+    `leading` filters first in the bar (the organization switcher)."""
+    usable = [name for name in (*leading, *kind.page_filters)
+              if name not in form.restricted_filters and name in form.fields]
+    primary_names = [name for name in (*leading, *kind.bar_filters) if name in usable]
     if SEARCH in form.fields:
         primary_names.append(SEARCH)
     more_names = [name for name in usable if name not in primary_names]

@@ -22,7 +22,7 @@ from logcenter.core.text import escape_row
 from logcenter.engines import engine_for
 from logcenter.models import CONSOLE
 
-from accounts.selectors import account_url
+from accounts.selectors import account_url, organization_names
 from logcenter.web import filterbar, saved_view_views
 
 
@@ -123,7 +123,9 @@ class LogListView(LogKindMixin, TemplateView):
             filter_form=filterset.form,
             time_fields=[filterset.form["start_time"], filterset.form["end_time"]],
             **dict(zip(("primary_filters", "more_filters", "more_open"),
-                       filterbar.split_fields(kind, filterset.form, params))),
+                       filterbar.split_fields(kind, filterset.form, params, leading=(
+                           filterbar.organization_switcher(filterset.form, access,
+                                                           organization_names))))),
             chips=filterbar.chips(kind, filterset, params),
             skip_target="#results",  # the skip link's target: the rows
             exact_window=filterbar.exact_window(filterset, params) if listing else None,

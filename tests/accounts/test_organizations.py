@@ -274,3 +274,42 @@ def test_my_organization_is_refused_to_members_and_staff(client, admin_user, acm
         client.force_login(user)
         assert client.get("/accounts/organization/").status_code == 403
         assert 'href="/accounts/organization/"' not in client.get("/accounts/profile/").content.decode()
+
+
+# --- the staff's organization switcher on the lists --------------------------------------------
+
+def test_staff_pick_an_organization_by_name_on_every_list(client, admin_user, acme):
+    from logcenter.core.registry import registry
+    from tests.factories import FACTORIES
+
+    globex = organizations.organization_create(actor=admin_user, name="Globex",
+                                               plan=Plan.objects.get(slug="free"))
+    for kind in registry:
+        FACTORIES[kind.slug](organization_id=acme.public_id, actor_name="acme-row")
+        FACTORIES[kind.slug](organization_id=globex.public_id, actor_name="globex-row")
+    client.force_login(admin_user)
+    for kind in registry:
+        page = client.get(f"/logs/{kind.slug}/").content.decode()
+        switcher = page.split('name="organization_id"', 1)[1].split("</select>", 1)[0]
+        assert "requestSubmit" in switcher  # picking one applies it
+        assert f'<option value="{acme.public_id}">Acme Robotics</option>' in switcher
+        assert page.index('name="organization_id"') < page.index("More filters")  # in the bar
+        chosen = client.get(f"/logs/{kind.slug}/", {"organization_id": acme.public_id,
+                                                   "range": "all"})
+        assert chosen.status_code == 200
+        [chip] = [c for c in chosen.context["chips"] if c["name"] == "organization_id"]
+        assert (str(chip["label"]), chip["value"]) == ("Organization", "Acme Robotics")
+        rows = [row.organization_id for row in chosen.context["page"].rows]
+        assert rows and set(rows) == {acme.public_id}, kind.slug
+
+
+def test_organization_users_and_staff_without_organizations_get_no_switcher(client, admin_user,
+                                                                            acme):
+    reader = MemberFactory(username="acme-reader")
+    organizations.membership_set(actor=admin_user, organization=acme, user=reader,
+                                 role="auditor")
+    client.force_login(reader)
+    assert 'name="organization_id"' not in client.get("/logs/usage/").content.decode()
+    Organization.objects.all().delete()
+    client.force_login(admin_user)
+    assert 'name="organization_id"' not in client.get("/logs/usage/").content.decode()

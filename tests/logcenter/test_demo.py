@@ -113,3 +113,39 @@ def test_seed_demo_usage_through_the_portable_engine(settings, monkeypatch):
         sums = rollup.objects.aggregate(n=Sum("requests"), cost=Sum("cost"))
         assert (sums["n"], exact(sums["cost"])) == (raw["n"], exact(raw["cost"])), \
             rollup.__name__
+
+
+def test_the_demo_spreads_its_people_keys_and_rows_over_organizations():
+    import demo
+    from accounts.models import ApiKey, Membership, Organization
+    from demo.organizations import ORGANIZATIONS
+    from logcenter.models import AuthEvent, UsageRecord
+
+    counts = demo.demo_counts({"usage": 600, "audit": 200, "auth": 200, "system": 60})
+    assert demo.seed(counts=counts, log=lambda *a: None).organizations_created == 8
+    plans = dict(Organization.objects.values_list("slug", "plan__slug"))
+    assert plans == {slug: plan for slug, (plan, _projects) in ORGANIZATIONS.items()}
+    assert {"free", "pro", "enterprise"} <= set(plans.values())
+    for organization in Organization.objects.all():
+        roles = set(organization.memberships.values_list("role", flat=True))
+        assert {"owner", "admin", "auditor", "member"} <= roles, organization.slug
+        assert organization.projects.filter(is_default=True).count() == 1
+        assert 2 <= organization.projects.count() <= 3
+    # Staff stay staff and belong to none; the organization admin signs in to Acme.
+    assert not Membership.objects.filter(user__is_staff=True).exists()
+    acme_admin = Membership.objects.get(user__username="acme-admin")
+    assert (acme_admin.organization.slug, acme_admin.role) == ("acme", "admin")
+    assert acme_admin.user.check_password("acme-admin-demo-123")
+    # Every customer's key is in one of its organization's projects; its rows carry both.
+    for key in ApiKey.objects.filter(owner__membership__isnull=False):
+        assert key.project.organization == key.owner.membership.organization
+    keys = {k.prefix: k for k in ApiKey.objects.select_related("project__organization")}
+    for row in UsageRecord.objects.all():
+        project = keys[row.api_key_id].project
+        assert (row.organization_id, row.project_id) == (
+            (project.organization.public_id, project.public_id) if project else ("", ""))
+    assert UsageRecord.objects.exclude(organization_id="").count() > 300
+    members = dict(Membership.objects.values_list("user_id", "organization__public_id"))
+    for row in AuthEvent.objects.exclude(user_id=""):
+        assert row.organization_id == members.get(int(row.user_id), "")
+    assert demo.seed(counts=counts, log=lambda *a: None).organizations_created == 0

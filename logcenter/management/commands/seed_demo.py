@@ -14,7 +14,7 @@ import time
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 
-from accounts.models import ApiKey, User
+from accounts.models import ApiKey, Organization, User
 from logcenter.core.registry import registry
 from logcenter.engines import engine_for
 from logcenter.engines.postgres import db_roles
@@ -61,13 +61,14 @@ class Command(BaseCommand):
             elapsed = time.perf_counter() - started
             if result.skipped:
                 log(f"Demo data already present in {db}; nothing inserted "
-                    f"({result.users_created} users, {result.keys_created} keys created) "
-                    f"[{elapsed:.1f}s]")
+                    f"({result.users_created} users, {result.keys_created} keys, "
+                    f"{result.organizations_created} organizations created) [{elapsed:.1f}s]")
             else:
                 inserted = ", ".join(f"{k} {v:,}" for k, v in result.inserted.items())
                 log(self.style.SUCCESS(
                     f"Seeded {db} in {elapsed:.1f}s: {result.users_created} users, "
-                    f"{result.keys_created} API keys, rows inserted: {inserted}"))
+                    f"{result.keys_created} API keys, {result.organizations_created} "
+                    f"organizations, rows inserted: {inserted}"))
 
         if usage:
             engine = engine_for(registry.for_model(UsageRecord))
@@ -113,4 +114,5 @@ class Command(BaseCommand):
             w(f"  {kind.slug:<7} {kind.model.objects.count():>10,}")
         w(f"  users   {User.objects.count():>10,}")
         w(f"  apikeys {ApiKey.objects.count():>10,}")
+        w(f"  organizations {Organization.objects.count():>4,}")
         w("Sign-ins: `manage.py demo_logins` (make run prints them).")
