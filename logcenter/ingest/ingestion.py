@@ -574,9 +574,9 @@ class Customers:
         for item in items:
             if isinstance(item, dict):
                 project, organization = item.get("project_id"), item.get("organization_id")
-                if isinstance(project, str) and project and project != source.project_id:
+                if _storable_id(project) and project != source.project_id:
                     projects.add(project)
-                if isinstance(organization, str) and organization and not source.project_id:
+                if _storable_id(organization) and not source.project_id:
                     organizations.add(organization)
         if not (projects or organizations):
             return NO_CUSTOMERS
@@ -590,6 +590,14 @@ class Customers:
 
 
 NO_CUSTOMERS = Customers({}, frozenset())
+ID_MAX_LENGTH = 64  # organization_id, project_id
+
+
+def _storable_id(value):
+    """A value worth looking up: one the row could hold (a bad one is refused by its
+    field's validation, and must not reach the database first)."""
+    return (isinstance(value, str) and 0 < len(value) <= ID_MAX_LENGTH
+            and unstorable(value) is None)
 
 
 def customer_fields(values, source, customers):
