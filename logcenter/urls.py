@@ -1,11 +1,12 @@
 from django.urls import path
 
-from logcenter.web import export_views, saved_view_views, views
+from logcenter.web import export_views, saved_view_views, timeline_views, views
 
 app_name = "logcenter"
 
 urlpatterns = [
     path("", views.console_home, name="home"),
+    path("timeline/", timeline_views.timeline_page, name="timeline"),
     path("<slug:kind>/", views.LogListView.as_view(), name="list"),
     path("<slug:kind>/<uuid:event_id>/", views.LogDetailView.as_view(), name="detail"),
     path("<slug:kind>/export/", export_views.export_start, name="export"),

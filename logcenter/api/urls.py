@@ -5,6 +5,7 @@ from logcenter.api.exports import (ExportDetailView, ExportDownloadView, ExportL
                                    ExportManifestView, ExportRetryView)
 from logcenter.api.ingest import IngestView
 from logcenter.api.integrity import PublicKeyView, StatusView, VerifyView
+from logcenter.api.timeline import TimelineView
 from logcenter.api.usage import UsageBucketsView, UsageByKeyView, UsageStatsView
 from logcenter.api.saved_views import (SavedViewDetailView, SavedViewListView,
                                        suggestions_view_for)
@@ -20,6 +21,7 @@ urlpatterns = [
     path("usage/stats/", UsageStatsView.as_view(), name="usage-stats"),
     path("usage/buckets/", UsageBucketsView.as_view(), name="usage-buckets"),
     path("ingest/", IngestView.as_view(), name="ingest"),
+    path("timeline/", TimelineView.as_view(), name="timeline"),
     path("views/", SavedViewListView.as_view(), name="saved-views"),
     path("views/<int:pk>/", SavedViewDetailView.as_view(), name="saved-view-detail"),
     # Before the router, whose detail route would take "suggestions" for an event id.

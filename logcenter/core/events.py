@@ -1,0 +1,86 @@
+"""The canonical event: any kind's row in one shape, for the timeline and the faces that
+speak a cross-kind event format (the audit query API of seed 004).
+
+    {"id", "kind", "timestamp", "event_type", "category", "severity", "result",
+     "actor": {"type", "id", "name", "ip", "user_agent"},
+     "target": {"type", "id", "name"},
+     "context": {"request_id", "organization_id", "project_id"},
+     "summary", "details"}
+
+Each kind says how its fields fill it with an EventForm (LogKind.event_form); the envelope
+fills the rest. A form names fields, never computes from other kinds.
+"""
+
+from dataclasses import dataclass, field
+
+from logcenter.core.units import display
+
+SEVERITIES = ("debug", "info", "warning", "error", "critical")
+
+
+@dataclass(frozen=True)
+class EventForm:
+    # The event type: `prefix` and these fields' values joined with dots
+    # ("auth" + "login.failed" -> "auth.login.failed").
+    type_fields: tuple
+    prefix: str = ""
+    # The category: a field (empty values fall back to the type's first part) or a constant.
+    category_field: str = ""
+    category: str = ""
+    # The severity: a field holding one of SEVERITIES, else `failure_severity` for a row
+    # whose result is a failure and "info" otherwise.
+    severity_field: str = ""
+    failure_severity: str = "warning"
+    # The result: a field holding success/failure, or one whose value in `failures` (an
+    # error status, an error level) means failure.
+    result_field: str = ""
+    failures: tuple = ("failure",)
+    # The target: (type field or constant, id field, name field); a constant in quotes.
+    target: tuple = ()
+    # A line saying what happened (fields joined by " · ", empty ones skipped).
+    summary_fields: tuple = ()
+    # Fields put under details, as they are.
+    detail_fields: tuple = field(default=(), hash=False)
+
+
+def _value(row, name):
+    if name.startswith('"'):
+        return name.strip('"')
+    value = getattr(row, name, "") if name else ""
+    return "" if value is None else value
+
+
+def canonical_event(kind, row) -> dict:
+    """The row in the canonical event shape (masked fields stay masked: the row is the
+    display copy its selector gave)."""
+    form = kind.event_form or EventForm(type_fields=(), prefix=kind.slug)
+    event_type = ".".join(str(part) for part in (
+        form.prefix, *(_value(row, name) for name in form.type_fields)) if part)
+    outcome = _value(row, form.result_field) if form.result_field else ""
+    result = "failure" if outcome in form.failures else "success"
+    severity = _value(row, form.severity_field) if form.severity_field else ""
+    if severity not in SEVERITIES:
+        severity = form.failure_severity if result == "failure" else "info"
+    category = (_value(row, form.category_field) if form.category_field else form.category)
+    target_type, target_id, target_name = (*form.target, "", "", "")[:3]
+    summary = " · ".join(
+        str(display(kind.units.get(name), value) or value)
+        for name in form.summary_fields
+        if (value := _value(row, name)) not in ("", None))
+    return {
+        "id": str(row.event_id),
+        "kind": kind.slug,
+        "timestamp": row.occurred_at,
+        "event_type": event_type,
+        "category": category or event_type.split(".")[0],
+        "severity": severity,
+        "result": result,
+        "actor": {"type": row.actor_type, "id": row.actor_id, "name": row.actor_name,
+                  "ip": row.ip, "user_agent": row.user_agent},
+        "target": {"type": _value(row, target_type), "id": _value(row, target_id),
+                   "name": _value(row, target_name)},
+        "context": {"request_id": row.request_id, "organization_id": row.organization_id,
+                    "project_id": row.project_id},
+        "summary": summary,
+        "details": {name: _value(row, name) for name in form.detail_fields},
+    }
