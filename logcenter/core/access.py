@@ -75,8 +75,8 @@ class Access:
     @cached_property
     def reads_organization(self):
         """An organization's owner, admin or auditor (audit.read): every row of their
-        organization, of every kind, with its sensitive fields and cost (their own
-        customers' data)."""
+        organization, of every kind, with its sensitive fields and cost (the organization's
+        own data)."""
         return self.membership is not None and self.membership.has_permission("audit.read")
 
     @cached_property
