@@ -506,25 +506,40 @@ class StatusDimension(models.Model):
         abstract = True
 
 
+class OrganizationDimensions(models.Model):
+    organization_id = _dimension(64)
+    project_id = _dimension(64)
+
+    class Meta:
+        abstract = True
+
+
+# A user belongs to one organization and a key to one project: the organization columns
+# add few rows to the rollups keyed by user or key.
 HOURLY_DIMENSIONS = ("user_id", "username", "api_key_id", "api_key_name", "platform_model",
-                     "upstream_name", "group", "endpoint", "status")
+                     "upstream_name", "group", "endpoint", "status", "organization_id",
+                     "project_id")
 BY_ROUTE_DIMENSIONS = ("platform_model", "upstream_name", "group", "endpoint", "status")
 BY_USER_DIMENSIONS = ("user_id", "username", "status")
 BY_USER_ONLY_DIMENSIONS = ("user_id", "username")
 BY_MODEL_DIMENSIONS = ("platform_model", "status")
 BY_KEY_DIMENSIONS = ("api_key_id", "api_key_name")
+BY_ORGANIZATION_DIMENSIONS = ("organization_id", "project_id", "status")
 
 
 class UsageHourly(UsageRollup, UserDimensions, KeyDimensions, RouteDimensions,
-                  StatusDimension):
-    """Every dimension the usage filters can name: the fallback of the rollups."""
+                  StatusDimension, OrganizationDimensions):
+    """Every dimension the usage filters can name: the fallback of the rollups (and an
+    organization's figures by model, user or key, read through its organization index)."""
 
     DIMENSIONS = HOURLY_DIMENSIONS
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["hour", *HOURLY_DIMENSIONS],
-                                               name="usage_hourly_key")]
-        indexes = [models.Index(fields=["user_id", "hour"], name="usage_hourly_user_idx")]
+                                               name="usage_hourly_key_by_organization")]
+        indexes = [models.Index(fields=["user_id", "hour"], name="usage_hourly_user_idx"),
+                   models.Index(fields=["organization_id", "hour"],
+                                name="usage_hourly_org_idx")]
 
 
 class UsageHourlyByRoute(UsageRollup, RouteDimensions, StatusDimension):
@@ -581,13 +596,26 @@ class UsageHourlyByKey(UsageRollup, KeyDimensions):
                                                name="usage_hourly_key_key")]
 
 
+class UsageHourlyByOrganization(UsageRollup, OrganizationDimensions, StatusDimension):
+    """Customers: usage per organization, project and status (an organization's own
+    totals and error rate, the staff's top organizations, buckets grouped by them)."""
+
+    DIMENSIONS = BY_ORGANIZATION_DIMENSIONS
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["hour", *BY_ORGANIZATION_DIMENSIONS],
+                                               name="usage_hourly_organization_key")]
+        indexes = [models.Index(fields=["organization_id", "hour"],
+                                name="usage_hourly_organization_idx")]
+
+
 # Narrowest first: stats read the first one that has every dimension a query needs.
 USAGE_ROLLUPS = (UsageHourlyByModel, UsageHourlyByUserOnly, UsageHourlyByKey,
-                 UsageHourlyByUser, UsageHourlyByRoute, UsageHourly)
+                 UsageHourlyByOrganization, UsageHourlyByUser, UsageHourlyByRoute, UsageHourly)
 
 
 class UsageRollupInbox(UsageRollup, UserDimensions, KeyDimensions, RouteDimensions,
-                       StatusDimension):
+                       StatusDimension, OrganizationDimensions):
     """Sums of freshly ingested rows, not yet folded into the rollups (PostgreSQL).
 
     Ingestion appends one row per group of its batch: a plain insert, where upserting

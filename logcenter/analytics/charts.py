@@ -20,6 +20,7 @@ from django.utils.translation import gettext_lazy
 from django.utils.translation import pgettext
 
 from logcenter.core import units
+from logcenter.core.access import access_for
 from logcenter.core.query import LogQuery
 from logcenter.analytics import stats
 from logcenter.core.registry import registry
@@ -245,13 +246,20 @@ def usage_panels(user, params):
         raise stats.StatsError("top_by", gettext("Use one of: {choices}.").format(
             choices=", ".join(TOP_ORDERS)))
     top = {}
-    for group in ("user", "api_key", "model"):
+    groups = ("user", "api_key", "model")
+    if access_for(user, registry["usage"]).can_view_all:  # staff: every organization's rows
+        groups += ("organization",)
+    for group in groups:
         rows = stats.totals(stats.regroup(query, group))
         rows.sort(key=lambda r: Decimal(str(r.get(top_by, 0))), reverse=True)
         top[group] = rows[:10]
     names = _api_key_names(user, [row["api_key"] for row in top["api_key"]])
     for row in top["api_key"]:  # the table shows keys by name: so does the panel
         row["api_key_name"] = names.get(row["api_key"], "")
+    if "organization" in top:
+        names = _organization_names([row["organization"] for row in top["organization"]])
+        for row in top["organization"]:
+            row["organization_name"] = names.get(row["organization"], "")
     kind = registry["usage"]
     status = {r["status"]: r["requests"] for r in
               stats.totals(stats.regroup(query, "status"))}
@@ -286,13 +294,20 @@ def _api_key_names(user, key_ids):
     """{api_key_id: the name its newest call carried} (a key may be renamed; the id stays):
     one index seek per key, among the rows this viewer may see (a member's key id may
     also appear on someone else's rows, under a name that is not theirs to read)."""
-    from logcenter.core.access import access_for
     from logcenter.models import UsageRecord
 
     visible = access_for(user, registry["usage"]).scope(UsageRecord.objects.all())
     return {key_id: visible.filter(api_key_id=key_id).order_by("-occurred_at")
             .values_list("api_key_name", flat=True).first() or ""
             for key_id in key_ids if key_id}
+
+
+def _organization_names(public_ids):
+    """{organization public id: its name}, in one query."""
+    from accounts.models import Organization
+
+    return dict(Organization.objects.filter(public_id__in=[i for i in public_ids if i])
+                .values_list("public_id", "name"))
 
 
 def event_panels(kind_slug, user, params):

@@ -44,6 +44,8 @@ GROUP_BY = {  # public name: usage field (also a rollup dimension)
     "group": "group",
     "endpoint": "endpoint",
     "status": "status",
+    "organization": "organization_id",
+    "project": "project_id",
 }
 # Dimensions with thousands of values: buckets grouped by one keep the top groups and sum
 # the rest (Query.limit_groups), unless asked for all.
@@ -56,7 +58,8 @@ ROLLUP_FILTERS = {
     "api_key": {"api_key_name", "api_key_id"}, "api_key_id": {"api_key_id"},
     "api_key_name": {"api_key_name"}, "group": {"group"}, "endpoint": {"endpoint"},
     "platform_model": {"platform_model"}, "upstream_name": {"upstream_name"},
-    "status": {"status"},
+    "status": {"status"}, "organization_id": {"organization_id"},
+    "project_id": {"project_id"},
 }
 # A negation reads the same dimensions as its filter.
 ROLLUP_FILTERS.update({NEGATION_PREFIX + name: dims for name, dims in ROLLUP_FILTERS.items()})

@@ -249,8 +249,10 @@ def test_top_spenders_tables_scroll_in_boxes_of_their_own(staff_client, factorie
     factories["usage"](username="someone-with-a-rather-long-name@example.com")
     html = staff_client.get("/logs/usage/panels/").content.decode()
     top = html.split('id="top-spenders"')[1]
-    assert top.count('<table class="log-table top">') == 3
-    assert top.count('<div class="table-wrap">\n      <table class="log-table top">') == 3
+    # Users, keys, models and, for staff, organizations.
+    assert top.count('<table class="log-table top">') == 4
+    assert top.count('<div class="table-wrap">\n      <table class="log-table top">') == 4
+    assert "Top organizations" in top
 
 
 def test_billing_items_are_a_full_width_table_with_readable_headers(staff_client, factories):
