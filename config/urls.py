@@ -19,6 +19,7 @@ urlpatterns = [
     path("retention/", retention_views.retention_page, name="retention"),
     path("integrity/", integrity_views.integrity_page, name="integrity"),
     path("api/v1/", include("logcenter.api.urls")),
+    path("", include("logcenter.api.faces.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("admin/", admin.site.urls),

@@ -138,12 +138,11 @@ def timeline(user, params) -> TimelinePage:
         _refuse("page_size", gettext("A whole number from 1 to {max}.").format(
             max=MAX_PAGE_SIZE))
     size = int(size)
-    ranks = {kind.slug: rank for rank, kind in enumerate(registry)}
     seen = visible_kinds(user)
     asked = _one(params, "kinds")
     if asked:
         slugs = [slug.strip() for slug in asked.split(",") if slug.strip()]
-        wrong = [slug for slug in slugs if slug not in ranks]
+        wrong = [slug for slug in slugs if registry.get(slug) is None]
         if wrong:
             _refuse("kinds", gettext("Unknown kinds: {names}.").format(names=", ".join(wrong)))
         hidden = [slug for slug in slugs if registry[slug] not in seen]
@@ -154,15 +153,22 @@ def timeline(user, params) -> TimelinePage:
     else:
         kinds = seen
     kinds = [kind for kind in kinds if pivot.filter_name(kind)]
-    position = None
-    cursor = _one(params, "cursor")
-    if cursor:
-        position = _decode_cursor(cursor)
     window = {name: _one(params, name) for name in WINDOW if _one(params, name)}
+    queries = [(kind, LogQuery.parse(kind, user, {pivot.filter_name(kind): value, **window})
+                .queryset) for kind in kinds]
+    entries, next_cursor = merged_page(user, queries, size, _one(params, "cursor"))
+    return TimelinePage(entries, next_cursor, pivot, value, kinds)
+
+
+def merged_page(user, queries, size, cursor=None):
+    """(entries, next cursor or None): the next `size` rows of the [(kind, queryset)]
+    merged in the timeline's order after `cursor` (InvalidLogQuery naming `cursor` when it
+    is not one this gave). Each queryset must already be the user's visible rows (a
+    LogQuery's); the rows come masked for the user."""
+    position = _decode_cursor(cursor) if cursor else None
+    ranks = {kind.slug: rank for rank, kind in enumerate(registry)}
     candidates = []
-    for kind in kinds:
-        query = LogQuery.parse(kind, user, {pivot.filter_name(kind): value, **window})
-        rows = query.queryset
+    for kind, rows in queries:
         if position is not None:
             rows = rows.filter(_after(position, ranks[kind.slug]))
         rows = list(rows.order_by("-occurred_at", "-id")[:size + 1])
@@ -173,5 +179,4 @@ def timeline(user, params) -> TimelinePage:
                                        entry.row.pk), reverse=True)
     entries = candidates[:size]
     more = len(candidates) > size
-    return TimelinePage(entries, _encode_cursor(entries[-1], ranks) if more else None,
-                        pivot, value, kinds)
+    return entries, _encode_cursor(entries[-1], ranks) if more else None
