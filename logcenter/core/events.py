@@ -13,6 +13,8 @@ fills the rest. A form names fields, never computes from other kinds.
 
 from dataclasses import dataclass, field
 
+from django.db.models import Q
+
 from logcenter.core.units import display
 
 SEVERITIES = ("debug", "info", "warning", "error", "critical")
@@ -84,3 +86,53 @@ def canonical_event(kind, row) -> dict:
         "summary": summary,
         "details": {name: _value(row, name) for name in form.detail_fields},
     }
+
+
+def event_type_filter(kind, pattern):
+    """A Q selecting the kind's rows whose canonical event type matches `pattern`, or None
+    when none of them can. A pattern is a type (`auth.login.failed`), a type's start and a
+    star (`auth.*`, `auth.login.*`), a star and a type's end (`*.failed`), or `*`. The
+    ends `*.failure` and `*.success` also match by result (usage's error status, a system
+    error level), as their names say."""
+    form = kind.event_form or EventForm(type_fields=(), prefix=kind.slug)
+    fields = list(form.type_fields)
+    if pattern == "*":
+        return Q()
+    if pattern.startswith("*."):
+        suffix = pattern[2:]
+        matches = []
+        if fields:
+            matches.append(Q(**{f"{fields[-1]}__endswith": "." + suffix})
+                           | Q(**{fields[-1]: suffix}))
+        elif form.prefix.endswith(suffix):
+            return Q()
+        if suffix in ("failure", "success") and form.result_field:
+            failed = Q(**{f"{form.result_field}__in": form.failures})
+            matches.append(failed if suffix == "failure" else ~failed)
+        if not matches:
+            return None
+        found = matches[0]
+        for more in matches[1:]:
+            found |= more
+        return found
+    parts = pattern.split(".")
+    wildcard = parts[-1] == "*"
+    if wildcard:
+        parts = parts[:-1]
+    prefix = form.prefix.split(".") if form.prefix else []
+    head, parts = parts[:len(prefix)], parts[len(prefix):]
+    if head != prefix[:len(head)]:
+        return None
+    if len(head) < len(prefix):  # "auth" or "*"-less shorter than the prefix
+        return Q() if wildcard else None
+    found = Q()
+    for name in fields[:-1]:  # one dot-free segment each (system: source)
+        if not parts:
+            return found if wildcard else None
+        found &= Q(**{name: parts.pop(0)})
+    rest = ".".join(parts)
+    if not fields:
+        return found if wildcard or not rest else None
+    if wildcard:
+        return found & Q(**{f"{fields[-1]}__startswith": rest + "."}) if rest else found
+    return found & Q(**{fields[-1]: rest}) if rest else None
