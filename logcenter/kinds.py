@@ -8,6 +8,7 @@ from django.utils.translation import gettext_lazy as _
 
 from logcenter import models
 from logcenter.core import filters, serializers, tables
+from logcenter.core.events import EventForm
 from logcenter.core.registry import (COMMON_FILTERS, ENVELOPE_ACTOR, ENVELOPE_ORGANIZATION,
                                      ENVELOPE_REQUEST, FULL, DetailSection, EventChart,
                                      LogKind, registry)
@@ -39,6 +40,11 @@ registry.register(LogKind(
                   "show_views") + COMMON_FILTERS,
     primary_filters=("actor", "action", "result"),
     suggestions=("action", "resource_type"),
+    event_form=EventForm(type_fields=("action",), category_field="category",
+                         result_field="result", target=("resource_type", "resource_id",
+                                                         "resource_name"),
+                         summary_fields=("action", "resource_name", "reason"),
+                         detail_fields=("changes", "details", "reason")),
 ))
 
 registry.register(LogKind(
@@ -85,6 +91,14 @@ registry.register(LogKind(
     own_values="logcenter.UsageHourly",  # a member's own values: their rollup rows
     units={"cost": "money", "quota": "quota", "credits": "credits", "latency_ms": "ms",
            "first_token_ms": "ms", "is_stream": "stream"},
+    event_form=EventForm(type_fields=("endpoint",), prefix="usage", category="usage",
+                         result_field="status", failures=("error",), failure_severity="error",
+                         target=('"model"', "platform_model", "upstream_model"),
+                         summary_fields=("platform_model", "total_tokens", "cost", "latency_ms",
+                                         "error_code"),
+                         detail_fields=("api_key_name", "upstream_name", "prompt_tokens",
+                                        "completion_tokens", "total_tokens", "cost",
+                                        "latency_ms", "status", "error_code")),
 ))
 
 registry.register(LogKind(
@@ -115,6 +129,11 @@ registry.register(LogKind(
                   "identity_provider") + COMMON_FILTERS,
     primary_filters=("user", "event", "result"),
     suggestions=("event", "failure_reason"),
+    event_form=EventForm(type_fields=("event",), prefix="auth", category="auth",
+                         result_field="result", target=('"user"', "user_id",
+                                                        "username_attempted"),
+                         summary_fields=("username_attempted", "failure_reason"),
+                         detail_fields=("identity_provider", "failure_reason")),
 ))
 
 registry.register(LogKind(
@@ -144,4 +163,10 @@ registry.register(LogKind(
     page_filters=("source", "event", "level", "resource_type", "resource_id") + COMMON_FILTERS,
     primary_filters=("source", "level", "event"),
     suggestions=("source", "event"),
+    event_form=EventForm(type_fields=("source", "event"), category="system",
+                          severity_field="level", result_field="level",
+                          failures=("error", "critical"), failure_severity="error",
+                          target=("resource_type", "resource_id"),
+                          summary_fields=("source", "message"),
+                          detail_fields=("source", "details")),
 ))

@@ -89,6 +89,9 @@ class LogKind:
     # How some fields' values read, by field name: "money" (the one cost format,
     # logcenter.core.units), "quota", "credits", "ms", "stream" (streamed or not, neutral).
     units: dict = field(default_factory=dict, hash=False)
+    # How a row reads as a canonical event (logcenter.core.events.EventForm), for the
+    # cross-kind timeline and the faces that speak one event format; None: the envelope's.
+    event_form: object = None
 
     @property
     def model_name(self):
