@@ -1,0 +1,228 @@
+"""The gateway audit API of seed 000 (its SDK's `client.audit.list/retrieve`):
+`GET /v1/audit/logs` and `GET /v1/audit/logs/<audit_id>`.
+
+An organization's audit log there is its gateway calls (usage rows: `gateway.chat`,
+`gateway.embedding`, `gateway.rerank`, …, `rag.query`) beside its memory and document
+operations (audit rows whose action starts `memory.` or `document.`), newest first, with
+page numbers and an exact total. The rows come from each kind's LogQuery (the visibility
+rule, the plan's window) merged as the timeline merges them; the usage total comes from
+the rollups (logcenter.analytics.stats), the audit one is counted. Page numbers stop at
+MAX_DEPTH rows: past it the answer names the cursor API.
+"""
+
+import uuid
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.db.models import Q
+from django.http import QueryDict
+from django.utils.translation import gettext
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import exceptions, serializers
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from logcenter.analytics import stats
+from logcenter.core.access import access_for
+from logcenter.core.query import InvalidLogQuery, LogQuery
+from logcenter.core.registry import registry
+from logcenter.core.serializers import UTCDateTimeField
+from logcenter.core.timeline import merged_page
+
+PARAMETERS = ("start_time", "end_time", "action", "page", "page_size")
+DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE = 20, 100
+MAX_DEPTH = 10_000  # rows before a page's last: deeper, use the cursor API
+# The audit actions of this log (the others are the console's own administration).
+AUDIT_PREFIXES = ("memory.", "document.")
+RAG_ENDPOINT = "rag.query"
+
+
+class GatewayAuditError(Exception):
+    def __init__(self, param, message, status=400, code="invalid_request_error"):
+        super().__init__(message)
+        self.param, self.message, self.status, self.code = param, message, status, code
+
+
+def usage_action(endpoint):
+    return endpoint if endpoint == RAG_ENDPOINT else f"gateway.{endpoint}"
+
+
+def _number(value):
+    return None if value is None else float(value)
+
+
+def item(kind, row):
+    """A row as the document's audit log item."""
+    if kind.slug == "usage":
+        usage = {"prompt_tokens": row.prompt_tokens, "completion_tokens": row.completion_tokens,
+                 "total_tokens": row.total_tokens}
+        return {"audit_id": str(row.event_id), "action": usage_action(row.endpoint),
+                "created_at": row.occurred_at, "model": row.platform_model,
+                "credits_consumed": _number(row.credits),
+                "balance_consumed_usd": _number(row.cost), "metadata": row.metadata,
+                "usage": usage}
+    credits = (row.details or {}).get("credits") if isinstance(row.details, dict) else None
+    return {"audit_id": str(row.event_id), "action": row.action, "created_at": row.occurred_at,
+            "model": None, "credits_consumed": credits if isinstance(credits, (int, float))
+            else None, "balance_consumed_usd": None, "metadata": row.metadata, "usage": None}
+
+
+class ItemSerializer(serializers.Serializer):
+    audit_id = serializers.CharField()
+    action = serializers.CharField()
+    created_at = UTCDateTimeField()
+    model = serializers.CharField(allow_null=True)
+    credits_consumed = serializers.FloatField(allow_null=True)
+    balance_consumed_usd = serializers.FloatField(allow_null=True)
+    metadata = serializers.DictField()
+    usage = serializers.DictField(allow_null=True)
+
+
+def _one(params, name):
+    values = params.getlist(name)
+    if len(values) > 1:
+        raise GatewayAuditError(name, gettext("Give this parameter once."))
+    return values[0] if values else None
+
+
+def _whole(params, name, default, low, high):
+    text = _one(params, name) or str(default)
+    if not text.isdigit() or not low <= int(text) <= high:
+        raise GatewayAuditError(name, gettext("A whole number from {low} to {high}.").format(
+            low=low, high=high))
+    return int(text)
+
+
+def _may_read(user):
+    """audit.read: an organization's owner, admin or auditor, or platform staff who see
+    the usage of everyone."""
+    access = access_for(user, registry["usage"])
+    if access.membership is not None:
+        return access.reads_organization
+    return access.can_view_all
+
+
+def _parsed(kind, user, params, name_map):
+    try:
+        return LogQuery.parse(kind, user, params)
+    except InvalidLogQuery as exc:
+        field, reasons = next(iter(exc.api_errors().items()))
+        raise GatewayAuditError(name_map.get(field, field), " ".join(reasons)) from None
+
+
+def _sources(user, params, window=None):
+    """[(kind, LogQuery, extra condition, its parameters)] the parameters select."""
+    unknown = sorted(set(params) - set(PARAMETERS))
+    if unknown:
+        raise GatewayAuditError(unknown[0], gettext(
+            "Unknown parameter; this API takes: {names}.").format(names=", ".join(PARAMETERS)))
+    if window is None:
+        window = {name: value for name in ("start_time", "end_time")
+                  if (value := _one(params, name))}
+    action = _one(params, "action")
+    names = {"start_time": "start_time", "end_time": "end_time", "endpoint": "action",
+             "action": "action"}
+    sources = []
+    usage, audit = registry["usage"], registry["audit"]
+    endpoints = {usage_action(value): value for value, _ in usage.model.Endpoint.choices}
+    if action is None or action in endpoints:
+        given = {**window, **({"endpoint": endpoints[action]} if action else {})}
+        sources.append((usage, _parsed(usage, user, given, names), Q(), given))
+    if action is None or action.startswith(AUDIT_PREFIXES):
+        given = {**window, **({"action": action} if action else {})}
+        wanted = Q()
+        for prefix in AUDIT_PREFIXES:
+            wanted |= Q(action__startswith=prefix)
+        sources.append((audit, _parsed(audit, user, given, names), wanted, given))
+    if action is not None and not sources:
+        raise GatewayAuditError("action", gettext(
+            "Unknown action: gateway.<endpoint>, rag.query, memory.* or document.*."))
+    return sources
+
+
+def _total(user, sources):
+    """The exact count of every match: usage from its rollups, audit counted."""
+    total = 0
+    for kind, query, extra, given in sources:
+        if kind.slug == "usage" and access_for(user, kind).can_view_stats:
+            total += stats.totals(stats.parse(user, given))[0]["requests"]
+        else:
+            total += query.queryset.filter(extra).count()
+    return total
+
+
+class GatewayAuditLogsView(APIView):
+    """Seed 000's audit logs: your organization's gateway calls and memory/document
+    operations, newest first, by page, with the exact total."""
+
+    @extend_schema(
+        tags=["compat: gateway audit API (000)"],
+        parameters=[OpenApiParameter(name, str) for name in PARAMETERS],
+        responses=inline_serializer("GatewayAuditLogs", {
+            "items": ItemSerializer(many=True), "pagination": serializers.DictField()}),
+    )
+    def get(self, request):
+        params = request.query_params
+        page = _whole(params, "page", 1, 1, MAX_DEPTH)
+        size = _whole(params, "page_size", DEFAULT_PAGE_SIZE, 1, MAX_PAGE_SIZE)
+        if not _may_read(request.user):
+            raise GatewayAuditError(None, gettext("Reading audit logs needs audit.read."),
+                                    status=403, code="permission_denied")
+        if page * size > MAX_DEPTH:
+            raise GatewayAuditError("page", gettext(
+                "Pages stop at {rows} rows; go further with the cursor of "
+                "GET /api/audit/logs or GET /api/v1/timeline/.").format(rows=MAX_DEPTH))
+        sources = _sources(request.user, params)
+        entries, _ = merged_page(request.user, [(kind, query.queryset.filter(extra))
+                                                for kind, query, extra, _ in sources],
+                                  page * size)
+        items = [item(entry.kind, entry.row) for entry in entries[(page - 1) * size:]]
+        return Response({"items": ItemSerializer(items, many=True).data,
+                         "pagination": {"page": page, "page_size": size,
+                                        "total": _total(request.user, sources)}})
+
+    def handle_exception(self, exc):
+        return _dialect_error(exc) or super().handle_exception(exc)
+
+
+class GatewayAuditLogView(APIView):
+    """One audit log item by its audit_id (404 when absent or not yours to see)."""
+
+    @extend_schema(tags=["compat: gateway audit API (000)"], responses=ItemSerializer)
+    def get(self, request, audit_id):
+        if request.query_params:
+            name = next(iter(request.query_params))
+            raise GatewayAuditError(name, gettext("This endpoint takes no parameter."))
+        if not _may_read(request.user):
+            raise GatewayAuditError(None, gettext("Reading audit logs needs audit.read."),
+                                    status=403, code="permission_denied")
+        try:
+            event_id = uuid.UUID(audit_id)
+        except ValueError:
+            event_id = None
+        sources = [] if event_id is None else _sources(request.user, QueryDict(),
+                                                       window={"range": "all"})
+        for kind, query, extra, _ in sources:
+            row = query.queryset.filter(extra).filter(event_id=event_id).first()
+            if row is not None:
+                access_for(request.user, kind).apply([row])
+                return Response(ItemSerializer(item(kind, row)).data)
+        raise GatewayAuditError(None, gettext("No such audit log."), status=404,
+                                code="not_found")
+
+    def handle_exception(self, exc):
+        return _dialect_error(exc) or super().handle_exception(exc)
+
+
+def _dialect_error(exc):
+    """Errors as the gateway's API writes them: {"error": {"type", "message", "param"}}."""
+    if isinstance(exc, GatewayAuditError):
+        return Response({"error": {"type": exc.code, "message": exc.message,
+                                   "param": exc.param}}, status=exc.status)
+    if isinstance(exc, (DjangoPermissionDenied, exceptions.PermissionDenied)):
+        return Response({"error": {"type": "permission_denied", "message": str(exc),
+                                   "param": None}}, status=403)
+    if isinstance(exc, (exceptions.NotAuthenticated, exceptions.AuthenticationFailed)):
+        return Response({"error": {"type": "authentication_error", "message": str(exc.detail),
+                                   "param": None}}, status=401,
+                        headers={"WWW-Authenticate": 'Bearer realm="api"'})
+    return None
