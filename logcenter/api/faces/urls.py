@@ -4,10 +4,17 @@ from django.urls import path
 
 from logcenter.api.faces.audit_query import AuditLogsView
 from logcenter.api.faces.gateway_audit import GatewayAuditLogsView, GatewayAuditLogView
+from logcenter.api.faces.openai_admin import (CompletionsUsageView, CostsView,
+                                              EmbeddingsUsageView)
 
 urlpatterns = [
     path("api/audit/logs", AuditLogsView.as_view(), name="compat-audit-logs"),
     path("v1/audit/logs", GatewayAuditLogsView.as_view(), name="compat-gateway-audit-logs"),
     path("v1/audit/logs/<str:audit_id>", GatewayAuditLogView.as_view(),
          name="compat-gateway-audit-log"),
+    path("v1/organization/costs", CostsView.as_view(), name="compat-openai-costs"),
+    path("v1/organization/usage/completions", CompletionsUsageView.as_view(),
+         name="compat-openai-usage-completions"),
+    path("v1/organization/usage/embeddings", EmbeddingsUsageView.as_view(),
+         name="compat-openai-usage-embeddings"),
 ]
