@@ -18,7 +18,7 @@ from rest_framework.views import APIView
 from accounts.models import ApiKey
 
 from logcenter.analytics import stats
-from logcenter.core.access import organization_scope
+from logcenter.core import selectors
 from logcenter.models import UsageRecord
 from logcenter.core.params import check_parameters, without_api_own
 from logcenter.core.registry import registry
@@ -123,10 +123,7 @@ class UsageByKeyView(APIView):
             raise ValidationError({"limit": ["Must be a whole number."]}) from None
         if not 1 <= limit <= BY_KEY_LIMIT:
             raise ValidationError({"limit": [f"Must be between 1 and {BY_KEY_LIMIT}."]})
-        rows = UsageRecord.objects.filter(api_key_id=key.prefix)
-        if key.project_id is not None:  # a customer's key: its organization's rows, in its plan
-            rows = organization_scope(rows, key.project.organization, registry["usage"])
-        rows = rows.order_by("-occurred_at", "-id")[:limit]
+        rows = selectors.usage_of_key(key, limit)
         return Response({
             "key": {"name": key.name, "prefix": key.prefix},
             "results": ByKeyUsageSerializer(rows, many=True).data,

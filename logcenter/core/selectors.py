@@ -15,7 +15,7 @@ from django.utils.crypto import constant_time_compare, salted_hmac
 from logcenter.core.access import access_for, log_visible, visible_kinds  # noqa: F401
 from logcenter.core.pagination import KeysetPage, Total
 from logcenter.core.query import InvalidLogQuery, LogQuery  # noqa: F401 (the faces' import)
-from logcenter.core.registry import LogKind
+from logcenter.core.registry import LogKind, registry
 from logcenter.engines import engine_for
 
 
@@ -129,3 +129,15 @@ def purgeable_rows(model, organization_id=None):
         return model.objects.filter(organization_id=organization_id)
     held = list(Organization.objects.filter(legal_hold=True).values_list("public_id", flat=True))
     return model.objects.exclude(organization_id__in=held) if held else model.objects.all()
+
+
+def usage_of_key(key, limit):
+    """The newest `limit` usage rows of an API key (accounts.ApiKey), for the key's own
+    holder: a customer's key sees its organization's rows within its plan's window."""
+    from logcenter.core.access import organization_scope
+
+    kind = registry["usage"]
+    rows = kind.model.objects.filter(api_key_id=key.prefix)
+    if key.project_id is not None:
+        rows = organization_scope(rows, key.project.organization, kind)
+    return list(rows.order_by("-occurred_at", "-id")[:limit])
