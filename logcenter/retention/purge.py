@@ -80,33 +80,35 @@ def purge_kind(kind, before, *, batch_size, deadline, progress=None, reason="ret
         rows.filter(occurred_at__lt=before).order_by("occurred_at")
         .values_list("occurred_at", flat=True).first())
     deleted, done = 0, False
-    while time.monotonic() < deadline:
-        # Each batch also writes the signed record of exactly which rows it removed, in its
-        # transaction (logcenter.integrity): verification stays green after a purge.
-        count = purge_batch(kind.model, before, batch_size, reason=reason, rows=rows,
-                            delete=lambda bound, size: _delete_batch(
-                                kind.model, bound, size, organization_id))
-        deleted += count
-        if progress:
-            progress(deleted)
-        if count < batch_size:
-            done = True
-            break
-    if kind.model is UsageRecord and done and organization_id is None:
-        # The ledger's ids go with the rows they cover (those before `before`, here or in
-        # the whole months dropped before): the ids of rows still kept stay duplicates.
-        while True:
-            if time.monotonic() >= deadline:
-                done = False
+    try:
+        while time.monotonic() < deadline:
+            # Each batch also writes the signed record of exactly which rows it removed, in
+            # its transaction (logcenter.integrity): verification stays green after a purge.
+            count = purge_batch(kind.model, before, batch_size, reason=reason, rows=rows,
+                                delete=lambda bound, size: _delete_batch(
+                                    kind.model, bound, size, organization_id))
+            deleted += count
+            if progress:
+                progress(deleted)
+            if count < batch_size:
+                done = True
                 break
-            if _delete_batch(UsageLedger, before, batch_size) < batch_size:
-                break
-    if kind.model is UsageRecord and (organization_id is None or oldest is not None):
-        # The usage figures (rollups) must drop what the rows dropped (here or in whole
-        # months before), or stats and the exact row count would still count them: the
-        # hours up to `before` (an organization's: from its oldest row removed, about a
-        # day's hours each night) are summed again from the rows that remain.
-        rollups.rollup_rebuild(None if organization_id is None else oldest, before)
+        if kind.model is UsageRecord and done and organization_id is None:
+            # The ledger's ids go with the rows they cover (those before `before`, here or in
+            # the whole months dropped before): the ids of rows still kept stay duplicates.
+            while True:
+                if time.monotonic() >= deadline:
+                    done = False
+                    break
+                if _delete_batch(UsageLedger, before, batch_size) < batch_size:
+                    break
+    finally:  # a batch refused midway (NotExpired) still leaves the earlier ones summed out
+        if kind.model is UsageRecord and (organization_id is None or oldest is not None):
+            # The usage figures (rollups) must drop what the rows dropped (here or in whole
+            # months before), or stats and the exact row count would still count them: the
+            # hours up to `before` (an organization's: from its oldest row removed, about a
+            # day's hours each night) are summed again from the rows that remain.
+            rollups.rollup_rebuild(None if organization_id is None else oldest, before)
     return deleted, done
 
 
@@ -171,7 +173,9 @@ def organizations_purge(now, *, batch_size, deadline, report):
     organization or a kind on legal hold. False when `deadline` came first."""
     from accounts.models import Organization
 
-    held_kinds = {kind.slug for kind in registry if RetentionPolicy.for_kind(kind.slug).legal_hold}
+    held_kinds = {kind.slug for kind in registry
+                  if RetentionPolicy.for_kind(kind.slug).legal_hold}
+    platform_cutoffs = {kind.slug: retention_cutoff(kind.slug, now) for kind in registry}
     for organization in Organization.objects.select_related("plan").order_by("pk"):
         if organization.legal_hold:
             report.organizations_held.append(organization.public_id)
@@ -179,14 +183,17 @@ def organizations_purge(now, *, batch_size, deadline, report):
         for kind in registry:
             cutoff = plan_cutoff(organization.plan, kind.slug, now)
             if (kind.slug in held_kinds or cutoff is None
-                    or cutoff <= retention_cutoff(kind.slug, now)):
+                    or cutoff <= platform_cutoffs[kind.slug]):
                 continue
             if time.monotonic() >= deadline:
                 return False
-            rows, done = purge_kind(
-                kind, cutoff, batch_size=batch_size, deadline=deadline,
-                organization_id=organization.public_id,
-                reason=f"retention: {organization.public_id}, plan {organization.plan.slug}")
+            try:
+                rows, done = purge_kind(
+                    kind, cutoff, batch_size=batch_size, deadline=deadline,
+                    organization_id=organization.public_id,
+                    reason=f"retention: {organization.public_id}, plan {organization.plan.slug}")
+            except NotExpired:  # a plan or a hold changed meanwhile: the next run follows it
+                continue
             if rows:
                 report.organizations.setdefault(organization.public_id, {})[kind.slug] = rows
             if not done:
