@@ -6,6 +6,8 @@ accounts.organizations' (permission-checked, audited)."""
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Count
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext
 
@@ -134,11 +136,13 @@ def my_organization(request):
 def plans_page(request):
     """Every plan, each with a form: retention days per kind, export formats, streaming."""
     _administrator_only(request, organizations.may_manage_plans)
-    plans = list(Plan.objects.all())
+    plans = list(Plan.objects.annotate(organization_count=Count("organizations")))
     forms = [PlanForm(plan=plan) for plan in plans]
     status = 200
     if request.method == "POST":
-        plan = get_object_or_404(Plan, slug=request.POST.get("plan", ""))
+        plan = next((p for p in plans if p.slug == request.POST.get("plan")), None)
+        if plan is None:
+            raise Http404(gettext("No such plan."))
         form = PlanForm(request.POST, plan=plan)
 
         def save_plan():
