@@ -313,3 +313,23 @@ def test_organization_users_and_staff_without_organizations_get_no_switcher(clie
     Organization.objects.all().delete()
     client.force_login(admin_user)
     assert 'name="organization_id"' not in client.get("/logs/usage/").content.decode()
+
+
+def test_hostile_values_are_field_errors_never_a_500(client, admin_user, acme):
+    client.force_login(admin_user)
+    free = Plan.objects.get(slug="free").pk
+    for data in ({"name": "a\x00b", "plan": free}, {"name": "x" * 151, "plan": free},
+                 {"name": "Fine", "slug": "not a slug!", "plan": free},
+                 {"name": "Fine", "slug": "s" * 65, "plan": free}):
+        assert client.post("/accounts/organizations/", data).status_code == 400, data
+    url = f"/accounts/organizations/{acme.public_id}/"
+    for data in ({"action": "member", "user": "\x00", "role": "admin"},
+                 {"action": "member", "user": "u" * 151, "role": "admin"},
+                 {"action": "member", "user": "wile", "role": "emperor"},
+                 {"action": "settings", "plan": "1e309"}, {"action": "bogus"}):
+        assert client.post(url, data).status_code == 400, data
+    for days in ("abc", "1e309", "-1", str(10**6), "9" * 40):
+        response = client.post("/accounts/plans/", {"plan": "pro", "pro-days_audit": days})
+        assert response.status_code == 400, days
+    assert Organization.objects.count() == 1 and Plan.objects.get(slug="pro").retention_for(
+        "audit") == 90
