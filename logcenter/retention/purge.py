@@ -69,16 +69,15 @@ def _delete_batch(model, before, batch_size, organization_id=None):
 
 
 def purge_kind(kind, before, *, batch_size, deadline, progress=None, reason="retention",
-               organization_id=None):
+               organization_id=None, resum=True):
     """Delete a kind's rows older than `before` until done or past `deadline`: every
     organization's but those on legal hold, or only `organization_id`'s (its plan's
-    purge, which leaves the usage ledger to the platform's)."""
+    purge, which leaves the usage ledger to the platform's). `resum`: sum the usage
+    rollup hours again here (False: the caller does, once for several purges)."""
     RetentionPolicy.for_kind(kind.slug)  # stored when first read: the database checks it
     rows = purgeable_rows(kind.model, organization_id)
     # Where an organization's removed rows begin: its rollup hours are summed again from there.
-    oldest = None if organization_id is None else (
-        rows.filter(occurred_at__lt=before).order_by("occurred_at")
-        .values_list("occurred_at", flat=True).first())
+    oldest = None if organization_id is None else first_before(rows, before)
     deleted, done = 0, False
     try:
         while time.monotonic() < deadline:
@@ -103,7 +102,8 @@ def purge_kind(kind, before, *, batch_size, deadline, progress=None, reason="ret
                 if _delete_batch(UsageLedger, before, batch_size) < batch_size:
                     break
     finally:  # a batch refused midway (NotExpired) still leaves the earlier ones summed out
-        if kind.model is UsageRecord and (organization_id is None or oldest is not None):
+        if kind.model is UsageRecord and resum and (organization_id is None
+                                                    or oldest is not None):
             # The usage figures (rollups) must drop what the rows dropped (here or in whole
             # months before), or stats and the exact row count would still count them: the
             # hours up to `before` (an organization's: from its oldest row removed, about a
@@ -176,29 +176,60 @@ def organizations_purge(now, *, batch_size, deadline, report):
     held_kinds = {kind.slug for kind in registry
                   if RetentionPolicy.for_kind(kind.slug).legal_hold}
     platform_cutoffs = {kind.slug: retention_cutoff(kind.slug, now) for kind in registry}
-    for organization in Organization.objects.select_related("plan").order_by("pk"):
-        if organization.legal_hold:
-            report.organizations_held.append(organization.public_id)
-            continue
-        for kind in registry:
-            cutoff = plan_cutoff(organization.plan, kind.slug, now)
-            if (kind.slug in held_kinds or cutoff is None
-                    or cutoff <= platform_cutoffs[kind.slug]):
+    # Usage hours whose rows an organization's purge removed, summed again at the end: the
+    # organizations of one plan share theirs (about a day each night), one rebuild for all.
+    stretches = []
+    try:
+        for organization in Organization.objects.select_related("plan").order_by("pk"):
+            if organization.legal_hold:
+                report.organizations_held.append(organization.public_id)
                 continue
-            if time.monotonic() >= deadline:
-                return False
-            try:
-                rows, done = purge_kind(
-                    kind, cutoff, batch_size=batch_size, deadline=deadline,
-                    organization_id=organization.public_id,
-                    reason=f"retention: {organization.public_id}, plan {organization.plan.slug}")
-            except NotExpired:  # a plan or a hold changed meanwhile: the next run follows it
-                continue
-            if rows:
-                report.organizations.setdefault(organization.public_id, {})[kind.slug] = rows
-            if not done:
-                return False
-    return True
+            for kind in registry:
+                cutoff = plan_cutoff(organization.plan, kind.slug, now)
+                if (kind.slug in held_kinds or cutoff is None
+                        or cutoff <= platform_cutoffs[kind.slug]):
+                    continue
+                oldest = first_before(purgeable_rows(kind.model, organization.public_id),
+                                      cutoff)
+                if oldest is None:
+                    continue  # nothing of it expired (every night but the first, mostly)
+                if time.monotonic() >= deadline:
+                    return False
+                if kind.model is UsageRecord:
+                    stretches.append((oldest, cutoff))
+                try:
+                    rows, done = purge_kind(
+                        kind, cutoff, batch_size=batch_size, deadline=deadline, resum=False,
+                        organization_id=organization.public_id,
+                        reason=f"retention: {organization.public_id}, "
+                               f"plan {organization.plan.slug}")
+                except NotExpired:  # a plan or a hold changed meanwhile: the next run follows
+                    continue
+                if rows:
+                    report.organizations.setdefault(organization.public_id, {})[kind.slug] = rows
+                if not done:
+                    return False
+        return True
+    finally:
+        for start, end in _merged(stretches):
+            rollups.rollup_rebuild(start, end)
+
+
+def first_before(rows, before):
+    """The time of the oldest of `rows` before `before`, or None."""
+    return (rows.filter(occurred_at__lt=before).order_by("occurred_at")
+            .values_list("occurred_at", flat=True).first())
+
+
+def _merged(stretches):
+    """[(start, end)] covering the same times, overlapping stretches joined."""
+    merged = []
+    for start, end in sorted(stretches):
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((start, end))
+    return merged
 
 
 def policy_update(*, actor, kind_slug, days, legal_hold):

@@ -65,12 +65,17 @@ def test_each_organizations_rows_past_its_plans_window_go_kind_by_kind():
     assert retention.retention_purge().organizations == {}
 
 
-def test_usage_figures_drop_what_an_organizations_purge_removed():
+def test_usage_figures_drop_what_organizations_purges_removed():
     week = organization("figures", {"usage": 7})
+    same_plan = Organization.objects.create(name="same", slug="same", plan=week.plan)
+    month = organization("figures-month", {"usage": 30})
     rows("usage", 3, week, 8)
-    rows("usage", 2, None, 8)  # the same hours, another customer's: summed again too
+    rows("usage", 2, same_plan, 9)
+    rows("usage", 2, month, 31)
+    rows("usage", 2, None, 8)  # the same hours, the platform's own: summed again too
     rows("usage", 1, week, 1)
-    retention.retention_purge()
+    report = retention.retention_purge()
+    assert sum(sum(kinds.values()) for kinds in report.organizations.values()) == 7
     after_purge = snapshot()
     rollup_rebuild()  # from the raw rows
     assert snapshot() == after_purge
