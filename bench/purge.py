@@ -8,8 +8,9 @@ DESTRUCTIVE: the organization's usage rows older than --keep-days are deleted fo
 one with the most usage) is moved for the run to a plan keeping usage --keep-days, then
 back to its own. Meanwhile --readers threads read, as the customer and the staff do, the
 organization's usage list (page 1, newest first) and its figures; their p50/p95 show
-whether the purge holds them up. Prints the rows removed, rows/s (the batches, then the
-rollup hours summed again) and the readers' latencies.
+whether the purge holds them up. Prints the rows removed and rows/s of the batches, the
+seconds the rollup hours then take to be summed again, and the readers' latencies in each
+phase.
 """
 
 import threading
@@ -56,6 +57,7 @@ def run(args):
     from django.utils import timezone
 
     from accounts.models import Organization, Plan
+    from logcenter.analytics import rollups
     from logcenter.core.registry import registry
     from logcenter.models import UsageRecord
     from logcenter.retention import purge as retention
@@ -82,12 +84,18 @@ def run(args):
         time.sleep(2)
         idle = summary(timings) if timings else None
         timings.clear()
+        oldest = retention.first_before(expired, cutoff)
         started = time.perf_counter()
         deleted, done = retention.purge_kind(
-            registry["usage"], cutoff,
+            registry["usage"], cutoff, resum=False,
             batch_size=args.batch, deadline=time.monotonic() + args.seconds,
             organization_id=public_id, reason=f"bench: {public_id}")
         elapsed = time.perf_counter() - started
+        purge_reads = len(timings)
+        started = time.perf_counter()
+        if oldest is not None:  # as the nightly job does after the organizations' purges
+            rollups.rollup_rebuild(oldest, cutoff)
+        resummed = time.perf_counter() - started
     finally:
         stop.set()
         for thread in readers:
@@ -95,5 +103,8 @@ def run(args):
         Organization.objects.filter(pk=organization.pk).update(plan=own_plan)
     report(case="per-organization purge", organization=public_id, rows=deleted,
            finished=done, seconds=elapsed, rows_per_s=deleted / elapsed if elapsed else 0,
-           readers_before=idle, readers_during=summary(timings) if timings else None,
+           rollups_resummed_s=resummed, readers_before=idle,
+           readers_during=summary(timings[:purge_reads]) if purge_reads else None,
+           readers_during_resum=(summary(timings[purge_reads:])
+                                 if len(timings) > purge_reads else None),
            reads=len(timings))
