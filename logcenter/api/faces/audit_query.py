@@ -15,9 +15,10 @@ from rest_framework import exceptions, serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from logcenter.api.faces.common import FaceError, log_query, one, refuse_unknown, whole
 from logcenter.core.access import visible_kinds
 from logcenter.core.events import event_type_filter
-from logcenter.core.query import InvalidLogQuery, LogQuery
+from logcenter.core.query import InvalidLogQuery
 from logcenter.core.serializers import UTCDateTimeField
 from logcenter.core.timeline import merged_page
 from logcenter.engines import engine_for
@@ -31,12 +32,9 @@ DATA_AUDIT_CATEGORIES = {"log_access", "export", "document", "memory"}
 # The document names outcomes success/failure; Logcenter's own events end in
 # succeeded/failed (login.failed). A type or pattern ending in one also matches the other.
 OUTCOME_NAMES = {"success": "succeeded", "failure": "failed"}
+THEIR_NAMES = {"start_time": "startTime", "end_time": "endTime", "actor_id": "actorId"}
 
 
-class AuditQueryError(Exception):
-    def __init__(self, parameter, message, status=400, code="invalid_parameter"):
-        super().__init__(message)
-        self.parameter, self.message, self.status, self.code = parameter, message, status, code
 
 
 def document_event_type(event_type):
@@ -95,13 +93,6 @@ class DocumentEventSerializer(serializers.Serializer):
     result = serializers.CharField()
 
 
-def _one(params, name):
-    values = params.getlist(name)
-    if len(values) > 1:
-        raise AuditQueryError(name, gettext("Give this parameter once."))
-    return values[0] if values else None
-
-
 def _is_pattern(text):
     """A type, `*`, `*.<end>` or `<start>.*` (one star, at an end)."""
     if not text or len(text) > 200 or "\x00" in text or text.strip() != text:
@@ -114,29 +105,21 @@ def _is_pattern(text):
 
 def _queries(user, params):
     """[(kind, queryset)] the parameters select, each kind's LogQuery narrowed."""
-    unknown = sorted(set(params) - set(PARAMETERS))
-    if unknown:
-        raise AuditQueryError(unknown[0], gettext("Unknown parameter; this API takes: "
-                                                  "{names}.").format(names=", ".join(PARAMETERS)))
+    refuse_unknown(params, PARAMETERS)
     window = {ours: value for theirs, ours in (("startTime", "start_time"),
                                                ("endTime", "end_time"))
-              if (value := _one(params, theirs))}
-    actor, result = _one(params, "actorId"), _one(params, "result")
-    pattern = _one(params, "eventType")
+              if (value := one(params, theirs))}
+    actor, result = one(params, "actorId"), one(params, "result")
+    pattern = one(params, "eventType")
     if result not in (None, "success", "failure"):
-        raise AuditQueryError("result", gettext("Either success or failure."))
+        raise FaceError("result", gettext("Either success or failure."))
     if pattern is not None and not _is_pattern(pattern):
-        raise AuditQueryError("eventType", gettext(
+        raise FaceError("eventType", gettext(
             "An event type, or one with * for its start or its end (auth.*, *.failure)."))
     queries = []
     for kind in visible_kinds(user):
-        try:
-            query = LogQuery.parse(kind, user, {**window, **({"actor_id": actor} if actor else {})})
-        except InvalidLogQuery as exc:
-            field, reasons = next(iter(exc.api_errors().items()))
-            theirs = {"start_time": "startTime", "end_time": "endTime",
-                      "actor_id": "actorId"}.get(field, field)
-            raise AuditQueryError(theirs, " ".join(reasons)) from None
+        query = log_query(kind, user, {**window, **({"actor_id": actor} if actor else {})},
+                          THEIR_NAMES)
         rows = query.queryset
         if pattern:
             conditions = [q for p in _patterns(pattern)
@@ -191,16 +174,13 @@ class AuditLogsView(APIView):
     )
     def get(self, request):
         params = request.query_params
-        limit = _one(params, "limit") or str(DEFAULT_LIMIT)
-        if not limit.isdigit() or not 1 <= int(limit) <= MAX_LIMIT:
-            raise AuditQueryError("limit", gettext("A whole number from 1 to {max}.").format(
-                max=MAX_LIMIT))
+        limit = whole(params, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
         queries = _queries(request.user, params)
         try:
-            entries, next_cursor = merged_page(request.user, queries, int(limit),
-                                               _one(params, "cursor"))
+            entries, next_cursor = merged_page(request.user, queries, limit,
+                                               one(params, "cursor"))
         except InvalidLogQuery as exc:
-            raise AuditQueryError("cursor", " ".join(exc.api_errors()["cursor"])) from None
+            raise FaceError("cursor", " ".join(exc.api_errors()["cursor"])) from None
         logs = [document_event(entry.event) for entry in entries]
         return Response({
             "logs": DocumentEventSerializer(logs, many=True).data,
@@ -210,9 +190,9 @@ class AuditLogsView(APIView):
 
     def handle_exception(self, exc):
         """Errors in the document's dialect: {"error": {"code", "message", "parameter"}}."""
-        if isinstance(exc, AuditQueryError):
+        if isinstance(exc, FaceError):
             return Response({"error": {"code": exc.code, "message": exc.message,
-                                       "parameter": exc.parameter}}, status=exc.status)
+                                       "parameter": exc.param}}, status=exc.status)
         if isinstance(exc, (DjangoPermissionDenied, exceptions.PermissionDenied)):
             return Response({"error": {"code": "forbidden", "message": str(exc)}}, status=403)
         if isinstance(exc, (exceptions.NotAuthenticated, exceptions.AuthenticationFailed)):

@@ -22,8 +22,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from logcenter.analytics import stats
+from logcenter.api.faces.common import FaceError, log_query, one, refuse_unknown, whole
 from logcenter.core.access import access_for
-from logcenter.core.query import InvalidLogQuery, LogQuery
 from logcenter.core.registry import registry
 from logcenter.core.serializers import UTCDateTimeField
 from logcenter.core.timeline import merged_page
@@ -36,10 +36,6 @@ AUDIT_PREFIXES = ("memory.", "document.")
 RAG_ENDPOINT = "rag.query"
 
 
-class GatewayAuditError(Exception):
-    def __init__(self, param, message, status=400, code="invalid_request_error"):
-        super().__init__(message)
-        self.param, self.message, self.status, self.code = param, message, status, code
 
 
 def usage_action(endpoint):
@@ -77,21 +73,6 @@ class ItemSerializer(serializers.Serializer):
     usage = serializers.DictField(allow_null=True)
 
 
-def _one(params, name):
-    values = params.getlist(name)
-    if len(values) > 1:
-        raise GatewayAuditError(name, gettext("Give this parameter once."))
-    return values[0] if values else None
-
-
-def _whole(params, name, default, low, high):
-    text = _one(params, name) or str(default)
-    if not text.isdigit() or not low <= int(text) <= high:
-        raise GatewayAuditError(name, gettext("A whole number from {low} to {high}.").format(
-            low=low, high=high))
-    return int(text)
-
-
 def _may_read(user):
     """audit.read: an organization's owner, admin or auditor, or platform staff who see
     the usage of everyone."""
@@ -101,24 +82,13 @@ def _may_read(user):
     return access.can_view_all
 
 
-def _parsed(kind, user, params, name_map):
-    try:
-        return LogQuery.parse(kind, user, params)
-    except InvalidLogQuery as exc:
-        field, reasons = next(iter(exc.api_errors().items()))
-        raise GatewayAuditError(name_map.get(field, field), " ".join(reasons)) from None
-
-
 def _sources(user, params, window=None):
     """[(kind, LogQuery, extra condition, its parameters)] the parameters select."""
-    unknown = sorted(set(params) - set(PARAMETERS))
-    if unknown:
-        raise GatewayAuditError(unknown[0], gettext(
-            "Unknown parameter; this API takes: {names}.").format(names=", ".join(PARAMETERS)))
+    refuse_unknown(params, PARAMETERS)
     if window is None:
         window = {name: value for name in ("start_time", "end_time")
-                  if (value := _one(params, name))}
-    action = _one(params, "action")
+                  if (value := one(params, name))}
+    action = one(params, "action")
     names = {"start_time": "start_time", "end_time": "end_time", "endpoint": "action",
              "action": "action"}
     sources = []
@@ -126,15 +96,15 @@ def _sources(user, params, window=None):
     endpoints = {usage_action(value): value for value, _ in usage.model.Endpoint.choices}
     if action is None or action in endpoints:
         given = {**window, **({"endpoint": endpoints[action]} if action else {})}
-        sources.append((usage, _parsed(usage, user, given, names), Q(), given))
+        sources.append((usage, log_query(usage, user, given, names), Q(), given))
     if action is None or action.startswith(AUDIT_PREFIXES):
         given = {**window, **({"action": action} if action else {})}
         wanted = Q()
         for prefix in AUDIT_PREFIXES:
             wanted |= Q(action__startswith=prefix)
-        sources.append((audit, _parsed(audit, user, given, names), wanted, given))
+        sources.append((audit, log_query(audit, user, given, names), wanted, given))
     if action is not None and not sources:
-        raise GatewayAuditError("action", gettext(
+        raise FaceError("action", gettext(
             "Unknown action: gateway.<endpoint>, rag.query, memory.* or document.*."))
     return sources
 
@@ -155,20 +125,20 @@ class GatewayAuditLogsView(APIView):
     operations, newest first, by page, with the exact total."""
 
     @extend_schema(
-        tags=["compat: gateway audit API (000)"],
+        tags=["compat: gateway audit API (000)"], operation_id="gateway_audit_logs_list",
         parameters=[OpenApiParameter(name, str) for name in PARAMETERS],
         responses=inline_serializer("GatewayAuditLogs", {
             "items": ItemSerializer(many=True), "pagination": serializers.DictField()}),
     )
     def get(self, request):
         params = request.query_params
-        page = _whole(params, "page", 1, 1, MAX_DEPTH)
-        size = _whole(params, "page_size", DEFAULT_PAGE_SIZE, 1, MAX_PAGE_SIZE)
+        page = whole(params, "page", 1, 1, MAX_DEPTH)
+        size = whole(params, "page_size", DEFAULT_PAGE_SIZE, 1, MAX_PAGE_SIZE)
         if not _may_read(request.user):
-            raise GatewayAuditError(None, gettext("Reading audit logs needs audit.read."),
-                                    status=403, code="permission_denied")
+            raise FaceError(None, gettext("Reading audit logs needs audit.read."),
+                            status=403, code="permission_denied")
         if page * size > MAX_DEPTH:
-            raise GatewayAuditError("page", gettext(
+            raise FaceError("page", gettext(
                 "Pages stop at {rows} rows; go further with the cursor of "
                 "GET /api/audit/logs or GET /api/v1/timeline/.").format(rows=MAX_DEPTH))
         sources = _sources(request.user, params)
@@ -187,14 +157,15 @@ class GatewayAuditLogsView(APIView):
 class GatewayAuditLogView(APIView):
     """One audit log item by its audit_id (404 when absent or not yours to see)."""
 
-    @extend_schema(tags=["compat: gateway audit API (000)"], responses=ItemSerializer)
+    @extend_schema(tags=["compat: gateway audit API (000)"],
+                   operation_id="gateway_audit_logs_retrieve", responses=ItemSerializer)
     def get(self, request, audit_id):
         if request.query_params:
             name = next(iter(request.query_params))
-            raise GatewayAuditError(name, gettext("This endpoint takes no parameter."))
+            raise FaceError(name, gettext("This endpoint takes no parameter."))
         if not _may_read(request.user):
-            raise GatewayAuditError(None, gettext("Reading audit logs needs audit.read."),
-                                    status=403, code="permission_denied")
+            raise FaceError(None, gettext("Reading audit logs needs audit.read."),
+                            status=403, code="permission_denied")
         try:
             event_id = uuid.UUID(audit_id)
         except ValueError:
@@ -206,8 +177,7 @@ class GatewayAuditLogView(APIView):
             if row is not None:
                 access_for(request.user, kind).apply([row])
                 return Response(ItemSerializer(item(kind, row)).data)
-        raise GatewayAuditError(None, gettext("No such audit log."), status=404,
-                                code="not_found")
+        raise FaceError(None, gettext("No such audit log."), status=404, code="not_found")
 
     def handle_exception(self, exc):
         return _dialect_error(exc) or super().handle_exception(exc)
@@ -215,8 +185,9 @@ class GatewayAuditLogView(APIView):
 
 def _dialect_error(exc):
     """Errors as the gateway's API writes them: {"error": {"type", "message", "param"}}."""
-    if isinstance(exc, GatewayAuditError):
-        return Response({"error": {"type": exc.code, "message": exc.message,
+    if isinstance(exc, FaceError):
+        kind = "invalid_request_error" if exc.code == "invalid_parameter" else exc.code
+        return Response({"error": {"type": kind, "message": exc.message,
                                    "param": exc.param}}, status=exc.status)
     if isinstance(exc, (DjangoPermissionDenied, exceptions.PermissionDenied)):
         return Response({"error": {"type": "permission_denied", "message": str(exc),

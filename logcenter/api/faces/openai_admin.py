@@ -20,6 +20,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from logcenter.analytics import stats
+from logcenter.api.faces.common import FaceError, one, refuse_unknown, whole
 from logcenter.core.query import InvalidLogQuery
 
 WIDTHS = {"1m": 1440, "1h": 168, "1d": 31}  # bucket width: (default) most buckets a page
@@ -27,27 +28,14 @@ DEFAULT_LIMITS = {"1m": 60, "1h": 24, "1d": 7}
 LATEST_TIME = 253402300799  # 9999-12-31T23:59:59Z: later Unix times are refused
 
 
-class OpenAIError(Exception):
-    def __init__(self, param, message, status=400, code="invalid_request_error"):
-        super().__init__(message)
-        self.param, self.message, self.status, self.code = param, message, status, code
-
-
-def _one(params, name):
-    values = params.getlist(name)
-    if len(values) > 1:
-        raise OpenAIError(name, gettext("Give this parameter once."))
-    return values[0] if values else None
-
-
 def _unix(params, name, required=False):
-    text = _one(params, name)
+    text = one(params, name)
     if text is None:
         if required:
-            raise OpenAIError(name, gettext("Required: a Unix time in seconds."))
+            raise FaceError(name, gettext("Required: a Unix time in seconds."))
         return None
     if not text.isdigit() or int(text) > LATEST_TIME:
-        raise OpenAIError(name, gettext("A Unix time in seconds."))
+        raise FaceError(name, gettext("A Unix time in seconds."))
     return datetime.fromtimestamp(int(text), tz=dt_timezone.utc)
 
 
@@ -58,7 +46,7 @@ def _group_by(params, allowed):
         names += [name.strip() for name in value.split(",") if name.strip()]
     wrong = [name for name in names if name not in allowed]
     if wrong:
-        raise OpenAIError("group_by", gettext("Group by one of: {names}.").format(
+        raise FaceError("group_by", gettext("Group by one of: {names}.").format(
             names=", ".join(allowed)))
     return list(dict.fromkeys(names))
 
@@ -83,19 +71,14 @@ class _BucketsFace(APIView):
 
     def get(self, request):
         params = request.query_params
-        unknown = sorted(set(params) - set(self.parameters))
-        if unknown:
-            raise OpenAIError(unknown[0], gettext("Unknown parameter."))
-        width = _one(params, "bucket_width") or "1d"
+        refuse_unknown(params, self.parameters)
+        width = one(params, "bucket_width") or "1d"
         if width not in self.widths:
-            raise OpenAIError("bucket_width", gettext("One of: {widths}.").format(
+            raise FaceError("bucket_width", gettext("One of: {widths}.").format(
                 widths=", ".join(self.widths)))
         start = _unix(params, "page") or _unix(params, "start_time", required=True)
         end = _unix(params, "end_time")
-        limit_text = _one(params, "limit") or str(DEFAULT_LIMITS[width])
-        if not limit_text.isdigit() or not 1 <= int(limit_text) <= WIDTHS[width]:
-            raise OpenAIError("limit", gettext("A whole number from 1 to {max}.").format(
-                max=WIDTHS[width]))
+        limit = whole(params, "limit", DEFAULT_LIMITS[width], 1, WIDTHS[width])
         groups = _group_by(params, list(self.group_by))
         query_params = {"start_time": start.isoformat(), **self.filters}
         if end is not None:
@@ -104,15 +87,14 @@ class _BucketsFace(APIView):
             query = stats.parse(request.user, query_params,
                                 group_by=",".join(self.group_by[g] for g in groups))
         except stats.StatsError as exc:
-            raise OpenAIError(exc.field, exc.reason) from None
+            raise FaceError(exc.field, exc.reason) from None
         except InvalidLogQuery as exc:
             field, reasons = next(iter(exc.api_errors().items()))
-            raise OpenAIError(field, " ".join(reasons)) from None
+            raise FaceError(field, " ".join(reasons)) from None
         except DjangoPermissionDenied as exc:
-            raise OpenAIError(None, str(exc), status=403, code="permission_denied") from None
+            raise FaceError(None, str(exc), status=403, code="permission_denied") from None
         # Days, hours and minutes in UTC, as the document's buckets; every group kept.
         query = replace(query, tz=dt_timezone.utc, limit_groups=None)
-        limit = int(limit_text)
         has_more = len(stats.bucket_edges(query, width)) - 1 > limit
         data = stats.buckets(query, width, limit=limit)
         return Response({
@@ -127,8 +109,9 @@ class _BucketsFace(APIView):
         })
 
     def handle_exception(self, exc):
-        if isinstance(exc, OpenAIError):
-            return Response({"error": {"message": exc.message, "type": exc.code,
+        if isinstance(exc, FaceError):
+            kind = "invalid_request_error" if exc.code == "invalid_parameter" else exc.code
+            return Response({"error": {"message": exc.message, "type": kind,
                                        "param": exc.param, "code": None}}, status=exc.status)
         if isinstance(exc, (DjangoPermissionDenied, exceptions.PermissionDenied)):
             return Response({"error": {"message": str(exc), "type": "permission_denied",
