@@ -92,7 +92,13 @@ def _one(params, name):
 
 
 def _encode_cursor(entry, ranks):
-    position = [entry.row.occurred_at.isoformat(), ranks[entry.kind.slug], entry.row.pk]
+    return cursor_of(entry.kind, entry.row)
+
+
+def cursor_of(kind, row):
+    """The cursor that goes on from `row` (of `kind`) in the timeline's order."""
+    rank = [k.slug for k in registry].index(kind.slug)
+    position = [row.occurred_at.isoformat(), rank, row.pk]
     return base64.urlsafe_b64encode(json.dumps(position).encode()).decode().rstrip("=")
 
 
@@ -116,6 +122,16 @@ def _after(position, rank):
     if rank < cursor_rank:
         return Q(occurred_at__lt=when)
     return Q(occurred_at__lt=when) | Q(occurred_at=when, pk__lt=pk)
+
+
+def _before(position, rank):
+    """The rows of the kind ranked `rank` that come before `position` in the order."""
+    when, cursor_rank, pk = position
+    if rank < cursor_rank:
+        return Q(occurred_at__gte=when)
+    if rank > cursor_rank:
+        return Q(occurred_at__gt=when)
+    return Q(occurred_at__gt=when) | Q(occurred_at=when, pk__gt=pk)
 
 
 def timeline(user, params) -> TimelinePage:
@@ -160,23 +176,26 @@ def timeline(user, params) -> TimelinePage:
     return TimelinePage(entries, next_cursor, pivot, value, kinds)
 
 
-def merged_page(user, queries, size, cursor=None):
+def merged_page(user, queries, size, cursor=None, *, newer=False):
     """(entries, next cursor or None): the next `size` rows of the [(kind, queryset)]
     merged in the timeline's order after `cursor` (InvalidLogQuery naming `cursor` when it
-    is not one this gave). Each queryset must already be the user's visible rows (a
-    LogQuery's); the rows come masked for the user."""
+    is not one this gave); `newer`: the `size` rows just before it instead, still newest
+    first, and the cursor then goes on towards newer rows. Each queryset must already be
+    the user's visible rows (a LogQuery's); the rows come masked for the user."""
     position = _decode_cursor(cursor) if cursor else None
     ranks = {kind.slug: rank for rank, kind in enumerate(registry)}
     candidates = []
     for kind, rows in queries:
         if position is not None:
-            rows = rows.filter(_after(position, ranks[kind.slug]))
-        rows = list(rows.order_by("-occurred_at", "-id")[:size + 1])
+            rows = rows.filter((_before if newer else _after)(position, ranks[kind.slug]))
+        order = ("occurred_at", "id") if newer else ("-occurred_at", "-id")
+        rows = list(rows.order_by(*order)[:size + 1])
         access_for(user, kind).apply(rows)
         candidates += [TimelineEntry(kind, row) for row in rows]
-    # Newest first, then the registry's order of kinds, then the newest id.
+    # Newest first, then the registry's order of kinds, then the newest id (read from the
+    # cursor's side: oldest first when reading towards newer rows).
     candidates.sort(key=lambda entry: (entry.row.occurred_at, -ranks[entry.kind.slug],
-                                       entry.row.pk), reverse=True)
-    entries = candidates[:size]
-    more = len(candidates) > size
-    return entries, _encode_cursor(entries[-1], ranks) if more else None
+                                       entry.row.pk), reverse=not newer)
+    entries, more = candidates[:size], len(candidates) > size
+    next_cursor = _encode_cursor(entries[-1], ranks) if more else None
+    return (entries[::-1] if newer else entries), next_cursor

@@ -8,7 +8,7 @@ from django.core.exceptions import PermissionDenied
 from django.utils import timezone
 
 from logcenter.core.events import canonical_event
-from logcenter.core.query import InvalidLogQuery
+from logcenter.core.query import InvalidLogQuery, LogQuery
 from logcenter.core.registry import registry
 from logcenter.core.timeline import timeline
 from tests.factories import FACTORIES, MemberFactory
@@ -171,3 +171,24 @@ def test_the_api_answers_canonical_events_and_400_naming_the_parameter(api_clien
     assert sorted(ids) == sorted(str(row.event_id) for _, row in rows)
     response = api_client.get("/api/v1/timeline/", {"request_id": "x", "shape": "round"})
     assert response.status_code == 400 and "filters" in response.json()
+
+
+def test_the_merge_reads_towards_newer_rows_too(staff):
+    """`newer`: the rows just before a cursor, newest first; walking that way from the
+    oldest row meets every row once, in the same order as walking down."""
+    from logcenter.core.timeline import cursor_of, merged_page
+
+    now = timezone.now().replace(microsecond=0)
+    _rows_of_one_request("req-up", now)
+    queries = lambda: [(kind, LogQuery.parse(kind, staff, {"request_id": "req-up"}).queryset)
+                       for kind in registry if kind.slug in ("audit", "usage", "auth",
+                                                               "system")]
+    down, _ = merged_page(staff, queries(), 100)
+    oldest = down[-1]
+    seen, cursor = [oldest], cursor_of(oldest.kind, oldest.row)
+    while cursor:
+        entries, cursor = merged_page(staff, queries(), 5, cursor, newer=True)
+        assert [e.row.occurred_at for e in entries] == sorted(
+            (e.row.occurred_at for e in entries), reverse=True)
+        seen = entries + seen
+    assert [(e.kind.slug, e.row.pk) for e in seen] == [(e.kind.slug, e.row.pk) for e in down]
