@@ -55,7 +55,26 @@ def _unix_of(iso):
     return int(datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp())
 
 
-class _BucketsFace(APIView):
+class OpenAIErrors(APIView):
+    """Errors as OpenAI's API writes them: {"error": {"message", "type", "param", "code"}}."""
+
+    def handle_exception(self, exc):
+        if isinstance(exc, FaceError):
+            kind = "invalid_request_error" if exc.code == "invalid_parameter" else exc.code
+            return Response({"error": {"message": exc.message, "type": kind,
+                                       "param": exc.param, "code": None}}, status=exc.status)
+        if isinstance(exc, (DjangoPermissionDenied, exceptions.PermissionDenied)):
+            return Response({"error": {"message": str(exc), "type": "permission_denied",
+                                       "param": None, "code": None}}, status=403)
+        if isinstance(exc, (exceptions.NotAuthenticated, exceptions.AuthenticationFailed)):
+            return Response({"error": {"message": str(exc.detail), "type":
+                                       "invalid_request_error", "param": None,
+                                       "code": "invalid_api_key"}}, status=401,
+                            headers={"WWW-Authenticate": 'Bearer realm="api"'})
+        return super().handle_exception(exc)
+
+
+class _BucketsFace(OpenAIErrors):
     """The common part: parameters checked in the face's dialect, the buckets read from
     the stats layer, each bucket's groups written by `result`."""
 
@@ -107,21 +126,6 @@ class _BucketsFace(APIView):
             "has_more": has_more,
             "next_page": str(_unix_of(data[-1]["end_time"])) if has_more and data else None,
         })
-
-    def handle_exception(self, exc):
-        if isinstance(exc, FaceError):
-            kind = "invalid_request_error" if exc.code == "invalid_parameter" else exc.code
-            return Response({"error": {"message": exc.message, "type": kind,
-                                       "param": exc.param, "code": None}}, status=exc.status)
-        if isinstance(exc, (DjangoPermissionDenied, exceptions.PermissionDenied)):
-            return Response({"error": {"message": str(exc), "type": "permission_denied",
-                                       "param": None, "code": None}}, status=403)
-        if isinstance(exc, (exceptions.NotAuthenticated, exceptions.AuthenticationFailed)):
-            return Response({"error": {"message": str(exc.detail), "type":
-                                       "invalid_request_error", "param": None,
-                                       "code": "invalid_api_key"}}, status=401,
-                            headers={"WWW-Authenticate": 'Bearer realm="api"'})
-        return super().handle_exception(exc)
 
 
 PAGE_SHAPE = {

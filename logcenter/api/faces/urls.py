@@ -4,7 +4,7 @@ from django.urls import path
 
 from logcenter.api.faces.audit_query import AuditLogsView
 from logcenter.api.faces.gateway_audit import GatewayAuditLogsView, GatewayAuditLogView
-from logcenter.api.faces import new_api
+from logcenter.api.faces import new_api, openai_audit
 from logcenter.api.faces.openai_admin import (CompletionsUsageView, CostsView,
                                               EmbeddingsUsageView)
 
@@ -22,6 +22,8 @@ urlpatterns = [
     path("v1/audit/logs/<str:audit_id>", GatewayAuditLogView.as_view(),
          name="compat-gateway-audit-log"),
     path("v1/organization/costs", CostsView.as_view(), name="compat-openai-costs"),
+    path("v1/organization/audit_logs", openai_audit.AuditLogsView.as_view(),
+         name="compat-openai-audit-logs"),
     path("v1/organization/usage/completions", CompletionsUsageView.as_view(),
          name="compat-openai-usage-completions"),
     path("v1/organization/usage/embeddings", EmbeddingsUsageView.as_view(),
