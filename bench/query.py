@@ -84,7 +84,7 @@ def main():
     import sys
 
     modes = {"combinations": "combinations", "load": "load", "panels": "panels",
-             "search": "search", "purge": "purge"}
+             "search": "search", "purge": "purge", "faces": "faces"}
     if len(sys.argv) > 1 and sys.argv[1] in modes:
         import importlib
 

@@ -121,3 +121,40 @@ def test_staff_see_every_organization(staff_client, acme):
     _rows(acme, now)
     body = staff_client.get("/v1/audit/logs", {"page_size": "100"}).json()
     assert body["pagination"]["total"] >= 5  # both organizations' calls
+
+
+def test_export_as_the_sdk_calls_it(client, acme):
+    now = timezone.now()
+    _rows(acme, now)
+    api = _client_for(client, acme, "admin")
+    response = api.post("/v1/audit/logs/export", {
+        "format": "csv", "start_time": (now - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "end_time": now.strftime("%Y-%m-%dT%H:%M:%SZ")}, content_type="application/json")
+    assert response.status_code == 202, response.content
+    export_id = response.json()["export_id"]
+    state = api.get(f"/v1/audit/logs/export/{export_id}").json()
+    assert state["export_id"] == export_id and state["format"] == "csv"
+    if state["status"] == "completed":  # tasks run in-process here
+        download = api.get(state["download_url"])
+        assert download.status_code == 200
+        text = b"".join(download.streaming_content).decode("utf-8-sig")
+        assert text.count("\n") == 4  # the header and the organization's three calls
+
+
+def test_export_is_gated_by_the_plan(client):
+    free = OrganizationFactory(name="Tiny", slug="tiny", plan="free")
+    api = _client_for(client, free, "auditor")
+    response = api.post("/v1/audit/logs/export", {"format": "csv"},
+                        content_type="application/json")
+    assert response.status_code == 403
+    assert "Free" in response.json()["error"]["message"]
+
+
+@pytest.mark.parametrize("body,param", [
+    ({"format": "xml"}, "format"), ({"colour": "red"}, "colour"),
+    ({"format": "csv", "start_time": "someday"}, "start_time"),
+])
+def test_export_bad_input(client, acme, body, param):
+    api = _client_for(client, acme, "admin")
+    response = api.post("/v1/audit/logs/export", body, content_type="application/json")
+    assert response.status_code == 400 and response.json()["error"]["param"] == param

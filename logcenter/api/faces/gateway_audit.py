@@ -24,6 +24,7 @@ from rest_framework.views import APIView
 from logcenter.analytics import stats
 from logcenter.api.faces.common import FaceError, log_query, one, refuse_unknown, whole
 from logcenter.core.access import access_for
+from logcenter.core.query import InvalidLogQuery
 from logcenter.core.registry import registry
 from logcenter.core.serializers import UTCDateTimeField
 from logcenter.core.timeline import merged_page
@@ -197,3 +198,73 @@ def _dialect_error(exc):
                                    "param": None}}, status=401,
                         headers={"WWW-Authenticate": 'Bearer realm="api"'})
     return None
+
+
+class GatewayAuditExportView(APIView):
+    """`POST /v1/audit/logs/export {format, start_time, end_time}`: an export job of the
+    organization's gateway calls in that window (the usage export, with audit.export and a
+    plan that includes the format); `GET /v1/audit/logs/export/<export_id>` its state."""
+
+    FIELDS = ("format", "start_time", "end_time")
+
+    @extend_schema(tags=["compat: gateway audit API (000)"],
+                   operation_id="gateway_audit_logs_export",
+                   request=inline_serializer("GatewayAuditExportRequest", {
+                       "format": serializers.CharField(), "start_time": serializers.CharField(),
+                       "end_time": serializers.CharField()}),
+                   responses={202: inline_serializer("GatewayAuditExport", {
+                       "export_id": serializers.CharField(),
+                       "status": serializers.CharField()})})
+    def post(self, request):
+        from logcenter.exports import jobs
+
+        body = request.data if isinstance(request.data, dict) else None
+        if body is None:
+            raise FaceError(None, gettext("Send a JSON object."))
+        refuse_unknown(request.query_params, ())
+        refuse_unknown(body, self.FIELDS)
+        fmt = body.get("format", "csv")
+        if fmt not in ("csv", "json"):
+            raise FaceError("format", gettext("Either csv or json."))
+        if not _may_read(request.user):
+            raise FaceError(None, gettext("Reading audit logs needs audit.read."),
+                            status=403, code="permission_denied")
+        window = {name: str(body[name]) for name in ("start_time", "end_time")
+                  if body.get(name) not in (None, "")}
+        try:
+            job = jobs.export_create(user=request.user, kind_slug="usage", fmt=fmt,
+                                     params={name: [value] for name, value in window.items()})
+        except InvalidLogQuery as exc:
+            field, reasons = next(iter(exc.api_errors().items()))
+            raise FaceError(field, " ".join(reasons)) from None
+        except jobs.QueueUnavailable as exc:
+            return Response({"export_id": str(exc.job.export_id), "status": exc.job.status},
+                            status=503)
+        return Response({"export_id": str(job.export_id), "status": job.status}, status=202)
+
+    def handle_exception(self, exc):
+        return _dialect_error(exc) or super().handle_exception(exc)
+
+
+class GatewayAuditExportStatusView(APIView):
+    @extend_schema(tags=["compat: gateway audit API (000)"],
+                   operation_id="gateway_audit_logs_export_status",
+                   responses=inline_serializer("GatewayAuditExportStatus", {
+                       "export_id": serializers.CharField(), "status": serializers.CharField(),
+                       "format": serializers.CharField(),
+                       "download_url": serializers.CharField(allow_null=True)}))
+    def get(self, request, export_id):
+        from logcenter.models import ExportJob
+
+        refuse_unknown(request.query_params, ())
+        job = ExportJob.objects.filter(export_id=export_id, user=request.user).first()
+        if job is None:
+            raise FaceError(None, gettext("No such export."), status=404, code="not_found")
+        done = job.status == ExportJob.Status.COMPLETED
+        return Response({"export_id": str(job.export_id), "status": job.status,
+                         "format": job.format,
+                         "download_url": f"/api/v1/exports/{job.export_id}/download/"
+                         if done else None})
+
+    def handle_exception(self, exc):
+        return _dialect_error(exc) or super().handle_exception(exc)

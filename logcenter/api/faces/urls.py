@@ -3,7 +3,9 @@
 from django.urls import path
 
 from logcenter.api.faces.audit_query import AuditLogsView
-from logcenter.api.faces.gateway_audit import GatewayAuditLogsView, GatewayAuditLogView
+from logcenter.api.faces.gateway_audit import (GatewayAuditExportStatusView,
+                                               GatewayAuditExportView, GatewayAuditLogsView,
+                                               GatewayAuditLogView)
 from logcenter.api.faces import new_api, openai_audit
 from logcenter.api.faces.openai_admin import (CompletionsUsageView, CostsView,
                                               EmbeddingsUsageView)
@@ -19,6 +21,10 @@ urlpatterns = [
     path("api/log/token", new_api.TokenLogsView.as_view(), name="compat-new-api-token"),
     path("api/audit/logs", AuditLogsView.as_view(), name="compat-audit-logs"),
     path("v1/audit/logs", GatewayAuditLogsView.as_view(), name="compat-gateway-audit-logs"),
+    path("v1/audit/logs/export", GatewayAuditExportView.as_view(),
+         name="compat-gateway-audit-export"),
+    path("v1/audit/logs/export/<uuid:export_id>", GatewayAuditExportStatusView.as_view(),
+         name="compat-gateway-audit-export-status"),
     path("v1/audit/logs/<str:audit_id>", GatewayAuditLogView.as_view(),
          name="compat-gateway-audit-log"),
     path("v1/organization/costs", CostsView.as_view(), name="compat-openai-costs"),
