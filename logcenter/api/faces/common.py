@@ -49,3 +49,30 @@ def log_query(kind, user, params, theirs=None):
     except InvalidLogQuery as exc:
         field, reasons = next(iter(exc.api_errors().items()))
         raise FaceError((theirs or {}).get(field, field), " ".join(reasons)) from None
+
+
+# Rows before a numbered page's last: deeper pages are refused, pointing to the cursor APIs.
+MAX_DEPTH = 10_000
+
+
+def numbered_page(user, sources, page, size, param="page"):
+    """(the rows of page `page` of `size`, the exact total) of sources
+    [(kind, LogQuery, extra condition, its parameters)] merged newest first. The total:
+    usage calls from the rollups (the stats' own count), other kinds counted."""
+    from logcenter.analytics import stats
+    from logcenter.core.access import access_for
+    from logcenter.core.timeline import merged_page
+
+    if page * size > MAX_DEPTH:
+        raise FaceError(param, gettext(
+            "Pages stop at {rows} rows; go further with the cursor of GET /api/audit/logs "
+            "or GET /api/v1/timeline/.").format(rows=MAX_DEPTH))
+    entries, _ = merged_page(user, [(kind, query.queryset.filter(extra))
+                                    for kind, query, extra, _ in sources], page * size)
+    total = 0
+    for kind, query, extra, given in sources:
+        if kind.slug == "usage" and access_for(user, kind).can_view_stats:
+            total += stats.totals(stats.parse(user, given))[0]["requests"]
+        else:
+            total += query.queryset.filter(extra).count()
+    return entries[(page - 1) * size:], total

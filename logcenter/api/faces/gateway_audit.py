@@ -21,17 +21,15 @@ from rest_framework import exceptions, serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from logcenter.analytics import stats
-from logcenter.api.faces.common import FaceError, log_query, one, refuse_unknown, whole
+from logcenter.api.faces.common import (MAX_DEPTH, FaceError, log_query, numbered_page, one,
+                                        refuse_unknown, whole)
 from logcenter.core.access import access_for
 from logcenter.core.query import InvalidLogQuery
 from logcenter.core.registry import registry
 from logcenter.core.serializers import UTCDateTimeField
-from logcenter.core.timeline import merged_page
 
 PARAMETERS = ("start_time", "end_time", "action", "page", "page_size")
 DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE = 20, 100
-MAX_DEPTH = 10_000  # rows before a page's last: deeper, use the cursor API
 # The audit actions of this log (the others are the console's own administration).
 AUDIT_PREFIXES = ("memory.", "document.")
 RAG_ENDPOINT = "rag.query"
@@ -110,17 +108,6 @@ def _sources(user, params, window=None):
     return sources
 
 
-def _total(user, sources):
-    """The exact count of every match: usage from its rollups, audit counted."""
-    total = 0
-    for kind, query, extra, given in sources:
-        if kind.slug == "usage" and access_for(user, kind).can_view_stats:
-            total += stats.totals(stats.parse(user, given))[0]["requests"]
-        else:
-            total += query.queryset.filter(extra).count()
-    return total
-
-
 class GatewayAuditLogsView(APIView):
     """Seed 000's audit logs: your organization's gateway calls and memory/document
     operations, newest first, by page, with the exact total."""
@@ -138,18 +125,11 @@ class GatewayAuditLogsView(APIView):
         if not _may_read(request.user):
             raise FaceError(None, gettext("Reading audit logs needs audit.read."),
                             status=403, code="permission_denied")
-        if page * size > MAX_DEPTH:
-            raise FaceError("page", gettext(
-                "Pages stop at {rows} rows; go further with the cursor of "
-                "GET /api/audit/logs or GET /api/v1/timeline/.").format(rows=MAX_DEPTH))
-        sources = _sources(request.user, params)
-        entries, _ = merged_page(request.user, [(kind, query.queryset.filter(extra))
-                                                for kind, query, extra, _ in sources],
-                                  page * size)
-        items = [item(entry.kind, entry.row) for entry in entries[(page - 1) * size:]]
+        entries, total = numbered_page(request.user, _sources(request.user, params), page,
+                                       size)
+        items = [item(entry.kind, entry.row) for entry in entries]
         return Response({"items": ItemSerializer(items, many=True).data,
-                         "pagination": {"page": page, "page_size": size,
-                                        "total": _total(request.user, sources)}})
+                         "pagination": {"page": page, "page_size": size, "total": total}})
 
     def handle_exception(self, exc):
         return _dialect_error(exc) or super().handle_exception(exc)

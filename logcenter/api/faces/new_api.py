@@ -23,7 +23,8 @@ from rest_framework.views import APIView
 
 from logcenter.analytics import stats
 from logcenter.api.usage import ByKeyThrottle
-from logcenter.api.faces.common import FaceError, log_query, one, refuse_unknown, whole
+from logcenter.api.faces.common import (MAX_DEPTH, FaceError, log_query, numbered_page, one,
+                                        refuse_unknown, whole)
 from logcenter.core import selectors
 from logcenter.core.access import access_for
 from logcenter.core.registry import registry
@@ -33,7 +34,6 @@ from logcenter.retention import purge
 
 TOP_UP, CONSUME, MANAGE, ERROR, SYSTEM = 1, 2, 3, 4, 5
 TOP_UP_PREFIX = "topup."
-MAX_DEPTH = 10_000
 SEARCH_LIMIT = 100
 LATEST_TIME = 253402300799
 # Their filters -> the usage FilterSet's (they select calls only).
@@ -127,28 +127,12 @@ def item(kind, row):
     return {**base, "user_id": row.actor_id, "content": row.message or row.event}
 
 
-def _total(user, queries):
-    total = 0
-    for kind, query, extra, given in queries:
-        if kind.slug == "usage" and access_for(user, kind).can_view_stats:
-            total += stats.totals(stats.parse(user, given))[0]["requests"]
-        else:
-            total += query.queryset.filter(extra).count()
-    return total
-
-
 def _page(user, params, *, own):
     page = whole(params, "p", 1, 1, MAX_DEPTH)
     size = whole(params, "page_size", 20, 1, 100)
-    if page * size > MAX_DEPTH:
-        raise FaceError("p", gettext(
-            "Pages stop at {rows} rows; go further with the cursor of GET /api/v1/timeline/ "
-            "or the lists of /api/v1/.").format(rows=MAX_DEPTH))
-    queries = _queries(user, params, own=own)
-    entries, _ = merged_page(user, [(kind, query.queryset.filter(extra))
-                                    for kind, query, extra, _ in queries], page * size)
-    return {"items": [item(e.kind, e.row) for e in entries[(page - 1) * size:]],
-            "total": _total(user, queries), "page": page, "page_size": size}
+    entries, total = numbered_page(user, _queries(user, params, own=own), page, size, "p")
+    return {"items": [item(e.kind, e.row) for e in entries], "total": total, "page": page,
+            "page_size": size}
 
 
 def _stat(user, params, *, own):
