@@ -38,8 +38,8 @@ def test_member_sees_only_own_usage_and_no_audit_tab(page, live_server, screensh
     assert set(column(page, "username")) == {"mia"}
     expect(page.locator("#row-count")).to_have_text("3 matching rows")
     expect(page.locator("#results")).not_to_contain_text("someone-else")
-    # Tabs: their usage and their sign-ins; no audit tab, no retention link.
-    expect(page.locator("nav.tabs a.tab")).to_have_text(["Usage", "Authentication"])
+    # Tabs: their usage and their sign-ins, and the timeline; no audit tab, no retention link.
+    expect(page.locator("nav.tabs a.tab")).to_have_text(["Usage", "Authentication", "Timeline"])
     expect(page.locator(".usermenu")).not_to_contain_text("Retention")
     expect(page.locator("#panels")).not_to_contain_text("Loading figures")
     screenshot("member-usage")
