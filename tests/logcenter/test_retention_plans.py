@@ -15,7 +15,7 @@ from logcenter.engines.postgres import db_roles
 from logcenter.integrity import sealing, verification
 from logcenter.integrity.models import RemovalRecord
 from logcenter.core.registry import registry
-from logcenter.models import AuditEvent, AuthEvent, UsageRecord
+from logcenter.models import AuditEvent, AuthEvent, RetentionPolicy, UsageRecord
 from logcenter.retention import purge as retention
 from tests.factories import FACTORIES
 from tests.logcenter.test_stats import snapshot
@@ -129,6 +129,9 @@ def refused(statement, params):
 def test_the_app_role_cannot_purge_an_organizations_younger_rows(on_postgres):
     if not db_roles.split_roles():
         pytest.skip("needs two database roles (MIGRATION_DATABASE_URL)")
+    # The platform policy is stored when first read, as the purge reads it (a flushed test
+    # database has none until then): the function then judges the plan alone.
+    RetentionPolicy.for_kind("usage")
     week = organization("db-week", {"usage": 7})
     unlimited = organization("db-unlimited", {})
     held = organization("db-held", {"usage": 7}, legal_hold=True)
