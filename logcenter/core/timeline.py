@@ -91,14 +91,14 @@ def _one(params, name):
     return values[0] if values else None
 
 
-def _encode_cursor(entry, ranks):
-    return cursor_of(entry.kind, entry.row)
+def kind_ranks():
+    """{kind slug: its place in the registry}: the timeline's order between kinds."""
+    return {kind.slug: rank for rank, kind in enumerate(registry)}
 
 
 def cursor_of(kind, row):
     """The cursor that goes on from `row` (of `kind`) in the timeline's order."""
-    rank = [k.slug for k in registry].index(kind.slug)
-    position = [row.occurred_at.isoformat(), rank, row.pk]
+    position = [row.occurred_at.isoformat(), kind_ranks()[kind.slug], row.pk]
     return base64.urlsafe_b64encode(json.dumps(position).encode()).decode().rstrip("=")
 
 
@@ -183,7 +183,7 @@ def merged_page(user, queries, size, cursor=None, *, newer=False):
     first, and the cursor then goes on towards newer rows. Each queryset must already be
     the user's visible rows (a LogQuery's); the rows come masked for the user."""
     position = _decode_cursor(cursor) if cursor else None
-    ranks = {kind.slug: rank for rank, kind in enumerate(registry)}
+    ranks = kind_ranks()
     candidates = []
     for kind, rows in queries:
         if position is not None:
@@ -197,5 +197,5 @@ def merged_page(user, queries, size, cursor=None, *, newer=False):
     candidates.sort(key=lambda entry: (entry.row.occurred_at, -ranks[entry.kind.slug],
                                        entry.row.pk), reverse=not newer)
     entries, more = candidates[:size], len(candidates) > size
-    next_cursor = _encode_cursor(entries[-1], ranks) if more else None
+    next_cursor = cursor_of(entries[-1].kind, entries[-1].row) if more else None
     return (entries[::-1] if newer else entries), next_cursor

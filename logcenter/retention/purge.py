@@ -268,10 +268,9 @@ def _cutoff(days, now):
     return (now or timezone.now()) - timedelta(days=days)
 
 
-def deletion_request(*, actor, kind_slug, before):
-    """Queue "delete logs older than `before`" now, rather than at the nightly purge.
-    Refused while the kind is on legal hold, and for rows its retention still keeps (to
-    delete those, shorten the policy first: that change is audited)."""
+def deletion_check(kind_slug, before):
+    """LegalHold or NotExpired, saying why, when rows of `kind_slug` before `before` may not
+    be deleted now; else None."""
     if RetentionPolicy.for_kind(kind_slug).legal_hold:
         raise LegalHold(gettext("The {kind} logs are on legal hold; nothing may be "
                                 "deleted.").format(kind=registry[kind_slug].label))
@@ -282,6 +281,13 @@ def deletion_request(*, actor, kind_slug, before):
             "deleted. Shorten the retention policy first to delete more.").format(
                 kind=registry[kind_slug].label, days=(timezone.now() - cutoff).days,
                 cutoff=f"{cutoff:%Y-%m-%d %H:%M}"))
+
+
+def deletion_request(*, actor, kind_slug, before):
+    """Queue "delete logs older than `before`" now, rather than at the nightly purge.
+    Refused (deletion_check) while the kind is on legal hold, and for rows its retention
+    still keeps (to delete those, shorten the policy first: that change is audited)."""
+    deletion_check(kind_slug, before)
     kind = registry[kind_slug]
     job = DeletionJob.objects.create(
         kind=kind_slug, before=before, requested_by=actor.get_username(),

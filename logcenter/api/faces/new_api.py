@@ -28,8 +28,7 @@ from logcenter.api.faces.common import (MAX_DEPTH, FaceError, log_query, numbere
 from logcenter.core import selectors
 from logcenter.core.access import access_for
 from logcenter.core.registry import registry
-from logcenter.core.timeline import merged_page
-from logcenter.models import RetentionPolicy
+from logcenter.core.timeline import kind_ranks, merged_page
 from logcenter.retention import purge
 
 TOP_UP, CONSUME, MANAGE, ERROR, SYSTEM = 1, 2, 3, 4, 5
@@ -101,8 +100,7 @@ def row_type(kind, row):
 
 def item(kind, row):
     """A row with new-api's field names and units."""
-    rank = [k.slug for k in registry].index(kind.slug)
-    base = {"id": row.pk * 8 + rank, "user_id": None, "created_at": int(row.occurred_at.timestamp()),
+    base = {"id": row.pk * 8 + kind_ranks()[kind.slug], "user_id": None, "created_at": int(row.occurred_at.timestamp()),
             "type": row_type(kind, row), "content": "", "username": row.actor_name,
             "token_name": "", "model_name": "", "quota": 0, "prompt_tokens": 0,
             "completion_tokens": 0, "use_time": 0, "is_stream": False, "channel_id": "",
@@ -239,14 +237,12 @@ class LogsView(NewApiView):
         slugs = [slug for slug in ("usage", "audit", "system") if registry.get(slug)]
         # Every kind may delete, or none is asked to (no half-done history deletion).
         for slug in slugs:
-            if RetentionPolicy.for_kind(slug).legal_hold:
-                raise FaceError("target_timestamp", gettext(
-                    "The {kind} logs are on legal hold; nothing may be deleted.").format(
-                        kind=registry[slug].label), status=409)
-            if before > purge.retention_cutoff(slug):
-                raise FaceError("target_timestamp", gettext(
-                    "The {kind} logs still keep rows this recent; only rows past their "
-                    "retention may be deleted.").format(kind=registry[slug].label))
+            try:
+                purge.deletion_check(slug, before)
+            except purge.LegalHold as exc:
+                raise FaceError("target_timestamp", str(exc), status=409) from None
+            except purge.NotExpired as exc:
+                raise FaceError("target_timestamp", str(exc)) from None
         jobs = [purge.deletion_request(actor=request.user, kind_slug=slug, before=before)
                 for slug in slugs]
         return Response({"success": True, "message": gettext(
