@@ -144,8 +144,8 @@ class OrganizationRole(models.TextChoices):
 # and audit.export): read sees every row of the organization, export also needs a plan
 # that allows the format. A member sees their own rows, as without an organization.
 ORGANIZATION_ROLE_PERMISSIONS = {
-    OrganizationRole.OWNER: {"audit.read", "audit.export"},
-    OrganizationRole.ADMIN: {"audit.read", "audit.export"},
+    OrganizationRole.OWNER: {"audit.read", "audit.export", "streams.manage"},
+    OrganizationRole.ADMIN: {"audit.read", "audit.export", "streams.manage"},
     OrganizationRole.AUDITOR: {"audit.read", "audit.export"},
     OrganizationRole.MEMBER: set(),
 }

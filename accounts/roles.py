@@ -28,6 +28,9 @@ CONSOLE_PERMISSIONS = {
         "accounts.change_project", "accounts.view_membership", "accounts.add_membership",
         "accounts.change_membership", "accounts.delete_membership", "accounts.view_plan",
         "accounts.change_plan",
+        # Log stream destinations (logcenter.streams).
+        "logcenter.view_destination", "logcenter.add_destination",
+        "logcenter.change_destination", "logcenter.delete_destination",
     ],
     # Support answers "why can't this person sign in", and lifts the lockout.
     "Support": ["accounts.unlock_user"],

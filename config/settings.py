@@ -245,6 +245,9 @@ CELERY_BEAT_SCHEDULE = {
                          "schedule": crontab(hour=4, minute=30)},
     # The filters' suggestions: values stored since the last run (no page reads a log table).
     "known-values": {"task": "logcenter.known_values_refresh", "schedule": 600.0},
+    # Log streams: a pump for each destination that is due (logcenter.streams.delivery).
+    "streams-dispatch": {"task": "logcenter.streams_dispatch",
+                         "schedule": float(os.environ.get("STREAMS_PUMP_SECONDS", "2"))},
 }
 
 # Log console behaviour.
@@ -288,6 +291,23 @@ LOGCENTER_INTEGRITY = {
     "WAIT_SECONDS": float(os.environ.get("INTEGRITY_WAIT_SECONDS", "20")),
     # GET /api/v1/integrity/verify/ checks at most this many sealed rows per request.
     "VERIFY_API_MAX_ROWS": int(os.environ.get("INTEGRITY_VERIFY_API_MAX_ROWS", "2000000")),
+}
+
+# Log streams (logcenter.streams, docs/operations.md#log-streams). Credentials are encrypted
+# with LOGCENTER_SECRETS_KEYS (Fernet keys, comma-separated, the first encrypts); unset, a
+# key derived from SECRET_KEY (then changing SECRET_KEY loses them: production sets its own).
+LOGCENTER_STREAMS = {
+    "SECRETS_KEYS": env_list("LOGCENTER_SECRETS_KEYS"),
+    "PUMP_SECONDS": float(os.environ.get("STREAMS_PUMP_SECONDS", "2")),
+    # One pump sends batches for this long at most, then hands the destination on.
+    "PUMP_BUDGET_SECONDS": float(os.environ.get("STREAMS_PUMP_BUDGET_SECONDS", "30")),
+    "HTTP_TIMEOUT_SECONDS": float(os.environ.get("STREAMS_HTTP_TIMEOUT_SECONDS", "30")),
+    "BACKOFF_BASE_SECONDS": float(os.environ.get("STREAMS_BACKOFF_BASE_SECONDS", "2")),
+    "BACKOFF_MAX_SECONDS": float(os.environ.get("STREAMS_BACKOFF_MAX_SECONDS", "300")),
+    # How long a pump waits for writers still open below the horizon before trying later.
+    "WAIT_SECONDS": float(os.environ.get("STREAMS_WAIT_SECONDS", "5")),
+    # The health view counts undelivered events up to this many.
+    "HEALTH_COUNT_CAP": int(os.environ.get("STREAMS_HEALTH_COUNT_CAP", "1000000")),
 }
 
 # Sign-in throttling: failures per username within the window lock the account (the

@@ -674,6 +674,8 @@ class UsageLedger(models.Model):
 
 # The integrity room's models (digest blocks, removal records, verification runs).
 from logcenter.integrity.models import DigestBlock, IntegrityCheck, RemovalRecord  # noqa: E402,F401
+# The streams room's (log stream destinations).
+from logcenter.streams.models import Destination  # noqa: E402,F401
 
 
 # --- the console's own settings per user: saved views, columns; known values -----------

@@ -3,7 +3,7 @@ from django.dispatch import receiver
 
 from logcenter.core import admin_audit
 from logcenter.core.audit_actions import AuditAction
-from logcenter.models import RetentionPolicy, UsageRecord
+from logcenter.models import Destination, RetentionPolicy, UsageRecord
 from logcenter.analytics.rollups import rollup_add
 
 
@@ -22,4 +22,29 @@ admin_audit.register(admin_audit.Audited(
     deleted=AuditAction.RETENTION_DELETED, ignore=("updated_at", "updated_by"),
     resource_id=lambda policy: policy.kind,
     resource_name=lambda policy: f"{policy.kind} retention",
+))
+
+
+def _destination_action(changes):
+    if "paused_at" in changes:
+        paused = changes["paused_at"]["after"] is not None
+        return AuditAction.DESTINATION_PAUSED if paused else AuditAction.DESTINATION_RESUMED
+    if set(changes) == {"credentials"}:
+        return AuditAction.DESTINATION_CREDENTIALS_CHANGED
+    return None
+
+
+# Stream destinations: every change wherever made, the credentials never with their values.
+# Delivery's own bookkeeping (the cursor, the counts) is written with UPDATE, not audited; a
+# replay is recorded by its service.
+admin_audit.register(admin_audit.Audited(
+    model=Destination, resource_type="destination", category="config",
+    created=AuditAction.DESTINATION_CREATED, updated=AuditAction.DESTINATION_UPDATED,
+    deleted=AuditAction.DESTINATION_DELETED, transition=_destination_action,
+    ignore=Destination.DELIVERY_FIELDS, secret={"credentials": "credentials"},
+    resource_id=lambda destination: destination.public_id,
+    resource_name=lambda destination: destination.name,
+    details=lambda destination: {"type": destination.type,
+                                 "organization": getattr(destination.organization,
+                                                         "public_id", "")},
 ))

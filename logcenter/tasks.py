@@ -24,6 +24,7 @@ from logcenter.integrity.verification import integrity_verify  # noqa: F401
 from logcenter.models import SystemEvent, UsageRecord
 from logcenter.retention.purge import deletion_run_task as deletion_run  # noqa: F401
 from logcenter.retention.purge import retention_purge_task as retention_purge  # noqa: F401
+from logcenter.streams.delivery import stream_pump_task, streams_dispatch_task  # noqa: F401
 
 
 @task_failure.connect

@@ -19,6 +19,8 @@ ALLOWED_ROOM_EDGES = {
     # are re-exported there so that they load with the app. The integrity room itself uses
     # core (access, registry): integrity -> core is the real direction.
     ("logcenter.models", "logcenter.integrity.models"),
+    # The same for the streams room's Destination.
+    ("logcenter.models", "logcenter.streams.models"),
     # core.services records the console's own events through ingestion's validation
     # (schema_for, fitted, CONSOLE_SOURCE), so that an event the app writes meets the same
     # rules as one a service sends, while ingestion uses core's models and registry. No

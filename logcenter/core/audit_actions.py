@@ -55,6 +55,15 @@ class AuditAction(models.TextChoices):
     SAVED_VIEW_CREATED = "saved_view.created", "Shared view created"
     SAVED_VIEW_UPDATED = "saved_view.updated", "Shared view updated"
     SAVED_VIEW_DELETED = "saved_view.deleted", "Shared view deleted"
+    # Log stream destinations (logcenter.streams).
+    DESTINATION_CREATED = "destination.created", "Stream destination created"
+    DESTINATION_UPDATED = "destination.updated", "Stream destination updated"
+    DESTINATION_CREDENTIALS_CHANGED = ("destination.credentials_changed",
+                                       "Stream destination's credentials changed")
+    DESTINATION_PAUSED = "destination.paused", "Stream destination paused"
+    DESTINATION_RESUMED = "destination.resumed", "Stream destination resumed"
+    DESTINATION_REPLAYED = "destination.replayed", "Stream destination replayed"
+    DESTINATION_DELETED = "destination.deleted", "Stream destination deleted"
     # Reading the logs (logcenter.core.services.log_read_record: "<kind>_log.<verb>", one of
     # LOG_READ_VERBS): `checked` takes them for every registered kind; the first four kinds'
     # are written out for their labels.

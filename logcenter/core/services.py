@@ -160,7 +160,15 @@ def auth_event_record(*, event, user=None, username_attempted="", result=Result.
 
 
 def system_event_record(*, source, event, level=SystemEvent.Level.INFO, message="",
-                        resource_type="", resource_id="", details=None) -> SystemEvent:
+                        resource_type="", resource_id="", details=None,
+                        organization=None) -> SystemEvent:
+    """A platform event; `organization`: an event about that organization's own things
+    (its log stream), which its admins then see."""
+    values = actor_fields(None)
+    if organization is not None:
+        project = organization.default_project
+        values.update(organization_id=organization.public_id,
+                      project_id=project.public_id if project is not None else "")
     return _record(
         "system",
         source=source,
@@ -170,7 +178,7 @@ def system_event_record(*, source, event, level=SystemEvent.Level.INFO, message=
         resource_type=resource_type,
         resource_id=str(resource_id),
         details=redact(details or {}),
-        **actor_fields(None),
+        **values,
         **request_fields(),
     )
 
