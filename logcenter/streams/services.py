@@ -17,7 +17,7 @@ from logcenter.core.events import event_type_filter
 from logcenter.core.registry import registry
 from logcenter.streams import delivery, secrets
 from logcenter.streams.models import Destination
-from logcenter.streams.protocols import PROTOCOLS
+from logcenter.streams.protocols import CLASSES, protocol_class
 
 MAX_BATCH_SIZE = 5000
 
@@ -77,10 +77,10 @@ def check_manage(user, destination=None):
 def _validate(user, values, credentials, destination):
     """ValidationError({field: [message]}) for every bad value."""
     errors = {}
-    protocol = PROTOCOLS.get(values.get("type"))
+    protocol = protocol_class(values.get("type"))
     if protocol is None:
         errors["type"] = [gettext("Choose one of: {choices}").format(
-            choices=", ".join(PROTOCOLS))]
+            choices=", ".join(CLASSES))]
     else:
         try:
             protocol.check_endpoint(values.get("endpoint", ""))
@@ -143,7 +143,7 @@ def destination_save(user, values, *, credentials=None, destination=None, start=
         if name in values:
             setattr(destination, name, values[name])
     stored = {} if creating else secrets.decrypt_or_empty(destination.credentials)
-    wanted = PROTOCOLS[destination.type].credential_fields
+    wanted = protocol_class(destination.type).credential_fields
     merged = {name: credentials.get(name) or stored.get(name, "") for name in wanted}
     token = secrets.encrypt(merged)
     if token and (creating or merged != stored):
