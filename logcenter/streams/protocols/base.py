@@ -1,6 +1,6 @@
 """What every destination type is: its settings, its secrets, and how it sends a batch.
 
-A Protocol subclass per type (registered in `protocols.PROTOCOLS`) declares:
+A Protocol subclass per type (named in `protocols.CLASSES`) declares:
 - `option_fields`: its non-secret settings as form fields (stored in Destination.options);
 - `credential_fields`: its secrets as form fields (stored encrypted, never shown again);
 - `check_endpoint`: the endpoint's validation (a ValidationError naming the problem);
