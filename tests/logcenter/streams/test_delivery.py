@@ -168,3 +168,26 @@ def test_credentials_are_encrypted_and_never_in_events_or_errors(destination, ho
     for text in (json.dumps(created.changes), json.dumps(created.details),
                  destination.last_error):
         assert SECRET not in text
+
+
+def test_credentials_survive_a_key_rotation(destination, hook, settings):
+    from cryptography.fernet import Fernet
+    from django.core.management import call_command
+
+    from logcenter.streams import secrets
+
+    old_token = Destination.objects.get(pk=destination.pk).credentials
+    old_key = secrets._keys()[0]._signing_key + secrets._keys()[0]._encryption_key
+    import base64
+
+    old = base64.urlsafe_b64encode(old_key).decode()
+    new = Fernet.generate_key().decode()
+    settings.LOGCENTER_STREAMS = {**settings.LOGCENTER_STREAMS, "SECRETS_KEYS": [new, old]}
+    call_command("rotate_stream_secrets")
+    rotated = Destination.objects.get(pk=destination.pk).credentials
+    assert rotated != old_token
+    settings.LOGCENTER_STREAMS = {**settings.LOGCENTER_STREAMS, "SECRETS_KEYS": [new]}
+    assert secrets.decrypt(rotated) == {"secret": SECRET}
+    row = AuditEventFactory()
+    assert delivery.pump(destination.pk).error == ""
+    assert str(row.event_id) in hook.event_ids
