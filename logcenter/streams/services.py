@@ -86,9 +86,10 @@ def _validate(user, values, credentials, destination):
             protocol.check_endpoint(values.get("endpoint", ""))
         except ValidationError as exc:
             errors["endpoint"] = exc.messages
-        for name in protocol.credential_fields:
-            if not credentials.get(name) and (destination is None
-                                              or destination.type != values["type"]):
+        for name, field in protocol.credential_fields.items():
+            # An optional secret (S3's keys: boto3's default chain without them) may be empty.
+            if field.required and not credentials.get(name) and (
+                    destination is None or destination.type != values["type"]):
                 errors.setdefault(name, []).append(gettext("This field is required."))
     kinds = values.get("kinds") or []
     if not kinds:
