@@ -67,3 +67,40 @@ class WebhookReceiver(Receiver):
             return Response("bad signature", status=401)
         self.events += json.loads(body)["events"]
         return Response(status=204)
+
+
+class DatadogReceiver(Receiver):
+    """The logs intake API v2: checks DD-API-KEY (403 otherwise, echoing the key it got, so
+    that a test proves the key is scrubbed from the error), gunzips a gzipped body, parses
+    the JSON array and answers 202. `entries`: the entries accepted; `events`: each entry's
+    message parsed (the event document); `requests_seen`: per accepted request, its entry
+    count, uncompressed size and Content-Encoding."""
+
+    def __init__(self, httpserver, api_key, path="/api/v2/logs"):
+        super().__init__(httpserver, path)
+        self.api_key = api_key
+        self.entries = []
+        self.requests_seen = []
+
+    @property
+    def base_url(self):  # the destination's endpoint: the intake's base address
+        return self.url[: -len(self.path)]
+
+    def accept(self, request):
+        import gzip
+
+        key = request.headers.get("DD-API-KEY", "")
+        if key != self.api_key:
+            self.rejected += 1
+            return Response(json.dumps({"errors": [f"Forbidden: invalid API key {key}"]}),
+                            status=403, content_type="application/json")
+        body = request.get_data()
+        encoding = request.headers.get("Content-Encoding", "")
+        if encoding == "gzip":
+            body = gzip.decompress(body)
+        entries = json.loads(body)
+        self.requests_seen.append({"entries": len(entries), "bytes": len(body),
+                                   "encoding": encoding})
+        self.entries += entries
+        self.events += [json.loads(entry["message"]) for entry in entries]
+        return Response(json.dumps({}), status=202, content_type="application/json")
