@@ -42,7 +42,10 @@ def event_document(kind, row, *, masked=frozenset(), hidden=frozenset()) -> dict
     they hold a value); `hidden`: fields left out (cost, for an owner who may not see it).
     The row object is changed: it becomes a display copy."""
     for name in masked:
-        if getattr(row, name) not in (None, "", {}, []):
+        value = getattr(row, name)
+        # A JSON field is masked even when empty: a receiver that types fields by their
+        # first value (Elasticsearch) would refuse "[masked]" after {} or the reverse.
+        if value not in (None, "") or isinstance(value, (dict, list)):
             setattr(row, name, MASK)
     for name in hidden:
         setattr(row, name, None)
