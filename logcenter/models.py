@@ -363,6 +363,11 @@ class ExportJob(JobProgress, models.Model):
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     expires_at = models.DateTimeField(null=True, blank=True)
+    # An S3 destination the finished file is also uploaded to (logcenter.streams), at
+    # destination_key in its bucket; the local file stays for the download.
+    destination = models.ForeignKey("logcenter.Destination", on_delete=models.SET_NULL,
+                                    null=True, blank=True, related_name="export_jobs")
+    destination_key = models.CharField(max_length=1024, blank=True, default="")
 
     class Meta:
         ordering = ["-created_at"]

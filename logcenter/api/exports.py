@@ -31,6 +31,8 @@ class ExportJobSerializer(serializers.ModelSerializer):
     filter = serializers.SerializerMethodField()
     row_count = serializers.SerializerMethodField()
     columns = serializers.SerializerMethodField()
+    destination = serializers.SerializerMethodField()
+    destination_url = serializers.SerializerMethodField()
 
     class Meta:
         model = ExportJob
@@ -38,7 +40,16 @@ class ExportJobSerializer(serializers.ModelSerializer):
                   "rows_written", "row_count", "estimated_total",
                   "progress", "error", "filter", "columns", "time_zone", "snapshot_at",
                   "window_start", "window_end", "created_at", "started_at", "finished_at",
-                  "expires_at", "size_bytes", "download_url", "manifest_url")
+                  "expires_at", "size_bytes", "download_url", "manifest_url", "destination",
+                  "destination_url")
+
+    def get_destination(self, job) -> str | None:
+        """The S3 destination's ID (dst_…) the file is uploaded to, or null."""
+        return job.destination.public_id if job.destination is not None else None
+
+    def get_destination_url(self, job) -> str | None:
+        """s3://bucket/key of the file there (written once the job completes), or null."""
+        return exports.destination_url(job) or None
 
     def get_download_url(self, job) -> str | None:
         if job.status != ExportJob.Status.COMPLETED:
@@ -92,6 +103,11 @@ class ExportCreateSerializer(serializers.Serializer):
     filters = serializers.DictField(
         required=False, default=dict,
         help_text="The list's query parameters; they may also be sent as query parameters.")
+    destination = serializers.CharField(
+        required=False, allow_blank=True, default="", max_length=1024,
+        help_text="Also upload the file to object storage: an S3 destination you manage "
+                  "(dst_…), or an s3://bucket/prefix/ address under one; the file is named "
+                  "logcenter-<kind>-<export_id>.<format> there.")
 
     def validate(self, data):
         if data.get("include_digests") and data.get("format") not in exports.DIGEST_FORMATS:
@@ -120,7 +136,7 @@ class ExportListCreateView(APIView):
         "results": ExportJobSerializer(many=True)}))
     def get(self, request):
         check_parameters(request.query_params, known=())
-        jobs = ExportJob.objects.filter(user=request.user)[:100]
+        jobs = ExportJob.objects.filter(user=request.user).select_related("destination")[:100]
         return Response({"results": ExportJobSerializer(jobs, many=True,
                                                         context={"request": request}).data})
 
@@ -137,7 +153,8 @@ class ExportListCreateView(APIView):
                                         excel_bom=data["excel_bom"],
                                         include_digests=data["include_digests"],
                                         columns=data["columns"],
-                                        local_times=data["local_times"])
+                                        local_times=data["local_times"],
+                                        destination=data["destination"] or None)
         except exports.InvalidExportOption as exc:
             raise ValidationError({exc.field: [str(exc)]}) from None
         except exports.QueueUnavailable as exc:
@@ -174,9 +191,8 @@ def download_response(job, user):
         path = exports.export_file(job, user)
     except FileNotFoundError as exc:
         raise NotFound(str(exc)) from None
-    content_type = {"csv": "text/csv; charset=utf-8", "json": "application/json",
-                    "ndjson": "application/x-ndjson"}[job.format]
-    response = FileResponse(open(path, "rb"), as_attachment=True, content_type=content_type,
+    response = FileResponse(open(path, "rb"), as_attachment=True,
+                            content_type=exports.CONTENT_TYPES[job.format],
                             filename=f"logcenter-{job.kind}-{job.export_id}.{job.format}")
     for name, value in snapshot_headers(job).items():
         response[name] = value

@@ -3,7 +3,9 @@
 The rows come from the same selector as the page and the API (visibility, filters,
 ordering), read with a server-side cursor in chunks so memory stays flat. The file is
 written under a temporary name and renamed when complete, so a job never shows
-"completed" beside a partial file.
+"completed" beside a partial file. A job may also name an S3 destination
+(logcenter.streams) the user may use: the complete file is then uploaded there too, and
+the job completes only once the store has it (the local file stays for the download).
 """
 
 import codecs
@@ -13,6 +15,7 @@ import json
 import os
 import re
 import time
+import uuid
 import zoneinfo
 from datetime import datetime, timedelta
 from datetime import timezone as dt_timezone
@@ -51,12 +54,21 @@ class InvalidExportOption(ValueError):
         self.field = field
 
 
+class UploadFailed(Exception):
+    """The file could not be put at the job's destination: the job fails saying why."""
+
+
 class QueueUnavailable(Exception):
     """The task queue (Redis) could not take the job; the job is marked failed."""
 
     def __init__(self, job, reason):
         super().__init__(reason)
         self.job = job
+
+
+CONTENT_TYPES = {ExportJob.Format.CSV: "text/csv; charset=utf-8",
+                 ExportJob.Format.JSON: "application/json",
+                 ExportJob.Format.NDJSON: "application/x-ndjson"}
 
 
 def export_dir():
@@ -68,7 +80,7 @@ def export_dir():
 # --- creating -----------------------------------------------------------------------
 
 def export_create(*, user, kind_slug, fmt, params, excel_bom=None, include_digests=False,
-                  columns=None, local_times=False):
+                  columns=None, local_times=False, destination=None, destination_folder=""):
     """Validate and queue an export. PermissionDenied without the export permission,
     query.InvalidLogQuery for a bad filter, ValueError for a bad kind or format
     (InvalidExportOption naming the option for a bad column).
@@ -76,7 +88,11 @@ def export_create(*, user, kind_slug, fmt, params, excel_bom=None, include_diges
     `columns`: field names, or "all"; None: a CSV gets the tab's visible columns, JSON and
     NDJSON every field. `local_times`: an extra occurred_at_local column in the user's
     time zone. `excel_bom` None: on when the console speaks Chinese to the user (Excel
-    reads a BOM-less UTF-8 CSV in the system's legacy code page), off otherwise."""
+    reads a BOM-less UTF-8 CSV in the system's legacy code page), off otherwise.
+    `destination`: an S3 destination the user may use, as its ID (dst_…) or an
+    s3://bucket/prefix/ address under it (export_destination), `destination_folder` a
+    folder under that; the file is uploaded there too, named
+    logcenter-<kind>-<export_id>.<format>."""
     kind = registry.get(kind_slug)
     if kind is None:
         raise ValueError(gettext("kind must be one of: {choices}").format(
@@ -92,14 +108,140 @@ def export_create(*, user, kind_slug, fmt, params, excel_bom=None, include_diges
     if columns is None and fmt == ExportJob.Format.CSV and not include_digests:
         columns = shown_columns(kind, user, query)
     names = export_column_names(kind, access_for(user, kind), fmt, columns, include_digests)
+    target, key = None, ""
+    export_id = uuid.uuid4()
+    if destination:
+        target, prefix = export_destination(user, destination, destination_folder)
+        key = f"{prefix}{object_name(kind.slug, export_id, fmt)}"
+    elif destination_folder:
+        raise InvalidExportOption("destination", gettext(
+            "Choose the destination the folder is in."))
     if excel_bom is None:
         excel_bom = (translation.get_language() or "").startswith("zh")
-    job = ExportJob.objects.create(user=user, kind=kind.slug, format=fmt, params=params_dict,
-                                   excel_bom=excel_bom, include_digests=include_digests,
-                                   columns=names,
-                                   time_zone=user_time_zone(user) if local_times else "")
+    job = ExportJob.objects.create(export_id=export_id, user=user, kind=kind.slug, format=fmt,
+                                   params=params_dict, excel_bom=excel_bom,
+                                   include_digests=include_digests, columns=names,
+                                   time_zone=user_time_zone(user) if local_times else "",
+                                   destination=target, destination_key=key)
     enqueue(job)
     return job
+
+
+# --- destinations (object storage) ----------------------------------------------------
+
+def usable_destinations(user):
+    """The S3 destinations `user` may export to: those they manage (logcenter.streams)
+    that carry their own scope: an organization's for its owners and admins, the
+    platform's (no organization) for platform administrators. A platform destination
+    scoped to one organization is not offered: an administrator's export holds every
+    organization's rows."""
+    from logcenter.core.access import membership_of
+    from logcenter.streams.models import Destination
+    from logcenter.streams.services import manageable_destinations
+
+    membership = membership_of(user)
+    return manageable_destinations(user).filter(
+        type=Destination.Type.S3,
+        organization_id=membership.organization_id if membership is not None else None)
+
+
+def export_destination(user, value, folder=""):
+    """(destination, key prefix) for `value`: an S3 destination's ID (dst_…), or an
+    s3://bucket/prefix/ address in the bucket of one, under its prefix (the destination
+    with the longest such prefix); `folder`, a folder under that. InvalidExportOption
+    naming `destination` for anything else, or a destination the user may not use."""
+    from django.core.exceptions import ValidationError
+
+    from logcenter.streams.protocols.s3 import SCHEME, parse_endpoint
+
+    value = str(value).strip()
+    allowed = list(usable_destinations(user).order_by("pk"))
+    if value.startswith("dst_"):
+        found = next((d for d in allowed if d.public_id == value), None)
+        if found is None:
+            raise InvalidExportOption("destination", gettext(
+                "{value} is not an S3 destination you may export to.").format(value=value))
+        try:
+            bucket, prefix = parse_endpoint(found.endpoint)
+        except ValidationError as exc:
+            raise InvalidExportOption("destination", " ".join(exc.messages)) from None
+    elif value.startswith(SCHEME):
+        try:
+            bucket, prefix = parse_endpoint(value)
+        except ValidationError as exc:
+            raise InvalidExportOption("destination", " ".join(exc.messages)) from None
+        found, longest = None, -1
+        for candidate in allowed:
+            try:
+                their_bucket, their_prefix = parse_endpoint(candidate.endpoint)
+            except ValidationError:
+                continue
+            if (their_bucket == bucket and prefix.startswith(their_prefix)
+                    and len(their_prefix) > longest):
+                found, longest = candidate, len(their_prefix)
+        if found is None:
+            raise InvalidExportOption("destination", gettext(
+                "{value} is not under an S3 destination you may export to ({choices}).").format(
+                    value=value, choices=", ".join(d.endpoint for d in allowed[:5])
+                    or gettext("you may use none")))
+    else:
+        raise InvalidExportOption("destination", gettext(
+            "Give an S3 destination's ID (dst_…) or an s3://bucket/prefix/ address under "
+            "one."))
+    folder = str(folder or "").strip().strip("/")
+    if folder:
+        try:
+            prefix = parse_endpoint(f"{SCHEME}{bucket}/{prefix}{folder}/")[1]
+        except ValidationError as exc:
+            raise InvalidExportOption("destination", " ".join(exc.messages)) from None
+    return found, prefix
+
+
+def object_name(kind_slug, export_id, fmt):
+    return f"logcenter-{kind_slug}-{export_id}.{fmt}"
+
+
+def destination_url(job):
+    """Where the job's file goes (or went): s3://bucket/key, or "" without a destination."""
+    if not job.destination_key:
+        return ""
+    from logcenter.streams.protocols.s3 import object_url, parse_endpoint
+
+    if job.destination is None:
+        return object_url("(deleted destination)", job.destination_key)
+    from django.core.exceptions import ValidationError
+
+    try:
+        return object_url(parse_endpoint(job.destination.endpoint)[0], job.destination_key)
+    except ValidationError:  # an endpoint saved before a rule was tightened
+        return job.destination_key
+
+
+def _upload(job, path):
+    """Put the finished file at the job's destination (UploadFailed saying why), after
+    checking again that the job's user may still use it."""
+    from logcenter.streams.protocols import DeliveryFailed
+    from logcenter.streams.protocols.s3 import upload_file
+
+    if job.destination_id is None:
+        raise UploadFailed("The export's destination was deleted; export again to another "
+                           "one.")
+    destination = usable_destinations(job.user).filter(pk=job.destination_id).first()
+    if destination is None:
+        raise UploadFailed(f"{job.user.get_username()} may no longer export to the "
+                           f"destination {job.destination.name} ({job.destination.public_id}).")
+    last = [time.monotonic()]
+
+    def heartbeat(_sent):  # a long upload is no stopped worker (exports_reap_stale)
+        if time.monotonic() - last[0] >= 5:
+            last[0] = time.monotonic()
+            ExportJob.objects.filter(pk=job.pk).update(heartbeat_at=timezone.now())
+
+    try:
+        return upload_file(destination, path, job.destination_key,
+                           content_type=CONTENT_TYPES[job.format], progress=heartbeat)
+    except DeliveryFailed as exc:
+        raise UploadFailed(f"The file could not be uploaded: {exc}") from None
 
 
 def enqueue(job):
@@ -471,15 +613,19 @@ def export_run(job_id):
             else:
                 writer.finish()
         os.replace(partial, final)
+        uploaded = _upload(job, final) if job.destination_key else ""
     except Exception as exc:
         partial.unlink(missing_ok=True)
+        final.unlink(missing_ok=True)  # a failed job has no file (an upload's failure too)
+        error = str(exc) if isinstance(exc, UploadFailed) else f"{type(exc).__name__}: {exc}"
         ExportJob.objects.filter(pk=job.pk).update(
-            status=ExportJob.Status.FAILED, finished_at=timezone.now(),
-            error=f"{type(exc).__name__}: {exc}"[:1000])
+            status=ExportJob.Status.FAILED, finished_at=timezone.now(), error=error[:1000])
         system_event_record(source="exports", event="export.failed",
                             level=SystemEvent.Level.ERROR, resource_type="export",
                             resource_id=str(job.export_id),
-                            message=f"{kind.slug} export failed: {type(exc).__name__}")
+                            message=f"{kind.slug} export failed: {type(exc).__name__}",
+                            details={"error": error[:1000]} if isinstance(exc, UploadFailed)
+                            else None)
         raise
     finished = timezone.now()
     ExportJob.objects.filter(pk=job.pk).update(
@@ -488,7 +634,7 @@ def export_run(job_id):
         expires_at=finished + timedelta(days=settings.LOGCENTER["EXPORT_TTL_DAYS"]))
     log_read_record(kind=kind, user=job.user, action="exported", details={
         "export_id": str(job.export_id), "format": job.format, "rows": writer.count,
-        "filter": job.filter_query})
+        "filter": job.filter_query, **({"destination": uploaded} if uploaded else {})})
     system_event_record(source="exports", event="export.completed", resource_type="export",
                         resource_id=str(job.export_id),
                         message=f"{kind.slug} export of {writer.count} rows completed",

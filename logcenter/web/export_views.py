@@ -30,7 +30,13 @@ def export_start(request, kind):
         exports.export_create(user=request.user, kind_slug=kind, fmt=fmt, params=request.GET,
                               excel_bom=excel_bom_choice(request.POST),
                               columns=request.POST.get("columns") or None,
-                              local_times=request.POST.get("local_times") == "on")
+                              local_times=request.POST.get("local_times") == "on",
+                              destination=request.POST.get("destination") or None,
+                              destination_folder=request.POST.get("destination_folder", ""))
+    except exports.InvalidExportOption as exc:
+        messages.error(request, _("Export destination: {problem}").format(problem=exc)
+                       if exc.field == "destination" else str(exc))
+        return redirect(f"{reverse('logcenter:list', args=[kind])}?{request.GET.urlencode()}")
     except selectors.InvalidLogQuery as exc:
         problems = "; ".join(f"{name}: {' '.join(reasons)}"
                              for name, reasons in exc.api_errors().items())
@@ -49,6 +55,11 @@ def export_start(request, kind):
     return redirect("exports")
 
 
+def export_destinations(user):
+    """The S3 destinations the list's Export form offers `user` (none: no choice shown)."""
+    return list(exports.usable_destinations(user))
+
+
 def excel_bom_choice(form):
     """The form's BOM choice: "on"/"off", or the default for the user's language."""
     return {"on": True, "off": False}.get(form.get("excel_bom", ""))
@@ -57,7 +68,9 @@ def excel_bom_choice(form):
 @login_required
 @page_takes()
 def export_jobs(request):
-    jobs = ExportJob.objects.filter(user=request.user)[:50]
+    jobs = list(ExportJob.objects.filter(user=request.user).select_related("destination")[:50])
+    for job in jobs:
+        job.destination_url = exports.destination_url(job)
     template = "logcenter/_jobs.html" if request.htmx else "logcenter/jobs.html"
     # The tabs whose Export button this user has (none for some roles).
     kinds = [kind for kind in visible_kinds(request.user)

@@ -23,7 +23,7 @@ from logcenter.engines import engine_for
 from logcenter.models import CONSOLE
 
 from accounts.selectors import account_url, organization_names
-from logcenter.web import filterbar, saved_view_views
+from logcenter.web import export_views, filterbar, saved_view_views
 
 
 def text_fields(kind):
@@ -147,6 +147,9 @@ class LogListView(LogKindMixin, TemplateView):
             # The list's query for the API and the export: the panels' own parameters
             # (top_by) are no filter.
             list_query=list_query(self.request.GET),
+            # The S3 destinations the Export form offers (object storage).
+            export_destinations=(export_views.export_destinations(self.request.user)
+                                 if access.can_export else []),
         )
         return context
 

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from logcenter.api.faces.audit_query import AuditLogsView
+from logcenter.api.faces.audit_query import AuditExportView, AuditLogsView
 from logcenter.api.faces.gateway_audit import (GatewayAuditExportStatusView,
                                                GatewayAuditExportView, GatewayAuditLogsView,
                                                GatewayAuditLogView)
@@ -20,6 +20,7 @@ urlpatterns = [
          name="compat-new-api-self-search"),
     path("api/log/token", new_api.TokenLogsView.as_view(), name="compat-new-api-token"),
     path("api/audit/logs", AuditLogsView.as_view(), name="compat-audit-logs"),
+    path("api/audit/export", AuditExportView.as_view(), name="compat-audit-export"),
     path("v1/audit/logs", GatewayAuditLogsView.as_view(), name="compat-gateway-audit-logs"),
     path("v1/audit/logs/export", GatewayAuditExportView.as_view(),
          name="compat-gateway-audit-export"),

@@ -182,6 +182,8 @@ class S3Objects(Protocol):
 
         where = object_url(self.bucket, key)
         status = None
+        if isinstance(exc, S3UploadFailedError) and isinstance(exc.__context__, ClientError):
+            exc = exc.__context__  # the transfer's wrapper around the store's own error
         if isinstance(exc, ClientError):
             error = exc.response.get("Error", {})
             status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
@@ -231,8 +233,10 @@ class S3Objects(Protocol):
 
     # --- files (export jobs) ------------------------------------------------------------
 
-    def upload(self, local_path, key, content_type):
-        """Upload a file (multipart when large), overwriting the key."""
+    def upload(self, local_path, key, content_type, progress=None):
+        """Upload a file (multipart when large), overwriting the key. `progress(bytes)` is
+        called as parts go, in the calling thread (the upload uses no threads of its own,
+        so the callback may use the caller's database connection)."""
         from boto3.exceptions import S3UploadFailedError
         from boto3.s3.transfer import TransferConfig
         from botocore.exceptions import BotoCoreError, ClientError
@@ -241,14 +245,16 @@ class S3Objects(Protocol):
         try:
             client.upload_file(str(local_path), self.bucket, key,
                                ExtraArgs=self.extra_arguments(content_type),
-                               Config=TransferConfig(max_concurrency=4))
+                               Config=TransferConfig(use_threads=False), Callback=progress)
         except (BotoCoreError, ClientError, S3UploadFailedError) as exc:
             raise self.failure(exc, key) from None
 
 
-def upload_file(destination, local_path, key, *, content_type="application/octet-stream"):
+def upload_file(destination, local_path, key, *, content_type="application/octet-stream",
+                progress=None):
     """Put a local file at `key` in an S3 destination's bucket (its credentials and
-    options), trying three times. Returns its s3:// address; DeliveryFailed otherwise."""
+    options), each request tried three times; `progress(bytes)` as it goes. Returns its
+    s3:// address; DeliveryFailed otherwise."""
     from logcenter.streams import secrets
 
     try:
@@ -256,7 +262,7 @@ def upload_file(destination, local_path, key, *, content_type="application/octet
     except secrets.UnreadableCredentials as exc:
         raise DeliveryFailed(str(exc)) from None
     try:
-        sender.upload(local_path, key, content_type)
+        sender.upload(local_path, key, content_type, progress)
     finally:
         sender.close()
     return object_url(sender.bucket, key)
