@@ -7,6 +7,7 @@ from logcenter.api.ingest import IngestView
 from logcenter.api.integrity import PublicKeyView, StatusView, VerifyView
 from logcenter.api.timeline import TimelineView
 from logcenter.api.usage import UsageBucketsView, UsageByKeyView, UsageStatsView
+from logcenter.api.streams import DestinationListView
 from logcenter.api.saved_views import (SavedViewDetailView, SavedViewListView,
                                        suggestions_view_for)
 from logcenter.api.views import register_routes
@@ -30,6 +31,7 @@ urlpatterns = [
     path("integrity/", StatusView.as_view(), name="integrity-status"),
     path("integrity/public-key/", PublicKeyView.as_view(), name="integrity-public-key"),
     path("integrity/verify/", VerifyView.as_view(), name="integrity-verify"),
+    path("streams/destinations/", DestinationListView.as_view(), name="stream-destinations"),
     path("exports/", ExportListCreateView.as_view(), name="api-exports"),
     path("exports/<uuid:export_id>/", ExportDetailView.as_view(), name="export-detail"),
     path("exports/<uuid:export_id>/retry/", ExportRetryView.as_view(), name="export-retry"),
