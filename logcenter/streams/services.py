@@ -153,6 +153,14 @@ def destination_save(user, values, *, credentials=None, destination=None, start=
         kinds = delivery.destination_kinds(destination)
         destination.cursor = (delivery.cursor_at(kinds, start) if start is not None
                               else delivery.head_cursor(kinds))
+    else:  # a kind added later starts with what comes next, not with its whole history
+        added = [kind for kind in delivery.destination_kinds(destination)
+                 if kind.slug not in destination.cursor]
+        if added:
+            destination.cursor = {**destination.cursor, **delivery.head_cursor(added)}
+            destination.cursor_generation += 1  # a pump in flight keeps its old kinds' cursor
+            Destination.objects.filter(pk=destination.pk).update(
+                cursor=destination.cursor, cursor_generation=destination.cursor_generation)
     destination.full_clean(exclude=["cursor", "credentials", "options", "event_patterns"])
     with admin_audit.acting_as(user):
         destination.save()

@@ -330,17 +330,20 @@ class Lag:
             age=timesince(self.health.oldest_undelivered_at))
 
 
+LIST_HEALTH_CAP = 10_000
+
+
 class StreamRow:
     """A destination with what the list and the page show about it."""
 
-    def __init__(self, destination):
+    def __init__(self, destination, cap=None):
         self.destination = destination
         self.status = destination.status
         self.status_label = STATUS_LABELS[self.status]
         self.badge = STATUS_BADGES[self.status]
         # The health is read as the owner sees the rows; an owner gone (deleted) leaves
         # no view to read it by: the destination is paused until someone takes it over.
-        self.lag = Lag(delivery.health(destination)
+        self.lag = Lag(delivery.health(destination, cap)
                        if destination.created_by_id is not None else None)
 
 
@@ -365,7 +368,10 @@ def _detail_url(destination):
 def streams_page(request):
     """Every destination the user manages, with its status and lag."""
     _require_manager(request.user)
-    rows = [StreamRow(d) for d in services.manageable_destinations(request.user)]
+    # The list counts a backlog up to LIST_HEALTH_CAP each ("more than"); a destination's
+    # own page counts up to the settings' HEALTH_COUNT_CAP.
+    rows = [StreamRow(d, LIST_HEALTH_CAP)
+            for d in services.manageable_destinations(request.user)]
     return render(request, "streams/list.html", {
         "rows": rows, "refusal": services.streaming_refusal(request.user),
         "platform": services.is_platform_manager(request.user)})

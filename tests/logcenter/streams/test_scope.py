@@ -184,3 +184,28 @@ def test_the_beat_task_pumps_every_due_destination(make_destination, hook):
     assert str(row.event_id) in hook.event_ids
     destination.refresh_from_db()
     assert destination.next_run_at is not None
+
+
+def test_a_pattern_matching_a_whole_kind_is_not_narrowed_by_another(make_destination, hook):
+    from tests.factories import AuthEventFactory
+
+    destination = make_destination("webhook", hook.url, {"secret": SECRET}, kinds=["auth"],
+                                   event_patterns=["auth.*", "*.failure"])
+    success = AuthEventFactory(event="login.succeeded", result="success")
+    failure = AuthEventFactory(event="login.failed", result="failure")
+    delivery.pump(destination.pk)
+    assert {str(success.event_id), str(failure.event_id)} <= set(hook.event_ids)
+
+
+def test_a_kind_added_later_starts_with_what_comes_next(make_destination, hook, staff):
+    from tests.factories import AuthEventFactory
+
+    history = AuthEventFactory()
+    destination = make_destination("webhook", hook.url, {"secret": SECRET}, kinds=["audit"])
+    values = {name: getattr(destination, name) for name in services.EDITABLE}
+    values["kinds"] = ["audit", "auth"]
+    services.destination_save(staff, values, destination=destination)
+    new = AuthEventFactory()
+    delivery.pump(destination.pk)
+    assert str(new.event_id) in hook.event_ids
+    assert str(history.event_id) not in hook.event_ids
