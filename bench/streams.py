@@ -53,7 +53,7 @@ def _receiver(port_queue, stats):
                 last = body[body.rfind(b'{"time"'):]
                 ingested = json.loads(last)["event"]["ingested_at"]
                 answer = {"text": "Success", "code": 0}
-            elif self.path.endswith("/_bulk"):
+            elif self.path.split("?")[0].endswith("/_bulk"):
                 lines = body.rstrip(b"\n").split(b"\n")
                 count = len(lines) // 2
                 ingested = json.loads(lines[-1])["event"]["created"]

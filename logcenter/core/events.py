@@ -52,9 +52,10 @@ def _value(row, name):
     return "" if value is None else value
 
 
-def canonical_event(kind, row) -> dict:
+def canonical_event(kind, row, plain=False) -> dict:
     """The row in the canonical event shape (masked fields stay masked: the row is the
-    display copy its selector gave)."""
+    display copy its selector gave). `plain`: the summary's units in English, unlocalized
+    (units.PLAIN_FORMATS), for documents leaving the console."""
     form = kind.event_form or EventForm(type_fields=(), prefix=kind.slug)
     event_type = ".".join(str(part) for part in (
         form.prefix, *(_value(row, name) for name in form.type_fields)) if part)
@@ -66,7 +67,7 @@ def canonical_event(kind, row) -> dict:
     category = (_value(row, form.category_field) if form.category_field else form.category)
     target_type, target_id, target_name = (*form.target, "", "", "")[:3]
     summary = " · ".join(
-        str(display(kind.units.get(name), value) or value)
+        str(display(kind.units.get(name), value, plain) or value)
         for name in form.summary_fields
         if (value := _value(row, name)) not in ("", None))
     return {

@@ -77,10 +77,37 @@ FORMATS = {"money": money, "quota": quota, "credits": credits, "ms": millisecond
            "stream": stream}
 
 
-def display(unit, value):
-    """`value` as its unit reads (see FORMATS), or None when the unit is unknown or the
-    value empty (the caller shows it its usual way)."""
-    formatter = FORMATS.get(unit)
+def _plain_money(value):
+    amount = _decimal(value)
+    if amount is None:
+        return str(value)
+    places = money_places(amount)
+    rounded = abs(amount).quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+    if amount and not rounded:
+        return f"<{CURRENCY}{Decimal(1).scaleb(-MAX_PLACES):.{MAX_PLACES}f}"
+    return f"{'-' if amount < 0 else ''}{CURRENCY}{rounded:,.{places}f}"
+
+
+def _plain_credits(value):
+    amount = _decimal(value)
+    if amount is None:
+        return str(value)
+    places = 2 if amount == amount.quantize(Decimal("0.01")) else 4
+    return f"{amount:,.{places}f} credits"
+
+
+# The same units in English without the request's number formats: documents that leave
+# the console (log streams) read the same everywhere and cost no locale lookups.
+PLAIN_FORMATS = {"money": _plain_money, "quota": lambda value: f"{value:,} quota",
+                 "credits": lambda value: _plain_credits(value),
+                 "ms": lambda value: f"{value:,} ms",
+                 "stream": lambda value: "streamed" if value else "not streamed"}
+
+
+def display(unit, value, plain=False):
+    """`value` as its unit reads (see FORMATS; `plain`: PLAIN_FORMATS), or None when the
+    unit is unknown or the value empty (the caller shows it its usual way)."""
+    formatter = (PLAIN_FORMATS if plain else FORMATS).get(unit)
     if formatter is None or value is None or value == "":
         return None
     return formatter(value)

@@ -131,48 +131,67 @@ def head_cursor(kinds) -> dict:
     return {kind.slug: kind.model.objects.aggregate(m=Max("id"))["m"] or 0 for kind in kinds}
 
 
+# A batch reads ids in spans: first READ_SPAN batches' worth, growing READ_GROWTH times
+# while the destination's filters keep few rows, so each read is a bounded range of the
+# primary key whatever the planner believes of it (a range it thinks holds 46 rows and
+# that holds 100,000 cost 88 ms a batch; a span of 2,000, 2 ms).
+READ_SPAN = 4
+READ_GROWTH = 4
+
+
+def _read_ahead(rows, columns, after, top, size):
+    """(up to `size` value tuples of `rows` with ids in (after, top], in id order; the
+    id up to which every carried row is in hand, or None when `size` were found: the
+    cursor then follows the rows)."""
+    values, reached, span = [], after, size * READ_SPAN
+    while reached < top:
+        end = min(top, reached + span)
+        values += rows.filter(id__gt=reached, id__lte=end).order_by("id").values_list(
+            *columns)[:size - len(values)]
+        if len(values) == size:
+            return values, None
+        reached, span = end, span * READ_GROWTH
+    return values, reached
+
+
 def next_batch(destination, horizons) -> Batch:
     """The next rows after the cursor, up to each kind's horizon (None: the newest id,
     read first: a database with one writer commits in id order)."""
     size = destination.batch_size
     cursor = dict(destination.cursor)
-    per_kind, tops = [], {}
+    per_kind = []
     for kind in destination_kinds(destination):
         after = int(cursor.get(kind.slug, 0))
         top = horizons.get(kind.slug)
         if top is None:
             top = kind.model.objects.aggregate(m=Max("id"))["m"] or 0
-        tops[kind.slug] = top
         rows = carried_rows(destination, kind)
         if rows is None or top <= after:
             cursor[kind.slug] = max(after, top)
             continue
-        rows = list(rows.filter(id__gt=after, id__lte=top).order_by("id")[:size])
-        per_kind.append((kind, rows))
-        if len(rows) < size:  # every carried row up to the horizon is in hand
-            cursor[kind.slug] = top
+        builder = documents.DocumentBuilder(kind, *field_rules(destination, kind))
+        values, reached = _read_ahead(rows, builder.columns, after, top, size)
+        if reached is not None:  # every carried row up to it is in hand
+            cursor[kind.slug] = reached
+        per_kind.append((kind, builder, values, reached is None or reached < top))
     # Merged by ingestion time; each kind's rows keep their id order (heapq.merge takes
     # each list's head), so the cursor can stop at any point of the merge.
-    merged = heapq.merge(*([(kind, row) for row in rows] for kind, rows in per_kind),
-                         key=lambda pair: (pair[1].ingested_at, pair[0].slug))
-    taken = [pair for _, pair in zip(range(size), merged)]
-    docs, rules = [], {}
-    for kind, row in taken:
-        if kind.slug not in rules:
-            rules[kind.slug] = field_rules(destination, kind)
-        masked, hidden = rules[kind.slug]
-        docs.append(documents.event_document(kind, row, masked=masked, hidden=hidden))
-    last_taken = {kind.slug: row.pk for kind, row in taken}  # the last wins: id order
+    merged = heapq.merge(*([(kind.slug, builder, row) for row in values]
+                           for kind, builder, values, _ in per_kind),
+                         key=lambda item: (item[2][item[1].ingested_at], item[0]))
+    taken = [item for _, item in zip(range(size), merged)]
+    docs = [builder.build(row) for _, builder, row in taken]
+    last_taken = {slug: row[0] for slug, _, row in taken}  # the last wins: id order
     full = False
-    for kind, rows in per_kind:
-        if not rows:
-            continue
-        if last_taken.get(kind.slug) != rows[-1].pk:
+    for kind, _, values, more in per_kind:
+        if values and last_taken.get(kind.slug) != values[-1][0]:
             # Not every row read fit in the batch: the cursor stops at the last one sent.
-            cursor[kind.slug] = last_taken.get(kind.slug, int(destination.cursor.get(kind.slug, 0)))
+            cursor[kind.slug] = last_taken.get(kind.slug,
+                                               int(destination.cursor.get(kind.slug, 0)))
             full = True
-        elif len(rows) == size:  # all sent, and more may follow
-            cursor[kind.slug] = rows[-1].pk
+        elif more:  # more ids to read (a full read, or a span short of the horizon)
+            if values and len(values) == size:
+                cursor[kind.slug] = values[-1][0]
             full = True
     return Batch(docs, cursor, full)
 

@@ -17,6 +17,7 @@ import json
 import time
 from dataclasses import dataclass
 
+import orjson
 import urllib3
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -121,5 +122,5 @@ class Protocol:
 
 
 def ndjson(documents) -> bytes:
-    return b"".join(json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
-                    for doc in documents)
+    """One JSON document a line (orjson: compact UTF-8, several times json's speed)."""
+    return b"".join(orjson.dumps(doc) + b"\n" for doc in documents)

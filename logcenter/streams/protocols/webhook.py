@@ -15,8 +15,9 @@ docs/operations.md has the check in Python. Any 2xx is an acknowledgement.
 
 import hashlib
 import hmac
-import json
 import time
+
+import orjson
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
@@ -53,8 +54,7 @@ class Webhook(Protocol):
     }
 
     def send(self, documents):
-        body = json.dumps({"destination": self.destination.public_id, "events": documents},
-                          ensure_ascii=False, separators=(",", ":")).encode()
+        body = orjson.dumps({"destination": self.destination.public_id, "events": documents})
         headers = {"Content-Type": "application/json",
                    "Logcenter-Destination": self.destination.public_id,
                    SIGNATURE_HEADER: signature(self.credentials["secret"], int(time.time()),

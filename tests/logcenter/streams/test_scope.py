@@ -209,3 +209,19 @@ def test_a_kind_added_later_starts_with_what_comes_next(make_destination, hook, 
     delivery.pump(destination.pk)
     assert str(new.event_id) in hook.event_ids
     assert str(history.event_id) not in hook.event_ids
+
+
+def test_sparse_rows_among_many_others_all_arrive_in_order(make_destination, hook):
+    """The reads go by growing spans of ids: rows far apart, between many that are not
+    the destination's, are all found, in order, whatever the batch size."""
+    organization = OrganizationFactory()
+    destination = make_destination("webhook", hook.url, {"secret": SECRET}, kinds=["audit"],
+                                   organization=organization, batch_size=2)
+    ours = []
+    for _ in range(5):
+        AuditEventFactory.create_batch(9, organization_id="org_elsewhere")
+        ours.append(AuditEventFactory(organization_id=organization.public_id))
+    delivery.pump(destination.pk)
+    assert hook.event_ids == [str(row.event_id) for row in ours]
+    destination.refresh_from_db()
+    assert destination.cursor["audit"] >= ours[-1].pk
