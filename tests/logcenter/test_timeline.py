@@ -5,6 +5,7 @@ from datetime import timedelta
 
 import pytest
 from django.core.exceptions import PermissionDenied
+from django.db.models import Q
 from django.utils import timezone
 
 from logcenter.core.events import canonical_event
@@ -192,3 +193,26 @@ def test_the_merge_reads_towards_newer_rows_too(staff):
             (e.row.occurred_at for e in entries), reverse=True)
         seen = entries + seen
     assert [(e.kind.slug, e.row.pk) for e in seen] == [(e.kind.slug, e.row.pk) for e in down]
+
+
+def test_numbered_pages_skip_by_keys_to_the_same_rows_as_reading_through(staff):
+    """A page number (the compatibility faces') skips the rows before it by their keys
+    alone: every page holds exactly the rows of the whole merge at its place, ties in time
+    across kinds included."""
+    from logcenter.api.faces.common import numbered_page
+    from logcenter.core.timeline import merged_page
+
+    now = timezone.now().replace(microsecond=0)
+    rows = _rows_of_one_request("req-numbered", now)
+    params = {"request_id": "req-numbered"}
+    sources = [(registry[slug], LogQuery.parse(registry[slug], staff, params), Q(), params)
+               for slug in ("audit", "usage", "auth", "system")]
+    whole, _ = merged_page(staff, [(kind, query.queryset) for kind, query, _, _ in sources],
+                           len(rows))
+    expected = [(entry.kind.slug, entry.row.pk) for entry in whole]
+    for size in (1, 2, 5):
+        pages = []
+        for page in range(1, len(rows) // size + 2):
+            entries, _ = numbered_page(staff, sources, page, size)
+            pages += [(entry.kind.slug, entry.row.pk) for entry in entries]
+        assert pages == expected, size

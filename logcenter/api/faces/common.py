@@ -61,18 +61,22 @@ def numbered_page(user, sources, page, size, param="page"):
     usage calls from the rollups (the stats' own count), other kinds counted."""
     from logcenter.analytics import stats
     from logcenter.core.access import access_for
-    from logcenter.core.timeline import merged_page
+    from logcenter.core.timeline import cursor_after, merged_page
 
     if page * size > MAX_DEPTH:
         raise FaceError(param, gettext(
             "Pages stop at {rows} rows; go further with the cursor of GET /api/audit/logs "
             "or GET /api/v1/timeline/.").format(rows=MAX_DEPTH))
-    entries, _ = merged_page(user, [(kind, query.queryset.filter(extra))
-                                    for kind, query, extra, _ in sources], page * size)
+    queries = [(kind, query.queryset.filter(extra)) for kind, query, extra, _ in sources]
+    skipped = (page - 1) * size
+    # The rows before the page are skipped by their keys alone, then the page is read
+    # from there as the timeline reads a cursor's next page.
+    cursor = cursor_after(queries, skipped) if skipped else None
+    entries = [] if skipped and cursor is None else merged_page(user, queries, size, cursor)[0]
     total = 0
     for kind, query, extra, given in sources:
         if kind.slug == "usage" and access_for(user, kind).can_view_stats:
             total += stats.totals(stats.parse(user, given))[0]["requests"]
         else:
             total += query.queryset.filter(extra).count()
-    return entries[(page - 1) * size:], total
+    return entries, total
