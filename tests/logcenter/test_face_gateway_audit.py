@@ -139,6 +139,15 @@ def test_export_as_the_sdk_calls_it(client, acme):
         assert download.status_code == 200
         text = b"".join(download.streaming_content).decode("utf-8-sig")
         assert text.count("\n") == 4  # the header and the organization's three calls
+    # The memory and document operations: the audit part of the same log, in a file of
+    # their own, listed beside the calls' (the console's own administration left out).
+    parts = {part["kind"]: part for part in response.json()["exports"]}
+    assert parts["usage"]["export_id"] == export_id
+    state = api.get(f"/v1/audit/logs/export/{parts['audit']['export_id']}").json()
+    assert state["status"] == "completed"
+    text = b"".join(api.get(state["download_url"]).streaming_content).decode("utf-8-sig")
+    assert "memory.write" in text and "user.updated" not in text
+    assert text.count("\n") == 2  # the header and the one memory operation
 
 
 def test_export_is_gated_by_the_plan(client):

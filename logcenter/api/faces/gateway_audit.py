@@ -181,9 +181,11 @@ def _dialect_error(exc):
 
 
 class GatewayAuditExportView(APIView):
-    """`POST /v1/audit/logs/export {format, start_time, end_time}`: an export job of the
-    organization's gateway calls in that window (the usage export, with audit.export and a
-    plan that includes the format); `GET /v1/audit/logs/export/<export_id>` its state."""
+    """`POST /v1/audit/logs/export {format, start_time, end_time}`: the organization's
+    audit log of that window as export jobs (audit.export, and a plan that includes the
+    format): `export_id` is the gateway calls' (the usage export), and `exports` lists it
+    with the memory and document operations' (the audit export of those actions), each a
+    file of its kind's rows; `GET /v1/audit/logs/export/<export_id>` gives a job's state."""
 
     FIELDS = ("format", "start_time", "end_time")
 
@@ -194,7 +196,11 @@ class GatewayAuditExportView(APIView):
                        "end_time": serializers.CharField()}),
                    responses={202: inline_serializer("GatewayAuditExport", {
                        "export_id": serializers.CharField(),
-                       "status": serializers.CharField()})})
+                       "status": serializers.CharField(),
+                       "exports": inline_serializer("GatewayAuditExportPart", {
+                           "export_id": serializers.CharField(),
+                           "kind": serializers.CharField(),
+                           "status": serializers.CharField()}, many=True)})})
     def post(self, request):
         from logcenter.exports import jobs
 
@@ -209,21 +215,34 @@ class GatewayAuditExportView(APIView):
         if not _may_read(request.user):
             raise FaceError(None, gettext("Reading audit logs needs audit.read."),
                             status=403, code="permission_denied")
-        window = {name: str(body[name]) for name in ("start_time", "end_time")
+        window = {name: [str(body[name])] for name in ("start_time", "end_time")
                   if body.get(name) not in (None, "")}
-        try:
-            job = jobs.export_create(user=request.user, kind_slug="usage", fmt=fmt,
-                                     params={name: [value] for name, value in window.items()})
-        except InvalidLogQuery as exc:
-            field, reasons = next(iter(exc.api_errors().items()))
-            raise FaceError(field, " ".join(reasons)) from None
-        except jobs.QueueUnavailable as exc:
-            return Response({"export_id": str(exc.job.export_id), "status": exc.job.status},
-                            status=503)
-        return Response({"export_id": str(job.export_id), "status": job.status}, status=202)
+        parts = [("usage", window)]
+        if access_for(request.user, registry["audit"]).can_export:
+            parts.append(("audit", {**window,
+                                    "action": [f"{prefix}*" for prefix in AUDIT_PREFIXES]}))
+        made = []
+        for kind_slug, params in parts:
+            try:
+                made.append(jobs.export_create(user=request.user, kind_slug=kind_slug,
+                                               fmt=fmt, params=params))
+            except InvalidLogQuery as exc:
+                field, reasons = next(iter(exc.api_errors().items()))
+                raise FaceError(field, " ".join(reasons)) from None
+            except jobs.QueueUnavailable as exc:
+                made.append(exc.job)
+                return Response(_export_answer(made), status=503)
+        return Response(_export_answer(made), status=202)
 
     def handle_exception(self, exc):
         return _dialect_error(exc) or super().handle_exception(exc)
+
+
+def _export_answer(jobs_made):
+    first = jobs_made[0]
+    return {"export_id": str(first.export_id), "status": first.status,
+            "exports": [{"export_id": str(job.export_id), "kind": job.kind,
+                         "status": job.status} for job in jobs_made]}
 
 
 class GatewayAuditExportStatusView(APIView):
