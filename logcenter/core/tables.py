@@ -9,11 +9,13 @@ instead of once per cell: the generic per-cell path cost 45 ms for a page of 50 
 """
 
 import inspect
+from html import escape as html_escape
 
 import django_tables2 as tables
 from django.utils import timezone
-from django.utils.dateformat import format as date_format
 from django.utils.formats import number_format
+from django.utils.encoding import force_str
+from django.utils.hashable import make_hashable
 from django.utils.html import conditional_escape, format_html
 from django.utils.safestring import mark_safe
 from django.utils.text import capfirst
@@ -46,7 +48,8 @@ class LogTable(tables.Table):
         self.filterable = frozenset(filterable) if filter_links is not None else frozenset()
 
     def render_occurred_at(self, value):
-        return date_format(timezone.localtime(value), "Y-m-d H:i:s")
+        # strftime, not date_format: the same digits, without a locale lookup per row.
+        return timezone.localtime(value).strftime("%Y-%m-%d %H:%M:%S")
 
     def body_html(self):
         """Every row's <tr>, as django-tables2 would render them (the choice's label, the
@@ -61,7 +64,10 @@ class LogTable(tables.Table):
         """record -> the cell's escaped HTML, for one bound column."""
         column, name = bound.column, bound.accessor
         field = next((f for f in self._meta.model._meta.concrete_fields if f.name == name), None)
-        shows_label = bool(field is not None and field.choices)
+        # A choice's label, looked up once per column: the model's get_<name>_display()
+        # builds the dict of its choices again for every cell.
+        labels = dict(make_hashable(field.flatchoices)) if field is not None and \
+            field.choices else None
         render, link = bound.render, bound.link
         parameters = inspect.signature(render).parameters
         wants_all = any(p.kind is p.VAR_KEYWORD for p in parameters.values())
@@ -72,8 +78,9 @@ class LogTable(tables.Table):
             else ""
 
         def cell(record):
-            value = getattr(record, f"get_{name}_display")() if shows_label else getattr(
-                record, name)
+            value = getattr(record, name)
+            if labels is not None:
+                value = force_str(labels.get(make_hashable(value), value), strings_only=True)
             if value in column.empty_values:
                 return default
             offered = {"value": value, "record": record, "column": column,
@@ -83,12 +90,18 @@ class LogTable(tables.Table):
             if link:
                 content = link(content, **offered)
             elif filter_link is not None:
-                content = format_html('<a class="filter-link" href="{}" title="{}">{}</a>',
-                                      filter_link(name, getattr(record, name)), title,
-                                      content)
-            return conditional_escape(content)
+                return (f'<a class="filter-link" href="{_escape(filter_link(name, getattr(record, name)))}"'
+                        f' title="{_escape(title)}">{_escape(content)}</a>')
+            return _escape(content)
 
         return cell
+
+
+def _escape(value) -> str:
+    """conditional_escape's text without its lazy-argument wrapper (a tenth of a page's
+    rendering at 600 cells): safe HTML as it is, anything else escaped."""
+    html = getattr(value, "__html__", None)
+    return html() if html is not None else html_escape(str(value))
 
 
 def field_label(model, name):
