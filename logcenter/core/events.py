@@ -89,6 +89,26 @@ def canonical_event(kind, row, plain=False) -> dict:
     }
 
 
+def type_pattern(kind, pattern):
+    """A type pattern (no leading "*.") read against the kind's event types: (its
+    segments past the kind's prefix, whether it ends in ".*"), or None when the prefix rules
+    the kind out. A pattern ending within the prefix with a star (`auth.*` against
+    `auth.login`) is ([], True): every row of the kind. Shared by the filter below and the
+    audit export's list parameters, so the two read a pattern alike."""
+    form = kind.event_form or EventForm(type_fields=(), prefix=kind.slug)
+    parts = pattern.split(".")
+    wildcard = parts[-1] == "*"
+    if wildcard:
+        parts = parts[:-1]
+    prefix = form.prefix.split(".") if form.prefix else []
+    head, parts = parts[:len(prefix)], parts[len(prefix):]
+    if head != prefix[:len(head)]:
+        return None
+    if len(head) < len(prefix):  # "auth" or "*"-less shorter than the prefix
+        return ([], True) if wildcard else None
+    return parts, wildcard
+
+
 def event_type_filter(kind, pattern):
     """A Q selecting the kind's rows whose canonical event type matches `pattern`, or None
     when none of them can. A pattern is a type (`auth.login.failed`), a type's start and a
@@ -116,16 +136,10 @@ def event_type_filter(kind, pattern):
         for more in matches[1:]:
             found |= more
         return found
-    parts = pattern.split(".")
-    wildcard = parts[-1] == "*"
-    if wildcard:
-        parts = parts[:-1]
-    prefix = form.prefix.split(".") if form.prefix else []
-    head, parts = parts[:len(prefix)], parts[len(prefix):]
-    if head != prefix[:len(head)]:
+    split = type_pattern(kind, pattern)
+    if split is None:
         return None
-    if len(head) < len(prefix):  # "auth" or "*"-less shorter than the prefix
-        return Q() if wildcard else None
+    parts, wildcard = split
     found = Q()
     for name in fields[:-1]:  # one dot-free segment each (system: source)
         if not parts:

@@ -20,7 +20,7 @@ from rest_framework.views import APIView
 
 from logcenter.api.faces.common import FaceError, log_query, one, refuse_unknown, whole
 from logcenter.core.access import access_for, visible_kinds
-from logcenter.core.events import EventForm, event_type_filter
+from logcenter.core.events import EventForm, event_type_filter, type_pattern
 from logcenter.core.query import InvalidLogQuery
 from logcenter.core.serializers import UTCDateTimeField
 from logcenter.core.timeline import merged_page
@@ -237,16 +237,10 @@ def _type_params(kind, pattern):
     fields = list(form.type_fields)
     if pattern == "*":
         return {}
-    parts = pattern.split(".")
-    wildcard = parts[-1] == "*"
-    if wildcard:
-        parts = parts[:-1]
-    prefix = form.prefix.split(".") if form.prefix else []
-    head, parts = parts[:len(prefix)], parts[len(prefix):]
-    if head != prefix[:len(head)]:
+    split = type_pattern(kind, pattern)
+    if split is None:
         return None
-    if len(head) < len(prefix):
-        return {} if wildcard else None
+    parts, wildcard = split
     params = {}
     for name in fields[:-1]:  # one dot-free segment each (system: source)
         if not parts:

@@ -16,6 +16,7 @@ import email.utils
 import json
 import time
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 import orjson
 import urllib3
@@ -88,6 +89,15 @@ class Protocol:
         """ValidationError unless `endpoint` suits the type (the default: an http(s) URL)."""
         if not endpoint.startswith(("https://", "http://")):
             raise ValidationError(_("Enter an http:// or https:// address."))
+
+    @classmethod
+    def check_base_address(cls, endpoint, message):
+        """ValidationError(`message`) unless `endpoint` is an http(s) address with a host
+        and no query or fragment: a service's base, which the type appends its paths to."""
+        Protocol.check_endpoint(endpoint)
+        parts = urlsplit(endpoint)
+        if not parts.hostname or parts.query or parts.fragment:
+            raise ValidationError(message)
 
     def send(self, documents: list[dict]) -> None:
         raise NotImplementedError

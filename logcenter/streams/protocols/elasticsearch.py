@@ -44,10 +44,8 @@ every type, with timeouts, Retry-After and credentials scrubbed from every error
 import base64
 import random
 import time
-from urllib.parse import urlsplit
 
 from django import forms
-from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.utils.translation import gettext_lazy as _
 
@@ -153,10 +151,7 @@ class ElasticsearchBulk(Protocol):
 
     @classmethod
     def check_endpoint(cls, endpoint):
-        super().check_endpoint(endpoint)
-        parts = urlsplit(endpoint)
-        if not parts.hostname or parts.query or parts.fragment:
-            raise ValidationError(_("Enter the cluster's address without a query, such as "
+        cls.check_base_address(endpoint, _("Enter the cluster's address without a query, such as "
                                     "https://es.example.com:9200."))
 
     def __init__(self, destination, credentials=None):

@@ -43,10 +43,8 @@ import decimal
 import json
 import time
 import uuid
-from urllib.parse import urlsplit
 
 from django import forms
-from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.utils.translation import gettext_lazy as _
 
@@ -140,10 +138,7 @@ class SplunkHec(Protocol):
 
     @classmethod
     def check_endpoint(cls, endpoint):
-        super().check_endpoint(endpoint)
-        parts = urlsplit(endpoint)
-        if not parts.hostname or parts.query or parts.fragment:
-            raise ValidationError(_("Enter the collector's address without a query, such as "
+        cls.check_base_address(endpoint, _("Enter the collector's address without a query, such as "
                                     "https://splunk.example.com:8088."))
 
     def __init__(self, destination, credentials=None):
