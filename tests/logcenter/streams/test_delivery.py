@@ -191,3 +191,34 @@ def test_credentials_survive_a_key_rotation(destination, hook, settings):
     row = AuditEventFactory()
     assert delivery.pump(destination.pk).error == ""
     assert str(row.event_id) in hook.event_ids
+
+
+def test_a_receiver_that_times_out_is_retried_and_loses_nothing(make_destination, httpserver,
+                                                                settings):
+    """No answer within STREAMS_HTTP_TIMEOUT_SECONDS: the batch counts as not delivered
+    (it may have arrived: the receiver dedupes by event_id) and is sent again."""
+    import time as clock
+
+    class SlowOnce(WebhookReceiver):
+        slow = True
+
+        def accept(self, request):
+            if self.slow:
+                self.slow = False
+                clock.sleep(1.5)
+            return super().accept(request)
+
+    settings.LOGCENTER_STREAMS = {**settings.LOGCENTER_STREAMS, "HTTP_TIMEOUT_SECONDS": 0.5}
+    hook = SlowOnce(httpserver, SECRET, path="/slow")
+    destination = make_destination("webhook", hook.url, {"secret": SECRET}, kinds=["audit"])
+    rows = AuditEventFactory.create_batch(3)
+    first = delivery.pump(destination.pk)
+    assert "Timeout" in first.error or "timed out" in first.error, first.error
+    destination.refresh_from_db()
+    assert destination.cursor["audit"] < rows[0].pk
+    clock.sleep(1.2)  # the receiver (one thread) finishes the slow answer
+    assert delivery.pump(destination.pk, force=True).error == ""
+    delivered = [e for e in hook.event_ids if e in {str(r.event_id) for r in rows}]
+    # The slow answer's batch may have been taken too: then it arrives twice, in order.
+    assert delivered in ([str(r.event_id) for r in rows],
+                         [str(r.event_id) for r in rows] * 2)
