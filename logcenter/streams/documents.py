@@ -12,6 +12,7 @@ import datetime
 import decimal
 import uuid
 
+import orjson
 from django.db import models
 
 from logcenter.core.access import MASK
@@ -116,6 +117,34 @@ def event_document(kind, row, *, masked=frozenset(), hidden=frozenset()) -> dict
     "[masked]"; `hidden`: fields left out (cost, for an owner who may not see it)."""
     builder = DocumentBuilder(kind, masked, hidden)
     return builder.build([getattr(row, name) for name in builder.columns])
+
+
+def compact(value) -> bytes:
+    """JSON as receivers are sent it: compact, UTF-8."""
+    return orjson.dumps(value)
+
+
+# The document's fields kept when even the document without `record` is over a receiver's
+# limit (a summary or a target of a megabyte): what identifies the event and says what it was.
+CORE_FIELDS = ("event_id", "kind", "occurred_at", "ingested_at", "event_type", "category",
+               "severity", "result", "version")
+
+
+def fitted(document: dict, limit: int, encode) -> bytes:
+    """`encode(document)`, or when that is over `limit` bytes the document without `record`
+    and with `"truncated": true` encoded (only CORE_FIELDS if that is still over): an event
+    is shortened, never dropped. Used by the types with a size limit per event (Datadog,
+    CloudWatch)."""
+    encoded = encode(document)
+    if len(encoded) <= limit:
+        return encoded
+    shorter = {name: value for name, value in document.items() if name != "record"}
+    shorter["truncated"] = True
+    encoded = encode(shorter)
+    if len(encoded) <= limit:
+        return encoded
+    return encode({**{name: document[name] for name in CORE_FIELDS if name in document},
+                   "truncated": True})
 
 
 # ECS: the Elastic Common Schema fields an Elasticsearch/OpenSearch destination indexes,

@@ -61,7 +61,7 @@ from django.utils.translation import gettext_lazy as _
 
 from logcenter.streams.delivery import stream_event
 from logcenter.streams.protocols.base import DeliveryFailed, Protocol
-from logcenter.streams.protocols.datadog import compact, fitted
+from logcenter.streams.documents import compact, fitted
 
 MAX_EVENTS = 10_000  # per request
 MAX_REQUEST_BYTES = 1_048_576  # per request: the messages' UTF-8 bytes + EVENT_OVERHEAD each

@@ -44,12 +44,12 @@ Retry-After Datadog sends).
 """
 
 import gzip
-import json
 from urllib.parse import urlsplit
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from logcenter.streams.documents import compact, fitted  # noqa: F401 (compact: the tests')
 from logcenter.streams.protocols.base import DeliveryFailed, Protocol
 
 SITES = ("datadoghq.com", "us3.datadoghq.com", "us5.datadoghq.com", "datadoghq.eu",
@@ -63,32 +63,6 @@ INTAKE_PATH = "/api/v2/logs"
 MAX_ENTRIES = 1000  # per request
 MAX_REQUEST_BYTES = 5_000_000  # per request, uncompressed (Datadog: 5 MB)
 MAX_ENTRY_BYTES = 1_000_000  # per entry (Datadog: 1 MB, cut beyond)
-
-# The document's fields kept when even the document without `record` is over the limit
-# (a summary or a target of a megabyte): what identifies the event and says what it was.
-CORE_FIELDS = ("event_id", "kind", "occurred_at", "ingested_at", "event_type", "category",
-               "severity", "result", "version")
-
-
-def compact(value) -> bytes:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
-
-
-def fitted(document: dict, limit: int, encode) -> bytes:
-    """`encode(document)`, or when that is over `limit` bytes the document without `record`
-    and with `"truncated": true` encoded (only CORE_FIELDS if that is still over): an event
-    is shortened, never dropped. Used by the Datadog and CloudWatch types."""
-    encoded = encode(document)
-    if len(encoded) <= limit:
-        return encoded
-    shorter = {name: value for name, value in document.items() if name != "record"}
-    shorter["truncated"] = True
-    encoded = encode(shorter)
-    if len(encoded) <= limit:
-        return encoded
-    return encode({**{name: document[name] for name in CORE_FIELDS if name in document},
-                   "truncated": True})
-
 
 def intake_url(site=DEFAULT_SITE, endpoint="") -> str:
     """Where a batch is POSTed: `endpoint` (an intake base address) + /api/v2/logs, or the
