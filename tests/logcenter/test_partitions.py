@@ -11,6 +11,7 @@ from logcenter.engines.postgres import partitions
 from logcenter.retention import purge as retention
 from logcenter.models import SystemEvent, UsageRecord
 from logcenter.tasks import usage_partitions_ensure
+from tests.conftest import wait_for
 from tests.factories import UsageRecordFactory
 
 pytestmark = pytest.mark.django_db
@@ -220,7 +221,11 @@ def test_a_failed_partition_change_lets_go_of_the_layout(on_postgres):
                 cursor.execute("SELECT * FROM no_such_table")
     other = psycopg.connect(**connection.get_connection_params(), autocommit=True)
     try:
-        assert other.execute("SELECT pg_try_advisory_lock(%s)",
-                             [partitions.LAYOUT_LOCK]).fetchone()[0]
+        # The failed block closed its session to let go; the lock goes once that backend has
+        # exited, which PostgreSQL does a moment after the close: so it is waited for.
+        assert wait_for(lambda: other.execute("SELECT pg_try_advisory_lock(%s)",
+                                              [partitions.LAYOUT_LOCK]).fetchone()[0],
+                        timeout=10, interval=0.05)
+        other.execute("SELECT pg_advisory_unlock(%s)", [partitions.LAYOUT_LOCK])
     finally:
         other.close()
