@@ -33,7 +33,7 @@ from django.conf import settings
 from django.db.models import F, Max, Min, Q
 from django.utils import timezone
 
-from logcenter.core.access import access_for, organization_scope
+from logcenter.core.access import access_for, membership_of, organization_scope
 from logcenter.core.events import event_type_filter
 from logcenter.core.registry import registry
 from logcenter.engines import engine_for
@@ -58,14 +58,11 @@ def refusal(destination) -> str:
     """Why the destination may not stream now, or "": its owner must be an active user who
     may read each of its kinds, and an organization's destination needs a plan that
     includes streaming (platform destinations always may)."""
-    from accounts.models import Membership
-
     owner = destination.created_by
     if owner is None or not owner.is_active:
         return ("Its owner's account was removed or disabled: an administrator can take it "
                 "over by saving it.")
-    membership = (Membership.objects.select_related("organization__plan")
-                  .filter(user_id=owner.pk).first())
+    membership = membership_of(owner)  # read once: access_for below reuses it
     if membership is not None:
         if destination.organization_id != membership.organization_id:
             return "Its owner belongs to another organization."

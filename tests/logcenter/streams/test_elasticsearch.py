@@ -4,22 +4,19 @@ API key or user, per-item failures retried item by item, 409s as delivered, 413 
 an outage."""
 
 import base64
-from datetime import timedelta
 from datetime import timezone as dt_timezone
 
 import pytest
 from django.utils import timezone
 
-from logcenter.core.registry import registry
 from logcenter.models import SystemEvent
 from logcenter.streams import delivery, services
-from tests.factories import (AuditEventFactory, AuthEventFactory, SystemEventFactory,
-                             UsageRecordFactory)
+from tests.factories import AuditEventFactory, AuthEventFactory
 from tests.logcenter.streams.receivers import BulkReceiver
+from tests.logcenter.streams.stored import demo_rows, ids, stored_stream
 
 KEY_ID, KEY = "VuaCfGcBCdbkQm-e5aOx", "ui2lp2axTNmsyakw9tvNnw"
 ENCODED = base64.b64encode(f"{KEY_ID}:{KEY}".encode()).decode()
-KINDS = ("audit", "usage", "auth", "system")
 pytestmark = pytest.mark.django_db
 
 
@@ -32,27 +29,6 @@ def es(httpserver):
 def destination(make_destination, es):
     return make_destination("elasticsearch", es.base_url, {"api_key": ENCODED},
                             include_sensitive=True)
-
-
-def demo_rows():
-    """Two rows of each kind, one of them a day old (another UTC date: another index)."""
-    return [AuditEventFactory(action="user.updated"),
-            AuditEventFactory(occurred_at=timezone.now() - timedelta(days=1)),
-            *UsageRecordFactory.create_batch(2),
-            AuthEventFactory(event="login.failed", result="failure"), AuthEventFactory(),
-            *SystemEventFactory.create_batch(2)]
-
-
-def stored_stream(start):
-    """(kind slug, row) of every row after the destination's first cursor, in the order a
-    destination receives them: by ingestion time, each kind's rows in id order."""
-    rows = [(slug, row) for slug in KINDS
-            for row in registry[slug].model.objects.filter(id__gt=start[slug]).order_by("id")]
-    return sorted(rows, key=lambda pair: (pair[1].ingested_at, pair[0], pair[1].id))
-
-
-def ids(stream):
-    return [str(row.event_id) for _, row in stream]
 
 
 def utc_text(moment):

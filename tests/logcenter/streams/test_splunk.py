@@ -12,39 +12,17 @@ from logcenter.models import SystemEvent
 from logcenter.streams import delivery
 from logcenter.streams.models import Destination
 from logcenter.streams.protocols.splunk import channel_of
-from tests.factories import (AuditEventFactory, AuthEventFactory, SystemEventFactory,
-                             UsageRecordFactory)
+from tests.factories import AuditEventFactory, AuthEventFactory
 from tests.logcenter.streams.receivers import HecReceiver
+from tests.logcenter.streams.stored import KINDS, demo_rows, ids, stored_stream
 
 TOKEN = "6f1e1c4a-2b7d-4f4e-9a55-0c1d2e3f4a5b"
-KINDS = ("audit", "usage", "auth", "system")
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def hec(httpserver):
     return HecReceiver(httpserver, TOKEN)
-
-
-def demo_rows():
-    """Two rows of each kind, one of them a day old (another day, another UTC date)."""
-    return [AuditEventFactory(action="user.updated"),
-            AuditEventFactory(occurred_at=timezone.now() - timedelta(days=1)),
-            *UsageRecordFactory.create_batch(2),
-            AuthEventFactory(event="login.failed", result="failure"), AuthEventFactory(),
-            *SystemEventFactory.create_batch(2)]
-
-
-def stored_stream(start):
-    """(kind slug, row) of every row after the destination's first cursor, in the order a
-    destination receives them: by ingestion time, each kind's rows in id order."""
-    rows = [(slug, row) for slug in KINDS
-            for row in registry[slug].model.objects.filter(id__gt=start[slug]).order_by("id")]
-    return sorted(rows, key=lambda pair: (pair[1].ingested_at, pair[0], pair[1].id))
-
-
-def ids(stream):
-    return [str(row.event_id) for _, row in stream]
 
 
 def micros(value):
