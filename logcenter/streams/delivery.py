@@ -245,32 +245,31 @@ def pump(destination_pk, *, budget=None, force=False) -> PumpResult:
 
 
 def _deliver(destination, sender, budget, result):
+    """Send batches up to the safe horizon read once, until caught up with it or `budget`
+    seconds have passed; then schedule the next pump (its interval, or at once)."""
     deadline = time.monotonic() + budget
-    kinds = destination_kinds(destination)
+    horizons, waiting = engine_for().seal_horizons(
+        destination_kinds(destination), settings.LOGCENTER_INTEGRITY["SETTLE_SECONDS"],
+        _cfg("WAIT_SECONDS"))
+    if waiting:
+        result.skipped = waiting
+        _schedule(destination, destination.interval_seconds)
+        return
     while True:
-        horizons, waiting = engine_for().seal_horizons(
-            kinds, settings.LOGCENTER_INTEGRITY["SETTLE_SECONDS"], _cfg("WAIT_SECONDS"))
-        if waiting:
-            result.skipped = waiting
-            _schedule(destination, destination.interval_seconds)
-            return
-        while True:
-            batch = next_batch(destination, horizons)
-            if batch.documents:
-                try:
-                    sender.send(batch.documents)
-                except DeliveryFailed as exc:
-                    result.error = str(exc)
-                    result.paused = _failed(destination, exc)
-                    return
-            if not _advance(destination, batch):
-                result.skipped = "the cursor was moved (replay) during the batch"
+        batch = next_batch(destination, horizons)
+        if batch.documents:
+            try:
+                sender.send(batch.documents)
+            except DeliveryFailed as exc:
+                result.error = str(exc)
+                result.paused = _failed(destination, exc)
                 return
-            result.delivered += len(batch.documents)
-            result.batches += bool(batch.documents)
-            result.cursor = batch.cursor
-            if not batch.full or time.monotonic() >= deadline:
-                break
+        if not _advance(destination, batch):
+            result.skipped = "the cursor was moved (replay) during the batch"
+            return
+        result.delivered += len(batch.documents)
+        result.batches += bool(batch.documents)
+        result.cursor = batch.cursor
         if not batch.full:
             _schedule(destination, destination.interval_seconds)
             return
