@@ -133,10 +133,11 @@ def bench_copy(batches):
     rollup_rebuild(min(times), max(times))
 
 
-def bench_index_floor(batches, steps=(0, 2, 6, 12, "btree", None)):
+def bench_index_floor(batches, steps=(0, 2, 6, 12, "uncarried", "btree", None)):
     """What the indexes cost: the same COPY into a scratch copy of the newest usage
     partition holding none, some, every B-tree ("btree": all but the search index) and all
-    of its indexes (dropped at the end)."""
+    of its indexes (dropped at the end); "uncarried": every B-tree without the few-valued
+    filter columns the filter indexes carry (INCLUDE, migration 0032), as before it."""
     from django.db import connection
 
     from logcenter.models import UsageRecord
@@ -154,8 +155,9 @@ def bench_index_floor(batches, steps=(0, 2, 6, 12, "btree", None)):
                        [partition])
         definitions = [row[0] for row in cursor.fetchall()]
     for step in steps:
-        chosen = (definitions if step is None
-                  else [d for d in definitions if " USING gin " not in d] if step == "btree"
+        btrees = [d for d in definitions if " USING gin " not in d]
+        chosen = (definitions if step is None else btrees if step == "btree"
+                  else [_uncarried(d) for d in btrees] if step == "uncarried"
                   else definitions[:step])
         with connection.cursor() as cursor:
             cursor.execute("DROP TABLE IF EXISTS lc_bench_floor")
@@ -176,10 +178,26 @@ def bench_index_floor(batches, steps=(0, 2, 6, 12, "btree", None)):
         elapsed = time.perf_counter() - started
         events = sum(len(rows) for _, rows in prepared)
         report(case="COPY, indexes", indexes=len(chosen), of=len(definitions),
+               **({"without": "carried columns"} if step == "uncarried" else {}),
                batch_size=len(prepared[0][1]), batches=len(prepared),
                events=events, rows_per_s=events / elapsed, **summary(timings))
     with connection.cursor() as cursor:
         cursor.execute("DROP TABLE lc_bench_floor")
+
+
+def _uncarried(definition):
+    """An index's definition without the carried filter columns among its INCLUDE ones."""
+    from logcenter.models import UsageRecord
+
+    carried = {f'"{name}"' if name == "group" else name
+               for index in UsageRecord._meta.indexes for name in index.include
+               if name not in ("cost", "total_tokens", "latency_ms")}
+    if " INCLUDE (" not in definition:
+        return definition
+    head, rest = definition.split(" INCLUDE (", 1)
+    included, tail = rest.split(")", 1)
+    kept = [c for c in included.split(", ") if c not in carried]
+    return f"{head} INCLUDE ({', '.join(kept)}){tail}" if kept else head + tail
 
 
 def bench_fold():

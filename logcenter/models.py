@@ -95,7 +95,7 @@ def log_permissions(model_name, label, *extra):
     ]
 
 
-def envelope_indexes(prefix, *filter_fields, sorts=(), time_extra=()):
+def envelope_indexes(prefix, *filter_fields, sorts=(), time_extra=(), carried=()):
     """Indexes every kind needs, plus (field, occurred_at, id) per filter and
     (key, id, occurred_at) per sort.
 
@@ -109,7 +109,16 @@ def envelope_indexes(prefix, *filter_fields, sorts=(), time_extra=()):
 
     A filter's index also carries the sort keys (INCLUDE): "this model's costliest calls",
     when the sort's own index meets other models' calls first, ranks the model's matches on
-    index entries alone (index-only) and reads only the page's rows from the table."""
+    index entries alone (index-only) and reads only the page's rows from the table.
+
+    It carries the `carried` columns too (INCLUDE), the few-valued filters (endpoint,
+    protocol, status…): with two or three filters together, the most selective one's index
+    checks the others on its entries, so their matches rank without a row read each ("rag.query
+    calls over gemini, not streamed, costliest first": 0.9 s → 55 ms over 30 days)."""
+
+    def included(field=None):
+        return [*sorts, *(column for column in carried if column != field)]
+
     indexes = [
         models.Index(fields=["occurred_at", "id", *time_extra], name=f"{prefix}_time_idx"),
         models.Index(fields=["request_id"], name=f"{prefix}_request_idx"),
@@ -119,13 +128,13 @@ def envelope_indexes(prefix, *filter_fields, sorts=(), time_extra=()):
                      name=f"{prefix}_ingested_by_idx"),
         # An organization's (or project's) rows in page order: the scope of every read by a
         # customer's administrator, and the staff's organization filter.
-        models.Index(fields=["organization_id", "occurred_at", "id"], include=list(sorts),
+        models.Index(fields=["organization_id", "occurred_at", "id"], include=included(),
                      name=f"{prefix}_org_idx"),
-        models.Index(fields=["project_id", "occurred_at", "id"], include=list(sorts),
+        models.Index(fields=["project_id", "occurred_at", "id"], include=included(),
                      name=f"{prefix}_project_idx"),
     ]
     for field in filter_fields:
-        indexes.append(models.Index(fields=[field, "occurred_at", "id"], include=list(sorts),
+        indexes.append(models.Index(fields=[field, "occurred_at", "id"], include=included(field),
                                     name=f"{prefix}_{field[:16]}_idx"))
     for key in sorts:
         # occurred_at after the keyset order: the time window is checked on index entries,
@@ -237,6 +246,8 @@ class UsageRecord(LogEnvelope):
             "is_stream",
             sorts=("cost", "total_tokens", "latency_ms"),
             time_extra=("cost", "latency_ms"),
+            carried=("endpoint", "protocol", "is_stream", "status", "billing_mode", "group",
+                     "upstream_name"),
         )
 
     def __str__(self):

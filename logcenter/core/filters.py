@@ -382,11 +382,28 @@ class AnyOfFilter(filters.CharFilter):
         twin.negates = self
         return twin
 
+    def columns(self, qs, value):
+        """The columns this filter matches `value` in among the rows of `qs` (a condition
+        over several fields: those holding the values), or [] where that is not known."""
+        holding = getattr(self.condition, "holding", None)
+        if holding is not None:
+            return list(holding(qs, value)) or [self.condition.fields[0]]
+        if self.condition is None or _is_column(getattr(self, "model", None), self.field_name):
+            return [self.field_name]
+        return []
+
     def filter(self, qs, value):
         if not value:
             return qs
         condition = (self.condition or _any_of(self.field_name))(qs, value)
         return qs.exclude(condition) if self.exclude else qs.filter(condition)
+
+
+def _is_column(model, name):
+    try:
+        return model is not None and model._meta.get_field(name).concrete
+    except FieldDoesNotExist:
+        return False
 
 
 def match_any(*fields):
@@ -397,16 +414,26 @@ def match_any(*fields):
     and only those enter the condition. One field is then one ordered index scan, where an
     OR would read every candidate row of the window. The rows matched are the same."""
 
+    def holding(queryset, values):
+        """{field: the values found in it among the rows of `queryset`} (every value in
+        every field where the rows are not log rows)."""
+        found = {}
+        for field in fields:
+            held = values
+            if issubclass(queryset.model, LogEnvelope):
+                held = [v for v in values if queryset.filter(**{field: v}).exists()]
+            if held:
+                found[field] = held
+        return found
+
     def condition(queryset, values):
         result = Q()
-        for field in fields:
-            holding = values
-            if issubclass(queryset.model, LogEnvelope):
-                holding = [v for v in values if queryset.filter(**{field: v}).exists()]
-            if holding:
-                result |= _any_of(field)(queryset, holding)
+        for field, held in holding(queryset, values).items():
+            result |= _any_of(field)(queryset, held)
         return result or _any_of(fields[0])(queryset, values)
 
+    condition.fields = fields
+    condition.holding = holding
     return condition
 
 

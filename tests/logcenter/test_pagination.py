@@ -2,6 +2,7 @@
 
 import base64
 import json
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
@@ -12,6 +13,7 @@ from rest_framework.test import APIClient
 
 from logcenter.core import selectors
 from logcenter.core.query import LogQuery
+from logcenter.models import UsageRecord
 from logcenter.core.pagination import Cursor, Total
 from logcenter.core.registry import registry
 
@@ -266,21 +268,11 @@ def test_a_filters_matches_are_ranked_on_index_entries_alone(
     """Sorting one filter's matches by cost, tokens or latency reads their keys from the
     filter's index (it carries the sort keys): index-only, whatever the table holds. The
     page's rows are then read by primary key."""
-    import json as json_module
-
-    from django.db import transaction
-
     from logcenter.core.pagination import Cursor, keyset_queryset
 
     rows = factories["usage"].create_batch(6, api_key_name="k", platform_model="m",
                                            endpoint="chat", status="success")
-    from logcenter.engines.postgres import db_roles
-
-    with db_roles.as_owner(), connection.cursor() as db:  # the owner's maintenance
-        # Earlier tests' rolled-back rows leave the indexes bloated, which changes the
-        # planner's costs; then, as autovacuum would, the pages become all-visible.
-        db.execute("REINDEX TABLE logcenter_usagerecord")
-        db.execute("VACUUM ANALYZE logcenter_usagerecord")
+    vacuumed_usage_table()
     filterset = LogQuery.parse(registry["usage"], staff,
                                      {filter_name: getattr(rows[0], filter_name)}).filterset
     key = ordering.lstrip("-")
@@ -289,9 +281,25 @@ def test_a_filters_matches_are_ranked_on_index_entries_alone(
     # After the first row: the keyset condition is checked on index entries too.
     cursor = Cursor(ordering, getattr(expected[0], key), expected[0].pk, "next")
     ranked = keyset_queryset(filterset.qs, ordering, cursor, sort_matches=True)
-    sql, params = ranked.values_list("pk", "occurred_at")[:51].query.sql_with_params()
+    scans = scan_nodes(ranked.values_list("pk", "occurred_at")[:51])
+    # Only the filter's index holds the filtered field with the sort key and the keyset.
+    assert scans and all(node == "Index Only Scan" for node, _ in scans), scans
+    # And the page itself: the rows after the cursor, in order.
+    listing = selectors.log_list(registry["usage"], staff, {
+        filter_name: getattr(rows[0], filter_name), "ordering": ordering})
+    assert [r.pk for r in listing.page.rows] == [r.pk for r in expected]
+
+
+def scan_nodes(queryset):
+    """[(node type, index name)] of the usage table's scans in the plan of `queryset`, the
+    planner choosing among index scans (a handful of rows: the cheapest is otherwise a
+    sequential scan, whatever the indexes)."""
+    import json as json_module
+
+    from django.db import transaction
+
+    sql, params = queryset.query.sql_with_params()
     with transaction.atomic(), connection.cursor() as db:
-        # Six rows: make the planner choose among index scans, not what is cheapest.
         db.execute("SET LOCAL enable_seqscan = off")
         db.execute("SET LOCAL enable_bitmapscan = off")
         db.execute("EXPLAIN (FORMAT JSON) " + sql, params)
@@ -306,12 +314,94 @@ def test_a_filters_matches_are_ranked_on_index_entries_alone(
             collect(child)
 
     collect(plan[0]["Plan"])
-    # Only the filter's index holds the filtered field with the sort key and the keyset.
+    return scans
+
+
+def vacuumed_usage_table():
+    """As autovacuum would leave it: earlier tests' rolled-back rows leave the indexes
+    bloated, which changes the planner's costs; the pages become all-visible."""
+    from logcenter.engines.postgres import db_roles
+
+    with db_roles.as_owner(), connection.cursor() as db:  # the owner's maintenance
+        db.execute("REINDEX TABLE logcenter_usagerecord")
+        db.execute("VACUUM ANALYZE logcenter_usagerecord")
+
+
+@pytest.mark.django_db(transaction=True)  # VACUUM runs outside a transaction
+@pytest.mark.parametrize("filters", [
+    {"platform_model": "m", "endpoint": "chat", "status": "success"},
+    {"upstream_model": "u", "protocol": "gemini", "is_stream": "true"},
+    {"protocol": "gemini", "endpoint": "chat", "exclude_status": "error"},
+    {"api_key": "k", "endpoint": "chat", "exclude_status": "error"}])
+def test_combined_filters_check_the_carried_ones_on_the_anchors_index_entries(
+        staff, factories, on_postgres, filters):
+    """Two or three filters: the anchor (the most selective) is applied with the other
+    filters its index carries (the few-valued columns), so its candidates rank index-only
+    with every such filter checked on the entries, and the page holds exactly the rows
+    matching them all. The API key filter (name or id) anchors on the column holding it."""
+    from logcenter.core.pagination import keyset_queryset
+    from logcenter.engines.postgres import keyset
+
+    matching = factories["usage"].create_batch(
+        4, upstream_model="u", platform_model="m", endpoint="chat", status="success",
+        protocol="gemini", is_stream=True, api_key_name="k")
+    factories["usage"].create_batch(3, upstream_model="u", platform_model="m", api_key_name="k",
+                                    endpoint="embedding", status="error", protocol="openai",
+                                    is_stream=False)
+    vacuumed_usage_table()
+    filterset = LogQuery.parse(registry["usage"], staff,
+                               {**filters, "ordering": "-cost"}).filterset
+    window = filterset.within_window(UsageRecord.objects.all(), margin=keyset.WINDOW_MARGIN)
+    anchor = keyset._anchor(filterset, window)
+    where = str(anchor.query).split("WHERE", 1)[1]
+    columns = {"api_key": "api_key_name"}
+    applied = {name for name in filters if '"logcenter_usagerecord"."{}"'.format(
+        columns.get(name, filterset.filters[name].field_name)) in where}
+    carried = {"endpoint", "protocol", "is_stream", "status", "exclude_status"}
+    # The anchor, with every few-valued filter (each filter index carries their columns).
+    assert applied >= carried & set(filters) and len(applied) >= len(filters) - 1, where
+    ranked = keyset_queryset(anchor, "-cost", None, sort_matches=True)
+    scans = scan_nodes(ranked.values_list("cost", "pk", "occurred_at")[:500])
     assert scans and all(node == "Index Only Scan" for node, _ in scans), scans
-    # And the page itself: the rows after the cursor, in order.
-    listing = selectors.log_list(registry["usage"], staff, {
-        filter_name: getattr(rows[0], filter_name), "ordering": ordering})
+    listing = selectors.log_list(registry["usage"], staff, {**filters, "ordering": "-cost"})
+    expected = sorted(matching, key=lambda r: (r.cost, r.pk), reverse=True)
     assert [r.pk for r in listing.page.rows] == [r.pk for r in expected]
+
+
+@pytest.mark.django_db(transaction=True)  # VACUUM runs outside a transaction
+@pytest.mark.parametrize("ordering", ["-occurred_at", "occurred_at"])
+def test_combined_filters_in_time_order_read_the_keys_first(
+        staff, factories, on_postgres, ordering):
+    """Time order under combined filters: the page's keys come from one filter's index
+    entries with the carried filters checked on them (index-only), then its rows by primary
+    key; every page forwards and back holds each matching row once, in order."""
+    from logcenter.core.pagination import keyset_queryset
+
+    now = timezone.now()
+    rows = [factories["usage"](occurred_at=now - timedelta(minutes=i), upstream_name="u",
+                               is_stream=i % 3 == 0, endpoint=("chat", "embedding")[i % 2])
+            for i in range(40)]
+    vacuumed_usage_table()
+    # Each of the three filters' indexes carries the other two's columns.
+    params = {"upstream_name": "u", "is_stream": "true", "endpoint": "chat",
+              "ordering": ordering}
+    filterset = LogQuery.parse(registry["usage"], staff, params).filterset
+    keys = keyset_queryset(filterset.qs, ordering, None).values_list("pk", "occurred_at")[:5]
+    scans = scan_nodes(keys)
+    assert scans and all(node == "Index Only Scan" for node, _ in scans), scans
+    with CaptureQueriesContext(connection) as queries:
+        pages = walk(staff, params)
+    # The keys, then the rows: no page reads whole rows in the walk of an index.
+    keys_read = [q for q in queries.captured_queries if q["sql"].startswith(
+        'SELECT "logcenter_usagerecord"."id" AS "pk", "logcenter_usagerecord"."occurred_at" '
+        'AS "occurred_at" FROM')]
+    assert len(keys_read) == len(pages) > 1
+    expected = sorted([r for r in rows if r.is_stream and r.endpoint == "chat"],
+                      key=lambda r: (r.occurred_at, r.pk), reverse=ordering.startswith("-"))
+    assert [row.pk for page in pages for row in page.rows] == [r.pk for r in expected]
+    back = selectors.log_list(registry["usage"], staff, {
+        **params, "page_size": "4", "cursor": pages[-1].prev_cursor.encode()})
+    assert [r.pk for r in back.page.rows] == [r.pk for r in pages[-2].rows]
 
 
 def counted_by_the_planner(queries):

@@ -52,8 +52,9 @@ WALK_SHARE = 0.5
 
 def page(kind, filterset, queryset, carried=None):
     """(KeysetPage, the planner's estimate of the matches or None) for a page of the
-    partitioned usage table sorted by something other than time. Time order needs no plan:
-    every filter's index holds (occurred_at, id); nor do the other kinds.
+    partitioned usage table. Time order needs no plan: every filter's index holds
+    (occurred_at, id); combined filters read the page's keys first (below). Nor do the
+    other kinds.
 
     Two ways to read such a page, chosen by what the planner says they cost, never by a
     clock: rank the matches (on a filter index's entries when one filter carries the sort
@@ -67,8 +68,17 @@ def page(kind, filterset, queryset, carried=None):
     cheapest) costs at most about 1.5 times its ranking."""
     ordering, cursor = filterset.ordering_value, filterset.cursor_value
     size = filterset.page_size_value
-    if kind.model is not UsageRecord or ordering.lstrip("-") == "occurred_at":
+    if kind.model is not UsageRecord:
         return keyset_page(queryset, ordering, cursor, size), None
+    if ordering.lstrip("-") == "occurred_at":
+        if len(_applied_filters(filterset)) < 2:
+            return keyset_page(queryset, ordering, cursor, size), None
+        # Combined filters: the page's keys first, then its rows by primary key. The keys
+        # come from one filter's index entries, the others checked on them where it carries
+        # their columns (index-only): no row is read only to be dropped, where the others
+        # keep few of that filter's matches (none: 0.9 s over 90 days, every row read).
+        rows, read = sorted_matches(keyset_queryset(queryset, ordering, cursor), size + 1)
+        return page_of(rows, ordering, cursor, size, ranked=read), None
     # The matches' count, for the page's total (a deeper page's cursor carries it).
     planned = None
     if carried is None:
@@ -104,23 +114,53 @@ ANCHOR_BATCH = 500
 ANCHOR_ROUNDS = 1
 
 
+def _applied_filters(filterset):
+    """The filters a list applies (time window, paging and search aside), by name."""
+    data = filterset.form.cleaned_data
+    return [name for name in filterset.filters
+            if name not in WINDOW | PAGING | {"q"} and data.get(name) not in (None, "", [])]
+
+
 def _anchor(filterset, window):
     """Of two or more filters, the one with the fewest matches in the window (the planner's
-    estimate), applied alone to the window; else None. Every filter's index carries the sort
-    keys, so its matches rank on index entries alone, where all the filters together must
-    read each match's row to rank it."""
+    estimate), applied to the window with the other filters its index carries (the
+    few-valued columns every usage filter index INCLUDEs: envelope_indexes); else None.
+    Every filter's index carries the sort keys, so the anchor's matches rank on index
+    entries alone, where all the filters together must read each match's row to rank it.
+    A filter over two columns (user: name or id) anchors on the one holding its values."""
     data = filterset.form.cleaned_data
-    used = [name for name in filterset.filters
-            if name not in WINDOW | PAGING | {"q"} and not name.startswith(NEGATION_PREFIX)
-            and data.get(name) not in (None, "", [])]
+    applied = _applied_filters(filterset)
+    used = [name for name in applied if not name.startswith(NEGATION_PREFIX)]
     if len(used) < 2:
         return None
     candidates = []
     for name in used:
-        if indexed_fields(UsageRecord, (filterset.filters[name].field_name,)):
+        columns = _columns(filterset.filters[name], window, data[name])
+        if len(columns) == 1 and indexed_fields(UsageRecord, tuple(columns)):
             alone = filterset.filters[name].filter(window, data[name])
-            candidates.append((planned_rows(alone), alone))
-    return min(candidates, key=lambda found: found[0])[1] if candidates else None
+            candidates.append((planned_rows(alone), name, columns[0], alone))
+    if not candidates:
+        return None
+    _, chosen, column, anchor = min(candidates, key=lambda found: found[0])
+    carried = _index_columns(column)
+    for name in applied:
+        if name != chosen and filterset.filters[name].field_name in carried:
+            anchor = filterset.filters[name].filter(anchor, data[name])
+    return anchor
+
+
+def _columns(filter_, window, values):
+    """The columns a filter matches its values in (see AnyOfFilter.columns)."""
+    columns = getattr(filter_, "columns", None)
+    return columns(window, values) if columns is not None else [filter_.field_name]
+
+
+def _index_columns(field):
+    """The columns (key and INCLUDE) of the usage index that leads with `field`."""
+    for index in UsageRecord._meta.indexes:
+        if index.fields and index.fields[0] == field:
+            return {*index.fields, *index.include}
+    return set()
 
 
 def _anchored_rows(anchor, queryset, ordering, reached, limit):
