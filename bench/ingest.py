@@ -31,7 +31,9 @@ MODELS = [("gpt-4o", "openai"), ("claude-sonnet-4", "anthropic"), ("gemini-2.5-p
           ("deepseek-chat", "deepseek"), ("qwen-max", "aliyun")]
 
 
-def make_batch(rng, size):
+def make_batch(rng, size, spread_seconds=86400):
+    """`size` usage events of random keys, users and models, each occurring within the last
+    `spread_seconds` (a day by default: most of them late, for hours already closed)."""
     now = datetime.now(timezone.utc)
     batch = []
     for _ in range(size):
@@ -39,7 +41,7 @@ def make_batch(rng, size):
         prompt, completion = rng.randint(20, 8000), rng.randint(1, 2000)
         batch.append({
             "kind": "usage", "event_id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
-            "occurred_at": (now - timedelta(seconds=rng.randint(0, 86400))).isoformat(),
+            "occurred_at": (now - timedelta(seconds=rng.randint(0, spread_seconds))).isoformat(),
             "actor_type": "api_key", "actor_id": f"k{rng.randint(1, 500)}",
             "user_id": str(rng.randint(1, 500)), "username": f"user{rng.randint(1, 500)}",
             "api_key_id": f"lc_{rng.randint(1, 999):09d}", "api_key_name": "prod-key",

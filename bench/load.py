@@ -3,6 +3,8 @@
     .venv/bin/python bench/query.py load [--rate 20] [--seconds 60] [--ingest 2000]
         [--closed 8] [--workers 2] [--threads 4]
 
+`--ingest 0` times the reads alone, `--rate 0 --closed 0` the ingestion alone.
+
 Starts `gunicorn config.wsgi:application --workers W --threads T` (DEBUG off, as
 docs/operations.md documents for production) on the benchmark database, then:
 
@@ -10,13 +12,16 @@ docs/operations.md documents for production) on the benchmark database, then:
   answers' speed) for `--seconds`, a mix of what the console asks (list pages of each tab
   with a filter and a sort, the API's lists, detail pages, the usage figures and panels,
   buckets by hour), while one client ingests `--ingest` usage events a second through the
-  HTTP API in batches of 200. Each request's time counts from when it was due, so a server
+  HTTP API in batches of 200, as a gateway reports calls when they end: each occurred
+  within the last `--late` seconds (60; `--late 86400` spreads them over the last day, so
+  nearly all land in closed hours and every fold changes the figures the caches keep). Each request's time counts from when it was due, so a server
   that falls behind shows it (no coordinated omission);
 - closed loop, for the record: `--closed` readers sending the same mix as fast as they can,
   beside the same ingestion.
 
-Prints per phase: read p50/p95/p99 and errors, per request type, and the events stored a
-second. Uses DATABASE_URL (default logcenter_bench) and REDIS_URL if set.
+Prints per phase: read p50/p95/p99 and errors, per request type, the events stored a
+second, and how many cores each part of the machine kept busy (`cores_busy`: gunicorn,
+the Celery worker, PostgreSQL, this bench's readers and ingesting client). Uses DATABASE_URL (default logcenter_bench) and REDIS_URL if set.
 """
 
 import http.client
@@ -44,6 +49,8 @@ def add_arguments(parser):
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--late", type=float, default=60.0,
+                        help="ingested calls occurred up to this many seconds ago")
 
 
 def _free_port():
@@ -87,21 +94,31 @@ class Reader:
         self.port, self.cookie, self.local = port, cookie, threading.local()
 
     def get(self, path):
-        conn = getattr(self.local, "conn", None)
-        if conn is None:
-            conn = self.local.conn = http.client.HTTPConnection("127.0.0.1", self.port,
-                                                                timeout=30)
-        try:
-            conn.request("GET", path, headers={"Cookie": self.cookie})
-            response = conn.getresponse()
-            response.read()
-            return response.status
-        except (OSError, http.client.HTTPException):
-            self.local.conn = None
-            return 599
+        """The answer's status, 599 where no answer came. A kept-alive connection the
+        server closed meanwhile (gunicorn closes idle ones after its keep-alive seconds)
+        is opened again and the request sent once more, as a browser does."""
+        for attempt in (1, 2):
+            conn = getattr(self.local, "conn", None)
+            reused = conn is not None
+            if conn is None:
+                conn = self.local.conn = http.client.HTTPConnection("127.0.0.1", self.port,
+                                                                    timeout=30)
+            try:
+                conn.request("GET", path, headers={"Cookie": self.cookie})
+                response = conn.getresponse()
+                response.read()
+                return response.status
+            except (OSError, http.client.HTTPException) as error:
+                conn.close()
+                self.local.conn = None
+                stale = isinstance(error, (http.client.RemoteDisconnected,
+                                           ConnectionResetError, BrokenPipeError))
+                if not (reused and stale) or attempt == 2:
+                    return 599
+        return 599
 
 
-def _ingest(port, secret, rate, stop, counts, seed):
+def _ingest(port, secret, rate, stop, counts, seed, late):
     """Post batches of BATCH usage events at `rate` events a second until `stop`."""
     sys.path.insert(0, os.path.dirname(__file__))
     from ingest import make_batch
@@ -113,7 +130,7 @@ def _ingest(port, secret, rate, stop, counts, seed):
     headers = {"Authorization": f"Bearer {secret}", "Content-Type": "application/json"}
     interval, due = BATCH / rate, time.perf_counter()
     while not stop.is_set():
-        body = json.dumps(make_batch(rng, BATCH)).encode()
+        body = json.dumps(make_batch(rng, BATCH, spread_seconds=int(late))).encode()
         try:
             conn.request("POST", "/api/v1/ingest/", body=body, headers=headers)
             response = conn.getresponse()
@@ -131,11 +148,32 @@ def _ingest(port, secret, rate, stop, counts, seed):
         time.sleep(max(0.0, due - time.perf_counter()))
 
 
+def _cpu_seconds():
+    """{what: CPU seconds used so far} of the machine's processes, by what they are: the
+    web server, the Celery worker, PostgreSQL, this bench (readers and the ingesting
+    client) and the rest (a process that ended meanwhile is not counted)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    used = {}
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                command = f.read().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        what = ("this bench" if int(pid) == os.getpid() else
+                "gunicorn" if "gunicorn" in command else "celery" if "celery" in command
+                else "postgres" if command.startswith("postgres") else "other")
+        used[what] = used.get(what, 0) + (int(fields[11]) + int(fields[12])) / tick
+    return used
+
+
 def _phase(name, port, secret, reader, samples, args, open_loop):
     rng = random.Random(args.seed)
     stop, counts = threading.Event(), {"stored": 0, "errors": 0}
     ingestor = threading.Thread(target=_ingest, args=(port, secret, args.ingest, stop, counts,
-                                                      args.seed))
+                                                      args.seed, args.late))
     results, lock = [], threading.Lock()
 
     def one(kind, path, due):
@@ -143,10 +181,14 @@ def _phase(name, port, secret, reader, samples, args, open_loop):
         with lock:
             results.append((kind, (time.perf_counter() - due) * 1000, status))
 
+    cpu_before = _cpu_seconds()
     started = time.perf_counter()
-    ingestor.start()
+    if args.ingest > 0:  # --ingest 0: the reads alone
+        ingestor.start()
     end = started + args.seconds
-    if open_loop:
+    if open_loop and args.rate <= 0:  # --rate 0: the ingestion alone
+        time.sleep(args.seconds)
+    elif open_loop:
         with ThreadPoolExecutor(max_workers=64) as pool:
             n = 0
             while True:
@@ -171,20 +213,25 @@ def _phase(name, port, secret, reader, samples, args, open_loop):
         for t in threads:
             t.join()
     stop.set()
-    ingestor.join()
+    if ingestor.is_alive():
+        ingestor.join()
     elapsed = time.perf_counter() - started
+    cpu = {what: round((seconds - cpu_before.get(what, 0)) / elapsed, 2)
+           for what, seconds in _cpu_seconds().items()}
     timings = [ms for _, ms, _ in results]
     by_type = {}
     for kind, ms, _ in results:
         by_type.setdefault(kind, []).append(ms)
     report(case=name, reads=len(results), reads_per_s=len(results) / elapsed,
-           p50_ms=percentile(timings, 50), p95_ms=percentile(timings, 95),
-           p99_ms=percentile(timings, 99),
+           p50_ms=percentile(timings, 50) if timings else None,
+           p95_ms=percentile(timings, 95) if timings else None,
+           p99_ms=percentile(timings, 99) if timings else None,
            errors=sum(1 for _, _, status in results if status != 200),
            error_statuses=sorted({f"{kind}: {status}" for kind, _, status in results
                                   if status != 200}),
            events_stored=counts["stored"], events_per_s=counts["stored"] / elapsed,
            ingest_errors=counts["errors"], first_ingest_error=counts.get("first_error"),
+           cores_busy=cpu,
            by_type={k: {"n": len(v), "p50_ms": round(percentile(v, 50), 1),
                         "p95_ms": round(percentile(v, 95), 1)} for k, v in sorted(by_type.items())})
 
