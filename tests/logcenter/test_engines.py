@@ -40,3 +40,14 @@ def test_reading_one_row_records_nothing_the_faces_record_the_view(staff):
     before = AuditEvent.objects.count()
     assert selectors.log_get(registry["audit"], staff, row.event_id).pk == row.pk
     assert AuditEvent.objects.count() == before
+
+
+@pytest.mark.django_db
+def test_the_rollup_inbox_is_vacuumed_once_10000_of_its_rows_are_dead(on_postgres):
+    """Migration 0033: the inbox churns (every fold deletes what ingestion added), so
+    autovacuum takes it at a fixed count of dead rows, not at a share of the table."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT reloptions FROM pg_class WHERE relname = %s",
+                       ["logcenter_usagerollupinbox"])
+        assert set(cursor.fetchone()[0]) == {"autovacuum_vacuum_scale_factor=0",
+                                             "autovacuum_vacuum_threshold=10000"}
