@@ -18,6 +18,7 @@ from django.db.models import Q
 from logcenter.core.units import display
 
 SEVERITIES = ("debug", "info", "warning", "error", "critical")
+SUMMARY_SEPARATOR = " · "
 
 
 @dataclass(frozen=True)
@@ -39,7 +40,7 @@ class EventForm:
     failures: tuple = ("failure",)
     # The target: (type field or constant, id field, name field); a constant in quotes.
     target: tuple = ()
-    # A line saying what happened (fields joined by " · ", empty ones skipped).
+    # A line saying what happened (fields joined by SUMMARY_SEPARATOR, empty ones skipped).
     summary_fields: tuple = ()
     # Fields put under details, as they are.
     detail_fields: tuple = field(default=(), hash=False)
@@ -66,7 +67,7 @@ def canonical_event(kind, row, plain=False) -> dict:
         severity = form.failure_severity if result == "failure" else "info"
     category = (_value(row, form.category_field) if form.category_field else form.category)
     target_type, target_id, target_name = (*form.target, "", "", "")[:3]
-    summary = " · ".join(
+    summary = SUMMARY_SEPARATOR.join(
         str(display(kind.units.get(name), value, plain) or value)
         for name in form.summary_fields
         if (value := _value(row, name)) not in ("", None))

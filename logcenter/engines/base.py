@@ -114,6 +114,18 @@ class Engine:
         formats_exports."""
         raise NotImplementedError
 
+    # --- log streams -------------------------------------------------------------------
+
+    def stream_documents(self, kind, masked, hidden):
+        """A reader of `kind`'s rows with each event document built by the store, for a
+        destination's field rules (`masked`: sent as "[masked]"; `hidden`: left out), or
+        None: the stream builds them in Python (streams.documents.DocumentBuilder). Its
+        `read(rows, after, end, limit)` returns up to `limit` rows of the queryset `rows`
+        with ids in (after, end], in id order, as (id, ingested_at, head, record): `head`
+        the JSON text of the document's fields before `record`, `record` the JSON text of
+        its record, which parse to exactly what DocumentBuilder.build makes."""
+        return None
+
     # --- retention ---------------------------------------------------------------------
 
     def purge_batch(self, model, before, batch_size, organization_id=None) -> int:

@@ -136,15 +136,14 @@ READ_SPAN = 4
 READ_GROWTH = 4
 
 
-def _read_ahead(rows, columns, after, top, size):
-    """(up to `size` value tuples of `rows` with ids in (after, top], in id order; the
-    id up to which every carried row is in hand, or None when `size` were found: the
-    cursor then follows the rows)."""
+def _read_ahead(rows, reader, after, top, size):
+    """(up to `size` value tuples of `rows` with ids in (after, top], in id order, as
+    `reader` reads them; the id up to which every carried row is in hand, or None when
+    `size` were found: the cursor then follows the rows)."""
     values, reached, span = [], after, size * READ_SPAN
     while reached < top:
         end = min(top, reached + span)
-        values += rows.filter(id__gt=reached, id__lte=end).order_by("id").values_list(
-            *columns)[:size - len(values)]
+        values += reader.read(rows, reached, end, size - len(values))
         if len(values) == size:
             return values, None
         reached, span = end, span * READ_GROWTH
@@ -166,8 +165,8 @@ def next_batch(destination, horizons) -> Batch:
         if rows is None or top <= after:
             cursor[kind.slug] = max(after, top)
             continue
-        builder = documents.DocumentBuilder(kind, *field_rules(destination, kind))
-        values, reached = _read_ahead(rows, builder.columns, after, top, size)
+        builder = documents.document_reader(kind, *field_rules(destination, kind))
+        values, reached = _read_ahead(rows, builder, after, top, size)
         if reached is not None:  # every carried row up to it is in hand
             cursor[kind.slug] = reached
         per_kind.append((kind, builder, values, reached is None or reached < top))

@@ -1,7 +1,7 @@
 """The PostgreSQL engine: the portable engine's operations, done in the database where
 that is faster (COPY ingestion, the rollup inbox and its fold, bucket SQL,
-percentile_disc, keyset plans over the monthly partitions, COPY exports, the owner's
-purge functions and partition drops, planner statistics)."""
+percentile_disc, keyset plans over the monthly partitions, COPY exports, streams'
+documents as JSON, the owner's purge functions and partition drops, planner statistics)."""
 
 from contextlib import contextmanager
 
@@ -12,7 +12,7 @@ from logcenter.engines.base import NotExpired
 from logcenter.engines.orm.engine import OrmEngine
 from logcenter.engines.postgres import (
     buckets, export_sql, ingest, integrity, keyset, leaves, locks, partitions, planner_stats,
-    rollups, search,
+    rollups, search, stream_documents,
 )
 from logcenter.models import UsageRecord, UsageRollupInbox
 
@@ -98,6 +98,11 @@ class PostgresEngine(OrmEngine):
 
     def export_copy(self, queryset, columns, access, fmt, on_chunk):
         export_sql.copy_rows(queryset, columns, access, fmt, on_chunk)
+
+    # --- log streams -------------------------------------------------------------------
+
+    def stream_documents(self, kind, masked, hidden):
+        return stream_documents.document_rows(kind, masked, hidden)
 
     # --- retention ---------------------------------------------------------------------
 
