@@ -13,7 +13,6 @@ repeat a no-op do (Elasticsearch `create` with `_id`, S3 objects named by their 
 """
 
 import email.utils
-import json
 import time
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -43,7 +42,7 @@ class Response:
     body: bytes
 
     def json(self):
-        return json.loads(self.body or b"null")
+        return orjson.loads(self.body or b"null")
 
 
 def retry_after_seconds(value):

@@ -39,7 +39,6 @@ retries, Retry-After, and credentials scrubbed from every error.
 """
 
 import datetime
-import decimal
 import json
 import time
 import uuid
@@ -81,9 +80,8 @@ def epoch_seconds(iso_time):
     """An event document's UTC time ("…T08:00:00.123456Z") in epoch seconds, exact to the
     microsecond (the float nearest the decimal value, which JSON writes back unchanged)."""
     when = datetime.datetime.fromisoformat(iso_time)
-    delta = when - _EPOCH
-    micros = (delta.days * 86400 + delta.seconds) * 1_000_000 + delta.microseconds
-    return float(decimal.Decimal(micros).scaleb(-6))
+    micros = (when - _EPOCH) // datetime.timedelta(microseconds=1)
+    return micros / 1_000_000  # an integer's true division: correctly rounded
 
 
 def hec_error(body: bytes):
