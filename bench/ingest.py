@@ -31,6 +31,10 @@ MODELS = [("gpt-4o", "openai"), ("claude-sonnet-4", "anthropic"), ("gemini-2.5-p
           ("deepseek-chat", "deepseek"), ("qwen-max", "aliyun")]
 
 
+def _user(number):
+    return {"user_id": str(number), "username": f"user{number}"}
+
+
 def make_batch(rng, size, spread_seconds=86400):
     """`size` usage events of random keys, users and models, each occurring within the last
     `spread_seconds` (a day by default: most of them late, for hours already closed)."""
@@ -43,7 +47,9 @@ def make_batch(rng, size, spread_seconds=86400):
             "kind": "usage", "event_id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
             "occurred_at": (now - timedelta(seconds=rng.randint(0, spread_seconds))).isoformat(),
             "actor_type": "api_key", "actor_id": f"k{rng.randint(1, 500)}",
-            "user_id": str(rng.randint(1, 500)), "username": f"user{rng.randint(1, 500)}",
+            # One name per user id, as the gateway reports them (drawn apart, the ids and names
+            # made 60,000 (id, name) pairs an hour: the per-user rollup's rows).
+            **_user(rng.randint(1, 500)),
             "api_key_id": f"lc_{rng.randint(1, 999):09d}", "api_key_name": "prod-key",
             "group": rng.choice(["default", "vip"]), "endpoint": "chat",
             "platform_model": model, "upstream_model": model + "-2025", "upstream_name": upstream,
