@@ -371,10 +371,11 @@ class StoreDocumentRows:
     def read(self, rows, after, end, limit):
         statement = self.sql.statement(rows.filter(id__gt=after, id__lte=end), limit)
         ahead = _read_ahead()
+        follows = ahead.follows(statement)
         found = ahead.take(statement)
         if found is None:
             found = _fetch(connection.connection, statement)
-        if len(found) == limit and ahead.follows(statement):
+        if follows and len(found) == limit:
             # A full read, after one of the same rows: the next read most likely takes the
             # same span of ids after the last one (the next batch of a stream that is
             # behind). PostgreSQL writes it while the worker sends this batch.

@@ -197,6 +197,18 @@ def test_a_read_ahead_meets_the_rows_as_the_worker_left_them(monkeypatch):
     assert counts == {"started": 2, "taken": 1}
 
 
+def test_reads_of_two_kinds_taking_turns_are_not_read_ahead(monkeypatch):
+    counts = _counting_reads_ahead(monkeypatch)
+    usage, audit = registry["usage"], registry["audit"]
+    ids = [FACTORIES["usage"]().pk for _ in range(9)]
+    audit_id = FACTORIES["audit"]().pk
+    usages, audits = documents.document_reader(usage), documents.document_reader(audit)
+    for after in ids[0:9:3]:  # a full read of usage, then audit's few rows, batch after batch
+        assert len(usages.read(usage.model.objects.all(), after - 1, after + 100, 3)) == 3
+        audits.read(audit.model.objects.all(), audit_id - 1, audit_id + 100, 3)
+    assert counts["started"] == 0
+
+
 def test_a_stream_of_one_kind_delivers_every_row_once_in_order_reading_ahead(
         make_destination, httpserver, monkeypatch):
     from logcenter.streams import delivery
