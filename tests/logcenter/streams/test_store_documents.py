@@ -1,6 +1,8 @@
 """The event documents PostgreSQL writes as JSON (engines/postgres/stream_documents) are
 the documents the Python builder makes (streams.documents.DocumentBuilder), for every
-kind, field rule and awkward value; and every kind's usual field rules take that path."""
+kind, field rule and awkward value, and every destination type sends the same either way;
+every kind's usual field rules take that path; and a read ahead is used only for exactly
+the read it was made for."""
 
 from datetime import datetime
 from datetime import timezone as dt_timezone
