@@ -22,5 +22,6 @@ RUN DEBUG=1 python manage.py collectstatic --noinput \
 
 USER logcenter
 EXPOSE 8000
-# The web process; docker-compose runs the worker and beat from the same image.
-CMD ["gunicorn", "config.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "2", "--access-logfile", "-"]
+# The web process; docker-compose runs the worker and beat from the same image. Two worker
+# processes per core, two threads each (docs/operations.md: measured on 2 cores).
+CMD ["gunicorn", "config.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "4", "--threads", "2", "--access-logfile", "-"]

@@ -1,7 +1,7 @@
 """Readers and ingestion at once, through gunicorn as production runs it.
 
     .venv/bin/python bench/query.py load [--rate 20] [--seconds 60] [--ingest 2000]
-        [--closed 8] [--workers 2] [--threads 4]
+        [--closed 8] [--workers 4] [--threads 2]
 
 `--ingest 0` times the reads alone, `--rate 0 --closed 0` the ingestion alone.
 
@@ -46,8 +46,8 @@ def add_arguments(parser):
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--ingest", type=float, default=2000.0)
     parser.add_argument("--closed", type=int, default=8)
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--late", type=float, default=60.0,
                         help="ingested calls occurred up to this many seconds ago")
