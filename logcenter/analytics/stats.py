@@ -366,9 +366,43 @@ def totals(query, source="auto"):
     # One snapshot: a fold moving sums between the pieces' reads loses none.
     with engine_for(registry["usage"]).one_snapshot():
         epoch = _ClosedHoursEpoch(engine_for(registry["usage"]))
-        merged = _merge([(dims, sums) for piece in _pieces(query, None, source)
-                         for _, dims, sums in _grouped_or_cached(piece, query, epoch)],
-                        query.measures)
+        found = [_grouped_or_cached(piece, query, epoch)
+                 for piece in _pieces(query, None, source)]
+    return _totals_of(query, found)
+
+
+def totals_by(query, groups, source="auto"):
+    """{group: totals(regroup(query, group))} for several groups (public names, one each),
+    read together: the pieces every grouping reads from the same rows (a window's raw
+    partial hours, the rollup inbox) are summed in one pass for all of them where the engine
+    can (Engine.grouped_together; the usage panels' six figures)."""
+    engine = engine_for(registry["usage"])
+    queries = {group: regroup(query, group) for group in groups}
+    found = {group: [] for group in groups}
+    with engine.one_snapshot():
+        epoch = _ClosedHoursEpoch(engine)
+        alike = {}  # the same rows and sums: [(group, piece, query)]
+        for group, grouped in queries.items():
+            for piece in _pieces(grouped, None, source):
+                if piece.closed:  # from the cache, each grouping's own
+                    found[group].append(_grouped_or_cached(piece, grouped, epoch))
+                else:
+                    sql, params = piece.queryset.query.sql_with_params()
+                    key = (piece.queryset.model, sql, tuple(map(str, params)),
+                           tuple(piece.columns.items()))
+                    alike.setdefault(key, []).append((group, piece, grouped))
+        for entries in alike.values():
+            results = engine.grouped_together([(piece, grouped)
+                                               for _, piece, grouped in entries])
+            for (group, _, _), rows in zip(entries, results):
+                found[group].append(rows)
+    return {group: _totals_of(grouped, found[group]) for group, grouped in queries.items()}
+
+
+def _totals_of(query, found):
+    """totals()'s answer from its pieces' grouped rows."""
+    merged = _merge([(dims, sums) for rows in found for _, dims, sums in rows],
+                    query.measures)
     if not merged and not query.group_fields:
         merged = {(): {m: 0 for m in query.measures}}
     return _ranked(query, merged)

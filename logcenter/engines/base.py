@@ -81,6 +81,12 @@ class Engine:
         left out; `tz`: the zone the bucket starts were cut in."""
         raise NotImplementedError
 
+    def grouped_together(self, entries) -> list:
+        """[analytics.stats._grouped(*piece, query) for piece, query in entries], for
+        pieces reading the same rows, each grouped its own way (an engine may read them
+        once for all)."""
+        raise NotImplementedError
+
     def p95(self, queryset, sample: int) -> tuple[int, bool]:
         """(95th percentile of latency_ms as percentile_disc, sampled): over the newest
         `sample` rows of `queryset`; sampled when more rows matched."""

@@ -82,6 +82,9 @@ class OrmEngine(Engine):
             per_bucket.setdefault(when, {})[dims] = sums
         return {when: stats._ranked(query, groups) for when, groups in per_bucket.items()}
 
+    def grouped_together(self, entries):
+        return [stats._grouped(*piece, query) for piece, query in entries]
+
     def p95(self, queryset, sample):
         latest = queryset.order_by("-occurred_at", "-id").values("latency_ms")[:sample + 1]
         values = sorted(row["latency_ms"] for row in latest)

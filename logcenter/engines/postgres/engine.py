@@ -11,8 +11,8 @@ from logcenter.analytics import rollups as usage_rollups
 from logcenter.engines.base import NotExpired
 from logcenter.engines.orm.engine import OrmEngine
 from logcenter.engines.postgres import (
-    buckets, export_sql, ingest, integrity, keyset, leaves, locks, partitions, planner_stats,
-    rollups, search, stream_documents,
+    buckets, export_sql, grouping_sets, ingest, integrity, keyset, leaves, locks, partitions,
+    planner_stats, rollups, search, stream_documents,
 )
 from logcenter.models import UsageRecord, UsageRollupInbox
 
@@ -71,6 +71,9 @@ class PostgresEngine(OrmEngine):
 
     def buckets(self, query, pieces, edges, tz):
         return buckets.buckets_sql(query, pieces, tz)
+
+    def grouped_together(self, entries):
+        return grouping_sets.grouped_together(entries)
 
     def p95(self, queryset, sample):
         latest = queryset.order_by("-occurred_at", "-id").values("latency_ms")[:sample + 1]

@@ -1,0 +1,50 @@
+"""Several stats pieces that read the same rows, summed in one pass: GROUP BY GROUPING SETS.
+
+The usage panels sum the same rows (a window's raw partial first hour, the rollup inbox) by
+user, API key, model, organization and status: six reads of one set of rows, where one read
+grouped six ways gives the same sums."""
+
+from django.db import connection
+
+from logcenter.analytics import stats
+
+
+def grouped_together(entries):
+    """[stats._grouped(*piece, query) for piece, query in entries]: pieces of one statement
+    (the same rows and sums), each grouped by one field of its own, summed in one pass."""
+    first, _ = entries[0]
+    fields = [piece.fields for piece, _ in entries]
+    if (len(entries) < 2 or any(len(f) != 1 for f in fields)
+            or len({f[0] for f in fields}) < len(fields)
+            or any(piece.columns != first.columns for piece, _ in entries)):
+        return [stats._grouped(*piece, query) for piece, query in entries]
+    model, quote = first.queryset.model, connection.ops.quote_name
+    names = [f[0] for f in fields]
+    summed = sorted({c for c in first.columns.values() if c is not None})
+
+    def column(name):
+        return "lc_rows." + quote(model._meta.get_field(name).column)
+
+    inner = first.queryset.order_by().values(*dict.fromkeys([*names, *summed]))
+    sql, params = inner.query.sql_with_params()
+    grouped = ", ".join(column(n) for n in names)
+    sums = ", ".join("COUNT(*)" if c is None else f"SUM({column(c)})"
+                     for c in first.columns.values())
+    sets = ", ".join(f"({column(n)})" for n in names)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {grouped}, GROUPING({grouped}), {sums} FROM ({sql}) lc_rows "
+                       f"GROUP BY GROUPING SETS ({sets})", params)
+        rows = cursor.fetchall()
+    # GROUPING() has a bit per field, the first field's the highest, set where the row
+    # sums over that field: the rows of field i have every bit set but i's.
+    every, width = (1 << len(names)) - 1, len(names)
+    results = [[] for _ in entries]
+    for row in rows:
+        mask = row[width]
+        for i, (_, query) in enumerate(entries):
+            if mask == every ^ (1 << (width - 1 - i)):
+                sums = row[width + 1:]
+                results[i].append((None, (row[i],),
+                                   {m: value or 0 for m, value in zip(first.columns, sums)}))
+                break
+    return results
