@@ -97,6 +97,7 @@ def stacked_bars_svg(buckets, *, unit, title, link, colours=None, width=960, hei
     for index, (start, end, values) in enumerate(buckets):
         x = left + index * bar_w
         y = upper + plot_h
+        when = _when(start, end)
         for name in series:
             value = values.get(name, 0)
             if not value:
@@ -105,7 +106,7 @@ def stacked_bars_svg(buckets, *, unit, title, link, colours=None, width=960, hei
             y -= h
             label = gettext("other (the rest, together)") if name == OTHER else \
                 labels.get(name, name)
-            tip = f"{label}: {_fmt(value, unit)} ({_when(start, end)})"
+            tip = f"{label}: {_fmt(value, unit)} ({when})"
             rect = (f'<rect x="{x + 1:.1f}" y="{y:.1f}" width="{max(bar_w - 2, 1):.1f}" '
                     f'height="{h:.1f}" fill="{colour[name]}"><title>{escape(tip)}</title></rect>')
             href = link(start, end, name)
@@ -182,6 +183,30 @@ def _list_link(kind_slug, params, start, end, extra, window_start=None):
     return f"/logs/{kind_slug}/?{urlencode(query)}"
 
 
+def _list_links(kind_slug, params, field, window_start=None):
+    """link(start, end, series) -> _list_link(…, {field: series}) as it writes it, for every
+    segment of one chart: the query's other parameters encoded once, each bucket's times once
+    (a 90-day chart has hundreds of segments, each a link)."""
+    kept = {k: v for k, v in params.items() if k not in ("cursor", "start_time", "end_time",
+                                                         "range")}
+    if field in kept:  # the series' parameter keeps its place among the others
+        return lambda start, end, name: _list_link(kind_slug, params, start, end,
+                                                   {field: name}, window_start)
+    base = urlencode(kept)
+    times = {}
+
+    def link(start, end, name):
+        bucket = times.get((start, end))
+        if bucket is None:
+            shown = max(start, window_start) if window_start is not None else start
+            bucket = times[start, end] = urlencode({"start_time": _local(shown),
+                                                    "end_time": _local(end)})
+        pair = urlencode({field: name})
+        return f"/logs/{kind_slug}/?{base + '&' if base else ''}{bucket}&{pair}"
+
+    return link
+
+
 def _local(value):
     """As the From/To fields show times: the user's timezone, to the second."""
     return timezone.localtime(value).strftime("%Y-%m-%d %H:%M:%S")
@@ -229,12 +254,11 @@ def usage_panels(user, params):
         (datetime.fromisoformat(b["start_time"]), datetime.fromisoformat(b["end_time"]),
          {r["model"] or gettext("(none)"): Decimal(str(r[measure])) for r in b["results"]})
         for b in buckets])
+    to_list = _list_links("usage", params, "platform_model", window_start=query.start)
     chart = stacked_bars_svg(
         series, unit="USD" if measure == "cost" else "requests",
         title=USAGE_TITLES[measure, width == "1h"],
-        link=lambda s, e, name: _list_link(
-            "usage", params, s, e, {"platform_model": name}, window_start=query.start)
-        if name != OTHER else None,
+        link=lambda s, e, name: to_list(s, e, name) if name != OTHER else None,
         data_link="/api/v1/usage/buckets/?" + urlencode(
             [(k, v) for k, values in params.lists() if k not in CHART_DATA_SKIPS
              for v in values]
@@ -351,7 +375,6 @@ def event_panels(kind_slug, user, params):
         colours=colours,
         labels={value: str(label) for value, label in
                 kind.model._meta.get_field(field).flatchoices},
-        link=lambda s, e, name: _list_link(kind_slug, params, s, e, {field: name},
-                                           window_start=start),
+        link=_list_links(kind_slug, params, field, window_start=start),
         data_link=_list_link(kind_slug, params, start, end,
                              {field: ",".join(chart.only)} if chart.only else {}))}

@@ -83,3 +83,27 @@ def test_given_colours_keep_their_own_order():
     svg = _svg(_buckets({"error": 9, "info": 1}), unit="events",
                colours={"info": "#2e90fa", "warning": "#f79009", "error": "#d92d20"})
     assert _legend(svg) == [("#2e90fa", "info"), ("#d92d20", "error")]
+
+
+@pytest.mark.parametrize("query, window_start_hours", [
+    ("range=7d&user=ana&user=ben&ordering=-cost&q=a%26b", None),
+    ("range=24h&status=error&cursor=abc", 30),  # a bucket before the window starts at it
+    ("platform_model=o3&range=7d", None),  # the series' own filter already in the query
+    ("", None),
+])
+def test_a_charts_links_are_those_of_the_list_behind_each_bar(query, window_start_hours):
+    """Each segment's link, its query encoded once per chart: the same address as the list
+    behind the bar (_list_link), character for character."""
+    from django.http import QueryDict
+
+    from logcenter.analytics.charts import _list_link, _list_links
+
+    params = QueryDict(query)
+    now = timezone.now().replace(minute=0, second=0, microsecond=0)
+    window_start = now - timedelta(hours=window_start_hours) if window_start_hours else None
+    links = _list_links("usage", params, "platform_model", window_start=window_start)
+    for hours in (48, 36, 1):
+        start, end = now - timedelta(hours=hours), now - timedelta(hours=hours - 1)
+        for name in ("gpt-4o", "claude & co"):
+            assert links(start, end, name) == _list_link(
+                "usage", params, start, end, {"platform_model": name}, window_start)
