@@ -173,12 +173,15 @@ def _when(start, end):
     return f"{timezone.localtime(start):%Y-%m-%d %H:%M} – {timezone.localtime(end):%H:%M}"
 
 
+# What a link to the list behind a bar leaves out of the chart's query: its own time.
+_LINK_SKIPS = ("cursor", "start_time", "end_time", "range")
+
+
 def _list_link(kind_slug, params, start, end, extra, window_start=None):
     """The list behind a bar: its bucket (never before the window) and its series."""
     if window_start is not None and start < window_start:
         start = window_start
-    query = {k: v for k, v in params.items() if k not in ("cursor", "start_time",
-                                                              "end_time", "range")}
+    query = {k: v for k, v in params.items() if k not in _LINK_SKIPS}
     query.update(start_time=_local(start), end_time=_local(end), **extra)
     return f"/logs/{kind_slug}/?{urlencode(query)}"
 
@@ -187,8 +190,7 @@ def _list_links(kind_slug, params, field, window_start=None):
     """link(start, end, series) -> _list_link(…, {field: series}) as it writes it, for every
     segment of one chart: the query's other parameters encoded once, each bucket's times once
     (a 90-day chart has hundreds of segments, each a link)."""
-    kept = {k: v for k, v in params.items() if k not in ("cursor", "start_time", "end_time",
-                                                         "range")}
+    kept = {k: v for k, v in params.items() if k not in _LINK_SKIPS}
     if field in kept:  # the series' parameter keeps its place among the others
         return lambda start, end, name: _list_link(kind_slug, params, start, end,
                                                    {field: name}, window_start)

@@ -363,12 +363,7 @@ def _present(query, dims, sums):
 
 def totals(query, source="auto"):
     """[{measures…, <group names>…}] for the whole range, biggest cost (or requests) first."""
-    # One snapshot: a fold moving sums between the pieces' reads loses none.
-    with engine_for(registry["usage"]).one_snapshot():
-        epoch = _ClosedHoursEpoch(engine_for(registry["usage"]))
-        found = [_grouped_or_cached(piece, query, epoch)
-                 for piece in _pieces(query, None, source)]
-    return _totals_of(query, found)
+    return _totals_together({None: query}, source)[None]
 
 
 def totals_by(query, groups, source="auto"):
@@ -376,27 +371,34 @@ def totals_by(query, groups, source="auto"):
     read together: the pieces every grouping reads from the same rows (a window's raw
     partial hours, the rollup inbox) are summed in one pass for all of them where the engine
     can (Engine.grouped_together; the usage panels' six figures)."""
+    return _totals_together({group: regroup(query, group) for group in groups}, source)
+
+
+def _totals_together(queries, source):
+    """{name: totals(query)} for {name: query}, the queries' pieces that read the same rows
+    with the same sums read together (Engine.grouped_together)."""
     engine = engine_for(registry["usage"])
-    queries = {group: regroup(query, group) for group in groups}
-    found = {group: [] for group in groups}
+    found = {name: [] for name in queries}
+    # One snapshot: a fold moving sums between the pieces' reads loses none.
     with engine.one_snapshot():
         epoch = _ClosedHoursEpoch(engine)
-        alike = {}  # the same rows and sums: [(group, piece, query)]
-        for group, grouped in queries.items():
-            for piece in _pieces(grouped, None, source):
-                if piece.closed:  # from the cache, each grouping's own
-                    found[group].append(_grouped_or_cached(piece, grouped, epoch))
-                else:
+        alike = {}  # the same rows and sums: [(name, piece, query)]
+        for name, query in queries.items():
+            for piece in _pieces(query, None, source):
+                if piece.closed:  # from the cache, each query's own
+                    found[name].append(_grouped_or_cached(piece, query, epoch))
+                    continue
+                key = id(piece)  # one query: no other piece reads its rows
+                if len(queries) > 1:
                     sql, params = piece.queryset.query.sql_with_params()
                     key = (piece.queryset.model, sql, tuple(map(str, params)),
                            tuple(piece.columns.items()))
-                    alike.setdefault(key, []).append((group, piece, grouped))
+                alike.setdefault(key, []).append((name, piece, query))
         for entries in alike.values():
-            results = engine.grouped_together([(piece, grouped)
-                                               for _, piece, grouped in entries])
-            for (group, _, _), rows in zip(entries, results):
-                found[group].append(rows)
-    return {group: _totals_of(grouped, found[group]) for group, grouped in queries.items()}
+            results = engine.grouped_together([(piece, query) for _, piece, query in entries])
+            for (name, _, _), rows in zip(entries, results):
+                found[name].append(rows)
+    return {name: _totals_of(query, found[name]) for name, query in queries.items()}
 
 
 def _totals_of(query, found):

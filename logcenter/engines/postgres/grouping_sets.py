@@ -38,13 +38,10 @@ def grouped_together(entries):
     # GROUPING() has a bit per field, the first field's the highest, set where the row
     # sums over that field: the rows of field i have every bit set but i's.
     every, width = (1 << len(names)) - 1, len(names)
+    entry_of = {every ^ (1 << (width - 1 - i)): i for i in range(width)}
     results = [[] for _ in entries]
     for row in rows:
-        mask = row[width]
-        for i, (_, query) in enumerate(entries):
-            if mask == every ^ (1 << (width - 1 - i)):
-                sums = row[width + 1:]
-                results[i].append((None, (row[i],),
-                                   {m: value or 0 for m, value in zip(first.columns, sums)}))
-                break
+        i = entry_of[row[width]]
+        results[i].append((None, (row[i],),
+                           {m: value or 0 for m, value in zip(first.columns, row[width + 1:])}))
     return results
