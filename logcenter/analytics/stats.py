@@ -366,15 +366,18 @@ def totals(query, source="auto"):
     return _totals_together({None: query}, source)[None]
 
 
-def totals_by(query, groups, source="auto"):
-    """{group: totals(regroup(query, group))} for several groups (public names, one each),
-    read together: the pieces every grouping reads from the same rows (a window's raw
-    partial hours, the rollup inbox) are summed in one pass for all of them where the engine
-    can (Engine.grouped_together; the usage panels' six figures)."""
-    return _totals_together({group: regroup(query, group) for group in groups}, source)
+def totals_by(query, groups, source="auto", *, order=None, first=None):
+    """{group: totals(regroup(query, group))} for several groups (public names, one each;
+    "" for the whole's totals), read together: the pieces every grouping reads from the
+    same rows (a window's raw partial hours, the rollup inbox) are summed in one pass for
+    all of them where the engine can (Engine.grouped_together; the usage panels' figures).
+    `order` (a measure) ranks the groups by it, biggest first, then as totals() does;
+    `first` keeps only the first so many (a top table presents ten, not every key)."""
+    return _totals_together({group: regroup(query, group) for group in groups}, source,
+                            order, first)
 
 
-def _totals_together(queries, source):
+def _totals_together(queries, source, order=None, first=None):
     """{name: totals(query)} for {name: query}, the queries' pieces that read the same rows
     with the same sums read together (Engine.grouped_together)."""
     engine = engine_for(registry["usage"])
@@ -398,24 +401,32 @@ def _totals_together(queries, source):
             results = engine.grouped_together([(piece, query) for _, piece, query in entries])
             for (name, _, _), rows in zip(entries, results):
                 found[name].append(rows)
-    return {name: _totals_of(query, found[name]) for name, query in queries.items()}
+    return {name: _totals_of(query, found[name], order, first)
+            for name, query in queries.items()}
 
 
-def _totals_of(query, found):
+def _totals_of(query, found, order=None, first=None):
     """totals()'s answer from its pieces' grouped rows."""
     merged = _merge([(dims, sums) for rows in found for _, dims, sums in rows],
                     query.measures)
     if not merged and not query.group_fields:
         merged = {(): {m: 0 for m in query.measures}}
-    return _ranked(query, merged)
+    return _ranked(query, merged, order, first)
 
 
-def _ranked(query, groups):
+def _ranked(query, groups, order=None, first=None):
     """Presented groups, biggest cost (or requests) first, ties by group name; past
     query.limit_groups, the rest summed into one last row whose group names are null and
-    whose `other_groups` says how many it holds."""
-    order = "cost" if "cost" in query.measures else "requests"
-    ranked = sorted(groups.items(), key=lambda item: (-item[1][order], item[0]))
+    whose `other_groups` says how many it holds. `order`: biggest of that measure first
+    (ties as above); `first`: only the first so many, presented."""
+    main = "cost" if "cost" in query.measures else "requests"
+    if order is None:
+        ranked = sorted(groups.items(), key=lambda item: (-item[1][main], item[0]))
+    else:
+        ranked = sorted(groups.items(),
+                        key=lambda item: (-item[1][order], -item[1][main], item[0]))
+    if first is not None:
+        ranked = ranked[:first]
     limit = query.limit_groups
     if limit is None or len(ranked) <= limit:
         return [_present(query, dims, sums) for dims, sums in ranked]
@@ -543,7 +554,12 @@ def usage_rates(query):
 def usage_stats(user, params, *, also=()):
     """Totals of the usage filter (its time range) plus rpm/tpm: the stats endpoint's body."""
     query = parse(user, params, also=also)
-    figures = totals(query)[0]
+    return usage_figures(query, totals(query)[0])
+
+
+def usage_figures(query, figures):
+    """The stats endpoint's body from the totals row of `query` (figures): its sums under
+    the endpoint's names, and rpm/tpm."""
     stats = {"requests": figures["requests"], "prompt_tokens": figures["input_tokens"],
              "completion_tokens": figures["output_tokens"],
              "cached_tokens": figures["cached_tokens"], "total_tokens": figures["total_tokens"]}

@@ -74,7 +74,8 @@ class LogKind:
     # Opening a row's detail writes an audit event (who looked at which audit record).
     audit_detail_views: bool = False
     description: str = ""
-    summary: bool = False  # usage shows requests / tokens / cost of the filter
+    # Usage shows requests / tokens / cost of the filter (read with its "usage" charts).
+    summary: bool = False
     # Filters whose known values the filter bar suggests (GET /api/v1/<api_name>/suggestions/):
     # a choice filter offers its choices; the others the values a beat job collects
     # (logcenter.analytics.known_values), shown to roles that see every row of the kind.

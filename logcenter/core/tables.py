@@ -13,7 +13,6 @@ from html import escape as html_escape
 
 import django_tables2 as tables
 from django.utils import timezone
-from django.utils.formats import number_format
 from django.utils.encoding import force_str
 from django.utils.hashable import make_hashable
 from django.utils.html import conditional_escape, format_html
@@ -152,14 +151,14 @@ class UsageRecordTable(LogTable):
         return units.stream(value)
 
     def render_latency_ms(self, value):
-        return number_format(value, force_grouping=True)
+        return units.grouped(value)
 
     def render_total_tokens(self, value, record):
         title = _("prompt {prompt} / completion {completion} / cached {cached}").format(
             prompt=record.prompt_tokens, completion=record.completion_tokens,
             cached=record.cached_tokens)
         return format_html('<span title="{}">{}</span>', title,
-                           number_format(value, force_grouping=True))
+                           units.grouped(value))
 
 
 class AuthEventTable(LogTable):

@@ -7,15 +7,57 @@ nonzero cost smaller than that shows as many more places as its first two signif
 digits need (up to the eight the model stores), so a nonzero cost never reads $0.0000.
 """
 
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal, InvalidOperation
 
-from django.utils.formats import number_format
+from django.core.signals import setting_changed
+from django.dispatch import receiver
+from django.utils.formats import get_format, number_format
 from django.utils.html import format_html
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 CURRENCY = "$"  # costs are stored in USD
 PLACES = 4
 MAX_PLACES = 8
+
+
+# {language: (decimal separator, thousand separator, grouping)}: get_format's three
+# lookups cost more than the formatting itself (a 90-day chart formats 700 costs).
+_SEPARATORS = {}
+
+
+@receiver(setting_changed)
+def _forget_separators(**kwargs):
+    _SEPARATORS.clear()
+
+
+def _separators():
+    language = get_language()
+    found = _SEPARATORS.get(language)
+    if found is None:
+        found = _SEPARATORS[language] = (get_format("DECIMAL_SEPARATOR"),
+                                         get_format("THOUSAND_SEPARATOR"),
+                                         get_format("NUMBER_GROUPING"))
+    return found
+
+
+def grouped(value, places=None) -> str:
+    """number_format(value, places, force_grouping=True): the language's separators, its
+    digits grouped (by three in each of ours), `places` decimals cut, not rounded."""
+    decimal_sep, thousand_sep, grouping = _separators()
+    if (grouping != 3 or isinstance(value, bool) or not isinstance(value, (int, Decimal))
+            or isinstance(value, Decimal) and not value.is_finite()):
+        return number_format(value, places, force_grouping=True)
+    if isinstance(value, Decimal) and places is not None:
+        if abs(value) < Decimal(1).scaleb(-places):  # as number_format: nothing shown, 0
+            value = Decimal(0)
+        value = value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_DOWN)
+    text = f"{value:,f}" if isinstance(value, Decimal) else f"{value:,}"
+    if isinstance(value, int) and places:
+        text += "." + "0" * places
+    if (decimal_sep, thousand_sep) != (".", ","):
+        text = text.replace(",", "\0").replace(".", decimal_sep).replace("\0", thousand_sep)
+    return text
 
 
 def _decimal(value):
@@ -46,13 +88,13 @@ def money(value) -> str:
     rounded = abs(amount).quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
     if amount and not rounded:  # below even the last place shown
         return f"<{CURRENCY}{Decimal(1).scaleb(-MAX_PLACES):.{MAX_PLACES}f}"
-    text = number_format(rounded, places, force_grouping=True)
+    text = grouped(rounded, places)
     return f"{'-' if amount < 0 else ''}{CURRENCY}{text}"
 
 
 def quota(value) -> str:
     """The gateway's quota points, grouped, with their unit."""
-    return _("{n} quota").format(n=number_format(value, force_grouping=True))
+    return _("{n} quota").format(n=grouped(value))
 
 
 def credits(value) -> str:
@@ -60,11 +102,11 @@ def credits(value) -> str:
     if amount is None:
         return str(value)
     places = 2 if amount == amount.quantize(Decimal("0.01")) else 4
-    return _("{n} credits").format(n=number_format(amount, places, force_grouping=True))
+    return _("{n} credits").format(n=grouped(amount, places))
 
 
 def milliseconds(value) -> str:
-    return _("{n} ms").format(n=number_format(value, force_grouping=True))
+    return _("{n} ms").format(n=grouped(value))
 
 
 def stream(value):

@@ -5,11 +5,12 @@ from decimal import Decimal
 
 from django import template
 from django.utils import timezone
-from django.utils.formats import number_format
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 from django.utils.text import capfirst
 from django.utils.translation import gettext as _
+
+from logcenter.core import units
 
 register = template.Library()
 
@@ -69,7 +70,7 @@ def render_field(value):
 
 def grouped(value):
     """An integer with the language's digit grouping (12,345 in each of ours)."""
-    return number_format(value, force_grouping=True)
+    return units.grouped(value)
 
 
 @register.filter
@@ -140,16 +141,12 @@ def pager_labels(ordering):
 @register.filter
 def money(value):
     """A cost as every page shows it (logcenter.core.units.money)."""
-    from logcenter.core import units
-
     return units.money(value)
 
 
 @register.filter
 def unit(value, name):
     """A value with its unit ("quota", "credits", "ms", "stream"; logcenter.core.units)."""
-    from logcenter.core import units
-
     shown = units.display(name, value)
     return value if shown is None else shown
 

@@ -170,11 +170,11 @@ class LogPanelsView(LogKindMixin, TemplateView):
             # One snapshot for every figure and chart: they agree with each other, and a
             # panel is one transaction rather than one per figure.
             with engine_for(kind).one_snapshot():
-                summary = (stats.usage_stats(user, params, also=charts.PANEL_PARAMETERS)
-                           if kind.summary else None)
+                # The usage figures (kind.summary) are read with the usage charts.
                 panels = (charts.usage_panels(user, params) if kind.charts == "usage"
                           else charts.event_panels(kind.slug, user, params)
                           if kind.charts else None)
+                summary = panels["summary"] if kind.summary and panels else None
         except selectors.InvalidLogQuery:
             return self.render_to_response({"summary": None, "panels": None}, status=400)
         except stats.StatsError as exc:

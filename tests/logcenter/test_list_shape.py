@@ -5,7 +5,11 @@ from decimal import Decimal
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from django.utils import translation
+from django.utils.formats import number_format
 from django.utils.html import escape
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from logcenter.core import units
 from logcenter.core.registry import registry
@@ -142,3 +146,17 @@ def test_units():
     assert units.credits(Decimal("1.5")) == "1.50 credits"
     assert units.milliseconds(1234) == "1,234 ms"
     assert "not streamed" in units.stream(False) and "stream-no" in units.stream(False)
+
+
+@settings(max_examples=300, deadline=None)
+@given(value=st.one_of(st.integers(-10**15, 10**15),
+                       st.decimals(-10**12, 10**12, places=8, allow_nan=False)),
+       places=st.sampled_from([None, 0, 2, 4, 8]),
+       language=st.sampled_from(["en", "zh-hans", "zh-hant", "de"]))
+def test_grouped_digits_read_as_django_formats_them(value, places, language):
+    """units.grouped, the console's one digit grouping (costs, tokens, latency, charts), is
+    Django's number_format with grouping forced, without its lookups on every number: the
+    same text in every language (German: its own separators)."""
+    with translation.override(language):
+        assert units.grouped(value, places) == number_format(value, places,
+                                                             force_grouping=True)

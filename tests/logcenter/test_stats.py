@@ -530,17 +530,38 @@ def test_figures_read_together_equal_each_read_alone_and_the_raw_rows(staff, mon
     if fold:
         rollups.rollup_fold()
     query = stats.parse(staff, {"range": "24h"})
-    groups = ("user", "api_key", "model", "organization", "status")
+    groups = ("", "user", "api_key", "model", "organization", "status")  # "": the whole's
     with CaptureQueriesContext(connection) as queries:
         together = stats.totals_by(query, groups)
     assert set(together) == set(groups)
     passes = [q for q in queries.captured_queries if "GROUPING SETS" in q["sql"]]
     # One pass each: the raw first hour, the inbox, and the open hours of the rollup by
-    # model and status, which the model and status figures share.
+    # model and status, which the model and status figures and the whole's share.
     assert len(passes) == (3 if connection.vendor == "postgresql" else 0)
-    for group in groups:
+    assert together[""] == stats.totals(query) == stats.totals(query, source="raw")
+    assert together[""][0]["requests"] == sum(row["requests"] for row in together["status"])
+    for group in groups[1:]:
         alone = stats.totals(stats.regroup(query, group))
         assert together[group] == alone == stats.totals(stats.regroup(query, group),
                                                         source="raw"), group
         assert sum(row["requests"] for row in alone) == sum(
             row["requests"] for row in together["status"]) > 0
+
+
+def test_totals_by_ranks_by_the_measure_asked_and_keeps_the_first(staff):
+    """A top table ranks its groups by the measure it is sorted by (biggest first, then by
+    cost, then by name) and presents only its first rows; the whole's row is one row."""
+    now = timezone.now()
+    for name, calls, tokens, cost in (("ann", 1, 900, "5"), ("bob", 3, 10, "1"),
+                                      ("cy", 2, 500, "9"), ("dee", 2, 500, "2")):
+        for _ in range(calls):
+            UsageRecordFactory(username=name, total_tokens=tokens, cost=Decimal(cost),
+                               occurred_at=now - timedelta(hours=2))
+    query = stats.parse(staff, {"range": "24h"})
+    by_tokens = stats.totals_by(query, ("", "user"), order="total_tokens", first=3)
+    assert [row["user"] for row in by_tokens["user"]] == ["cy", "dee", "ann"]
+    assert len(by_tokens[""]) == 1 and by_tokens[""][0]["requests"] == 8
+    by_requests = stats.totals_by(query, ("user",), order="requests", first=2)["user"]
+    assert [(row["user"], row["requests"]) for row in by_requests] == [("bob", 3), ("cy", 2)]
+    every = stats.totals(stats.regroup(query, "user"))
+    assert {row["user"] for row in every} == {"ann", "bob", "cy", "dee"}

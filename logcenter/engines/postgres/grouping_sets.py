@@ -11,15 +11,16 @@ from logcenter.analytics import stats
 
 def grouped_together(entries):
     """[stats._grouped(*piece, query) for piece, query in entries]: pieces of one statement
-    (the same rows and sums), each grouped by one field of its own, summed in one pass."""
+    (the same rows and sums), each grouped by one field of its own or by none (the whole's
+    sums: the figures' totals), summed in one pass."""
     first, _ = entries[0]
-    fields = [piece.fields for piece, _ in entries]
-    if (len(entries) < 2 or any(len(f) != 1 for f in fields)
-            or len({f[0] for f in fields}) < len(fields)
+    keys = [tuple(piece.fields) for piece, _ in entries]
+    if (len(entries) < 2 or any(len(key) > 1 for key in keys)
+            or len(set(keys)) < len(keys)
             or any(piece.columns != first.columns for piece, _ in entries)):
         return [stats._grouped(*piece, query) for piece, query in entries]
     model, quote = first.queryset.model, connection.ops.quote_name
-    names = [f[0] for f in fields]
+    names = [key[0] for key in keys if key]
     summed = sorted({c for c in first.columns.values() if c is not None})
 
     def column(name):
@@ -30,18 +31,23 @@ def grouped_together(entries):
     grouped = ", ".join(column(n) for n in names)
     sums = ", ".join("COUNT(*)" if c is None else f"SUM({column(c)})"
                      for c in first.columns.values())
-    sets = ", ".join(f"({column(n)})" for n in names)
+    sets = ", ".join(f"({column(key[0])})" if key else "()" for key in keys)
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT {grouped}, GROUPING({grouped}), {sums} FROM ({sql}) lc_rows "
                        f"GROUP BY GROUPING SETS ({sets})", params)
         rows = cursor.fetchall()
     # GROUPING() has a bit per field, the first field's the highest, set where the row
-    # sums over that field: the rows of field i have every bit set but i's.
-    every, width = (1 << len(names)) - 1, len(names)
-    entry_of = {every ^ (1 << (width - 1 - i)): i for i in range(width)}
+    # sums over that field: the rows of field i have every bit set but i's; the whole's
+    # row (the empty set, one row even over no rows) has every bit set.
+    width = len(names)
+    every = (1 << width) - 1
+    entry_of = {}  # GROUPING mask: (entry, the position of its field or None)
+    for i, key in enumerate(keys):
+        at = names.index(key[0]) if key else None
+        entry_of[every if at is None else every ^ (1 << (width - 1 - at))] = (i, at)
     results = [[] for _ in entries]
     for row in rows:
-        i = entry_of[row[width]]
-        results[i].append((None, (row[i],),
+        i, at = entry_of[row[width]]
+        results[i].append((None, () if at is None else (row[at],),
                            {m: value or 0 for m, value in zip(first.columns, row[width + 1:])}))
     return results
