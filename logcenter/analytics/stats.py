@@ -18,7 +18,7 @@ from decimal import Decimal
 
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, Sum
+from django.db.models import Count, Min, Sum
 from django.db.models.functions import TruncDay, TruncHour, TruncMinute
 from django.utils import timezone
 
@@ -541,14 +541,29 @@ def _iso(value):
 # --- the figures the stats endpoint and the usage page show --------------------------
 
 RATE_WINDOW_SECONDS = 60
+# Past this many calls in the last minute, rpm/tpm are the newest ones' rate: at 2,000
+# calls a second the minute holds 120,000 rows just written, and counting them cost a panel
+# 60-150 ms; the newest 20,000 span ten seconds of the same traffic.
+RATE_SAMPLE = 20_000
 
 
 def usage_rates(query):
-    """Requests and tokens in the last 60 seconds under the stats query's filters."""
-    since = str(int(timezone.now().timestamp()) - RATE_WINDOW_SECONDS)
+    """Requests and tokens in the last 60 seconds under the stats query's filters, counted;
+    past RATE_SAMPLE calls (`rates_sampled`), the rate of the newest RATE_SAMPLE calls over
+    the seconds they span, per minute."""
+    now = timezone.now()
+    since = str(int(now.timestamp()) - RATE_WINDOW_SECONDS)
     queryset = query.asked.rewindowed(start_time=since).queryset
-    figures = queryset.order_by().aggregate(requests=Count("id"), tokens=Sum("total_tokens"))
-    return {"rpm": figures["requests"] or 0, "tpm": figures["tokens"] or 0}
+    # An aggregate over a slice: PostgreSQL reads at most RATE_SAMPLE + 1 of the newest rows.
+    latest = queryset.order_by("-occurred_at", "-id")[:RATE_SAMPLE + 1].aggregate(
+        requests=Count("id"), tokens=Sum("total_tokens"), oldest=Min("occurred_at"))
+    requests, tokens = latest["requests"] or 0, latest["tokens"] or 0
+    if requests <= RATE_SAMPLE:
+        return {"rpm": requests, "tpm": tokens, "rates_sampled": False}
+    seconds = max((now - latest["oldest"]).total_seconds(), 0.001)
+    per_minute = RATE_WINDOW_SECONDS / seconds
+    return {"rpm": round(requests * per_minute), "tpm": round(tokens * per_minute),
+            "rates_sampled": True}
 
 
 def usage_stats(user, params, *, also=()):

@@ -147,6 +147,9 @@ class UsageStatsView(APIView):
             "total_tokens": serializers.IntegerField(),
             "rpm": serializers.IntegerField(),
             "tpm": serializers.IntegerField(),
+            "rates_sampled": serializers.BooleanField(
+                help_text="rpm/tpm are the newest 20,000 calls' rate, not a count: the "
+                          "last minute held more"),
         }),
     )
     def get(self, request):

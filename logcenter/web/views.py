@@ -181,7 +181,8 @@ class LogPanelsView(LogKindMixin, TemplateView):
             # Shown in place of the charts (htmx swaps only successful answers).
             return self.render_to_response({"summary": None, "panels": None,
                                             "panels_error": exc.reason})
-        return self.render_to_response({"kind": kind, "summary": summary, "panels": panels})
+        return self.render_to_response({"kind": kind, "summary": summary, "panels": panels,
+                                        "rate_sample": stats.RATE_SAMPLE})
 
 
 class LogDetailView(LogKindMixin, TemplateView):

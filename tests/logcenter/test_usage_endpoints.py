@@ -9,6 +9,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from accounts.models import ApiKey
+from logcenter.analytics import stats
 from tests.factories import MemberFactory, StaffFactory, UsageRecordFactory
 
 pytestmark = pytest.mark.django_db
@@ -88,3 +89,24 @@ def test_usage_page_shows_rates_and_quota(client):
     client.force_login(member)
     html = client.get("/logs/usage/panels/").content.decode()
     assert "1 rpm" in html and "77 tokens per minute" in html and "1,234 quota" in html
+
+
+def test_rates_past_the_sample_are_the_newest_calls_rate_and_say_so(monkeypatch, staff_client):
+    """rpm/tpm count the last minute's calls; past RATE_SAMPLE of them, they are the rate of
+    the newest RATE_SAMPLE + 1 over the seconds those span, per minute, and say so (the
+    API's `rates_sampled`, the panel's "≈" and its title)."""
+    now = timezone.now()
+    for seconds in (1, 3, 5, 7, 50):  # the newest four span 6 s (each 10 tokens)
+        UsageRecordFactory(total_tokens=10, occurred_at=now - timedelta(seconds=seconds))
+    api = APIClient()
+    api.force_authenticate(StaffFactory(username="rates-admin"))
+    counted = api.get("/api/v1/usage/stats/").json()
+    assert (counted["rpm"], counted["tpm"], counted["rates_sampled"]) == (5, 50, False)
+    monkeypatch.setattr(stats, "RATE_SAMPLE", 3)
+    sampled = api.get("/api/v1/usage/stats/").json()
+    assert sampled["rates_sampled"] is True
+    # 4 calls over the ~7 s back to the oldest of them: about 34 a minute, 340 tokens.
+    assert 30 <= sampled["rpm"] <= 40 and sampled["tpm"] == pytest.approx(
+        sampled["rpm"] * 10, abs=10)
+    html = staff_client.get("/logs/usage/panels/").content.decode()
+    assert "≈" in html and "The rate of the newest 3 calls" in html
