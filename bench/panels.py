@@ -32,8 +32,6 @@ def run(args):
 
 def _usage_pieces(user, args):
     from logcenter.analytics import charts, stats
-    from logcenter.core.query import LogQuery
-    from logcenter.core.registry import registry
 
     for window in args.windows:
         params = {"range": window}
@@ -46,8 +44,7 @@ def _usage_pieces(user, args):
             "top api keys": lambda: stats.totals(stats.regroup(query, "api_key")),
             "top models": lambda: stats.totals(stats.regroup(query, "model")),
             "status split": lambda: stats.totals(stats.regroup(query, "status")),
-            "p95 latency": lambda: charts._p95_latency(
-                LogQuery.parse(registry["usage"], user, params).queryset),
+            "p95 latency and rates": lambda: stats.latest_figures(query),
         }
         for name, fn in pieces.items():
             report(case=f"usage panel piece: {name}", window=window,

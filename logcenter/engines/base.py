@@ -87,9 +87,11 @@ class Engine:
         once for all)."""
         raise NotImplementedError
 
-    def p95(self, queryset, sample: int) -> tuple[int, bool]:
-        """(95th percentile of latency_ms as percentile_disc, sampled): over the newest
-        `sample` rows of `queryset`; sampled when more rows matched."""
+    def latest_calls(self, queryset, sample: int, since) -> dict:
+        """Figures of the newest `sample` + 1 rows of `queryset` (usage), in one read:
+        {"p95": latency_ms's 95th percentile as percentile_disc (0 with no row), "rows":
+        how many were read, "oldest": the oldest one's occurred_at, "since_requests" /
+        "since_tokens": the calls and total_tokens among them at or after `since`}."""
         raise NotImplementedError
 
     # --- rollups (the usage figures) ----------------------------------------------------

@@ -182,7 +182,7 @@ class LogPanelsView(LogKindMixin, TemplateView):
             return self.render_to_response({"summary": None, "panels": None,
                                             "panels_error": exc.reason})
         return self.render_to_response({"kind": kind, "summary": summary, "panels": panels,
-                                        "rate_sample": stats.RATE_SAMPLE})
+                                        "rate_sample": stats.LATEST_SAMPLE})
 
 
 class LogDetailView(LogKindMixin, TemplateView):

@@ -231,14 +231,14 @@ def test_p95_latency_reads_the_latest_calls_and_says_so_when_sampled(staff_clien
 
     from django.utils import timezone
 
-    from logcenter.analytics import charts
+    from logcenter.analytics import stats
 
     now = timezone.now()
     for minutes, latency in ((1, 100), (2, 200), (3, 300), (4, 400), (50, 9000)):
         factories["usage"](occurred_at=now - timedelta(minutes=minutes), latency_ms=latency)
     html = staff_client.get("/logs/usage/panels/").content.decode()
     assert "9,000 ms" in html and "of this filter" in html
-    monkeypatch.setattr(charts, "P95_SAMPLE", 3)  # the latest 3 (+1) calls: 100–400 ms
+    monkeypatch.setattr(stats, "LATEST_SAMPLE", 3)  # the latest 3 (+1) calls: 100–400 ms
     html = staff_client.get("/logs/usage/panels/").content.decode()
     assert "400 ms" in html and "of the latest 3 calls" in html
 

@@ -85,13 +85,15 @@ class OrmEngine(Engine):
     def grouped_together(self, entries):
         return [stats._grouped(*piece, query) for piece, query in entries]
 
-    def p95(self, queryset, sample):
-        latest = queryset.order_by("-occurred_at", "-id").values("latency_ms")[:sample + 1]
-        values = sorted(row["latency_ms"] for row in latest)
-        if not values:
-            return 0, False
+    def latest_calls(self, queryset, sample, since):
+        latest = list(queryset.order_by("-occurred_at", "-id").values_list(
+            "latency_ms", "occurred_at", "total_tokens")[:sample + 1])
+        values = sorted(latency for latency, _, _ in latest)
+        recent = [tokens for _, when, tokens in latest if when >= since]
         # percentile_disc: the first value whose cumulative share reaches 95 %.
-        return values[max(0, math.ceil(len(values) * 0.95) - 1)], len(values) > sample
+        return {"p95": values[max(0, math.ceil(len(values) * 0.95) - 1)] if values else 0,
+                "rows": len(latest), "oldest": latest[-1][1] if latest else None,
+                "since_requests": len(recent), "since_tokens": sum(recent)}
 
     # --- rollups -----------------------------------------------------------------------
 

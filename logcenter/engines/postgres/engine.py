@@ -75,14 +75,19 @@ class PostgresEngine(OrmEngine):
     def grouped_together(self, entries):
         return grouping_sets.grouped_together(entries)
 
-    def p95(self, queryset, sample):
-        latest = queryset.order_by("-occurred_at", "-id").values("latency_ms")[:sample + 1]
+    def latest_calls(self, queryset, sample, since):
+        latest = queryset.order_by("-occurred_at", "-id").values(
+            "latency_ms", "occurred_at", "total_tokens")[:sample + 1]
         sql, params = latest.query.sql_with_params()
         with connection.cursor() as cursor:
-            cursor.execute("SELECT percentile_disc(0.95) WITHIN GROUP (ORDER BY latency_ms), "
-                           f"count(*) FROM ({sql}) AS latest", params)
-            value, count = cursor.fetchone()
-        return value or 0, count > sample
+            cursor.execute(
+                "SELECT percentile_disc(0.95) WITHIN GROUP (ORDER BY latency_ms), count(*), "
+                "min(occurred_at), count(*) FILTER (WHERE occurred_at >= %s), "
+                f"sum(total_tokens) FILTER (WHERE occurred_at >= %s) FROM ({sql}) AS latest",
+                [since, since, *params])
+            p95, rows, oldest, requests, tokens = cursor.fetchone()
+        return {"p95": p95 or 0, "rows": rows, "oldest": oldest,
+                "since_requests": requests, "since_tokens": tokens or 0}
 
     # --- rollups -----------------------------------------------------------------------
 
