@@ -48,6 +48,9 @@ def add_arguments(parser):
     parser.add_argument("--closed", type=int, default=8)
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--ingest-workers", type=int, default=0,
+                        help="0: the readers' gunicorn takes the ingestion too; N: a gunicorn "
+                             "of its own (N workers of --threads), as operations.md lays out")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--late", type=float, default=60.0,
                         help="ingested calls occurred up to this many seconds ago")
@@ -189,11 +192,11 @@ def _autovacuum_stand_in(stop):
         connection.close()
 
 
-def _phase(name, port, secret, reader, samples, args, open_loop):
+def _phase(name, port, secret, reader, samples, args, open_loop, ingest_port=None):
     rng = random.Random(args.seed)
     stop, counts = threading.Event(), {"stored": 0, "errors": 0}
-    ingestor = threading.Thread(target=_ingest, args=(port, secret, args.ingest, stop, counts,
-                                                      args.seed, args.late))
+    ingestor = threading.Thread(target=_ingest, args=(ingest_port or port, secret, args.ingest,
+                                                      stop, counts, args.seed, args.late))
     results, lock = [], threading.Lock()
 
     def one(kind, path, due):
@@ -300,34 +303,46 @@ def run(args):
            "REDIS_URL": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/9"),
            "ALLOWED_HOSTS": "127.0.0.1,localhost"}
     bin_dir = os.path.dirname(sys.executable)
-    server = subprocess.Popen(
-        [os.path.join(bin_dir, "gunicorn"), "config.wsgi:application",
-         "--bind", f"127.0.0.1:{port}", "--workers", str(args.workers),
-         "--threads", str(args.threads), "--log-level", "warning"], cwd=ROOT, env=env)
+
+    def gunicorn(bind_port, workers):
+        return subprocess.Popen(
+            [os.path.join(bin_dir, "gunicorn"), "config.wsgi:application",
+             "--bind", f"127.0.0.1:{bind_port}", "--workers", str(workers),
+             "--threads", str(args.threads), "--log-level", "warning"], cwd=ROOT, env=env)
+
+    servers = [gunicorn(port, args.workers)]
+    ingest_port = None
+    if args.ingest_workers:  # the ingestion service apart: no reader waits on a batch's GIL
+        ingest_port = _free_port()
+        servers.append(gunicorn(ingest_port, args.ingest_workers))
     # As production runs: a worker folds the ingested sums into the rollups.
     worker = subprocess.Popen(
         [os.path.join(bin_dir, "celery"), "-A", "config", "worker", "--concurrency", "1",
          "--loglevel", "warning", "--without-heartbeat", "--without-mingle"],
         cwd=ROOT, env=env)
     try:
-        for _ in range(200):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                time.sleep(0.1)
+        for bound in (port, ingest_port or port):
+            for _ in range(200):
+                try:
+                    socket.create_connection(("127.0.0.1", bound), timeout=0.2).close()
+                    break
+                except OSError:
+                    time.sleep(0.1)
         reader = Reader(port, f"sessionid={session.session_key}")
         rng = random.Random(0)
         for _ in range(40):  # warm both workers
             reader.get(_requests(rng, samples)[1])
         report(case="server", command=f"gunicorn --workers {args.workers} "
-                                      f"--threads {args.threads}", port=port)
-        _phase("open loop", port, secret, reader, samples, args, open_loop=True)
+                                      f"--threads {args.threads}", port=port,
+               ingestion=(f"gunicorn --workers {args.ingest_workers} --threads {args.threads}"
+                          if ingest_port else "the same server"))
+        _phase("open loop", port, secret, reader, samples, args, open_loop=True,
+               ingest_port=ingest_port)
         if args.closed:
             _phase(f"closed loop, {args.closed} readers", port, secret, reader, samples, args,
-                   open_loop=False)
+                   open_loop=False, ingest_port=ingest_port)
     finally:
-        for process in (server, worker):
+        for process in (*servers, worker):
             process.terminate()
-        for process in (server, worker):
+        for process in (*servers, worker):
             process.wait(timeout=30)
