@@ -202,14 +202,16 @@ def test_sorts_across_months_walk_the_index_in_probes_or_rank_the_matches(
 
 
 @pytest.mark.postgres
-@pytest.mark.parametrize("anchor_batch, rounds", [(500, 2), (1, 2), (2, 1), (1, 50)])
+@pytest.mark.parametrize("anchor_batch, rounds, max_batch",
+                         [(500, 2, 8000), (1, 2, 8000), (1, 2, 1), (2, 1, 8000), (1, 50, 8000)])
 @pytest.mark.parametrize("ordering", ["-cost", "latency_ms"])
 def test_combined_filters_rank_one_filters_entries_and_check_the_rest_by_row(
-        staff, factories, monkeypatch, ordering, anchor_batch, rounds):
+        staff, factories, monkeypatch, ordering, anchor_batch, rounds, max_batch):
     """Two filters and a sort: the matches of the filter with fewer of them ranked on its
     index entries, the candidates' rows checked against the other filter in batches (of 1
-    and 2: some without a match; after `rounds` batches the rest is ranked as without an
-    anchor): every page forwards and back, each row once, in order."""
+    and 2: some without a match; a next batch sized by the last one's share of matches,
+    none past `max_batch`; after `rounds` batches the rest is ranked as without an anchor):
+    every page forwards and back, each row once, in order."""
     from datetime import timedelta
 
     from logcenter.engines.postgres import keyset, partitions
@@ -217,6 +219,7 @@ def test_combined_filters_rank_one_filters_entries_and_check_the_rest_by_row(
     monkeypatch.setattr(keyset, "WALK_ENTRY_COST", 1e12)  # no walk: rank at once
     monkeypatch.setattr(keyset, "ANCHOR_BATCH", anchor_batch)
     monkeypatch.setattr(keyset, "ANCHOR_ROUNDS", rounds)
+    monkeypatch.setattr(keyset, "ANCHOR_MAX_BATCH", max_batch)
     monkeypatch.setattr(keyset, "planned_cost", lambda queryset: (  # one filter: cheaper
         1e9 if all(f in str(queryset.query) for f in ("api_key_name", "platform_model"))
         else 1.0))
