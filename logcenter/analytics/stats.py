@@ -275,20 +275,11 @@ def _grouped(queryset, fields, columns, query):
     if not fields:  # .values() without fields would group by every column
         row = queryset.order_by().aggregate(**_sums(columns))
         return [(None, (), {m: row[m] or 0 for m in query.measures})]
-    return grouped_rows(grouped_values(queryset, fields, columns), fields, columns)
-
-
-def grouped_values(queryset, fields, columns):
-    """The piece's statement: its rows grouped by `fields` (values() before annotate()),
-    as tuples of the fields and then each column's sum, in `columns`' order."""
+    # Grouped by `fields` (values() before annotate()), read as tuples: a panel's open hours
+    # hold thousands of groups, and a dict per row cost more than the read.
     sums = _sums(columns)
-    return queryset.order_by().values(*fields).annotate(**sums).values_list(*fields, *sums)
-
-
-def grouped_rows(rows, fields, columns):
-    """_grouped's answer from grouped_values' tuples (a panel's open hours hold thousands of
-    groups: no dict per row but the sums')."""
-    bucketed, width, measures = fields[0] == "lc_bucket", len(fields), list(columns)
+    rows = queryset.order_by().values(*fields).annotate(**sums).values_list(*fields, *sums)
+    bucketed, width, measures = fields[0] == "lc_bucket", len(fields), list(sums)
     groups = slice(1 if bucketed else 0, width)
     return [(row[0] if bucketed else None, row[groups],
              dict(zip(measures, [value or 0 for value in row[width:]]))) for row in rows]
