@@ -25,7 +25,6 @@ from logcenter.core.access import access_for
 from logcenter.core.query import LogQuery
 from logcenter.analytics import stats
 from logcenter.core.registry import registry
-from logcenter.engines import engine_for
 
 PALETTE = ["#2557d6", "#12805c", "#b54708", "#7a5af8", "#c11574", "#0e9384", "#dc6803",
            "#1570ef", "#6172f3", "#4e5ba6"]
@@ -42,6 +41,7 @@ USAGE_TITLES = {("cost", True): gettext_lazy("Cost per hour by model"),
                 ("requests", True): gettext_lazy("Requests per hour by model"),
                 ("requests", False): gettext_lazy("Requests per day by model")}
 TOP_ORDERS = ("cost", "requests", "total_tokens")
+TOP_ROWS = 10  # rows of each top table
 
 
 def choose_width(start, end):
@@ -190,8 +190,7 @@ def _list_link(kind_slug, params, start, end, extra, window_start=None):
 def _list_links(kind_slug, params, field, window_start=None):
     """link(start, end, series) -> _list_link(…, {field: series}) as it writes it, for every
     segment of one chart: the query's other parameters encoded once, each bucket's times and
-    each series' name once
-    (a 90-day chart has hundreds of segments, each a link)."""
+    each series' name once (a 90-day chart has hundreds of segments, each a link)."""
     kept = {k: v for k, v in params.items() if k not in _LINK_SKIPS}
     if field in kept:  # the series' parameter keeps its place among the others
         return lambda start, end, name: _list_link(kind_slug, params, start, end,
@@ -309,11 +308,9 @@ def usage_panels(user, params):
     }
 
 
-# Rows of each top table.
-TOP_ROWS = 10
 def _api_key_names(user, key_ids, start, end):
-    """{api_key_id: the name its newest call in [start, end) carried} (a key may be renamed;
-    the id stays; the window's edge spares the seek every older partition): one index seek
+    """{api_key_id: the name its newest call in the window carried} (a key may be renamed;
+    the id stays; the window's edges spare the seek every other partition): one index seek
     per key, among the rows this viewer may see (a member's key id may also appear on
     someone else's rows, under a name that is not theirs to read); the seeks in one
     statement (UNION ALL) where the database takes a LIMIT in each part."""
