@@ -115,3 +115,17 @@ def test_rates_past_the_sample_are_the_newest_calls_rate_and_say_so(monkeypatch,
     assert "≈" in html and "The rate of the newest 3 calls" in html
     shown = int(html.split("≈ ")[1].split(" rpm")[0])
     assert abs(shown - sampled["rpm"]) <= 1
+
+
+def test_a_panel_over_a_past_window_still_shows_the_last_minutes_rates(staff_client):
+    """Rates are "right now" whatever the window: where the window ends before now, its
+    newest calls are not the last minute's, and the rates are read apart."""
+    now = timezone.now()
+    UsageRecordFactory(total_tokens=7, occurred_at=now - timedelta(seconds=5))
+    UsageRecordFactory(total_tokens=900, latency_ms=4321, occurred_at=now - timedelta(hours=3))
+    start, end = (timezone.localtime(now - timedelta(hours=h)).strftime("%Y-%m-%dT%H:%M")
+                  for h in (4, 2))
+    html = staff_client.get("/logs/usage/panels/",
+                            {"start_time": start, "end_time": end}).content.decode()
+    assert "1 rpm" in html and "7 tokens per minute" in html  # the last minute's call
+    assert "4,321 ms" in html  # the window's own call's p95
