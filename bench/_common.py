@@ -40,6 +40,19 @@ def _create_database(url):
             conn.execute(f'CREATE DATABASE "{name}"')
 
 
+def wait_for_port(port, seconds):
+    """Until a server listens on 127.0.0.1:`port`, for at most `seconds`."""
+    import socket
+    import time
+
+    for _ in range(int(seconds * 10)):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+
+
 def percentile(values, pct):
     if not values:
         return 0.0

@@ -25,7 +25,7 @@ import time
 import uuid
 from datetime import datetime, timedelta, timezone
 
-from _common import ROOT, report, setup_django, summary
+from _common import ROOT, report, setup_django, summary, wait_for_port
 
 MODELS = [("gpt-4o", "openai"), ("claude-sonnet-4", "anthropic"), ("gemini-2.5-pro", "google"),
           ("deepseek-chat", "deepseek"), ("qwen-max", "aliyun")]
@@ -242,12 +242,7 @@ def bench_http(batches, clients=2):
         cwd=ROOT, env={**os.environ, "DEBUG": "0"},
     )
     try:
-        for _ in range(100):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                time.sleep(0.1)
+        wait_for_port(port, 10)
         bodies = [json.dumps(b).encode() for b in batches]
         headers = {"Authorization": f"Bearer {secret}", "Content-Type": "application/json"}
         # Warm both workers (imports, connections).

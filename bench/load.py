@@ -36,7 +36,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlencode
 
-from _common import ROOT, percentile, report
+from _common import ROOT, percentile, report, wait_for_port
 
 BATCH = 200
 
@@ -327,12 +327,7 @@ def run(args):
         cwd=ROOT, env=env)
     try:
         for bound in (port, ingest_port or port):
-            for _ in range(200):
-                try:
-                    socket.create_connection(("127.0.0.1", bound), timeout=0.2).close()
-                    break
-                except OSError:
-                    time.sleep(0.1)
+            wait_for_port(bound, 20)
         reader = Reader(port, f"sessionid={session.session_key}")
         rng = random.Random(0)
         for _ in range(40):  # warm both workers

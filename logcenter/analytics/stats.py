@@ -425,11 +425,9 @@ def _ranked(query, groups, order=None, first=None):
     whose `other_groups` says how many it holds. `order`: biggest of that measure first
     (ties as above); `first`: only the first so many, presented."""
     main = "cost" if "cost" in query.measures else "requests"
-    if order is None:
-        ranked = sorted(groups.items(), key=lambda item: (-item[1][main], item[0]))
-    else:
-        ranked = sorted(groups.items(),
-                        key=lambda item: (-item[1][order], -item[1][main], item[0]))
+    order = order or main
+    ranked = sorted(groups.items(),
+                    key=lambda item: (-item[1][order], -item[1][main], item[0]))
     if first is not None:
         ranked = ranked[:first]
     limit = query.limit_groups
