@@ -200,6 +200,9 @@ class Piece:
     fields: list
     columns: dict
     closed: bool = False
+    # Which rows of its query's filters it reads: (table, start, end). Two pieces of
+    # queries sharing one FilterSet (regroup()) read the same rows where this is the same.
+    rows: tuple = ()
 
     def __iter__(self):
         return iter((self.queryset, self.fields, self.columns))
@@ -214,7 +217,8 @@ def _raw_pieces(query, start, end, trunc=None, tz=None):
     if trunc is not None:
         queryset = queryset.annotate(lc_bucket=trunc("occurred_at", tzinfo=tz))
         fields = ["lc_bucket", *fields]
-    return [Piece(queryset, fields, {m: MEASURES[m][0] for m in query.measures})]
+    return [Piece(queryset, fields, {m: MEASURES[m][0] for m in query.measures},
+                  rows=(queryset.model, start, end, trunc is None))]
 
 
 def _rollup_piece(query, source, start, end, trunc, tz, closed=False):
@@ -228,7 +232,8 @@ def _rollup_piece(query, source, start, end, trunc, tz, closed=False):
     if trunc is not None:
         queryset = queryset.annotate(lc_bucket=trunc("hour", tzinfo=tz))
         fields = ["lc_bucket", *fields]
-    return Piece(queryset, fields, {m: MEASURES[m][1] for m in query.measures}, closed)
+    return Piece(queryset, fields, {m: MEASURES[m][1] for m in query.measures}, closed,
+                 rows=(source, start, end, trunc is None))
 
 
 def _rollup_pieces(query, start, end, trunc=None, tz=None):
@@ -306,13 +311,16 @@ class _ClosedHoursEpoch:
         return self._value
 
 
-def _grouped_or_cached(piece, query, epoch):
-    """_grouped(piece), from the cache for a piece of closed hours: the same SQL (filters,
-    scope, groups, hours: all in the statement) under the same version has the same answer."""
-    if not piece.closed or not epoch.value:
-        return _grouped(*piece, query)
-    return _cached(("totals", epoch.value, *_identity(piece), tuple(query.measures)),
-                   lambda: _grouped(*piece, query))
+def _grouped_or_cached(entries, epoch):
+    """[_grouped(piece) for piece, query in entries], from the cache for pieces of closed
+    hours: the same SQL (filters, scope, groups, hours: all in the statement) under the same
+    version has the same answer."""
+    if not epoch.value:
+        return [_grouped(*piece, query) for piece, query in entries]
+    return _cached_many([
+        (("totals", epoch.value, *_identity(piece), tuple(query.measures)),
+         lambda piece=piece, query=query: _grouped(*piece, query))
+        for piece, query in entries])
 
 
 def _identity(piece):
@@ -324,27 +332,41 @@ def _identity(piece):
 def _cached(identity, compute):
     """compute(), kept in the cache under `identity` (which holds the closed hours' version);
     computed as without a cache when the cache does not answer."""
-    key = "stats-closed:" + hashlib.sha256(repr(identity).encode()).hexdigest()
+    return _cached_many([(identity, compute)])[0]
+
+
+def _cached_many(entries):
+    """[compute() for identity, compute in entries], each kept in the cache under its
+    `identity` (see _cached): one round trip to the cache for all of them."""
+    keys = ["stats-closed:" + hashlib.sha256(repr(identity).encode()).hexdigest()
+            for identity, _ in entries]
     try:
-        found = cache.get(key)
+        found = cache.get_many(keys)
     except Exception as error:  # the cache is down: read the rollup, as without it
         logger.warning("stats cache unavailable: %s", error)
-        return compute()
-    if found is None:
-        found = compute()
+        return [compute() for _, compute in entries]
+    missing = {}
+    for key, (_, compute) in zip(keys, entries):
+        if key not in found:
+            found[key] = missing[key] = compute()
+    if missing:
         try:
-            cache.set(key, found, CLOSED_CACHE_SECONDS)
+            cache.set_many(missing, CLOSED_CACHE_SECONDS)
         except Exception as error:
             logger.warning("stats cache unavailable: %s", error)
-    return found
+    return [found[key] for key in keys]
 
 
 def _merge(pieces, measures):
+    """{key: sums}: the (key, {measure: sum}) pieces summed per key."""
     merged = {}
     for key, sums in pieces:
-        total = merged.setdefault(key, {m: 0 for m in measures})
-        for m in measures:
-            total[m] += sums[m]
+        total = merged.get(key)
+        if total is None:
+            merged[key] = {m: sums[m] for m in measures}
+        else:
+            for m in measures:
+                total[m] += sums[m]
     return merged
 
 
@@ -391,17 +413,19 @@ def _totals_together(queries, source, order=None, first=None):
     with engine.one_snapshot():
         epoch = _ClosedHoursEpoch(engine)
         alike = {}  # the same rows and sums: [(name, piece, query)]
+        closed = []  # from the cache, each query's own: [(name, piece, query)]
         for name, query in queries.items():
             for piece in _pieces(query, None, source):
-                if piece.closed:  # from the cache, each query's own
-                    found[name].append(_grouped_or_cached(piece, query, epoch))
+                if piece.closed:
+                    closed.append((name, piece, query))
                     continue
                 key = id(piece)  # one query: no other piece reads its rows
-                if len(queries) > 1:
-                    sql, params = piece.queryset.query.sql_with_params()
-                    key = (piece.queryset.model, sql, tuple(map(str, params)),
-                           tuple(piece.columns.items()))
+                if len(queries) > 1:  # the same rows, by the same filters, summed alike
+                    key = (id(query.filterset), piece.rows, tuple(piece.columns.items()))
                 alike.setdefault(key, []).append((name, piece, query))
+        cached = _grouped_or_cached([(piece, query) for _, piece, query in closed], epoch)
+        for (name, _, _), rows in zip(closed, cached):
+            found[name].append(rows)
         for entries in alike.values():
             results = engine.grouped_together([(piece, query) for _, piece, query in entries])
             for (name, _, _), rows in zip(entries, results):

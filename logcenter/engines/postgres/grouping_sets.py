@@ -12,10 +12,11 @@ from logcenter.analytics import stats
 def grouped_together(entries):
     """[stats._grouped(*piece, query) for piece, query in entries]: pieces of one statement
     (the same rows and sums), each grouped by one field of its own or by none (the whole's
-    sums: the figures' totals), summed in one pass."""
+    sums: the figures' totals), summed in one pass (one piece: one grouping)."""
     first, _ = entries[0]
     keys = [tuple(piece.fields) for piece, _ in entries]
-    if (len(entries) < 2 or any(len(key) > 1 for key in keys)
+    # One piece alone is summed here too: a plain GROUP BY, its rows read as tuples.
+    if (not any(keys) or any(len(key) > 1 for key in keys)
             or len(set(keys)) < len(keys)
             or any(piece.columns != first.columns for piece, _ in entries)):
         return [stats._grouped(*piece, query) for piece, query in entries]
@@ -46,8 +47,12 @@ def grouped_together(entries):
         at = names.index(key[0]) if key else None
         entry_of[every if at is None else every ^ (1 << (width - 1 - at))] = (i, at)
     results = [[] for _ in entries]
+    measures = list(first.columns)
     for row in rows:
         i, at = entry_of[row[width]]
-        results[i].append((None, () if at is None else (row[at],),
-                           {m: value or 0 for m, value in zip(first.columns, row[width + 1:])}))
+        if at is None:  # the whole's sums: null over no rows
+            results[i].append((None, (), {m: value or 0
+                                          for m, value in zip(measures, row[width + 1:])}))
+        else:  # a group's sums: never null (a group has rows, its summed columns values)
+            results[i].append((None, (row[at],), dict(zip(measures, row[width + 1:]))))
     return results
