@@ -2,7 +2,7 @@
 with values taken from the data, under every offered sort, on page 1 and deep.
 
     .venv/bin/python bench/query.py combinations [--draws 12] [--runs 5] [--seed 1]
-        [--kinds usage …] [--windows 30d 90d] [--deep 10000]
+        [--kinds usage …] [--windows 30d 90d] [--deep 10000] [--max-id N]
 
 Each draw picks 2 or 3 of the tab's page filters (time and search aside) and takes their
 values from one row of the window (two times in three: the filters then match together) or
@@ -79,6 +79,8 @@ def run(args):
         newest = kind.model.objects.order_by("-occurred_at").values_list("id", flat=True).first()
         if newest is None:
             continue
+        if args.max_id:  # the same draw after later runs have stored newer rows
+            newest = min(newest, args.max_id)
         # Rows spread over the last 30 days, by id (no sort of the table).
         rows = list(kind.model.objects.filter(
             id__in=[rng.randint(max(1, newest - 3_000_000), newest) for _ in range(200)]))
@@ -143,6 +145,9 @@ def add_arguments(parser):
     parser.add_argument("--draws", type=int, default=12)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--max-id", type=int, default=0,
+                        help="draw from rows up to this id (0: the newest): the same draw "
+                             "on a database that load runs have grown since")
     parser.add_argument("--kinds", nargs="+", default=["usage", "audit", "auth", "system"])
     parser.add_argument("--windows", nargs="+", default=["30d", "90d"])
     parser.add_argument("--deep", type=int, default=10_000)

@@ -141,11 +141,12 @@ def bench_copy(batches):
     rollup_rebuild(min(times), max(times))
 
 
-def bench_index_floor(batches, steps=(0, 2, 6, 12, "uncarried", "btree", None)):
+def bench_index_floor(batches, steps=(0, 2, 6, 12, "uncarried", "unpaired", "btree", None)):
     """What the indexes cost: the same COPY into a scratch copy of the newest usage
     partition holding none, some, every B-tree ("btree": all but the search index) and all
     of its indexes (dropped at the end); "uncarried": every B-tree without the few-valued
-    filter columns the filter indexes carry (INCLUDE, migration 0032), as before it."""
+    filter columns the filter indexes carry (INCLUDE, migration 0032), as before it;
+    "unpaired": every B-tree but the (model or key, sort key) ones (migration 0035)."""
     from django.db import connection
 
     from logcenter.models import UsageRecord
@@ -166,6 +167,7 @@ def bench_index_floor(batches, steps=(0, 2, 6, 12, "uncarried", "btree", None)):
         btrees = [d for d in definitions if " USING gin " not in d]
         chosen = (definitions if step is None else btrees if step == "btree"
                   else [_uncarried(d) for d in btrees] if step == "uncarried"
+                  else [d for d in btrees if not _paired(d)] if step == "unpaired"
                   else definitions[:step])
         with connection.cursor() as cursor:
             cursor.execute("DROP TABLE IF EXISTS lc_bench_floor")
@@ -185,12 +187,20 @@ def bench_index_floor(batches, steps=(0, 2, 6, 12, "uncarried", "btree", None)):
             timings.append((time.perf_counter() - t0) * 1000)
         elapsed = time.perf_counter() - started
         events = sum(len(rows) for _, rows in prepared)
+        without = {"uncarried": "carried columns", "unpaired": "paired sort indexes"}
         report(case="COPY, indexes", indexes=len(chosen), of=len(definitions),
-               **({"without": "carried columns"} if step == "uncarried" else {}),
+               **({"without": without[step]} if step in without else {}),
                batch_size=len(prepared[0][1]), batches=len(prepared),
                events=events, rows_per_s=events / elapsed, **summary(timings))
     with connection.cursor() as cursor:
         cursor.execute("DROP TABLE lc_bench_floor")
+
+
+def _paired(definition):
+    """Whether an index is one of the (field, sort key, id, occurred_at) ones."""
+    from logcenter.engines.postgres.keyset import PAIRED
+
+    return any(f"({field}, {key}, id, occurred_at)" in definition for field, key in PAIRED)
 
 
 def _uncarried(definition):

@@ -95,9 +95,10 @@ def log_permissions(model_name, label, *extra):
     ]
 
 
-def envelope_indexes(prefix, *filter_fields, sorts=(), time_extra=(), carried=()):
-    """Indexes every kind needs, plus (field, occurred_at, id) per filter and
-    (key, id, occurred_at) per sort.
+def envelope_indexes(prefix, *filter_fields, sorts=(), time_extra=(), carried=(), paired=()):
+    """Indexes every kind needs, plus (field, occurred_at, id) per filter,
+    (key, id, occurred_at) per sort and (field, key, id, occurred_at) per `paired`
+    (field, key).
 
     A filter's index holds the whole keyset order (occurred_at, id): its rows come out in
     page order and a cursor is one seek, so the planner has no reason to walk the time
@@ -141,6 +142,13 @@ def envelope_indexes(prefix, *filter_fields, sorts=(), time_extra=(), carried=()
         # so "the costliest calls of the last day" reads no row outside that day.
         indexes.append(models.Index(fields=[key, "id", "occurred_at"],
                                     name=f"{prefix}_{key[:12]}_sort_idx"))
+    for field, key in paired:
+        # One value's rows in the sort's order: "this model's costliest calls", where the
+        # model's calls are all cheap, are its first entries here, where the walk down
+        # the sort's own index meets the costlier calls of every other model first (and
+        # ranking the model's every match costs 0.5 µs each: 74 ms for 141,000 calls).
+        indexes.append(models.Index(fields=[field, key, "id", "occurred_at"],
+                                    name=f"{prefix}_{field[:10]}_{key[:7]}_idx"))
     return indexes
 
 
@@ -248,6 +256,11 @@ class UsageRecord(LogEnvelope):
             time_extra=("cost", "latency_ms"),
             carried=("endpoint", "protocol", "is_stream", "status", "billing_mode", "group",
                      "upstream_name"),
+            # The filters finance and support sort by cost and tokens most, whose values'
+            # calls are often all cheap or all small (docs/performance.md: what each
+            # costs ingestion, and gains).
+            paired=[(field, key) for field in ("platform_model", "api_key_name")
+                    for key in ("cost", "total_tokens")],
         )
 
     def __str__(self):

@@ -14,7 +14,7 @@ from rest_framework.test import APIClient
 from logcenter.core import selectors
 from logcenter.core.query import LogQuery
 from logcenter.models import UsageRecord
-from logcenter.core.pagination import Cursor, Total
+from logcenter.core.pagination import Cursor, Total, keyset_queryset
 from logcenter.core.registry import registry
 
 pytestmark = pytest.mark.django_db
@@ -470,3 +470,93 @@ def test_a_forged_total_in_a_cursor_is_not_believed(staff, factories, api_client
     page = api_client.get("/api/v1/usage-records/", {"page_size": "2", "ordering": "-cost",
                                                      "cursor": forged}).json()
     assert page["estimated_total"] == 5  # counted, not the forged 1
+
+
+def _three_bands(factories, now):
+    """A "mid" model whose calls lie between cheaper and dearer calls of other models, in
+    every sort key: a walk down the sort's own index meets the others first."""
+    rows = {}
+    for model, base in (("low", 0), ("mid", 1000), ("high", 5000)):
+        rows[model] = [factories["usage"](
+            occurred_at=now - timedelta(hours=i), platform_model=model, status="success",
+            api_key_name=f"key-{model}", cost=Decimal(base + i), latency_ms=base + i, prompt_tokens=base + i,
+            completion_tokens=0, total_tokens=base + i) for i in range(12)]
+    return rows
+
+
+def _index_definition(name):
+    with connection.cursor() as db:
+        db.execute("SELECT indexdef FROM pg_indexes WHERE indexname = %s", [name])
+        return db.fetchone()[0]
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("params, field, ordering", [
+    ({"platform_model": "mid"}, "platform_model", "-cost"),
+    ({"platform_model": "mid", "status": "success"}, "platform_model", "total_tokens"),
+    ({"api_key": "key-mid"}, "api_key_name", "-total_tokens"),
+])
+def test_a_filter_whose_index_holds_its_rows_in_the_sorts_order_is_walked_down_that_index(
+        staff, factories, monkeypatch, params, field, ordering):
+    """A model's (or key's) costliest calls, the model's calls lying between other models'
+    in every sort key: the walk goes down the model's own index in cost order (envelope_
+    indexes `paired`), meeting its calls only; the pages are those of the sort, forwards
+    and back."""
+    from logcenter.engines.postgres import keyset
+
+    monkeypatch.setattr(keyset, "PROBE_ENTRIES", 2)
+    monkeypatch.setattr(keyset, "WALK_ENTRY_COST", 0)  # walk the index
+    rows = _three_bands(factories, timezone.now())
+    key = ordering.lstrip("-")
+    filterset = LogQuery.parse(registry["usage"], staff, {**params, "range": "7d"}).filterset
+    window = keyset._paired_window(filterset, UsageRecord.objects.all(), key)
+    assert window is not None
+    scans = scan_nodes(keyset_queryset(window, ordering, None).values_list(key, "id")[:3])
+    assert scans and all(f"({field}, {key}, id, occurred_at)" in _index_definition(name)
+                         for _, name in scans), scans
+    pages = walk(staff, {**params, "ordering": ordering, "range": "7d"})
+    expected = sorted(rows["mid"], key=lambda r: (getattr(r, key), r.pk),
+                      reverse=ordering.startswith("-"))
+    assert [row.pk for page in pages for row in page.rows] == [r.pk for r in expected]
+    back = selectors.log_list(registry["usage"], staff, {
+        **params, "ordering": ordering, "range": "7d", "page_size": "4",
+        "cursor": pages[-1].prev_cursor.encode()})
+    assert [r.pk for r in back.page.rows] == [r.pk for r in pages[-2].rows]
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("params", [{"platform_model": ["mid", "low"]},
+                                    {"exclude_platform_model": "mid"},
+                                    {"platform_model": "mid"}])
+def test_only_a_filter_of_one_value_walks_its_own_sorted_index(staff, params):
+    """Several values' rows are not in one order in the index, nor are a negation's; nor has
+    latency such an index."""
+    from logcenter.engines.postgres import keyset
+
+    filterset = LogQuery.parse(registry["usage"], staff, params).filterset
+    paired = keyset._paired_window(filterset, UsageRecord.objects.all(), "cost")
+    assert (paired is not None) == (params == {"platform_model": "mid"})
+    assert keyset._paired_window(filterset, UsageRecord.objects.all(), "latency_ms") is None
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("others, expected", [({"api_key": "key-low"}, 0),
+                                              ({"status": "success"}, 12)])
+def test_a_walk_down_one_filters_own_index_ranks_at_once_where_the_others_keep_too_few(
+        staff, factories, monkeypatch, others, expected):
+    """The other filters keep none of the first probe's entries (a model and another
+    model's key): ranking at once, from the cursor; where they keep them all, the walk
+    fills the page."""
+    from logcenter.engines.postgres import keyset
+
+    monkeypatch.setattr(keyset, "PROBE_ENTRIES", 2)
+    monkeypatch.setattr(keyset, "WALK_ENTRY_COST", 0.001)  # a budget of a few probes
+    _three_bands(factories, timezone.now())
+    ranked = []  # the ranking, on the anchor's entries or of every match
+    for name in ("sorted_matches", "_anchored_rows"):
+        monkeypatch.setattr(keyset, name, lambda *args, ranking=getattr(keyset, name): (
+            ranked.append(1) or ranking(*args)))
+    pages = walk(staff, {"platform_model": "mid", **others, "ordering": "-cost",
+                         "range": "7d"})
+    assert sum(len(page.rows) for page in pages) == expected
+    assert bool(ranked) == (expected == 0)
