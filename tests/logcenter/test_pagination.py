@@ -537,26 +537,3 @@ def test_only_a_filter_of_one_value_walks_its_own_sorted_index(staff, params):
     paired = keyset._paired_window(filterset, UsageRecord.objects.all(), "cost")
     assert (paired is not None) == (params == {"platform_model": "mid"})
     assert keyset._paired_window(filterset, UsageRecord.objects.all(), "latency_ms") is None
-
-
-@pytest.mark.postgres
-@pytest.mark.parametrize("others, expected", [({"api_key": "key-low"}, 0),
-                                              ({"status": "success"}, 12)])
-def test_a_walk_down_one_filters_own_index_ranks_at_once_where_the_others_keep_too_few(
-        staff, factories, monkeypatch, others, expected):
-    """The other filters keep none of the first probe's entries (a model and another
-    model's key): ranking at once, from the cursor; where they keep them all, the walk
-    fills the page."""
-    from logcenter.engines.postgres import keyset
-
-    monkeypatch.setattr(keyset, "PROBE_ENTRIES", 2)
-    monkeypatch.setattr(keyset, "WALK_ENTRY_COST", 0.001)  # a budget of a few probes
-    _three_bands(factories, timezone.now())
-    ranked = []  # the ranking, on the anchor's entries or of every match
-    for name in ("sorted_matches", "_anchored_rows"):
-        monkeypatch.setattr(keyset, name, lambda *args, ranking=getattr(keyset, name): (
-            ranked.append(1) or ranking(*args)))
-    pages = walk(staff, {"platform_model": "mid", **others, "ordering": "-cost",
-                         "range": "7d"})
-    assert sum(len(page.rows) for page in pages) == expected
-    assert bool(ranked) == (expected == 0)

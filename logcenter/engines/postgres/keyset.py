@@ -235,13 +235,13 @@ def _walked_page(window, queryset, ordering, cursor, size, walk_budget, anchor=N
     """The walk down `window`'s entries in the sort's order (see page()), then the ranking
     of what is left.
 
-    `paired`: `window` is one filter's own entries (`_paired_window`), so the share of them
-    the other filters keep in the first probe is about their share further down too: the
-    walk goes on only where that share fills the page within its budget (filters that
-    match nothing together rank at once). And the ranking starts at the cursor again,
-    dropping what the walk found: from where such a walk stops, far down the sort, the
-    planner reads a ranking (cost < a cheap call's) as most of the table (a sequential
-    scan: 0.6 s), where from the cursor it ranks on a filter's index entries as costed."""
+    `paired`: `window` is one filter's own entries (`_paired_window`), and the ranking
+    starts at the cursor again, dropping what the walk found: from where such a walk
+    stops, far down the sort, the planner reads a ranking (cost < a cheap call's) as most
+    of the table (a sequential scan: 0.6 s), where from the cursor it ranks on a filter's
+    index entries as costed. (Whether to walk on is not foretold by the first probe's
+    share of matches: a key's calls with the most tokens are mostly errors, its successes
+    further down.)"""
     key = ordering.lstrip("-")
     descending = reads_descending(ordering, cursor)
     reached = cursor  # the walk's position: every entry up to it has been read
@@ -261,9 +261,6 @@ def _walked_page(window, queryset, ordering, cursor, size, walk_budget, anchor=N
         reached = Cursor(ordering, last[0], last[1],
                          cursor.direction if cursor is not None else NEXT)
         entries *= PROBE_GROWTH
-        if paired and walked == PROBE_ENTRIES and (
-                not rows or walked * (size + 1) / len(rows) > walk_budget):
-            break
     # Ranking what is left costs less than walking on (or the matches are few).
     if paired:
         rows, reached = [], cursor
