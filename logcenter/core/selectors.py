@@ -33,11 +33,17 @@ class LogListing:
     def total(self) -> Total:
         """The matches counted up to LOGCENTER['COUNT_CAP'] (never a full COUNT(*)), and
         past the cap the planner's estimate (no rows read), shown labelled as an estimate
-        and never below the cap. Counted on the first page; a cursor brings it along."""
+        and never below the cap. Counted on the first page (where it holds every match,
+        they are its rows); a cursor brings it along."""
         total = self.carried
+        cap = settings.LOGCENTER["COUNT_CAP"]
+        if (total is None and self.filterset.cursor_value is None and not self.page.has_next
+                and len(self.page.rows) <= cap):
+            # The first page holds every match: its rows are the count. (Counting again
+            # read every candidate of filters that match nothing together: 0.3 s.)
+            total = Total(len(self.page.rows), False, None)
         if total is None:
             engine = engine_for(self.kind)
-            cap = settings.LOGCENTER["COUNT_CAP"]
             count, capped = engine.count_capped(self.queryset, cap)
             planned = None
             if capped:

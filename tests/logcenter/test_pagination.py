@@ -537,3 +537,18 @@ def test_only_a_filter_of_one_value_walks_its_own_sorted_index(staff, params):
     paired = keyset._paired_window(filterset, UsageRecord.objects.all(), "cost")
     assert (paired is not None) == (params == {"platform_model": "mid"})
     assert keyset._paired_window(filterset, UsageRecord.objects.all(), "latency_ms") is None
+
+
+def test_a_first_page_holding_every_match_is_its_own_count(factories, api_client):
+    """Its rows are the count: no second read of the matches (which, for filters that
+    match nothing together, read every candidate again)."""
+    factories["system"].create_batch(3)
+
+    def counted(params):
+        with CaptureQueriesContext(connection) as queries:
+            body = api_client.get("/api/v1/system-events/", params).json()
+        return body["estimated_total"], body["estimated_total_capped"], any(
+            "COUNT(" in q["sql"].upper() for q in queries.captured_queries)
+
+    assert counted({}) == (3, False, False)
+    assert counted({"page_size": "2"}) == (3, False, True)  # a next page: counted
