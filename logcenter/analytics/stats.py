@@ -200,9 +200,9 @@ class Piece:
     fields: list
     columns: dict
     closed: bool = False
-    # Which rows of its query's filters it reads: (table, start, end). Two pieces of
-    # queries sharing one FilterSet (regroup()) read the same rows where this is the same.
-    rows: tuple = ()
+    # Which of its query's rows it reads: (table, start, end, unbucketed). Pieces of
+    # queries sharing one FilterSet (regroup()) with the same span read the same rows.
+    span: tuple = ()
 
     def __iter__(self):
         return iter((self.queryset, self.fields, self.columns))
@@ -218,7 +218,7 @@ def _raw_pieces(query, start, end, trunc=None, tz=None):
         queryset = queryset.annotate(lc_bucket=trunc("occurred_at", tzinfo=tz))
         fields = ["lc_bucket", *fields]
     return [Piece(queryset, fields, {m: MEASURES[m][0] for m in query.measures},
-                  rows=(queryset.model, start, end, trunc is None))]
+                  span=(queryset.model, start, end, trunc is None))]
 
 
 def _rollup_piece(query, source, start, end, trunc, tz, closed=False):
@@ -233,7 +233,7 @@ def _rollup_piece(query, source, start, end, trunc, tz, closed=False):
         queryset = queryset.annotate(lc_bucket=trunc("hour", tzinfo=tz))
         fields = ["lc_bucket", *fields]
     return Piece(queryset, fields, {m: MEASURES[m][1] for m in query.measures}, closed,
-                 rows=(source, start, end, trunc is None))
+                 span=(source, start, end, trunc is None))
 
 
 def _rollup_pieces(query, start, end, trunc=None, tz=None):
@@ -421,7 +421,7 @@ def _totals_together(queries, source, order=None, first=None):
                     continue
                 key = id(piece)  # one query: no other piece reads its rows
                 if len(queries) > 1:  # the same rows, by the same filters, summed alike
-                    key = (id(query.filterset), piece.rows, tuple(piece.columns.items()))
+                    key = (id(query.filterset), piece.span, tuple(piece.columns.items()))
                 alike.setdefault(key, []).append((name, piece, query))
         cached = _grouped_or_cached([(piece, query) for _, piece, query in closed], epoch)
         for (name, _, _), rows in zip(closed, cached):
