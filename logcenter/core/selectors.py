@@ -44,7 +44,8 @@ class LogListing:
             total = Total(len(self.page.rows), False, None)
         if total is None:
             engine = engine_for(self.kind)
-            count, capped = engine.count_capped(self.queryset, cap)
+            count, capped = engine.count_listed(self.kind, self.filterset,
+                                                 self.queryset, cap)
             planned = None
             if capped:
                 planned = self.planned if self.planned is not None else engine.estimate(

@@ -47,6 +47,11 @@ class Engine:
         """(matches counted up to `cap`, whether there are more): never a full count."""
         raise NotImplementedError
 
+    def count_listed(self, kind, filterset, queryset, cap: int) -> tuple[int, bool]:
+        """count_capped() of a list's matches (the total beside its page); `filterset`:
+        the list's validated filters."""
+        return self.count_capped(queryset, cap)
+
     def estimate(self, queryset) -> int | None:
         """The store's estimate of the matches without reading rows, or None when it has
         none (the caller then shows the capped count only)."""

@@ -202,22 +202,24 @@ def test_sorts_across_months_walk_the_index_in_probes_or_rank_the_matches(
 
 
 @pytest.mark.postgres
-@pytest.mark.parametrize("anchor_batch, rounds, max_batch",
-                         [(500, 2, 8000), (1, 2, 8000), (1, 2, 1), (2, 1, 8000), (1, 50, 8000)])
+@pytest.mark.parametrize("anchor_batch, ranked, rounds, max_batch", [
+    (500, 2000, 2, 8000), (1, 2000, 2, 8000), (1, 2000, 2, 1), (2, 2, 1, 8000),
+    (1, 1, 50, 8000), (1, 3, 2, 8000)])
 @pytest.mark.parametrize("ordering", ["-cost", "latency_ms"])
 def test_combined_filters_rank_one_filters_entries_and_check_the_rest_by_row(
-        staff, factories, monkeypatch, ordering, anchor_batch, rounds, max_batch):
+        staff, factories, monkeypatch, ordering, anchor_batch, ranked, rounds, max_batch):
     """Two filters and a sort: the matches of the filter with fewer of them ranked on its
-    index entries, the candidates' rows checked against the other filter in batches (of 1
-    and 2: some without a match; a next batch sized by the last one's share of matches,
-    none past `max_batch`; after `rounds` batches the rest is ranked as without an anchor):
-    every page forwards and back, each row once, in order."""
+    index entries, `ranked` keys at a time, the candidates' rows checked against the other
+    filter in batches (of 1 and 2: some without a match; a next batch sized by the share
+    of matches so far, none past `max_batch`; after `rounds` rankings the rest is ranked
+    as without an anchor): every page forwards and back, each row once, in order."""
     from datetime import timedelta
 
     from logcenter.engines.postgres import keyset, partitions
 
     monkeypatch.setattr(keyset, "WALK_ENTRY_COST", 1e12)  # no walk: rank at once
     monkeypatch.setattr(keyset, "ANCHOR_BATCH", anchor_batch)
+    monkeypatch.setattr(keyset, "ANCHOR_RANKED", ranked)
     monkeypatch.setattr(keyset, "ANCHOR_ROUNDS", rounds)
     monkeypatch.setattr(keyset, "ANCHOR_MAX_BATCH", max_batch)
     monkeypatch.setattr(keyset, "planned_cost", lambda queryset: (  # one filter: cheaper
@@ -537,6 +539,52 @@ def test_only_a_filter_of_one_value_walks_its_own_sorted_index(staff, params):
     paired = keyset._paired_window(filterset, UsageRecord.objects.all(), "cost")
     assert (paired is not None) == (params == {"platform_model": "mid"})
     assert keyset._paired_window(filterset, UsageRecord.objects.all(), "latency_ms") is None
+
+
+@pytest.mark.postgres
+def test_a_walk_reads_what_its_budget_has_left_in_its_last_probe(
+        staff, factories, monkeypatch):
+    """Probes of 2 then 8 entries, within a budget of 7: the second probe reads 5 (not
+    none), and the pages are the sort's, forwards and back."""
+    from logcenter.engines.postgres import keyset
+
+    monkeypatch.setattr(keyset, "PROBE_ENTRIES", 2)
+    monkeypatch.setattr(keyset, "WALK_ENTRY_COST", 1.0)
+    monkeypatch.setattr(keyset, "WALK_SHARE", 1.0)
+    monkeypatch.setattr(keyset, "PAIRED_ENTRY_FACTOR", 1.0)
+    monkeypatch.setattr(keyset, "planned_cost", lambda queryset: 7.0)
+    rows = _three_bands(factories, timezone.now())
+    params = {"platform_model": "low", "ordering": "-cost", "range": "7d"}
+    with CaptureQueriesContext(connection) as queries:
+        first = selectors.log_list(registry["usage"], staff, {**params, "page_size": "4"})
+    probes = [q["sql"] for q in queries.captured_queries if "LIMIT 1 OFFSET" in q["sql"]]
+    assert [sql.rsplit("OFFSET", 1)[1].strip() for sql in probes] == ["1", "4"]
+    assert [r.pk for r in first.page.rows] == [
+        r.pk for r in sorted(rows["low"], key=lambda r: (r.cost, r.pk), reverse=True)[:4]]
+    pages = walk(staff, params)
+    expected = sorted(rows["low"], key=lambda r: (r.cost, r.pk), reverse=True)
+    assert [row.pk for page in pages for row in page.rows] == [r.pk for r in expected]
+
+
+@pytest.mark.parametrize("params", [{"platform_model": "m", "status": "success"},
+                                    {"platform_model": "m", "q": "m"}])
+@pytest.mark.parametrize("created, cap", [(7, 5), (3, 5)])
+def test_a_lists_count_reads_the_first_matches_in_page_order(
+        staff, factories, settings, params, created, cap):
+    """The total beside a page counts up to the cap; on PostgreSQL the first matches in
+    page order, which every filter's index holds, so the count stops at the cap (not with
+    a search, whose text index hands over its candidates unordered)."""
+    settings.LOGCENTER = {**settings.LOGCENTER, "COUNT_CAP": cap}
+    factories["usage"].create_batch(created, platform_model="m", status="success")
+    factories["usage"].create_batch(2, platform_model="other", status="success")
+    with CaptureQueriesContext(connection) as queries:
+        listing = selectors.log_list(registry["usage"], staff, {**params, "page_size": "2"})
+        total = listing.total
+    assert (total.count, total.capped) == (min(created, cap), created > cap)
+    counts = [q["sql"] for q in queries.captured_queries if "COUNT(" in q["sql"].upper()]
+    assert len(counts) == 1
+    ordered = "ORDER BY" in counts[0] and "occurred_at" in counts[0].split("ORDER BY")[1]
+    assert ordered == (connection.vendor == "postgresql" and "q" not in params)
 
 
 def test_a_first_page_holding_every_match_is_its_own_count(factories, api_client):

@@ -36,6 +36,9 @@ class PostgresEngine(OrmEngine):
     def page(self, kind, filterset, queryset, carried=None):
         return keyset.page(kind, filterset, queryset, carried)
 
+    def count_listed(self, kind, filterset, queryset, cap):
+        return keyset.count_listed(filterset, queryset, cap)
+
     def text_candidates(self, model, fields, value):
         return search.candidates(model, fields, value)
 

@@ -38,6 +38,19 @@ def planned_cost(queryset) -> float:
     return float(_plan(queryset)["Total Cost"])
 
 
+def count_listed(filterset, queryset, cap):
+    """(a list's matches counted up to `cap`, whether there are more): the first cap + 1
+    matches in page order. Every filter's index holds (occurred_at, id), so PostgreSQL
+    stops at the cap; unordered, it chose a bitmap of every candidate first (a key with a
+    binding code and a protocol over 30 days: 53 ms, then 8 ms in page order). Not with a
+    search: its candidates come from a text index as a bitmap, and in page order
+    PostgreSQL walked the time index instead ("context length" over 30 days: 140 → 187
+    ms)."""
+    order = () if filterset.form.cleaned_data.get("q") else ("-occurred_at", "-id")
+    found = queryset.order_by(*order)[:cap + 1].count()
+    return min(found, cap), found > cap
+
+
 # The walk down a sort key's index reads this many entries first, then four times as many
 # at each step: bounded reads, whatever the filters, decided by counts and never by a clock.
 PROBE_ENTRIES = 2_000
@@ -114,16 +127,20 @@ def page(kind, filterset, queryset, carried=None):
 
 WINDOW_MARGIN = timedelta(minutes=1)
 
-# Combined filters: the candidates ranked on the anchor's index entries at a time, first
-# this many, then at least PROBE_GROWTH times more, for at most ANCHOR_ROUNDS batches (each
-# ranks the anchor's entries again); then the rest is ranked as without an anchor. Where the other
-# filters keep few of the anchor's costliest matches (a cheap key's calls among a channel's),
-# each batch more costs more than the ranking it might save. On 10M rows (2026-12-05, 64
-# combined cases): no anchor p95 662 ms, worst 907; unbounded batches worst 9.5 s; 500 then
-# 2,000: p95 220, worst 1.4 s; one of 2,000: p95 328, worst 1.2 s; one of 500: p95 214,
-# worst 1.1 s.
+# Combined filters: the anchor's matches ranked on its index entries (each ranking reads
+# every one of them), their rows checked against the other filters by primary key, a batch
+# at a time: first ANCHOR_BATCH, then at least PROBE_GROWTH times more. One ranking hands
+# over ANCHOR_RANKED keys, so the first batches need no ranking of their own (ranking a
+# channel's 286,000 streamed calls: 82 ms for 500 keys, 90 ms for 2,000; a second ranking
+# for a second batch cost as much again, 2026-12-05). After ANCHOR_ROUNDS rankings the rest
+# is ranked as without an anchor. Where the other filters keep few of the anchor's costliest
+# matches (a cheap key's calls among a channel's), each batch more costs more than the
+# ranking it might save. On 10M rows (2026-12-05, 64 combined cases): no anchor p95 662 ms,
+# worst 907; unbounded batches worst 9.5 s; 500 then 2,000: p95 220, worst 1.4 s; one of
+# 2,000: p95 328, worst 1.2 s; one of 500: p95 214, worst 1.1 s.
 ANCHOR_BATCH = 500
-# A second batch is read only where the first one's share of matches says it fills the page
+ANCHOR_RANKED = 2_000
+# A next batch is read only where the share of matches so far says it fills the page
 # within ANCHOR_MAX_BATCH entries (twice the entries that share needs): two filters of a
 # few hundred thousand matches each, sharing 9 % of them, found 44 of a page's 51 in the
 # first batch and then ranked all 28,000 shared matches row by row (1.4 s, 2026-12-05).
@@ -203,35 +220,42 @@ def _index_columns(field):
 def _anchored_rows(anchor, queryset, ordering, reached, limit):
     """(up to `limit` matches of `queryset` past `reached`, the position to rank the rest
     from, or None when nothing is left to read): the anchor's matches in sort order, ranked
-    on its index entries (index-only), in growing batches, each batch's rows read by primary
-    key with every filter applied; the first batch is enough when the other filters keep a
-    good share of the anchor's matches."""
+    on its index entries (index-only), ANCHOR_RANKED at a time, their rows read by primary
+    key with every filter applied in growing batches; the first batch is enough when the
+    other filters keep a good share of the anchor's matches."""
     key = ordering.lstrip("-")
-    rows, position, batch = [], reached, ANCHOR_BATCH
+    rows, position, batch, ranked = [], reached, ANCHOR_BATCH, ANCHOR_RANKED
     direction = reached.direction if reached is not None else NEXT
+    checked = hits = 0
     for _ in range(ANCHOR_ROUNDS):
         keys = list(keyset_queryset(anchor, ordering, position, sort_matches=True)
-                    .values_list(key, "pk", "occurred_at")[:batch])
-        found = {(row.pk, row.occurred_at): row for row in queryset.filter(
-            pk__in=[pk for _, pk, _ in keys], occurred_at__in={when for _, _, when in keys})}
-        hits = 0
-        for _, pk, when in keys:
-            if (pk, when) in found:
-                rows.append(found[pk, when])
-                hits += 1
-                if len(rows) == limit:  # the page is full
-                    return rows, None
-        if len(keys) < batch:  # the anchor's matches ran out
+                    .values_list(key, "pk", "occurred_at")[:ranked])
+        start = 0
+        while start < len(keys):
+            candidates = keys[start:start + batch]
+            start += len(candidates)
+            found = {(row.pk, row.occurred_at): row for row in queryset.filter(
+                pk__in=[pk for _, pk, _ in candidates],
+                occurred_at__in={when for _, _, when in candidates})}
+            for _, pk, when in candidates:
+                if (pk, when) in found:
+                    rows.append(found[pk, when])
+                    hits += 1
+                    if len(rows) == limit:  # the page is full
+                        return rows, None
+            checked += len(candidates)
+            position = Cursor(ordering, candidates[-1][0], candidates[-1][1], direction)
+            if not hits:  # nothing says another batch would find more
+                return rows, position
+            # Another batch only where the share of matches so far fills the page within
+            # ANCHOR_MAX_BATCH entries.
+            batch = max(len(candidates) * PROBE_GROWTH,
+                        math.ceil(2 * (limit - len(rows)) * checked / hits))
+            if batch > ANCHOR_MAX_BATCH:
+                return rows, position
+        if len(keys) < ranked:  # the anchor's matches ran out
             return rows, None
-        position = Cursor(ordering, keys[-1][0], keys[-1][1], direction)
-        if not hits:  # nothing says another batch would find more
-            break
-        # Another batch ranks the anchor's entries again: only where this batch's share of
-        # matches fills the page within ANCHOR_MAX_BATCH entries.
-        batch = max(batch * PROBE_GROWTH,
-                    math.ceil(2 * (limit - len(rows)) * len(keys) / hits))
-        if batch > ANCHOR_MAX_BATCH:
-            break
+        ranked = batch  # the next ranking hands over the next batch
     return rows, position
 
 
@@ -251,7 +275,10 @@ def _walked_page(window, queryset, ordering, cursor, size, walk_budget, anchor=N
     descending = reads_descending(ordering, cursor)
     reached = cursor  # the walk's position: every entry up to it has been read
     rows, walked, entries = [], 0, PROBE_ENTRIES
-    while walked + entries <= walk_budget:  # the next probe costs less than ranking
+    # Each probe costs less than ranking; the last one reads what the budget has left (a
+    # key's 51st streamed call of a channel, by cost, was its 2,684th entry: a probe of
+    # 2,000 then none of 8,000 within a budget of 6,700 ranked 286,000 entries instead).
+    while (entries := min(entries, int(walk_budget) - walked)) >= PROBE_ENTRIES:
         # The probe's last entry: the entries-th of the window after the position.
         last = (keyset_queryset(window, ordering, reached).values_list(key, "id")
                 [entries - 1:entries].first())
