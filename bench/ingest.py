@@ -141,12 +141,14 @@ def bench_copy(batches):
     rollup_rebuild(min(times), max(times))
 
 
-def bench_index_floor(batches, steps=(0, 2, 6, 12, "uncarried", "unpaired", "btree", None)):
+def bench_index_floor(batches, steps=(0, 2, 6, 12, "uncarried", "unpaired", "0035", "btree",
+                                      None)):
     """What the indexes cost: the same COPY into a scratch copy of the newest usage
     partition holding none, some, every B-tree ("btree": all but the search index) and all
     of its indexes (dropped at the end); "uncarried": every B-tree without the few-valued
     filter columns the filter indexes carry (INCLUDE, migration 0032), as before it;
-    "unpaired": every B-tree but the (model or key, sort key) ones (migration 0035)."""
+    "unpaired": every B-tree but the (field, sort key) ones (migrations 0035 and 0036);
+    "0035": every B-tree but the one 0036 added (upstream model, cost)."""
     from django.db import connection
 
     from logcenter.models import UsageRecord
@@ -168,6 +170,8 @@ def bench_index_floor(batches, steps=(0, 2, 6, 12, "uncarried", "unpaired", "btr
         chosen = (definitions if step is None else btrees if step == "btree"
                   else [_uncarried(d) for d in btrees] if step == "uncarried"
                   else [d for d in btrees if not _paired(d)] if step == "unpaired"
+                  else [d for d in btrees if not _paired(d, {("upstream_model", "cost")})]
+                  if step == "0035"
                   else definitions[:step])
         with connection.cursor() as cursor:
             cursor.execute("DROP TABLE IF EXISTS lc_bench_floor")
@@ -187,7 +191,8 @@ def bench_index_floor(batches, steps=(0, 2, 6, 12, "uncarried", "unpaired", "btr
             timings.append((time.perf_counter() - t0) * 1000)
         elapsed = time.perf_counter() - started
         events = sum(len(rows) for _, rows in prepared)
-        without = {"uncarried": "carried columns", "unpaired": "paired sort indexes"}
+        without = {"uncarried": "carried columns", "unpaired": "paired sort indexes",
+                   "0035": "the upstream model's cost index (0036)"}
         report(case="COPY, indexes", indexes=len(chosen), of=len(definitions),
                **({"without": without[step]} if step in without else {}),
                batch_size=len(prepared[0][1]), batches=len(prepared),
@@ -196,11 +201,13 @@ def bench_index_floor(batches, steps=(0, 2, 6, 12, "uncarried", "unpaired", "btr
         cursor.execute("DROP TABLE lc_bench_floor")
 
 
-def _paired(definition):
-    """Whether an index is one of the (field, sort key, id, occurred_at) ones."""
+def _paired(definition, pairs=None):
+    """Whether an index is one of the (field, sort key, id, occurred_at) ones (of `pairs`,
+    default every one)."""
     from logcenter.engines.postgres.keyset import PAIRED
 
-    return any(f"({field}, {key}, id, occurred_at)" in definition for field, key in PAIRED)
+    return any(f"({field}, {key}, id, occurred_at)" in definition
+               for field, key in (PAIRED if pairs is None else pairs))
 
 
 def _uncarried(definition):

@@ -480,9 +480,10 @@ def _three_bands(factories, now):
     rows = {}
     for model, base in (("low", 0), ("mid", 1000), ("high", 5000)):
         rows[model] = [factories["usage"](
-            occurred_at=now - timedelta(hours=i), platform_model=model, status="success",
-            api_key_name=f"key-{model}", cost=Decimal(base + i), latency_ms=base + i, prompt_tokens=base + i,
-            completion_tokens=0, total_tokens=base + i) for i in range(12)]
+            occurred_at=now - timedelta(hours=i), platform_model=model, upstream_model=model,
+            status="success", api_key_name=f"key-{model}", cost=Decimal(base + i),
+            latency_ms=base + i, prompt_tokens=base + i, completion_tokens=0,
+            total_tokens=base + i) for i in range(12)]
     return rows
 
 
@@ -497,6 +498,7 @@ def _index_definition(name):
     ({"platform_model": "mid"}, "platform_model", "-cost"),
     ({"platform_model": "mid", "status": "success"}, "platform_model", "total_tokens"),
     ({"api_key": "key-mid"}, "api_key_name", "-total_tokens"),
+    ({"upstream_model": "mid"}, "upstream_model", "cost"),
 ])
 def test_a_filter_whose_index_holds_its_rows_in_the_sorts_order_is_walked_down_that_index(
         staff, factories, monkeypatch, params, field, ordering):
