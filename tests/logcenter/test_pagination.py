@@ -295,19 +295,46 @@ def test_a_filters_matches_are_ranked_on_index_entries_alone(
     assert [r.pk for r in listing.page.rows] == [r.pk for r in expected]
 
 
+@pytest.mark.django_db(transaction=True)  # VACUUM runs outside a transaction
+def test_a_filtered_page_in_time_order_reads_its_keys_from_the_filters_index(
+        staff, factories, on_postgres):
+    """A binding code whose newest call is older than every other call: the page's keys
+    come from the filter's index alone (index-only), not from a walk down the time index
+    checking each newer row; then the page's rows by primary key."""
+    now = timezone.now()
+    old = [factories["usage"](binding_code="b-old",
+                              occurred_at=now - timedelta(hours=5, minutes=i)) for i in range(3)]
+    factories["usage"].create_batch(20, binding_code="", occurred_at=now - timedelta(minutes=5))
+    vacuumed_usage_table()
+    with CaptureQueriesContext(connection) as queries:
+        listing = selectors.log_list(registry["usage"], staff, {"binding_code": "b-old"})
+    assert [r.pk for r in listing.page.rows] == [r.pk for r in old]
+    keys = [q["sql"] for q in queries.captured_queries
+            if q["sql"].startswith('SELECT "logcenter_usagerecord"."id" AS "pk", '
+                                   '"logcenter_usagerecord"."occurred_at" AS "occurred_at"')]
+    assert len(keys) == 1
+    scans = scan_nodes_of_sql(keys[0])
+    assert scans and all(node == "Index Only Scan" and "(binding_code, occurred_at, id)"
+                         in _index_definition(name) for node, name in scans), scans
+
+
 def scan_nodes(queryset):
     """[(node type, index name)] of the usage table's scans in the plan of `queryset`, the
     planner choosing among index scans (a handful of rows: the cheapest is otherwise a
     sequential scan, whatever the indexes)."""
+    return scan_nodes_of_sql(*queryset.query.sql_with_params())
+
+
+def scan_nodes_of_sql(sql, params=()):
+    """scan_nodes() of a query's SQL."""
     import json as json_module
 
     from django.db import transaction
 
-    sql, params = queryset.query.sql_with_params()
     with transaction.atomic(), connection.cursor() as db:
         db.execute("SET LOCAL enable_seqscan = off")
         db.execute("SET LOCAL enable_bitmapscan = off")
-        db.execute("EXPLAIN (FORMAT JSON) " + sql, params)
+        db.execute("EXPLAIN (FORMAT JSON) " + sql, params or None)
         plan = db.fetchone()[0]
     plan = json_module.loads(plan) if isinstance(plan, str) else plan
     scans = []

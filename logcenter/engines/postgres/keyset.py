@@ -72,8 +72,8 @@ PAIRED_ENTRY_FACTOR = 1.5
 def page(kind, filterset, queryset, carried=None):
     """(KeysetPage, the planner's estimate of the matches or None) for a page of the
     partitioned usage table. Time order needs no plan: every filter's index holds
-    (occurred_at, id); combined filters read the page's keys first (below). Nor do the
-    other kinds.
+    (occurred_at, id); a filtered page reads its keys first (below). Nor do the other
+    kinds.
 
     Two ways to read such a page, chosen by what the planner says they cost, never by a
     clock: rank the matches (on a filter index's entries when one filter carries the sort
@@ -90,12 +90,14 @@ def page(kind, filterset, queryset, carried=None):
     if kind.model is not UsageRecord:
         return keyset_page(queryset, ordering, cursor, size), None
     if ordering.lstrip("-") == "occurred_at":
-        if len(_applied_filters(filterset)) < 2:
+        if not _applied_filters(filterset):
             return keyset_page(queryset, ordering, cursor, size), None
-        # Combined filters: the page's keys first, then its rows by primary key. The keys
-        # come from one filter's index entries, the others checked on them where it carries
-        # their columns (index-only): no row is read only to be dropped, where the others
-        # keep few of that filter's matches (none: 0.9 s over 90 days, every row read).
+        # Filtered: the page's keys first, then its rows by primary key. The keys come from
+        # a filter's index entries (index-only), the other filters checked on them where it
+        # carries their columns: no row is read only to be dropped. Whole rows in time order
+        # tempted the planner to walk the time index instead, checking each row: one binding
+        # code's calls, none among the newest 280,000, took 0.17 s (its keys: 0.1 ms); for
+        # filters that keep few of each other's matches, 0.9 s over 90 days.
         rows, read = sorted_matches(keyset_queryset(queryset, ordering, cursor), size + 1)
         return page_of(rows, ordering, cursor, size, ranked=read), None
     # The matches' count, for the page's total (a deeper page's cursor carries it).
