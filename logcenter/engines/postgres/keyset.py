@@ -41,14 +41,28 @@ def planned_cost(queryset) -> float:
 def count_listed(filterset, queryset, cap):
     """(a list's matches counted up to `cap`, whether there are more): the first cap + 1
     matches in page order. Every filter's index holds (occurred_at, id), so PostgreSQL
-    stops at the cap; unordered, it chose a bitmap of every candidate first (a key with a
-    binding code and a protocol over 30 days: 53 ms, then 8 ms in page order). Not with a
-    search: its candidates come from a text index as a bitmap, and in page order
-    PostgreSQL walked the time index instead ("context length" over 30 days: 140 → 187
-    ms)."""
-    order = () if filterset.form.cleaned_data.get("q") else ("-occurred_at", "-id")
-    found = queryset.order_by(*order)[:cap + 1].count()
+    reads one filter's entries and stops at the cap, where unordered it chose a bitmap of
+    every candidate first (a key, a binding code and a protocol over 30 days: 53 → 8 ms).
+    Unordered, though, with a search (its text index hands over a bitmap: in page order
+    "context length" over 30 days took 140 → 187 ms), and where the plan in page order
+    walks the time index: PostgreSQL takes filters for independent and spread evenly in
+    time, and checked every newer row (a key, a channel and streamed, whose newest matches
+    lay behind 372,000 newer calls of others: 205 ms); a bitmap is bounded by the
+    candidates."""
+    counted = queryset.order_by("-occurred_at", "-id")[:cap + 1]
+    if filterset.form.cleaned_data.get("q") or _walks_time_index(_plan(counted)):
+        counted = queryset.order_by()[:cap + 1]
+    found = counted.count()
     return min(found, cap), found > cap
+
+
+def _walks_time_index(node) -> bool:
+    """Whether a plan reads an index by the time alone (every filter's index leads with its
+    own column: a condition on occurred_at first is the time index's)."""
+    condition = node.get("Index Cond", "")
+    if condition.lstrip("(").startswith("occurred_at"):
+        return True
+    return any(_walks_time_index(child) for child in node.get("Plans", []))
 
 
 # The walk down a sort key's index reads this many entries first, then four times as many
@@ -226,12 +240,12 @@ def _anchored_rows(anchor, queryset, ordering, reached, limit):
     key with every filter applied in growing batches; the first batch is enough when the
     other filters keep a good share of the anchor's matches."""
     key = ordering.lstrip("-")
-    rows, position, batch, ranked = [], reached, ANCHOR_BATCH, ANCHOR_RANKED
+    rows, position, batch, handed = [], reached, ANCHOR_BATCH, ANCHOR_RANKED
     direction = reached.direction if reached is not None else NEXT
     checked = hits = 0
     for _ in range(ANCHOR_ROUNDS):
         keys = list(keyset_queryset(anchor, ordering, position, sort_matches=True)
-                    .values_list(key, "pk", "occurred_at")[:ranked])
+                    .values_list(key, "pk", "occurred_at")[:handed])
         start = 0
         while start < len(keys):
             candidates = keys[start:start + batch]
@@ -255,9 +269,9 @@ def _anchored_rows(anchor, queryset, ordering, reached, limit):
                         math.ceil(2 * (limit - len(rows)) * checked / hits))
             if batch > ANCHOR_MAX_BATCH:
                 return rows, position
-        if len(keys) < ranked:  # the anchor's matches ran out
+        if len(keys) < handed:  # the anchor's matches ran out
             return rows, None
-        ranked = batch  # the next ranking hands over the next batch
+        handed = batch  # the next ranking hands over the next batch
     return rows, position
 
 
