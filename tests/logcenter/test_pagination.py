@@ -222,7 +222,7 @@ def test_combined_filters_rank_one_filters_entries_and_check_the_rest_by_row(
     monkeypatch.setattr(keyset, "ANCHOR_RANKED", ranked)
     monkeypatch.setattr(keyset, "ANCHOR_ROUNDS", rounds)
     monkeypatch.setattr(keyset, "ANCHOR_MAX_BATCH", max_batch)
-    monkeypatch.setattr(keyset, "planned_cost", lambda queryset: (  # one filter: cheaper
+    monkeypatch.setattr(keyset, "planned_cost", lambda queryset, **_: (  # one filter: cheaper
         1e9 if all(f in str(queryset.query) for f in ("api_key_name", "platform_model"))
         else 1.0))
     used, anchored_rows = [], keyset._anchored_rows
@@ -581,7 +581,7 @@ def test_a_walk_reads_what_its_budget_has_left_in_its_last_probe(
     monkeypatch.setattr(keyset, "WALK_ENTRY_COST", 1.0)
     monkeypatch.setattr(keyset, "WALK_SHARE", 1.0)
     monkeypatch.setattr(keyset, "PAIRED_ENTRY_FACTOR", 1.0)
-    monkeypatch.setattr(keyset, "planned_cost", lambda queryset: 7.0)
+    monkeypatch.setattr(keyset, "planned_cost", lambda queryset, **_: 7.0)
     rows = _three_bands(factories, timezone.now())
     params = {"platform_model": "low", "ordering": "-cost", "range": "7d"}
     with CaptureQueriesContext(connection) as queries:
