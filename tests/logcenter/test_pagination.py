@@ -648,3 +648,18 @@ def test_a_first_page_holding_every_match_is_its_own_count(factories, api_client
 
     assert counted({}) == (3, False, False)
     assert counted({"page_size": "2"}) == (3, False, True)  # a next page: counted
+
+
+def test_a_parallel_plans_cost_counts_every_process_when_asked(monkeypatch):
+    """A parallel plan's cost is each process's share (PostgreSQL divides it by 2.4 for two
+    workers and the leader); a walk is one process's work, so a page of one filter compares
+    it with the work of them all."""
+    from logcenter.engines.postgres import keyset
+
+    plans = {"serial": {"Total Cost": 100.0, "Plans": [{"Node Type": "Index Only Scan"}]},
+             "parallel": {"Total Cost": 100.0, "Plans": [
+                 {"Node Type": "Gather Merge", "Workers Planned": 2, "Plans": []}]}}
+    monkeypatch.setattr(keyset, "_plan", lambda queryset: plans[queryset])
+    assert keyset.planned_cost("serial", every_process=True) == 100.0
+    assert keyset.planned_cost("parallel") == 100.0
+    assert keyset.planned_cost("parallel", every_process=True) == pytest.approx(240.0)
