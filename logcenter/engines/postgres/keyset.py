@@ -45,9 +45,15 @@ def planned_cost(queryset, every_process=False) -> float:
     return cost
 
 
-def _planned_workers(node) -> int:
-    return max([node.get("Workers Planned", 0),
-                *(_planned_workers(child) for child in node.get("Plans", []))])
+def _planned_workers(plan) -> int:
+    return max(node.get("Workers Planned", 0) for node in _nodes(plan))
+
+
+def _nodes(node):
+    """A plan's nodes, the top one first."""
+    yield node
+    for child in node.get("Plans", []):
+        yield from _nodes(child)
 
 
 def count_listed(filterset, queryset, cap):
@@ -71,13 +77,11 @@ def count_listed(filterset, queryset, cap):
     return min(found, cap), found > cap
 
 
-def _walks_time_index(node) -> bool:
+def _walks_time_index(plan) -> bool:
     """Whether a plan reads an index by the time alone (every filter's index leads with its
     own column: a condition on occurred_at first is the time index's)."""
-    condition = node.get("Index Cond", "")
-    if condition.lstrip("(").startswith("occurred_at"):
-        return True
-    return any(_walks_time_index(child) for child in node.get("Plans", []))
+    return any(node.get("Index Cond", "").lstrip("(").startswith("occurred_at")
+               for node in _nodes(plan))
 
 
 # The walk down a sort key's index reads this many entries first, then four times as many
