@@ -13,8 +13,10 @@ import uuid
 from datetime import timedelta
 from urllib.parse import urlencode
 
+from django.core.signals import setting_changed
 from django.db import models
-from django.urls import reverse
+from django.dispatch import receiver
+from django.urls import get_script_prefix, reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -82,7 +84,28 @@ class LogEnvelope(models.Model):
         super().save(*args, **kwargs)
 
     def get_absolute_url(self):
-        return reverse("logcenter:detail", args=[self.kind.slug, self.event_id])
+        return detail_url(self.kind.slug, self.event_id)
+
+
+# The detail URL of each kind with a placeholder event id, reversed once: a reverse() took
+# 84 µs, and a list page links every row's time to its detail (50 rows: 4 ms).
+_DETAIL_SLOT = str(uuid.UUID(int=0))
+_DETAIL_URLS = {}
+
+
+@receiver(setting_changed)
+def _forget_detail_urls(**kwargs):
+    _DETAIL_URLS.clear()
+
+
+def detail_url(slug, event_id) -> str:
+    """reverse("logcenter:detail", args=[slug, event_id]) for an event id (a UUID, which
+    a URL carries as it is)."""
+    key = (get_script_prefix(), slug)
+    template = _DETAIL_URLS.get(key)
+    if template is None:
+        template = _DETAIL_URLS[key] = reverse("logcenter:detail", args=[slug, _DETAIL_SLOT])
+    return template.replace(_DETAIL_SLOT, str(uuid.UUID(str(event_id))))
 
 
 def log_permissions(model_name, label, *extra):

@@ -293,3 +293,51 @@ def test_a_name_held_only_outside_the_window_is_searched_as_text():
     recent = usage(platform_model="gemini-flash-lite", error_message="")
     assert ids(run("usage", {"q": "gemini-flash"})) == {recent.pk}
     assert ids(run("usage", {"q": "gemini-flash", "range": "30d"})) != {recent.pk}
+
+
+@pytest.mark.postgres
+def test_a_filter_over_two_fields_probes_each_field_once_per_page():
+    """`api_key` matches a key's name or id: which of them holds the value is probed once
+    per list (the engine's windows reuse the answer) and the page holds the same rows."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from logcenter.engines import engine_for
+    from tests.factories import FACTORIES
+
+    usage = FACTORIES["usage"]
+    wanted = {usage(api_key_name="billing", api_key_id="lc_Billing01", upstream_name="google",
+                    cost=cost).pk for cost in ("0.5", "0.2")}
+    usage(api_key_name="billing", upstream_name="openai")
+    usage(api_key_name="other", api_key_id="lc_Other0001", upstream_name="google")
+    kind = registry["usage"]
+    for params in ({"api_key": "billing"}, {"api_key": "lc_Billing01"}):
+        query = LogQuery.parse(kind, _staff(), {**params, "upstream_name": "google",
+                                                "ordering": "-cost"})
+        with CaptureQueriesContext(connection) as queries:
+            page, _ = engine_for(kind.model).page(kind, query.filterset, query.filterset.qs)
+        assert {row.pk for row in page.rows} == wanted
+        probes = [q["sql"] for q in queries.captured_queries
+                  if q["sql"].startswith('SELECT 1 AS "a"') and "api_key_" in q["sql"]]
+        assert sorted(p.count('"api_key_name" =') for p in probes) == [0, 1], probes
+
+
+@pytest.mark.postgres
+def test_a_member_filtering_by_a_key_name_used_elsewhere_sees_only_their_rows():
+    """The probe's answer is of the viewer's own rows: a key id another organization's
+    rows hold does not widen what a member's sorted, filtered page matches."""
+    from logcenter.engines import engine_for
+    from tests.factories import FACTORIES, MembershipFactory
+
+    membership = MembershipFactory(role="member", user__username="probe-member")
+    member, organization = membership.user, membership.organization
+    usage = FACTORIES["usage"]
+    own = usage(api_key_name="shared-name", api_key_id="lc_Own000001", upstream_name="google",
+                organization_id=organization.public_id, username=member.username,
+                user_id=str(member.pk))
+    usage(api_key_id="shared-name", api_key_name="x", upstream_name="google", cost="9")
+    kind = registry["usage"]
+    query = LogQuery.parse(kind, member, {"api_key": "shared-name", "upstream_name": "google",
+                                          "ordering": "-cost"})
+    page, _ = engine_for(kind.model).page(kind, query.filterset, query.filterset.qs)
+    assert [row.pk for row in page.rows] == [own.pk]

@@ -354,3 +354,26 @@ def test_pager_says_newer_and_older_only_in_time_order(staff_client, factories, 
     assert previous in pager and following in pager
     if ordering.lstrip("-") not in ("", "occurred_at"):
         assert "Newer" not in pager and "Older" not in pager
+
+
+@pytest.mark.parametrize("slug", [kind.slug for kind in registry])
+def test_a_rows_detail_link_is_what_reverse_writes_under_any_script_prefix(slug):
+    """The list links each row's time to its detail page from a URL reversed once per kind
+    (models.detail_url): the same URL reverse() writes, under a mounted prefix too."""
+    import uuid
+
+    from django.urls import set_script_prefix
+
+    from logcenter.models import detail_url
+
+    event_id = uuid.uuid4()
+    try:
+        for prefix in ("/", "/logcenter/"):
+            set_script_prefix(prefix)
+            expected = reverse("logcenter:detail", args=[slug, event_id])
+            assert detail_url(slug, event_id) == detail_url(slug, str(event_id)) == expected
+            assert expected.startswith(prefix)
+    finally:
+        set_script_prefix("/")
+    with pytest.raises(ValueError):
+        detail_url(slug, "not-an-id")
