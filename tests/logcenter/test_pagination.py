@@ -248,6 +248,33 @@ def test_combined_filters_rank_one_filters_entries_and_check_the_rest_by_row(
     assert [r.pk for r in back.page.rows] == [r.pk for r in pages[-2].rows]
 
 
+@pytest.mark.postgres
+def test_the_anchors_candidates_are_checked_for_as_many_rows_as_the_page_needs(
+        staff, factories, monkeypatch):
+    """A batch of the anchor's candidates is checked by primary key in the sort's order,
+    LIMITed to the rows the page still needs: a batch of 500 matches made into rows cost
+    more than the page's reads."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from logcenter.engines.postgres import keyset
+
+    monkeypatch.setattr(keyset, "WALK_ENTRY_COST", 1e12)  # no walk: rank at once
+    monkeypatch.setattr(keyset, "planned_cost", lambda queryset, **_: (
+        1e9 if all(f in str(queryset.query) for f in ("api_key_name", "platform_model"))
+        else 1.0))
+    rows = [factories["usage"](api_key_name="a", platform_model="o3", cost=Decimal(i))
+            for i in range(12)]
+    with CaptureQueriesContext(connection) as queries:
+        page = selectors.log_list(registry["usage"], staff, {
+            "ordering": "-cost", "api_key": "a", "platform_model": "o3",
+            "page_size": "4"}).page
+    assert [r.pk for r in page.rows] == [r.pk for r in rows[::-1][:4]]
+    checks = [q["sql"] for q in queries.captured_queries
+              if '"id" IN (' in q["sql"] and "LIMIT" in q["sql"]]
+    assert checks and all(check.rstrip().endswith("LIMIT 5") for check in checks), checks
+
+
 def test_a_sorted_page_with_an_end_far_ahead_cuts_only_at_partitions(
         staff, factories, monkeypatch, api_client, staff_client):
     from logcenter.engines.postgres import keyset, partitions
