@@ -22,7 +22,8 @@ from logcenter.engines.orm.engine import OrmEngine
 from logcenter.engines.postgres.engine import PostgresEngine
 from logcenter.ingest.ingestion import ingest
 from logcenter.models import (USAGE_ROLLUPS, UsageHourly, UsageHourlyByKey, UsageHourlyByModel,
-                              UsageHourlyByUser, UsageHourlyByUserOnly, UsageRollupInbox)
+                              UsageHourlyByUser, UsageHourlyByUserOnly, UsageRecord,
+                              UsageRollupInbox)
 from logcenter.analytics.rollups import rollup_rebuild
 from tests.factories import MemberFactory, StaffFactory, UsageRecordFactory
 
@@ -76,6 +77,30 @@ def test_the_narrowest_covering_rollup_is_read(staff):
     assert stats.parse(member, {}, group_by="api_key").rollup is UsageHourly  # needs user_id
     assert stats.parse(member, {}).rollup is UsageHourlyByUserOnly
     assert stats.parse(member, {}, group_by="status").rollup is UsageHourlyByUser
+
+
+def test_whole_number_sums_are_read_as_ints_and_money_as_decimals(staff):
+    """Every piece of a stats answer (raw rows, the rollup, grouped together or alone) sums
+    tokens and requests as ints and cost as Decimal: PostgreSQL sums integers as numeric,
+    which came back as Decimals, slower to read, cache and add up."""
+    from logcenter.engines import engine_for
+
+    random_rows(random.Random(7), 40)
+    query = stats.parse(staff, {"range": "7d"})
+    whole, by_model = stats.regroup(query, ""), stats.regroup(query, "model")
+    engine = engine_for(UsageRecord)
+    seen = 0
+    for source in ("auto", "raw"):
+        answers = []
+        for a, b in zip(stats._pieces(whole, None, source), stats._pieces(by_model, None, source)):
+            answers += [stats._grouped(*a, whole), stats._grouped(*b, by_model),
+                        *engine.grouped_together([(a, whole), (b, by_model)])]
+        for rows in answers:
+            for _, _, sums in rows:
+                seen += 1
+                assert all(type(sums[m]) is int for m in sums
+                           if m not in stats.COST_MEASURES), sums
+    assert seen
 
 
 @pytest.mark.parametrize("seed", range(6))

@@ -30,8 +30,9 @@ def grouped_together(entries):
     inner = first.queryset.order_by().values(*dict.fromkeys([*names, *summed]))
     sql, params = inner.query.sql_with_params()
     grouped = ", ".join(column(n) for n in names)
-    sums = ", ".join("COUNT(*)" if c is None else f"SUM({column(c)})"
-                     for c in first.columns.values())
+    sums = ", ".join("COUNT(*)" if c is None else f"SUM({column(c)})" + (
+        "::bigint" if model._meta.get_field(c).get_internal_type() in stats.INTEGER_FIELDS
+        else "") for c in first.columns.values())  # whole numbers as ints (stats.sum_of)
     sets = ", ".join(f"({column(key[0])})" if key else "()" for key in keys)
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT {grouped}, GROUPING({grouped}), {sums} FROM ({sql}) lc_rows "
