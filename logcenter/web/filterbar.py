@@ -181,8 +181,18 @@ class FilterLinks:
         query.pop("cursor", None)
         self.query = query
         self._bases = {}
+        self._urls = {}  # a page's cells repeat their values (models, statuses, keys)
 
     def url(self, name, value) -> str:
+        try:
+            found = self._urls.get((name, value))
+        except TypeError:  # a value that cannot be a key: built each time
+            return self._url(name, value)
+        if found is None:
+            found = self._urls[name, value] = self._url(name, value)
+        return found
+
+    def _url(self, name, value) -> str:
         base = self._bases.get(name)
         if base is None:
             query = self.query.copy()

@@ -690,3 +690,38 @@ def test_a_parallel_plans_cost_counts_every_process_when_asked(monkeypatch):
     assert keyset.planned_cost("serial", every_process=True) == 100.0
     assert keyset.planned_cost("parallel") == 100.0
     assert keyset.planned_cost("parallel", every_process=True) == pytest.approx(240.0)
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("parallel", [False, True])
+def test_the_rankings_plan_gives_the_first_pages_estimate(staff, factories, parallel):
+    """A sorted first page takes its estimate of the matches from the ranking's plan (one
+    EXPLAIN fewer): the rows under its LIMIT, a parallel plan's counted for every process,
+    as planned_rows() estimates them."""
+    from django.db import connection
+
+    from logcenter.core.pagination import keyset_queryset
+    from logcenter.core.query import LogQuery
+    from logcenter.engines.postgres import keyset
+
+    for i in range(300):
+        factories["usage"](platform_model="o3" if i % 3 else "gpt-4o", cost=Decimal(i))
+    with connection.cursor() as cursor:  # the planner knows the rows (the owner's ANALYZE)
+        cursor.execute("SELECT logcenter_analyze(inhrelid::regclass::text) FROM pg_inherits "
+                       "WHERE inhparent = 'logcenter_usagerecord'::regclass")
+        if parallel:  # a parallel plan however small the table
+            for setting in ("parallel_setup_cost", "parallel_tuple_cost",
+                            "min_parallel_table_scan_size", "min_parallel_index_scan_size"):
+                cursor.execute(f"SET {setting} = 0")
+    try:
+        query = LogQuery.parse(registry["usage"], staff, {"platform_model": "o3",
+                                                          "ordering": "-cost"})
+        ranking = keyset_queryset(query.queryset, "-cost", None, sort_matches=True)
+        plan = keyset._plan(ranking.values_list("pk", "occurred_at")[:51])
+        gathered = plan["Plans"][0]["Node Type"] in ("Gather", "Gather Merge")
+        assert gathered == parallel, plan
+        assert keyset._matches(plan) == pytest.approx(keyset.planned_rows(query.queryset),
+                                                      abs=2)
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("RESET ALL")

@@ -36,13 +36,36 @@ def planned_rows(queryset) -> int:
 def planned_cost(queryset, every_process=False) -> float:
     """The planner's total cost of a query, in its own units. A parallel plan's cost is
     each process's share; `every_process`: the work of them all (get_parallel_divisor in
-    PostgreSQL's costsize.c: the workers, and the leader's part, 0.3 less per worker)."""
-    plan = _plan(queryset)
+    PostgreSQL's costsize.c)."""
+    return _cost(_plan(queryset), every_process)
+
+
+def _cost(plan, every_process=False) -> float:
+    """planned_cost() of a plan already asked for."""
     cost = float(plan["Total Cost"])
     workers = _planned_workers(plan)
     if every_process and workers:
-        cost *= workers + max(0.0, 1.0 - 0.3 * workers)
+        cost *= _parallel_divisor(workers)
     return cost
+
+
+def _parallel_divisor(workers) -> float:
+    """How many processes' work PostgreSQL counts a parallel plan's share for (the workers,
+    and the leader's part, 0.3 less per worker)."""
+    return workers + max(0.0, 1.0 - 0.3 * workers)
+
+
+def _matches(plan) -> int:
+    """The rows a LIMITed plan expects under its limit: the query's matches, as
+    planned_rows() estimates them (a gathering node holds its workers' rows, each a
+    process's share: counted for every process)."""
+    if plan["Node Type"] == "Limit" and plan.get("Plans"):
+        plan = plan["Plans"][0]
+    rows = float(plan["Plan Rows"])
+    workers = plan.get("Workers Planned", 0)
+    if plan["Node Type"] in ("Gather", "Gather Merge") and workers:
+        rows = rows / workers * _parallel_divisor(workers)
+    return round(rows)
 
 
 def _planned_workers(plan) -> int:
@@ -133,10 +156,6 @@ def page(kind, filterset, queryset, carried=None):
         # filters that keep few of each other's matches, 0.9 s over 90 days.
         rows, read = sorted_matches(keyset_queryset(queryset, ordering, cursor), size + 1)
         return page_of(rows, ordering, cursor, size, ranked=read), None
-    # The matches' count, for the page's total (a deeper page's cursor carries it).
-    planned = None
-    if carried is None:
-        planned = planned_rows(queryset)
     # A minute wider at its start, the window holds every match however late it is read
     # again (the rows are checked by `queryset`).
     window = filterset.within_window(UsageRecord.objects.all(), margin=WINDOW_MARGIN)
@@ -150,8 +169,13 @@ def page(kind, filterset, queryset, carried=None):
     # ms, where a walk of its own index takes 2 ms). Combined filters keep the share: their
     # walks fail more often, and wider ones cost more than they saved (176 drawn cases:
     # p95 101 → 119 ms, p99 153 → 299 ms, 2026-12-05).
-    ranking_cost = planned_cost(ranking.values_list("pk", "occurred_at")[:size + 1],
-                                every_process=len(_applied_filters(filterset)) <= 1)
+    ranking_plan = _plan(ranking.values_list("pk", "occurred_at")[:size + 1])
+    ranking_cost = _cost(ranking_plan, every_process=len(_applied_filters(filterset)) <= 1)
+    # The matches' count, for the page's total (a deeper page's cursor carries it): on the
+    # first page the ranking's plan holds it (one EXPLAIN fewer).
+    planned = None
+    if carried is None:
+        planned = _matches(ranking_plan) if cursor is None else planned_rows(queryset)
     anchor = _anchor(filterset, window)
     if anchor is not None:
         anchored = keyset_queryset(anchor, ordering, cursor, sort_matches=True)
