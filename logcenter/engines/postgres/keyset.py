@@ -33,15 +33,12 @@ def planned_rows(queryset) -> int:
     return int(_plan(queryset.order_by())["Plan Rows"])
 
 
-def planned_cost(queryset, every_process=False) -> float:
+def planned_cost(queryset, every_process=False, plan=None) -> float:
     """The planner's total cost of a query, in its own units. A parallel plan's cost is
     each process's share; `every_process`: the work of them all (get_parallel_divisor in
-    PostgreSQL's costsize.c)."""
-    return _cost(_plan(queryset), every_process)
-
-
-def _cost(plan, every_process=False) -> float:
-    """planned_cost() of a plan already asked for."""
+    PostgreSQL's costsize.c). `plan`: the query's plan, where already asked for."""
+    if plan is None:
+        plan = _plan(queryset)
     cost = float(plan["Total Cost"])
     workers = _planned_workers(plan)
     if every_process and workers:
@@ -169,8 +166,10 @@ def page(kind, filterset, queryset, carried=None):
     # ms, where a walk of its own index takes 2 ms). Combined filters keep the share: their
     # walks fail more often, and wider ones cost more than they saved (176 drawn cases:
     # p95 101 → 119 ms, p99 153 → 299 ms, 2026-12-05).
-    ranking_plan = _plan(ranking.values_list("pk", "occurred_at")[:size + 1])
-    ranking_cost = _cost(ranking_plan, every_process=len(_applied_filters(filterset)) <= 1)
+    ranked_keys = ranking.values_list("pk", "occurred_at")[:size + 1]
+    ranking_plan = _plan(ranked_keys)
+    ranking_cost = planned_cost(ranked_keys, plan=ranking_plan,
+                                every_process=len(_applied_filters(filterset)) <= 1)
     # The matches' count, for the page's total (a deeper page's cursor carries it): on the
     # first page the ranking's plan holds it (one EXPLAIN fewer).
     planned = None
