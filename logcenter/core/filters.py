@@ -376,7 +376,6 @@ class AnyOfFilter(filters.CharFilter):
         """The `exclude_<name>` twin of this filter."""
         twin = copy.copy(self)
         twin.__dict__.pop("_field", None)
-        twin.__dict__.pop("_held", None)
         twin.exclude = True
         twin.label = format_lazy(_("{label} is not"),
                                  label=self.label or self.field_name)
@@ -403,13 +402,16 @@ class AnyOfFilter(filters.CharFilter):
 
     def _holding(self, qs, value):
         """The condition's fields holding `value` (match_any), probed once per FilterSet
-        (its filters are its own copies) and model. The first probe is of the list's own
-        rows (filter_queryset); the engine then asks again of windows around them (a
-        minute wider, every organization's), whose rows it checks against the list's: a
-        field holding the values only outside the list's rows adds nothing to it. A
-        filtered page asked ten probes (1 ms each) where two answer."""
-        held = self.__dict__.setdefault("_held", {})
-        key = (qs.model, tuple(value))
+        instance (kept on it: its filters are shallow copies of the class's) and model. The
+        first probe is of the list's own rows (filter_queryset); the engine then asks again
+        of windows around them (a minute wider, every organization's), whose rows it checks
+        against the list's: a field holding the values only outside the list's rows adds
+        nothing to it. A filtered page asked ten probes (1 ms each) where two answer."""
+        parent = getattr(self, "parent", None)
+        if parent is None:  # a filter applied on its own: nothing to share the answer with
+            return self.condition.holding(qs, value)
+        held = parent.__dict__.setdefault("_lc_held", {})
+        key = (id(self.condition), self.exclude, qs.model, tuple(value))
         if key not in held:
             held[key] = self.condition.holding(qs, value)
         return held[key]

@@ -298,7 +298,8 @@ def test_a_name_held_only_outside_the_window_is_searched_as_text():
 @pytest.mark.postgres
 def test_a_filter_over_two_fields_probes_each_field_once_per_page():
     """`api_key` matches a key's name or id: which of them holds the value is probed once
-    per list (the engine's windows reuse the answer) and the page holds the same rows."""
+    per list (the engine's windows reuse the answer) and the page holds the same rows; a
+    filter applied on its own probes each time."""
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
@@ -311,7 +312,9 @@ def test_a_filter_over_two_fields_probes_each_field_once_per_page():
     usage(api_key_name="billing", upstream_name="openai")
     usage(api_key_name="other", api_key_id="lc_Other0001", upstream_name="google")
     kind = registry["usage"]
-    for params in ({"api_key": "billing"}, {"api_key": "lc_Billing01"}):
+    # The same filter again is another list: probed afresh (the answer is kept on its
+    # FilterSet, never on the class's filters).
+    for params in ({"api_key": "billing"}, {"api_key": "lc_Billing01"}, {"api_key": "billing"}):
         query = LogQuery.parse(kind, _staff(), {**params, "upstream_name": "google",
                                                 "ordering": "-cost"})
         with CaptureQueriesContext(connection) as queries:
@@ -320,6 +323,11 @@ def test_a_filter_over_two_fields_probes_each_field_once_per_page():
         probes = [q["sql"] for q in queries.captured_queries
                   if q["sql"].startswith('SELECT 1 AS "a"') and "api_key_" in q["sql"]]
         assert sorted(p.count('"api_key_name" =') for p in probes) == [0, 1], probes
+    alone = kind.filterset.base_filters["api_key"]
+    with CaptureQueriesContext(connection) as queries:
+        for _ in range(2):
+            alone.filter(kind.model.objects.all(), ["billing"])
+    assert len(queries.captured_queries) == 4  # two fields, twice: nothing kept on the class
 
 
 @pytest.mark.postgres
