@@ -76,6 +76,8 @@ class LogTable(tables.Table):
         parameters = inspect.signature(render).parameters
         wants_all = any(p.kind is p.VAR_KEYWORD for p in parameters.values())
         wanted = [a for a in _CELL_ARGUMENTS if wants_all or a in parameters]
+        # A column without a render method of its own shows its value as it is.
+        as_is = getattr(render, "__func__", None) is tables.Column.render
         default = conditional_escape(bound.default)
         filter_link = self.filter_links.url if name in self.filterable else None
         title = _("Filter by this {field}").format(field=bound.verbose_name) if filter_link \
@@ -87,13 +89,15 @@ class LogTable(tables.Table):
                 value = force_str(labels.get(make_hashable(value), value), strings_only=True)
             if value in column.empty_values:
                 return default
-            offered = {"value": value, "record": record, "column": column,
-                       "bound_column": bound, "bound_row": None, "table": self}
-            arguments = {a: offered[a] for a in wanted}
-            content = render(**arguments)
-            if link:
-                content = link(content, **offered)
-            elif filter_link is not None:
+            if as_is and (not link or link is _record_link):  # nothing else to offer
+                content = link(value, record) if link else value
+            else:
+                offered = {"value": value, "record": record, "column": column,
+                           "bound_column": bound, "bound_row": None, "table": self}
+                content = render(**{a: offered[a] for a in wanted})
+                if link:
+                    content = link(content, **offered)
+            if not link and filter_link is not None:
                 return (f'<a class="filter-link" href="{_escape(filter_link(name, getattr(record, name)))}"'
                         f' title="{_escape(title)}">{_escape(content)}</a>')
             return _escape(content)
@@ -107,7 +111,7 @@ def _links_to_record(link) -> bool:
             and link.accessor is None and not link.attrs and not link.reverse_args)
 
 
-def _record_link(content, record, **offered):
+def _record_link(content, record, **_offered):
     """LinkTransform's <a> for linkify=True, without computing its (empty) attributes
     (half of a 50-row page's time column)."""
     return mark_safe(f'<a href="{_escape(record.get_absolute_url())}">{_escape(content)}</a>')
