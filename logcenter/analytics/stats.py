@@ -18,7 +18,7 @@ from decimal import Decimal
 
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
-from django.db.models import BigIntegerField, Count, Min, Sum
+from django.db.models import BigIntegerField, Count, IntegerField, Min, Sum
 from django.db.models.functions import Cast, TruncDay, TruncHour, TruncMinute
 from django.utils import timezone
 
@@ -280,13 +280,14 @@ def sum_of(model, column):
     """Sum(column), whole numbers as such: PostgreSQL sums integers as numeric, which came
     back as Decimals, slower to read, cache and add up than ints (a panel's open hours
     hold thousands of groups of nine sums each)."""
-    if model._meta.get_field(column).get_internal_type() in INTEGER_FIELDS:
+    if whole_numbers(model, column):
         return Cast(Sum(column), BigIntegerField())
     return Sum(column)
 
 
-INTEGER_FIELDS = {"IntegerField", "BigIntegerField", "PositiveIntegerField",
-                  "PositiveBigIntegerField", "SmallIntegerField", "PositiveSmallIntegerField"}
+def whole_numbers(model, column) -> bool:
+    """Whether `column` holds whole numbers (every integer field is an IntegerField)."""
+    return isinstance(model._meta.get_field(column), IntegerField)
 
 
 def _grouped(queryset, fields, columns, query):

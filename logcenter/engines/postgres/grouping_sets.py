@@ -31,8 +31,8 @@ def grouped_together(entries):
     sql, params = inner.query.sql_with_params()
     grouped = ", ".join(column(n) for n in names)
     sums = ", ".join("COUNT(*)" if c is None else f"SUM({column(c)})" + (
-        "::bigint" if model._meta.get_field(c).get_internal_type() in stats.INTEGER_FIELDS
-        else "") for c in first.columns.values())  # whole numbers as ints (stats.sum_of)
+        "::bigint" if stats.whole_numbers(model, c) else "")  # as ints, as stats.sum_of
+        for c in first.columns.values())
     sets = ", ".join(f"({column(key[0])})" if key else "()" for key in keys)
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT {grouped}, GROUPING({grouped}), {sums} FROM ({sql}) lc_rows "
