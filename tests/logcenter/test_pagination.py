@@ -708,8 +708,7 @@ def test_the_rankings_plan_gives_the_first_pages_estimate(staff, factories, para
         cursor.execute("SELECT logcenter_analyze(inhrelid::regclass::text) FROM pg_inherits "
                        "WHERE inhparent = 'logcenter_usagerecord'::regclass")
         if parallel:  # a parallel plan however small the table
-            for setting in ("parallel_setup_cost", "parallel_tuple_cost",
-                            "min_parallel_table_scan_size", "min_parallel_index_scan_size"):
+            for setting in PARALLEL_ANYWAY:
                 cursor.execute(f"SET {setting} = 0")
     try:
         query = LogQuery.parse(registry["usage"], staff, {"platform_model": "o3",
@@ -721,5 +720,10 @@ def test_the_rankings_plan_gives_the_first_pages_estimate(staff, factories, para
         assert keyset._matches(plan) == pytest.approx(keyset.planned_rows(query.queryset),
                                                       abs=2)
     finally:
-        with connection.cursor() as cursor:
-            cursor.execute("RESET ALL")
+        with connection.cursor() as cursor:  # only these: the session's other settings stay
+            for setting in PARALLEL_ANYWAY:
+                cursor.execute(f"RESET {setting}")
+
+
+PARALLEL_ANYWAY = ("parallel_setup_cost", "parallel_tuple_cost", "min_parallel_table_scan_size",
+                   "min_parallel_index_scan_size")
