@@ -641,6 +641,95 @@ def test_a_lists_count_stops_at_the_cap(staff, factories, settings, params, crea
         assert "ORDER BY" not in counts[0]
 
 
+def _merge_counted(user, params, cap, monkeypatch):
+    """(the list's total, the COUNT statements it ran) where the plan in page order would
+    walk the time index (as on the 10M-row table, for filters that keep few of each
+    other's matches; a small table's plans differ)."""
+    from logcenter.engines.postgres import keyset
+
+    monkeypatch.setattr(keyset, "_walks_time_index", lambda plan: True)
+    with CaptureQueriesContext(connection) as queries:
+        total = selectors.log_list(registry["usage"], user, {**params, "page_size": "2"}).total
+    return total, [q["sql"] for q in queries.captured_queries if "COUNT(" in q["sql"].upper()]
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("created, cap", [(7, 5), (5, 5), (3, 5)])
+def test_filters_that_keep_few_of_each_others_matches_are_counted_on_index_entries(
+        staff, factories, settings, monkeypatch, created, cap):
+    """A key, a channel and streamed: the key's and the channel's index entries (which
+    carry `is_stream`) merged in page order, stopping at the cap; rows that match one side
+    only, or not streamed, are not counted."""
+    settings.LOGCENTER = {**settings.LOGCENTER, "COUNT_CAP": cap}
+    usage = factories["usage"]
+    usage.create_batch(created, api_key_name="k", channel_id="ch", is_stream=True)
+    usage.create_batch(3, api_key_name="k", channel_id="other", is_stream=True)
+    usage.create_batch(3, api_key_name="other", channel_id="ch", is_stream=True)
+    usage.create_batch(2, api_key_name="k", channel_id="ch", is_stream=False)
+    total, counts = _merge_counted(staff, {"api_key": "k", "channel_id": "ch",
+                                           "is_stream": "true"}, cap, monkeypatch)
+    assert (total.count, total.capped) == (min(created, cap), created > cap)
+    assert len(counts) == 1 and " JOIN " in counts[0]
+
+
+@pytest.mark.postgres
+def test_the_merged_count_reads_its_sides_indexes_in_page_order_and_restores_the_settings(
+        staff, factories, monkeypatch):
+    """Its plan merges the two indexes' entries (no hash, no sort, no bitmap: each of those
+    reads every candidate first), and the settings it takes last for that statement only,
+    inside the caller's transaction too."""
+    from django.db import transaction
+
+    from logcenter.engines.postgres import keyset
+
+    factories["usage"].create_batch(3, api_key_name="k", channel_id="ch")
+    with transaction.atomic():
+        total, counts = _merge_counted(staff, {"api_key": "k", "channel_id": "ch"}, 5,
+                                       monkeypatch)
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT current_setting('enable_hashjoin'), "
+                           "current_setting('enable_sort')")
+            assert cursor.fetchone() == ("on", "on")
+    assert total.count == 3 and len(counts) == 1
+    with keyset._merged_in_order() as cursor:
+        cursor.execute("EXPLAIN (FORMAT JSON) " + counts[0])
+        plan = cursor.fetchone()[0]
+    nodes = {node["Node Type"] for node in keyset._nodes(
+        (json.loads(plan) if isinstance(plan, str) else plan)[0]["Plan"])}
+    assert "Merge Join" in nodes
+    assert not nodes & {"Hash Join", "Sort", "Bitmap Heap Scan", "Seq Scan"}, nodes
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("params", [
+    {"api_key": "k"},  # one side: the plan in page order reads its index already
+    {"api_key": "k", "channel_id": ["ch", "other"]},  # several values: no order of their own
+    {"api_key": "k", "channel_id": "ch", "metadata": "env=prod"},  # no index carries it
+])
+def test_a_count_no_merge_can_check_is_counted_as_before(staff, factories, monkeypatch,
+                                                         params):
+    factories["usage"].create_batch(3, api_key_name="k", channel_id="ch",
+                                    metadata={"env": "prod"})
+    total, counts = _merge_counted(staff, params, 5, monkeypatch)
+    assert total.count == 3 and len(counts) == 1 and " JOIN " not in counts[0]
+
+
+@pytest.mark.postgres
+def test_a_scoped_viewers_count_is_not_merged(factories, monkeypatch):
+    """An organization's admin sees their organization's rows only: no side's index holds
+    that scope, so their count stays the list's own (and never counts another's rows)."""
+    from tests.factories import MembershipFactory, OrganizationFactory
+
+    admin = MembershipFactory(role="admin", organization=OrganizationFactory(
+        plan="enterprise")).user
+    ours = admin.membership.organization.public_id
+    factories["usage"].create_batch(3, api_key_name="k", channel_id="ch", organization_id=ours)
+    factories["usage"].create_batch(3, api_key_name="k", channel_id="ch",
+                                    organization_id="org_other")
+    total, counts = _merge_counted(admin, {"api_key": "k", "channel_id": "ch"}, 5, monkeypatch)
+    assert total.count == 3 and len(counts) == 1 and " JOIN " not in counts[0]
+
+
 @pytest.mark.postgres
 def test_a_plan_walking_the_time_index_is_told_from_one_reading_a_filters_index():
     """What count_listed checks before counting in page order: a scan whose index
