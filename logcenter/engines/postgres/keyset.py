@@ -153,10 +153,13 @@ def _intersected_count(filterset, cap, spread=None):
         side = filterset.filters[name].filter(window, values)
         for other in checked:
             side = filterset.filters[other].filter(side, data[other])
-        candidates.append((planned_rows(side), {name, *checked}, side))
+        candidates.append(({name, *checked}, side))
+    if len(candidates) < 2:
+        return None
     # The fewest entries first: the merge reads each side as far back as the cap's match.
     chosen, covered = [], set()
-    for rows, checks, side in sorted(candidates, key=lambda candidate: candidate[0]):
+    planned = [(planned_rows(side), checks, side) for checks, side in candidates]
+    for rows, checks, side in sorted(planned, key=lambda candidate: candidate[0]):
         if not checks <= covered:
             chosen.append((rows, side))
             covered |= checks
