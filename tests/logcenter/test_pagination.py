@@ -731,6 +731,23 @@ def test_a_scoped_viewers_count_is_not_merged(factories, monkeypatch):
 
 
 @pytest.mark.postgres
+def test_another_kinds_count_is_not_merged(staff, factories, monkeypatch):
+    """The audit tab leaves out record views, a rule of its list that no filter's index
+    checks: its count stays the list's own."""
+    from logcenter.core.filters import RECORD_VIEWED
+    from logcenter.engines.postgres import keyset
+
+    monkeypatch.setattr(keyset, "_walks_time_index", lambda plan: True)
+    factories["audit"].create_batch(3, actor_name="a", actor_id="1", action="user.updated")
+    factories["audit"].create_batch(3, actor_name="a", actor_id="1", action=RECORD_VIEWED)
+    with CaptureQueriesContext(connection) as queries:
+        total = selectors.log_list(registry["audit"], staff, {
+            "actor_name": "a", "actor_id": "1", "page_size": "2"}).total
+    counts = [q["sql"] for q in queries.captured_queries if "COUNT(" in q["sql"].upper()]
+    assert total.count == 3 and len(counts) == 1 and " JOIN " not in counts[0]
+
+
+@pytest.mark.postgres
 def test_a_plan_walking_the_time_index_is_told_from_one_reading_a_filters_index():
     """What count_listed checks before counting in page order: a scan whose index
     condition starts with the time is the time index's (every filter's index leads with its
