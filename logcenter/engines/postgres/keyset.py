@@ -91,14 +91,15 @@ def count_listed(filterset, queryset, cap):
     the other filters, filters of one value each are counted on their own indexes' entries
     merged in page order instead (_intersected_count)."""
     counted = queryset.order_by()[:cap + 1]
+    applied = _applied_filters(filterset)
     # Without a filter, page order is the time index's: unordered, with no EXPLAIN to ask.
-    if _applied_filters(filterset) and not filterset.form.cleaned_data.get("q"):
+    if applied and not filterset.form.cleaned_data.get("q"):
         in_order = queryset.order_by("-occurred_at", "-id")[:cap + 1]
         plan = _plan(in_order)
         walks_time = _walks_time_index(plan)
         if walks_time or _reads_rows_to_check(plan):
-            found = _intersected_count(filterset, cap, spread=None if walks_time
-                                       else MERGE_SPREAD)
+            found = _intersected_count(filterset, applied, cap,
+                                       spread=None if walks_time else MERGE_SPREAD)
             if found is not None:
                 return min(found, cap), found > cap
         if not walks_time:
@@ -121,7 +122,7 @@ def _reads_rows_to_check(plan) -> bool:
                for node in _nodes(plan))
 
 
-def _intersected_count(filterset, cap, spread=None):
+def _intersected_count(filterset, applied, cap, spread=None):
     """The first cap + 1 matches in page order counted on index entries alone, or None:
     filters that keep few of each other's matches, whose rows PostgreSQL would otherwise
     read (a bitmap of every candidate, or one filter's index and each entry's row, checked
@@ -138,7 +139,6 @@ def _intersected_count(filterset, cap, spread=None):
     if filterset.queryset.model is not UsageRecord or filterset.queryset.query.where:
         return None
     data = filterset.form.cleaned_data
-    applied = _applied_filters(filterset)
     window = filterset.within_window(filterset.queryset)
     candidates = []
     for name in applied:
@@ -147,15 +147,11 @@ def _intersected_count(filterset, cap, spread=None):
                 or len(values) != 1:
             continue
         columns = _columns(filterset.filters[name], window, values)
-        if len(columns) != 1 or not _in_page_order(columns[0]):
+        if len(columns) != 1 or columns[0] not in IN_PAGE_ORDER:
             continue
-        carried = _index_columns(columns[0])
-        checked = [other for other in applied
-                   if other != name and filterset.filters[other].field_name in carried]
-        side = filterset.filters[name].filter(window, values)
-        for other in checked:
-            side = filterset.filters[other].filter(side, data[other])
-        candidates.append(({name, *checked}, side))
+        side, checked = _with_carried(filterset, applied, name, columns[0],
+                                      filterset.filters[name].filter(window, values))
+        candidates.append((checked, side))
     if len(candidates) < 2:
         return None
     # The fewest entries first: the merge reads each side as far back as the cap's match.
@@ -208,12 +204,6 @@ def _merged_in_order():
         yield cursor
         if outer:
             set_local(cursor, before)
-
-
-def _in_page_order(column) -> bool:
-    """Whether a usage index holds `column`'s rows in page order: (column, occurred_at, id)."""
-    return any(index.fields[:3] == [column, "occurred_at", "id"]
-               for index in UsageRecord._meta.indexes)
 
 
 def _walks_time_index(plan) -> bool:
@@ -360,11 +350,19 @@ def _anchor(filterset, window):
     if not candidates:
         return None
     _, chosen, column, anchor = min(candidates, key=lambda found: found[0])
-    carried = _index_columns(column)
-    for name in applied:
-        if name != chosen and filterset.filters[name].field_name in carried:
-            anchor = filterset.filters[name].filter(anchor, data[name])
-    return anchor
+    return _with_carried(filterset, applied, chosen, column, anchor)[0]
+
+
+def _with_carried(filterset, applied, name, column, rows):
+    """(`rows` with every other applied filter that `column`'s index carries applied, so
+    they are checked on its entries; the names of the filters so applied, `name` among
+    them)."""
+    data, carried, checked = filterset.form.cleaned_data, _index_columns(column), {name}
+    for other in applied:
+        if other != name and filterset.filters[other].field_name in carried:
+            rows = filterset.filters[other].filter(rows, data[other])
+            checked.add(other)
+    return rows, checked
 
 
 def _paired_window(filterset, window, key):
@@ -382,6 +380,9 @@ def _paired_window(filterset, window, key):
     return None
 
 
+# The fields whose usage index holds their rows in page order: (field, occurred_at, id).
+IN_PAGE_ORDER = {index.fields[0] for index in UsageRecord._meta.indexes
+                 if index.fields[1:3] == ["occurred_at", "id"]}
 # (field, sort key) of the usage indexes holding one field's rows in a sort's order.
 PAIRED = {(index.fields[0], index.fields[1]) for index in UsageRecord._meta.indexes
           if index.fields[2:] == ["id", "occurred_at"] and len(index.fields) == 4}
