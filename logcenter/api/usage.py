@@ -148,8 +148,8 @@ class UsageStatsView(APIView):
             "rpm": serializers.IntegerField(),
             "tpm": serializers.IntegerField(),
             "rates_sampled": serializers.BooleanField(
-                help_text="rpm/tpm are the newest 20,000 calls' rate, not a count: the "
-                          "last minute held more"),
+                help_text=f"rpm/tpm are the newest {stats.LATEST_SAMPLE:,} calls' rate, not a "
+                          "count: the last minute held more"),
         }),
     )
     def get(self, request):

@@ -243,6 +243,30 @@ def test_p95_latency_reads_the_latest_calls_and_says_so_when_sampled(staff_clien
     assert "400 ms" in html and "of the latest 3 calls" in html
 
 
+def test_usage_panels_chart_takes_no_savepoint_inside_the_panels_snapshot(staff_client,
+                                                                           factories):
+    """The chart's statement sets its work_mem inside the panel's one transaction without a
+    savepoint of its own (two round trips a chart, each a wait on a busy machine)."""
+    from datetime import timedelta
+
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+    from django.utils import timezone
+
+    if connection.vendor != "postgresql":
+        pytest.skip("the chart's SQL is PostgreSQL's (Engine.buckets)")
+    now = timezone.now()
+    for hours in (1, 5, 30):
+        factories["usage"](occurred_at=now - timedelta(hours=hours), platform_model="gpt-4o")
+    with CaptureQueriesContext(connection) as queries:
+        html = staff_client.get("/logs/usage/panels/?range=7d").content.decode()
+    statements = [q["sql"] for q in queries.captured_queries]
+    assert "<svg" in html and "gpt-4o" in html
+    assert any("string_agg" in sql for sql in statements)  # the chart was read in SQL
+    assert any(sql.startswith("SET LOCAL work_mem") for sql in statements)
+    assert not [sql for sql in statements if "SAVEPOINT" in sql]
+
+
 # --- what the QA pass found: layout, detail values, retention, exports, pager --------------
 
 def test_top_spenders_tables_scroll_in_boxes_of_their_own(staff_client, factories):
